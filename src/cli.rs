@@ -1,0 +1,436 @@
+//! The command line for people and for `passwordeval`/`PassCmd`: `helper`,
+//! `token`, `login`, `status`, `erase`. Each turns its input into the same
+//! [`Request`] the helper protocol builds and hands it to the engine.
+
+use crate::engine::{Answer, Engine, Outcome, SystemClock};
+use crate::error::{Error, Result};
+use crate::oauth::{HttpConfig, env_secs};
+use crate::protocol::{self, Dir};
+use crate::request::{Action, Request};
+use crate::sasl;
+use crate::store::Store;
+use crate::ui::TerminalUi;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::Write;
+
+const AFTER_HELP: &str = "\
+Examples:
+  ooauth2 login --client-id 9e5f94bc-... --user me@example.com
+  ooauth2 token --client-id 9e5f94bc-... --user me@example.com
+  printf 'action=get\\nclient_id=...\\nuser=me@example.com\\n\\n' | ooauth2 helper
+  ooauth2 --generate_access_token --client_id=... --refresh_token=@refresh-token.txt
+
+Environment: OOAUTH2_STORE_DIR (store location), OOAUTH2_LOCK_TIMEOUT,
+OOAUTH2_HTTP_TIMEOUT, OOAUTH2_CONNECT_TIMEOUT (seconds), HTTPS_PROXY.
+Exit status: 0 ok, 1 sign-in or app registration needed, 2 bad request,
+74 store error, 75 temporary failure.";
+
+/// ooauth2 gets, renews and keeps OAuth2 tokens for mail clients.
+#[derive(Parser, Debug)]
+#[command(name = "ooauth2", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Show each HTTP exchange on stderr (secrets are never shown).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Answer one helper-protocol request read from stdin (see protocol.md).
+    #[command(after_help = "\
+Examples:
+  printf 'action=get\\nclient_id=CLIENT\\nuser=me@example.com\\n\\n' | ooauth2 helper
+  printf 'action=capability\\n\\n' | ooauth2 helper")]
+    Helper,
+    /// Print a valid access token on one line (for msmtp passwordeval, mbsync PassCmd).
+    #[command(after_help = "\
+Prints exactly one line on success and nothing on stdout on failure.
+Examples:
+  passwordeval \"ooauth2 token --client-id CLIENT --user me@example.com\"   (msmtp)
+  PassCmd \"ooauth2 token --client-id CLIENT --user me@example.com\"        (mbsync)
+  ooauth2 token --client-id CLIENT --user me@example.com --format xoauth2")]
+    Token(TokenArgs),
+    /// Sign in with the device code flow and store the tokens.
+    #[command(after_help = "\
+Examples:
+  ooauth2 login --client-id CLIENT --user me@example.com
+  ooauth2 login --client-id CLIENT --tenant contoso.onmicrosoft.com --user me@contoso.com")]
+    Login(AccountArgs),
+    /// List the stored accounts (never shows a secret).
+    #[command(after_help = "Example:\n  ooauth2 status")]
+    Status,
+    /// Forget a stored account.
+    #[command(after_help = "Example:\n  ooauth2 erase --client-id CLIENT --user me@example.com")]
+    Erase(AccountArgs),
+}
+
+/// Which account, at which provider.
+#[derive(Args, Debug, Clone)]
+pub struct AccountArgs {
+    /// Application (client) id of the app registration.
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Directory: common, organizations, consumers, a GUID or a domain.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// The mailbox account, e.g. me@example.com.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Identity platform base URL (national clouds, tests).
+    #[arg(long)]
+    pub authority: Option<String>,
+    /// Space-separated scopes (default: IMAP, POP, SMTP and offline_access).
+    #[arg(long)]
+    pub scope: Option<String>,
+}
+
+/// `token` flags.
+#[derive(Args, Debug)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub account: AccountArgs,
+    /// Renew when fewer than this many seconds are left (default 300).
+    #[arg(long)]
+    pub min_ttl: Option<String>,
+    /// Server host name for the OAUTHBEARER string.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Server port for the OAUTHBEARER string.
+    #[arg(long)]
+    pub port: Option<String>,
+    /// Never start a sign-in; fail with login_required instead.
+    #[arg(long)]
+    pub non_interactive: bool,
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = Format::Raw)]
+    pub format: Format,
+}
+
+/// Output of `token`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The bare access token (msmtp, mbsync with a SASL plugin).
+    Raw,
+    /// base64 XOAUTH2 string.
+    Xoauth2,
+    /// base64 OAUTHBEARER string (RFC 7628).
+    Oauthbearer,
+    /// One line of JSON.
+    Json,
+}
+
+impl AccountArgs {
+    fn pairs(&self, action: Action) -> Vec<(String, String)> {
+        let mut p = vec![("action".to_string(), action.as_str().to_string())];
+        let mut add = |k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                p.push((k.to_string(), v.clone()));
+            }
+        };
+        add("client_id", &self.client_id);
+        add("tenant", &self.tenant);
+        add("user", &self.user);
+        add("authority", &self.authority);
+        add("scope", &self.scope);
+        p
+    }
+}
+
+/// Runs a request through a fresh engine with the real store, clock and terminal.
+pub fn run_request(req: &Request, verbose: bool, enter_on_stdin: bool) -> Result<Outcome> {
+    let store = Store::open()?;
+    let http = HttpConfig::from_env(verbose)?;
+    let lock_timeout = env_secs("OOAUTH2_LOCK_TIMEOUT", 60.0)?;
+    let clock = SystemClock;
+    let mut ui = TerminalUi::new(enter_on_stdin);
+    let mut engine = Engine::new(store, &clock, http, &mut ui, lock_timeout);
+    engine.handle(req)
+}
+
+/// Prints an error for a person: the message, then what to do.
+pub fn report(err: &Error) {
+    let mut s = format!("ooauth2: error: {}\n", err.message);
+    if let Some(h) = &err.hint {
+        s.push_str(&format!("ooauth2: hint: {h}\n"));
+    }
+    let _ = std::io::stderr().write_all(s.as_bytes());
+}
+
+/// Prints a warning that did not stop the request.
+pub fn warn(answer: &Answer) {
+    if let Some(w) = &answer.warning {
+        eprintln!("ooauth2: warning: {w}");
+    }
+}
+
+/// Writes to stdout, treating a closed pipe as success (the reader went away).
+pub fn print_stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::new(
+            crate::error::Code::InvalidRequest,
+            format!("cannot write to stdout: {e}"),
+        )),
+    }
+}
+
+/// Runs a parsed command line; returns the exit status.
+pub fn run(cli: Cli) -> u8 {
+    let verbose = cli.verbose;
+    let result = match cli.command {
+        Command::Helper => return helper(verbose),
+        Command::Token(args) => token(&args, verbose),
+        Command::Login(args) => login(&args, verbose),
+        Command::Status => status(),
+        Command::Erase(args) => erase(&args, verbose),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            report(&e);
+            e.exit_status()
+        }
+    }
+}
+
+fn helper(verbose: bool) -> u8 {
+    let result = protocol::read_request(std::io::stdin().lock())
+        .and_then(|pairs| Request::from_pairs(&pairs))
+        .and_then(|req| {
+            if req.action == Action::Capability {
+                return Ok(capability());
+            }
+            run_request(&req, verbose, false).map(|o| outcome_pairs(&o, &req))
+        });
+    let (pairs, status) = match result {
+        Ok(p) => (p, 0),
+        Err(e) => {
+            report(&e);
+            (protocol::error_pairs(&e), e.exit_status())
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = protocol::write_response(&mut out, &pairs)
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("ooauth2: error: cannot write the response: {e}");
+    }
+    status
+}
+
+fn capability() -> Vec<(&'static str, String)> {
+    vec![
+        ("version", protocol::VERSION.to_string()),
+        (
+            "actions",
+            Action::ALL.map(|a| a.as_str()).join(" "),
+        ),
+        ("request_keys", protocol::key_names(Dir::Request).join(" ")),
+        ("response_keys", protocol::key_names(Dir::Response).join(" ")),
+        ("secret_keys", protocol::secret_key_names().join(" ")),
+        (
+            "errors",
+            crate::error::Code::ALL.map(|c| c.as_str()).join(" "),
+        ),
+    ]
+}
+
+/// The response block of a successful request.
+fn outcome_pairs(outcome: &Outcome, req: &Request) -> Vec<(&'static str, String)> {
+    match outcome {
+        Outcome::Erased { user, existed } => {
+            let mut p = Vec::new();
+            if let Some(u) = user {
+                p.push(("user", u.clone()));
+            }
+            p.push(("erased", existed.to_string()));
+            p
+        }
+        Outcome::Token(a) => {
+            warn(a);
+            vec![
+                ("user", a.user.clone()),
+                ("access_token", a.access_token.clone()),
+                ("token_type", a.token_type.clone()),
+                ("expires_at", a.expires_at.to_string()),
+                ("expires_in", a.expires_in.to_string()),
+                ("scope", a.scope.clone()),
+                ("source", a.source.as_str().to_string()),
+                ("xoauth2", sasl::xoauth2(&a.user, &a.access_token)),
+                (
+                    "oauthbearer",
+                    sasl::oauthbearer(&a.user, req.host.as_deref(), req.port, &a.access_token),
+                ),
+            ]
+        }
+    }
+}
+
+fn token(args: &TokenArgs, verbose: bool) -> Result<()> {
+    let mut pairs = args.account.pairs(Action::Get);
+    let mut add = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            pairs.push((k.to_string(), v.clone()));
+        }
+    };
+    add("min_ttl", &args.min_ttl);
+    add("host", &args.host);
+    add("port", &args.port);
+    if args.non_interactive {
+        pairs.push(("interactive".into(), "never".into()));
+    }
+    let req = Request::from_pairs(&pairs)?;
+    let Outcome::Token(a) = run_request(&req, verbose, false)? else {
+        return Err(Error::invalid("unexpected answer"));
+    };
+    warn(&a);
+    let line = match args.format {
+        Format::Raw => a.access_token.clone(),
+        Format::Xoauth2 => sasl::xoauth2(&a.user, &a.access_token),
+        Format::Oauthbearer => {
+            sasl::oauthbearer(&a.user, req.host.as_deref(), req.port, &a.access_token)
+        }
+        Format::Json => serde_json::json!({
+            "user": a.user,
+            "access_token": a.access_token,
+            "token_type": a.token_type,
+            "expires_at": a.expires_at,
+            "expires_in": a.expires_in,
+            "scope": a.scope,
+            "source": a.source.as_str(),
+        })
+        .to_string(),
+    };
+    print_stdout(&format!("{line}\n"))
+}
+
+fn login(args: &AccountArgs, verbose: bool) -> Result<()> {
+    let mut pairs = args.pairs(Action::Login);
+    pairs.push(("interactive".into(), "always".into()));
+    let req = Request::from_pairs(&pairs)?;
+    let Outcome::Token(a) = run_request(&req, verbose, true)? else {
+        return Err(Error::invalid("unexpected answer"));
+    };
+    eprintln!(
+        "ooauth2: signed in as {}; the access token is valid for {} minutes and renews by itself",
+        a.user,
+        a.expires_in / 60
+    );
+    Ok(())
+}
+
+fn erase(args: &AccountArgs, verbose: bool) -> Result<()> {
+    let req = Request::from_pairs(&args.pairs(Action::Erase))?;
+    match run_request(&req, verbose, false)? {
+        Outcome::Erased {
+            user: Some(u),
+            existed: true,
+        } => eprintln!("ooauth2: erased {u}"),
+        _ => eprintln!("ooauth2: no such account was stored"),
+    }
+    Ok(())
+}
+
+fn status() -> Result<()> {
+    let store = Store::open()?;
+    let records = store.list()?;
+    if records.is_empty() {
+        eprintln!("ooauth2: no accounts stored in {}", store.dir().display());
+        return Ok(());
+    }
+    let now = SystemClock;
+    let now = crate::engine::Clock::now(&now);
+    let mut rows = vec![[
+        "USER".to_string(),
+        "CLIENT ID".into(),
+        "TENANT".into(),
+        "ACCESS TOKEN".into(),
+        "REFRESH TOKEN OBTAINED".into(),
+        "STATE".into(),
+    ]];
+    for (path, rec) in records {
+        match rec {
+            Ok(r) => {
+                let at = match r.expires_at {
+                    Some(t) if t > now => format!("expires in {} min", (t - now) / 60),
+                    Some(_) => "expired".into(),
+                    None => "none".into(),
+                };
+                let rt = match (&r.refresh_token, r.refresh_token_obtained_at) {
+                    (Some(_), Some(t)) => utc(t),
+                    (Some(_), None) => "unknown".into(),
+                    (None, _) => "none".into(),
+                };
+                let state = if r.needs_login.is_some() || r.refresh_token.is_none() {
+                    "needs sign-in"
+                } else {
+                    "ok"
+                };
+                let tenant = if r.authority == crate::provider::DEFAULT_AUTHORITY {
+                    r.tenant.clone()
+                } else {
+                    format!("{} ({})", r.tenant, r.authority)
+                };
+                rows.push([r.user, r.client_id, tenant, at, rt, state.into()]);
+            }
+            Err(e) => eprintln!("ooauth2: warning: {} ({})", e.message, path.display()),
+        }
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    print_stdout(&out)
+}
+
+/// `YYYY-MM-DD HH:MM UTC` from Unix seconds (Howard Hinnant's civil-from-days).
+pub fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(1_795_000_000), "2026-11-18 11:06 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
+    }
+
+    #[test]
+    fn cli_definition_is_valid() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,522 @@
+//! "Give me a valid token for this account": cache → lock → re-check →
+//! refresh or sign in → persist → answer. Decides what each outcome of a grant
+//! means; `oauth` does the HTTP and `store` the files.
+
+use crate::error::{Code, Error, Result};
+use crate::oauth::{self, Client, DeviceUi, Http, HttpConfig, TokenResponse};
+use crate::provider;
+use crate::request::{Account, Action, Interactive, Request};
+use crate::store::{AccountLock, Record, Store};
+use std::time::Duration;
+
+/// Seconds since the Unix epoch; a trait so tests can move time.
+pub trait Clock {
+    fn now(&self) -> u64;
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+/// The terminal side of a sign-in.
+pub trait SignInUi: DeviceUi {
+    /// Whether a terminal can show sign-in instructions (for `interactive=auto`).
+    fn can_prompt(&self) -> bool;
+}
+
+/// Where an answered token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Cache,
+    Refresh,
+    Login,
+}
+
+impl Source {
+    /// The name used in `source=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Cache => "cache",
+            Source::Refresh => "refresh",
+            Source::Login => "login",
+        }
+    }
+}
+
+/// A valid access token and what goes with it.
+#[derive(Clone)]
+pub struct Answer {
+    pub user: String,
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_at: u64,
+    pub expires_in: u64,
+    pub scope: String,
+    pub source: Source,
+    /// The refresh token now stored (the legacy front end prints it).
+    pub refresh_token: Option<String>,
+    /// Something the user should know although the request succeeded.
+    pub warning: Option<String>,
+}
+
+/// What a request produced.
+pub enum Outcome {
+    Token(Box<Answer>),
+    Erased { user: Option<String>, existed: bool },
+}
+
+/// The engine for one process run.
+pub struct Engine<'a> {
+    store: Store,
+    clock: &'a dyn Clock,
+    http_config: HttpConfig,
+    http: Option<Http>,
+    ui: &'a mut dyn SignInUi,
+    lock_timeout: Duration,
+}
+
+impl<'a> Engine<'a> {
+    /// An engine over `store`; the HTTP client is built only if needed.
+    pub fn new(
+        store: Store,
+        clock: &'a dyn Clock,
+        http_config: HttpConfig,
+        ui: &'a mut dyn SignInUi,
+        lock_timeout: Duration,
+    ) -> Engine<'a> {
+        Engine {
+            store,
+            clock,
+            http_config,
+            http: None,
+            ui,
+            lock_timeout,
+        }
+    }
+
+    /// Carries out any action but `capability` (which needs no engine).
+    pub fn handle(&mut self, req: &Request) -> Result<Outcome> {
+        match req.action {
+            Action::Get => self.get(req, false).map(boxed),
+            Action::Refresh => self.get(req, true).map(boxed),
+            Action::Login => self.login(req).map(boxed),
+            Action::Store => self.import(req).map(boxed),
+            Action::Erase => self.erase(req),
+            Action::Capability => Err(Error::invalid("capability is answered by the front end")),
+        }
+    }
+
+    fn http(&mut self) -> Result<&Http> {
+        if self.http.is_none() {
+            self.http = Some(Http::new(self.http_config.clone())?);
+        }
+        self.http
+            .as_ref()
+            .ok_or_else(|| Error::new(Code::NetworkError, "no HTTP client"))
+    }
+
+    /// The user a request means: `user=`, or the only account stored for its
+    /// authority, tenant and client id.
+    fn resolve_user(&self, req: &Request) -> Result<Option<String>> {
+        if let Some(u) = &req.user {
+            return Ok(Some(u.clone()));
+        }
+        let client_id = req.client_id.as_deref().unwrap_or_default();
+        let mut users = self
+            .store
+            .find_users(&req.authority, &req.tenant, client_id)?;
+        match users.len() {
+            0 => Ok(None),
+            1 => Ok(users.pop()),
+            n => Err(Error::invalid(format!(
+                "{n} accounts are stored for client id {client_id} (tenant {}); say which with user=",
+                req.tenant
+            ))
+            .hint(format!("stored: {}", users.join(", ")))),
+        }
+    }
+
+    fn may_sign_in(&self, req: &Request) -> bool {
+        match req.interactive {
+            Interactive::Always => true,
+            Interactive::Never => false,
+            Interactive::Auto => self.ui.can_prompt(),
+        }
+    }
+
+    /// `get` (and `refresh` when `force`): cached token if fresh, else renew.
+    fn get(&mut self, req: &Request, force: bool) -> Result<Answer> {
+        let Some(user) = self.resolve_user(req)? else {
+            let reason = format!(
+                "no account is stored for client id {} (tenant {})",
+                req.client_id.as_deref().unwrap_or_default(),
+                req.tenant
+            );
+            if self.may_sign_in(req) {
+                return self.login(req);
+            }
+            return Err(Error::new(Code::LoginRequired, reason).hint(format!(
+                "run: ooauth2 login --client-id {} --user YOU@EXAMPLE.COM{}",
+                req.client_id.as_deref().unwrap_or_default(),
+                extra_flags(req)
+            )));
+        };
+        let account = req.account(&user);
+        // Readers of a fresh token take no lock and never wait behind a refresh.
+        match self.store.load(&account)? {
+            Some(rec) if !force && self.is_fresh(&rec, req) => {
+                return Ok(self.answer(&rec, Source::Cache));
+            }
+            // Nothing to refresh and no sign-in allowed: fail without creating a file.
+            None if !self.may_sign_in(req) => {
+                return Err(Error::new(
+                    Code::LoginRequired,
+                    format!(
+                        "no refresh token is stored for {} (tenant {})",
+                        account.user, account.tenant
+                    ),
+                )
+                .hint(format!("run: {}", account.login_command())));
+            }
+            _ => {}
+        }
+        let lock = self.store.lock(&account, self.lock_timeout)?;
+        let rec = self.store.load(&account)?;
+        if !force
+            && let Some(rec) = &rec
+            && self.is_fresh(rec, req)
+        {
+            return Ok(self.answer(rec, Source::Cache));
+        }
+        self.renew(req, &account, &lock, rec, force)
+    }
+
+    fn is_fresh(&self, rec: &Record, req: &Request) -> bool {
+        let now = self.clock.now();
+        rec.access_token.is_some()
+            && rec
+                .expires_at
+                .is_some_and(|t| t >= now.saturating_add(req.min_ttl) && t > now)
+            && req
+                .scope
+                .as_deref()
+                .is_none_or(|s| provider::same_access(s, &rec.scope))
+    }
+
+    /// Under the lock: refresh with the stored refresh token, or sign in.
+    fn renew(
+        &mut self,
+        req: &Request,
+        account: &Account,
+        lock: &AccountLock,
+        rec: Option<Record>,
+        force: bool,
+    ) -> Result<Answer> {
+        let Some(mut rec) = rec else {
+            return self.sign_in_locked(req, account, lock, None, "no refresh token is stored");
+        };
+        let usable = rec.refresh_token.is_some() && (force || rec.needs_login.is_none());
+        if !usable {
+            let reason = match &rec.needs_login {
+                Some(r) => format!("the provider refused the stored refresh token earlier ({r})"),
+                None => "no refresh token is stored".to_string(),
+            };
+            return self.sign_in_locked(req, account, lock, Some(rec), &reason);
+        }
+        let scope = req.scope.clone().unwrap_or_else(|| rec.scope.clone());
+        let mut retried = false;
+        loop {
+            let rt = rec.refresh_token.clone().unwrap_or_default();
+            let secret = req.client_secret.as_ref().map(|s| s.expose().to_string());
+            let token_url = provider::endpoints(&account.authority, &account.tenant).token;
+            let client = Client {
+                id: &account.client_id,
+                secret: secret.as_deref(),
+            };
+            let result = oauth::refresh(self.http()?, &token_url, &client, &rt, &scope);
+            match result {
+                Ok(tok) => {
+                    if let Some(u) = &tok.id_user
+                        && !same_user(u, &account.user)
+                    {
+                        return Err(mismatch(&account.user, u));
+                    }
+                    rec.scope = scope;
+                    self.apply(&mut rec, &tok);
+                    self.store.save(lock, &rec)?;
+                    return Ok(self.answer(&rec, Source::Refresh));
+                }
+                Err(e) if e.code.is_transient() => {
+                    let now = self.clock.now();
+                    if let (Some(_), Some(exp)) = (&rec.access_token, rec.expires_at)
+                        && exp > now
+                    {
+                        let mut a = self.answer(&rec, Source::Cache);
+                        a.warning = Some(format!(
+                            "could not refresh ({}); serving the cached token, valid for {} s more",
+                            e.message,
+                            exp - now
+                        ));
+                        return Ok(a);
+                    }
+                    return Err(e);
+                }
+                Err(e) if e.code == Code::InvalidGrant => {
+                    // Another writer may have rotated the token meanwhile: use the newest one.
+                    if !retried
+                        && let Some(latest) = self.store.load(account)?
+                        && latest.refresh_token.is_some()
+                        && latest.refresh_token != rec.refresh_token
+                    {
+                        rec = latest;
+                        retried = true;
+                        continue;
+                    }
+                    // Never delete the refresh token: mark the account and keep it.
+                    rec.needs_login = Some(e.message.clone());
+                    rec.updated_at = self.clock.now();
+                    self.store.save(lock, &rec)?;
+                    if self.may_sign_in(req) {
+                        eprintln!("ooauth2: {}", e.message);
+                        return self.sign_in_locked(req, account, lock, Some(rec), &e.message);
+                    }
+                    let hint = match &e.hint {
+                        Some(h) => format!("{h}; run: {}", account.login_command()),
+                        None => format!("run: {}", account.login_command()),
+                    };
+                    return Err(Error::new(e.code, e.message).hint(hint));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Runs the device flow for an account whose lock is held, if allowed.
+    fn sign_in_locked(
+        &mut self,
+        req: &Request,
+        account: &Account,
+        lock: &AccountLock,
+        rec: Option<Record>,
+        reason: &str,
+    ) -> Result<Answer> {
+        if !self.may_sign_in(req) {
+            return Err(Error::new(
+                Code::LoginRequired,
+                format!("{reason} for {} (tenant {})", account.user, account.tenant),
+            )
+            .hint(format!("run: {}", account.login_command())));
+        }
+        let scope = provider::signin_scope(
+            req.scope
+                .as_deref()
+                .or(rec.as_ref().map(|r| r.scope.as_str()))
+                .unwrap_or(provider::DEFAULT_SCOPE),
+        );
+        let tok = self.device_flow(req, account, &scope)?;
+        self.check_user(&tok, &account.user)?;
+        let mut rec = rec.unwrap_or_else(|| Record::new(account, &scope, self.clock.now()));
+        rec.scope = scope;
+        self.apply(&mut rec, &tok);
+        self.store.save(lock, &rec)?;
+        Ok(self.answer(&rec, Source::Login))
+    }
+
+    fn device_flow(&mut self, req: &Request, account: &Account, scope: &str) -> Result<TokenResponse> {
+        let endpoints = provider::endpoints(&account.authority, &account.tenant);
+        let secret = req.client_secret.as_ref().map(|s| s.expose().to_string());
+        let client = Client {
+            id: &account.client_id,
+            secret: secret.as_deref(),
+        };
+        self.http()?;
+        let http = self
+            .http
+            .as_ref()
+            .ok_or_else(|| Error::new(Code::NetworkError, "no HTTP client"))?;
+        oauth::device_flow(http, &endpoints, &client, scope, &mut *self.ui)
+    }
+
+    /// `login`: a new sign-in, whatever is stored.
+    fn login(&mut self, req: &Request) -> Result<Answer> {
+        if !self.may_sign_in(req) {
+            let why = if req.interactive == Interactive::Never {
+                "a sign-in was asked for with interactive=never"
+            } else {
+                "a sign-in is needed but there is no terminal to show its instructions"
+            };
+            return Err(Error::new(Code::LoginRequired, why).hint(format!(
+                "run in a terminal: ooauth2 login --client-id {} --user {}{}",
+                req.client_id.as_deref().unwrap_or_default(),
+                req.user.as_deref().unwrap_or("YOU@EXAMPLE.COM"),
+                extra_flags(req)
+            )));
+        }
+        if let Some(user) = &req.user {
+            let account = req.account(user);
+            let lock = self.store.lock(&account, self.lock_timeout)?;
+            let rec = self.store.load(&account)?;
+            let mut forced = req.clone();
+            forced.interactive = Interactive::Always;
+            return self.sign_in_locked(&forced, &account, &lock, rec, "a sign-in was asked for");
+        }
+        let scope = provider::signin_scope(req.scope.as_deref().unwrap_or(provider::DEFAULT_SCOPE));
+        let probe = req.account("");
+        let tok = self.device_flow(req, &probe, &scope)?;
+        let user = tok.id_user.clone().ok_or_else(|| {
+            Error::new(
+                Code::BadResponse,
+                "the provider did not say which account signed in (no id_token)",
+            )
+            .hint("pass user= (or --user) so the token can be stored")
+        })?;
+        let account = req.account(&user);
+        let lock = self.store.lock(&account, self.lock_timeout)?;
+        let mut rec = self
+            .store
+            .load(&account)?
+            .unwrap_or_else(|| Record::new(&account, &scope, self.clock.now()));
+        rec.scope = scope;
+        self.apply(&mut rec, &tok);
+        self.store.save(&lock, &rec)?;
+        Ok(self.answer(&rec, Source::Login))
+    }
+
+    /// `store`: import a refresh token, proving it works by refreshing with it.
+    fn import(&mut self, req: &Request) -> Result<Answer> {
+        let rt = req
+            .refresh_token
+            .as_ref()
+            .ok_or_else(|| Error::invalid("action=store needs refresh_token"))?;
+        let base = req.scope.as_deref().unwrap_or(provider::DEFAULT_SCOPE);
+        // Without user= the id_token is the only way to learn whose token this is.
+        let scope = match req.user {
+            Some(_) => base.to_string(),
+            None => provider::signin_scope(base),
+        };
+        let probe = req.account(req.user.as_deref().unwrap_or(""));
+        let token_url = provider::endpoints(&probe.authority, &probe.tenant).token;
+        let secret = req.client_secret.as_ref().map(|s| s.expose().to_string());
+        let client = Client {
+            id: &probe.client_id,
+            secret: secret.as_deref(),
+        };
+        let tok = oauth::refresh(self.http()?, &token_url, &client, rt.expose(), &scope)?;
+        let user = match (&req.user, &tok.id_user) {
+            (Some(u), _) => {
+                self.check_user(&tok, u)?;
+                u.clone()
+            }
+            (None, Some(u)) => u.clone(),
+            (None, None) => {
+                return Err(Error::invalid(
+                    "the provider did not say whose refresh token this is; pass user=",
+                ));
+            }
+        };
+        let account = req.account(&user);
+        let lock = self.store.lock(&account, self.lock_timeout)?;
+        let mut rec = self
+            .store
+            .load(&account)?
+            .unwrap_or_else(|| Record::new(&account, &scope, self.clock.now()));
+        rec.scope = scope;
+        rec.refresh_token = Some(rt.expose().to_string());
+        rec.refresh_token_obtained_at = Some(self.clock.now());
+        self.apply(&mut rec, &tok);
+        self.store.save(&lock, &rec)?;
+        Ok(self.answer(&rec, Source::Refresh))
+    }
+
+    /// `erase`: forget the account; says whether there was one.
+    fn erase(&mut self, req: &Request) -> Result<Outcome> {
+        let Some(user) = self.resolve_user(req)? else {
+            return Ok(Outcome::Erased {
+                user: None,
+                existed: false,
+            });
+        };
+        let account = req.account(&user);
+        let lock = self.store.lock(&account, self.lock_timeout)?;
+        let existed = self.store.remove(&lock)?;
+        Ok(Outcome::Erased {
+            user: Some(user),
+            existed,
+        })
+    }
+
+    fn check_user(&self, tok: &TokenResponse, wanted: &str) -> Result<()> {
+        match &tok.id_user {
+            Some(u) if !same_user(u, wanted) => Err(mismatch(wanted, u)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Puts a token answer into the record; a rotated refresh token replaces the old.
+    fn apply(&self, rec: &mut Record, tok: &TokenResponse) {
+        let now = self.clock.now();
+        rec.access_token = Some(tok.access_token.clone());
+        rec.token_type = Some(tok.token_type.clone());
+        rec.expires_at = Some(now.saturating_add(tok.expires_in));
+        rec.granted_scope = tok.scope.clone();
+        if let Some(rt) = &tok.refresh_token {
+            rec.refresh_token = Some(rt.clone());
+            rec.refresh_token_obtained_at = Some(now);
+        }
+        rec.needs_login = None;
+        rec.updated_at = now;
+    }
+
+    fn answer(&self, rec: &Record, source: Source) -> Answer {
+        let now = self.clock.now();
+        let expires_at = rec.expires_at.unwrap_or(now);
+        Answer {
+            user: rec.user.clone(),
+            access_token: rec.access_token.clone().unwrap_or_default(),
+            token_type: rec.token_type.clone().unwrap_or_else(|| "Bearer".into()),
+            expires_at,
+            expires_in: expires_at.saturating_sub(now),
+            scope: rec.granted_scope.clone().unwrap_or_else(|| rec.scope.clone()),
+            source,
+            refresh_token: rec.refresh_token.clone(),
+            warning: None,
+        }
+    }
+}
+
+fn boxed(a: Answer) -> Outcome {
+    Outcome::Token(Box::new(a))
+}
+
+fn same_user(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
+}
+
+fn mismatch(wanted: &str, got: &str) -> Error {
+    Error::new(
+        Code::UserMismatch,
+        format!("signed in as {got}, but the request is for {wanted}; nothing was stored"),
+    )
+    .hint(format!(
+        "sign in as {wanted} (use a private browser window), or ask for user={got}"
+    ))
+}
+
+fn extra_flags(req: &Request) -> String {
+    let mut s = String::new();
+    if req.tenant != provider::DEFAULT_TENANT {
+        s.push_str(&format!(" --tenant {}", req.tenant));
+    }
+    if req.authority != provider::DEFAULT_AUTHORITY {
+        s.push_str(&format!(" --authority {}", req.authority));
+    }
+    s
+}

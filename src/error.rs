@@ -1,0 +1,219 @@
+//! The one error type: a stable code, a one-line message, an optional hint and
+//! the exit status that code maps to. Every front end prints errors from here.
+
+use std::fmt;
+
+/// Stable error codes, as written on the wire (`error=`) and in `protocol.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // BadVerificationCode is RFC 8628's own name.
+pub enum Code {
+    /// The request or command line is malformed or incomplete.
+    InvalidRequest,
+    /// No usable refresh token and no interactive sign-in allowed.
+    LoginRequired,
+    /// The provider rejected the refresh token or the grant.
+    InvalidGrant,
+    /// The user declined the sign-in.
+    AccessDenied,
+    /// The device code expired before the user finished signing in.
+    ExpiredToken,
+    /// The provider did not recognise the device code.
+    BadVerificationCode,
+    /// The app registration (client id or secret) was rejected.
+    InvalidClient,
+    /// The provider rejected the requested scope.
+    InvalidScope,
+    /// The account that signed in is not the requested `user`.
+    UserMismatch,
+    /// Any other OAuth error the provider answered with.
+    ProviderError,
+    /// The store cannot be read or written.
+    StoreError,
+    /// The account's lock was not released within the wait limit.
+    StoreBusy,
+    /// The provider could not be reached or did not answer in time.
+    NetworkError,
+    /// The provider answered with 5xx or 429 after retries.
+    ServerError,
+    /// The provider answered with something that is not a valid token response.
+    BadResponse,
+}
+
+impl Code {
+    /// Every code, for `capability` and the documentation test.
+    pub const ALL: [Code; 15] = [
+        Code::InvalidRequest,
+        Code::LoginRequired,
+        Code::InvalidGrant,
+        Code::AccessDenied,
+        Code::ExpiredToken,
+        Code::BadVerificationCode,
+        Code::InvalidClient,
+        Code::InvalidScope,
+        Code::UserMismatch,
+        Code::ProviderError,
+        Code::StoreError,
+        Code::StoreBusy,
+        Code::NetworkError,
+        Code::ServerError,
+        Code::BadResponse,
+    ];
+
+    /// The code as written in `error=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidRequest => "invalid_request",
+            Code::LoginRequired => "login_required",
+            Code::InvalidGrant => "invalid_grant",
+            Code::AccessDenied => "access_denied",
+            Code::ExpiredToken => "expired_token",
+            Code::BadVerificationCode => "bad_verification_code",
+            Code::InvalidClient => "invalid_client",
+            Code::InvalidScope => "invalid_scope",
+            Code::UserMismatch => "user_mismatch",
+            Code::ProviderError => "provider_error",
+            Code::StoreError => "store_error",
+            Code::StoreBusy => "store_busy",
+            Code::NetworkError => "network_error",
+            Code::ServerError => "server_error",
+            Code::BadResponse => "bad_response",
+        }
+    }
+
+    /// The process exit status for this code (design.md's table).
+    pub fn exit_status(self) -> u8 {
+        match self {
+            Code::InvalidRequest => 2,
+            Code::StoreError => 74,
+            Code::StoreBusy | Code::NetworkError | Code::ServerError | Code::BadResponse => 75,
+            Code::LoginRequired
+            | Code::InvalidGrant
+            | Code::AccessDenied
+            | Code::ExpiredToken
+            | Code::BadVerificationCode
+            | Code::InvalidClient
+            | Code::InvalidScope
+            | Code::UserMismatch
+            | Code::ProviderError => 1,
+        }
+    }
+
+    /// Whether a later retry may succeed without the user doing anything.
+    pub fn is_transient(self) -> bool {
+        self.exit_status() == 75 && self != Code::StoreBusy
+    }
+}
+
+/// An error with its code, a one-line description and what to do next.
+#[derive(Debug, Clone)]
+pub struct Error {
+    pub code: Code,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Error {
+    /// An error without a hint.
+    pub fn new(code: Code, message: impl Into<String>) -> Error {
+        Error {
+            code,
+            message: one_line(&message.into()),
+            hint: None,
+        }
+    }
+
+    /// Adds (or replaces) the line that says what to do next.
+    pub fn hint(mut self, hint: impl Into<String>) -> Error {
+        self.hint = Some(one_line(&hint.into()));
+        self
+    }
+
+    /// Shorthand for the most common kind: a bad request.
+    pub fn invalid(message: impl Into<String>) -> Error {
+        Error::new(Code::InvalidRequest, message)
+    }
+
+    /// A store failure naming the file and the OS error.
+    pub fn store(what: &str, path: &std::path::Path, err: &std::io::Error) -> Error {
+        let fix = match err.kind() {
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                "check that the store directory is yours and writable (or set OOAUTH2_STORE_DIR)"
+            }
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                "free some disk space and try again; the old record is intact"
+            }
+            _ => "check the store directory (or set OOAUTH2_STORE_DIR)",
+        };
+        Error::new(
+            Code::StoreError,
+            format!("cannot {what} {}: {err}", path.display()),
+        )
+        .hint(fix)
+    }
+
+    /// The exit status for this error.
+    pub fn exit_status(&self) -> u8 {
+        self.code.exit_status()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Folds a text to one printable line so it can never inject a protocol line.
+pub fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut last_space = false;
+    for c in s.chars() {
+        let c = if c.is_control() { ' ' } else { c };
+        if c == ' ' {
+            if !last_space && !out.is_empty() {
+                out.push(' ');
+            }
+            last_space = true;
+        } else {
+            out.push(c);
+            last_space = false;
+        }
+    }
+    let trimmed = out.trim_end();
+    const MAX: usize = 600;
+    if trimmed.len() > MAX {
+        let mut end = MAX;
+        while !trimmed.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}...", &trimmed[..end])
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// Shorthand for results carrying our error.
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_removes_controls_and_newlines() {
+        assert_eq!(one_line("a\r\nb\x00c\n"), "a b c");
+        assert_eq!(one_line("x=1\nerror=evil"), "x=1 error=evil");
+    }
+
+    #[test]
+    fn exit_statuses_follow_design() {
+        assert_eq!(Code::InvalidRequest.exit_status(), 2);
+        assert_eq!(Code::LoginRequired.exit_status(), 1);
+        assert_eq!(Code::StoreError.exit_status(), 74);
+        assert_eq!(Code::StoreBusy.exit_status(), 75);
+        assert!(Code::NetworkError.is_transient());
+        assert!(!Code::StoreBusy.is_transient());
+    }
+}

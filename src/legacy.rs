@@ -1,0 +1,300 @@
+//! The command line of Alpine's `ooauth2.py`, accepted verbatim (optparse
+//! rules: `--opt=value` or `--opt value`, unambiguous prefixes) with the same
+//! output lines, and handed to the engine like every other front end.
+
+use crate::cli::{print_stdout, report, run_request, warn};
+use crate::engine::Outcome;
+use crate::error::{Error, Result};
+use crate::request::{Action, Request};
+use crate::sasl;
+use std::io::BufRead;
+
+/// The scope `ooauth2.py` asks for (no POP), kept so its users' consent still fits.
+pub const LEGACY_SCOPE: &str = "offline_access https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send";
+
+/// Option names in optparse order; `authority` is our extension.
+const OPTIONS: &[(&str, bool)] = &[
+    ("generate_refresh_and_access_token", false),
+    ("generate_access_token", false),
+    ("encoded", false),
+    ("user", true),
+    ("client_id", true),
+    ("tenant", true),
+    ("scope", true),
+    ("refresh_token", true),
+    ("access_token", true),
+    ("authority", true),
+    ("help", false),
+];
+
+const USAGE: &str = "\
+usage: ooauth2 [options]   (the command line of Alpine's ooauth2.py)
+
+options:
+  -h, --help            show this help message and exit
+  --generate_refresh_and_access_token
+                        sign in with the device code flow; prints the refresh
+                        token, the access token and its lifetime
+  --generate_access_token
+                        print an access token obtained with --refresh_token
+  --encoded             print the base64 XOAUTH2 string instead of the token
+                        (needs --user)
+  --user=USER           the mailbox account
+  --client_id=CLIENT_ID
+                        application (client) id of the app registration
+  --tenant=TENANT       directory (default: common)
+  --scope=SCOPE         scopes to ask for
+  --refresh_token=TOKEN a refresh token, @FILE to read it from FILE, or - for stdin
+  --access_token=TOKEN  accepted for compatibility, unused
+  --authority=URL       identity platform base URL (national clouds, tests)
+
+Hyphens work too (--client-id), and so do unambiguous prefixes (--gen...token).
+The new commands are shown by: ooauth2 help";
+
+/// Whether argv looks like an `ooauth2.py` command line rather than a subcommand.
+pub fn is_legacy(args: &[String]) -> bool {
+    match args.get(1) {
+        Some(a) => {
+            a.starts_with("--")
+                && !matches!(a.as_str(), "--help" | "--version" | "--verbose")
+        }
+        None => false,
+    }
+}
+
+#[derive(Default, Debug)]
+struct Options {
+    device: bool,
+    refresh: bool,
+    encoded: bool,
+    help: bool,
+    values: Vec<(&'static str, String)>,
+}
+
+impl Options {
+    fn get(&self, name: &str) -> Option<&str> {
+        // optparse: the last occurrence wins.
+        self.values
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn resolve(name: &str) -> Result<(&'static str, bool)> {
+    let norm = name.replace('-', "_");
+    if let Some(&(n, v)) = OPTIONS.iter().find(|(n, _)| *n == norm) {
+        return Ok((n, v));
+    }
+    let matches: Vec<&(&str, bool)> = OPTIONS.iter().filter(|(n, _)| n.starts_with(&norm)).collect();
+    match matches.as_slice() {
+        [one] => Ok(**one),
+        [] => Err(Error::invalid(format!("no such option: --{name}"))),
+        many => Err(Error::invalid(format!(
+            "ambiguous option: --{name} ({}?)",
+            many.iter()
+                .map(|(n, _)| format!("--{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut o = Options::default();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        if arg == "-h" {
+            o.help = true;
+            continue;
+        }
+        let Some(body) = arg.strip_prefix("--") else {
+            eprintln!("ooauth2: warning: ignoring the argument '{arg}' (ooauth2.py ignored it too)");
+            continue;
+        };
+        let (name, inline) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (body, None),
+        };
+        let (name, takes_value) = resolve(name)?;
+        if !takes_value {
+            if inline.is_some() {
+                return Err(Error::invalid(format!("--{name} option does not take a value")));
+            }
+            match name {
+                "generate_refresh_and_access_token" => o.device = true,
+                "generate_access_token" => o.refresh = true,
+                "encoded" => o.encoded = true,
+                _ => o.help = true,
+            }
+            continue;
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => {
+                let v = args
+                    .get(i)
+                    .ok_or_else(|| Error::invalid(format!("--{name} option requires 1 argument")))?;
+                i += 1;
+                v.clone()
+            }
+        };
+        o.values.push((name, value));
+    }
+    Ok(o)
+}
+
+/// Runs an `ooauth2.py` command line; returns the exit status.
+pub fn run(args: &[String]) -> u8 {
+    match run_inner(&args[1.min(args.len())..]) {
+        Ok(()) => 0,
+        Err(e) => {
+            if e.code == crate::error::Code::InvalidRequest {
+                eprintln!("usage: ooauth2 [options]   (ooauth2 --help for the list)");
+            }
+            report(&e);
+            e.exit_status()
+        }
+    }
+}
+
+fn run_inner(args: &[String]) -> Result<()> {
+    let o = parse(args)?;
+    if o.help {
+        eprintln!("{USAGE}");
+        return Ok(());
+    }
+    if !o.device && !o.refresh {
+        return Err(Error::invalid("nothing to do").hint(
+            "add --generate_access_token (with --refresh_token) or --generate_refresh_and_access_token",
+        ));
+    }
+    // Every required option is checked before any request is made.
+    let mut missing = Vec::new();
+    if o.get("client_id").is_none() {
+        missing.push("--client_id");
+    }
+    if !o.device && o.get("refresh_token").is_none() {
+        missing.push("--refresh_token");
+    }
+    if o.encoded && o.get("user").is_none() {
+        missing.push("--user");
+    }
+    if !missing.is_empty() {
+        return Err(Error::invalid(format!("missing options: {}", missing.join(" "))));
+    }
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for key in ["client_id", "tenant", "user", "authority"] {
+        if let Some(v) = o.get(key) {
+            pairs.push((key.into(), v.into()));
+        }
+    }
+    pairs.push(("scope".into(), o.get("scope").unwrap_or(LEGACY_SCOPE).into()));
+    let device = o.device;
+    if device {
+        pairs.push(("action".into(), Action::Login.as_str().into()));
+        pairs.push(("interactive".into(), "always".into()));
+    } else {
+        let rt = refresh_token_value(o.get("refresh_token").unwrap_or_default())?;
+        pairs.push(("action".into(), Action::Store.as_str().into()));
+        pairs.push(("refresh_token".into(), rt));
+    }
+    let req = Request::from_pairs(&pairs)?;
+    let Outcome::Token(a) = run_request(&req, false, device)? else {
+        return Err(Error::invalid("unexpected answer"));
+    };
+    warn(&a);
+    let token_line = if o.encoded {
+        sasl::xoauth2(o.get("user").unwrap_or(&a.user), &a.access_token)
+    } else if device {
+        format!("Access Token: {}", a.access_token)
+    } else {
+        a.access_token.clone()
+    };
+    let out = if device {
+        format!(
+            "Refresh Token: {}\n{token_line}\nAccess Token Expiration Seconds: {}\n",
+            a.refresh_token.as_deref().unwrap_or_default(),
+            a.expires_in
+        )
+    } else {
+        format!("{token_line}\n")
+    };
+    print_stdout(&out)
+}
+
+/// `-` reads stdin, `@FILE` reads a file; a token in argv works but is visible to others.
+fn refresh_token_value(v: &str) -> Result<String> {
+    let first_line = |text: &str| text.lines().next().unwrap_or("").trim().to_string();
+    let token = if v == "-" {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Error::invalid(format!("cannot read the refresh token from stdin: {e}")))?;
+        first_line(&line)
+    } else if let Some(path) = v.strip_prefix('@') {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::invalid(format!("cannot read the refresh token from {path}: {e}")))?;
+        first_line(&text)
+    } else {
+        eprintln!(
+            "ooauth2: warning: a refresh token on the command line is visible to other users; use --refresh_token=@FILE or --refresh_token=-"
+        );
+        v.to_string()
+    };
+    if token.is_empty() {
+        return Err(Error::invalid("the refresh token is empty"));
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn prefixes_hyphens_and_values() {
+        let o = parse(&args(&[
+            "--generate_acc",
+            "--client-id",
+            "abc",
+            "--user=u@x",
+            "--enc",
+            "--tenant=t",
+            "--tenant",
+            "t2",
+        ]))
+        .unwrap();
+        assert!(o.refresh && o.encoded && !o.device);
+        assert_eq!(o.get("client_id"), Some("abc"));
+        assert_eq!(o.get("user"), Some("u@x"));
+        assert_eq!(o.get("tenant"), Some("t2"));
+    }
+
+    #[test]
+    fn errors_like_optparse() {
+        let e = |a: &[&str]| parse(&args(a)).unwrap_err().message;
+        assert!(e(&["--gen"]).contains("ambiguous option: --gen"));
+        assert!(e(&["--bogus"]).contains("no such option: --bogus"));
+        assert!(e(&["--user"]).contains("requires 1 argument"));
+        assert!(e(&["--encoded=1"]).contains("does not take a value"));
+        // "--access" is a prefix of access_token only.
+        assert_eq!(parse(&args(&["--access", "x"])).unwrap().get("access_token"), Some("x"));
+    }
+
+    #[test]
+    fn legacy_detection() {
+        assert!(is_legacy(&args(&["ooauth2", "--generate_access_token"])));
+        assert!(!is_legacy(&args(&["ooauth2", "--help"])));
+        assert!(!is_legacy(&args(&["ooauth2", "token"])));
+        assert!(!is_legacy(&args(&["ooauth2"])));
+    }
+}

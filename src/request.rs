@@ -1,0 +1,378 @@
+//! The typed request every front end builds (helper protocol, `token` flags,
+//! legacy `ooauth2.py` flags): one validation, so the front ends cannot drift.
+
+use crate::error::{Error, Result};
+use crate::provider;
+use std::fmt;
+
+/// What the caller wants done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Get,
+    Login,
+    Refresh,
+    Store,
+    Erase,
+    Capability,
+}
+
+impl Action {
+    /// Every action, in documentation order.
+    pub const ALL: [Action; 6] = [
+        Action::Get,
+        Action::Login,
+        Action::Refresh,
+        Action::Store,
+        Action::Erase,
+        Action::Capability,
+    ];
+
+    /// The name used in `action=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Get => "get",
+            Action::Login => "login",
+            Action::Refresh => "refresh",
+            Action::Store => "store",
+            Action::Erase => "erase",
+            Action::Capability => "capability",
+        }
+    }
+}
+
+/// Whether a sign-in may be started when there is no usable refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interactive {
+    /// Only when a terminal can show the instructions.
+    Auto,
+    Always,
+    Never,
+}
+
+/// A secret string whose `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl Secret {
+    /// The secret value, for the one place that sends or stores it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The identity of a stored account: authority + tenant + client id + user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub authority: String,
+    pub tenant: String,
+    pub client_id: String,
+    pub user: String,
+}
+
+impl Account {
+    /// The exact command that signs this account in again.
+    pub fn login_command(&self) -> String {
+        let mut cmd = format!(
+            "ooauth2 login --client-id {} --user {}",
+            self.client_id, self.user
+        );
+        if self.tenant != provider::DEFAULT_TENANT {
+            cmd.push_str(&format!(" --tenant {}", self.tenant));
+        }
+        if self.authority != provider::DEFAULT_AUTHORITY {
+            cmd.push_str(&format!(" --authority {}", self.authority));
+        }
+        cmd
+    }
+}
+
+/// A validated request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub action: Action,
+    pub authority: String,
+    pub tenant: String,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub user: Option<String>,
+    /// The scope given by the caller, if any (normalised to single spaces).
+    pub scope: Option<String>,
+    pub min_ttl: u64,
+    pub interactive: Interactive,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub refresh_token: Option<Secret>,
+}
+
+/// Default for `min_ttl`: five minutes, enough for a slow IMAP login.
+pub const DEFAULT_MIN_TTL: u64 = 300;
+
+impl Request {
+    /// Builds and validates a request from key/value pairs (already checked
+    /// against the key table by the caller's parser).
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Request> {
+        let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let action = match get("action") {
+            None => Action::Get,
+            Some(a) => Action::ALL
+                .into_iter()
+                .find(|x| x.as_str() == a)
+                .ok_or_else(|| {
+                    Error::invalid(format!("unknown action '{}'", shorten(a))).hint(format!(
+                        "use one of: {}",
+                        Action::ALL.map(|a| a.as_str()).join(", ")
+                    ))
+                })?,
+        };
+        let authority = match get("authority") {
+            None => provider::DEFAULT_AUTHORITY.to_string(),
+            Some(a) => provider::normalize_authority(a)?,
+        };
+        let tenant = match get("tenant") {
+            None => provider::DEFAULT_TENANT.to_string(),
+            Some(t) => check_tenant(t)?,
+        };
+        let client_id = get("client_id").map(check_client_id).transpose()?;
+        let client_secret = get("client_secret")
+            .map(|s| check_secret("client_secret", s, 1024))
+            .transpose()?;
+        let user = get("user").map(check_user).transpose()?;
+        let scope = get("scope").map(check_scope).transpose()?;
+        let min_ttl = match get("min_ttl") {
+            None => DEFAULT_MIN_TTL,
+            Some(v) => parse_number("min_ttl", v, 0, 86_400)?,
+        };
+        let interactive = match get("interactive") {
+            None => Interactive::Auto,
+            Some("auto") => Interactive::Auto,
+            Some("always") => Interactive::Always,
+            Some("never") => Interactive::Never,
+            Some(v) => {
+                return Err(Error::invalid(format!(
+                    "interactive must be auto, always or never, not '{}'",
+                    shorten(v)
+                )));
+            }
+        };
+        let host = get("host").map(check_host).transpose()?;
+        let port = get("port")
+            .map(|p| parse_number("port", p, 1, 65_535).map(|n| n as u16))
+            .transpose()?;
+        let refresh_token = get("refresh_token")
+            .map(|s| check_secret("refresh_token", s, 16 * 1024))
+            .transpose()?;
+        match (action, &refresh_token) {
+            (Action::Store, None) => {
+                return Err(Error::invalid("action=store needs refresh_token"));
+            }
+            (Action::Store, Some(_)) | (_, None) => {}
+            (_, Some(_)) => {
+                return Err(Error::invalid(
+                    "refresh_token is accepted only with action=store",
+                ));
+            }
+        }
+        if client_id.is_none() && action != Action::Capability {
+            return Err(Error::invalid(format!(
+                "action={} needs client_id",
+                action.as_str()
+            ))
+            .hint("pass the application (client) id of your app registration"));
+        }
+        Ok(Request {
+            action,
+            authority,
+            tenant,
+            client_id,
+            client_secret,
+            user,
+            scope,
+            min_ttl,
+            interactive,
+            host,
+            port,
+            refresh_token,
+        })
+    }
+
+    /// The account this request names, when the user is known.
+    pub fn account(&self, user: &str) -> Account {
+        Account {
+            authority: self.authority.clone(),
+            tenant: self.tenant.clone(),
+            client_id: self.client_id.clone().unwrap_or_default(),
+            user: user.to_string(),
+        }
+    }
+}
+
+fn shorten(s: &str) -> String {
+    crate::error::one_line(&s.chars().take(60).collect::<String>())
+}
+
+fn parse_number(key: &str, v: &str, min: u64, max: u64) -> Result<u64> {
+    let n: u64 = v
+        .parse()
+        .ok()
+        .filter(|_| v.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| {
+            Error::invalid(format!("{key} must be a whole number, not '{}'", shorten(v)))
+        })?;
+    if n < min || n > max {
+        return Err(Error::invalid(format!(
+            "{key} must be between {min} and {max}, not {n}"
+        )));
+    }
+    Ok(n)
+}
+
+/// Tenants go into a URL path: a GUID, a domain or a keyword, nothing else.
+fn check_tenant(t: &str) -> Result<String> {
+    let ok = !t.is_empty()
+        && t.len() <= 128
+        && !t.starts_with('.')
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
+    if !ok {
+        return Err(Error::invalid(format!(
+            "tenant '{}' is not a tenant id, domain or keyword",
+            shorten(t)
+        ))
+        .hint("use common, organizations, consumers, a directory GUID or a domain"));
+    }
+    Ok(t.to_string())
+}
+
+fn check_client_id(c: &str) -> Result<String> {
+    let ok = !c.is_empty()
+        && c.len() <= 256
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~:@+".contains(&b));
+    if !ok {
+        return Err(Error::invalid(format!(
+            "client_id '{}' has characters a client id cannot have",
+            shorten(c)
+        )));
+    }
+    Ok(c.to_string())
+}
+
+/// Users end up in SASL strings: no control characters, no spaces.
+fn check_user(u: &str) -> Result<String> {
+    if u.is_empty() || u.len() > 320 {
+        return Err(Error::invalid("user must be 1 to 320 bytes long"));
+    }
+    if u.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(Error::invalid(
+            "user must not contain spaces or control characters",
+        ));
+    }
+    Ok(u.to_string())
+}
+
+/// RFC 6749 scope-token characters, separated by single spaces.
+fn check_scope(s: &str) -> Result<String> {
+    if s.len() > 4096 {
+        return Err(Error::invalid("scope is longer than 4096 bytes"));
+    }
+    let parts: Vec<&str> = s.split(' ').filter(|p| !p.is_empty()).collect();
+    let ok = !parts.is_empty()
+        && parts.iter().all(|p| {
+            p.bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+        });
+    if !ok {
+        return Err(Error::invalid(
+            "scope must be space-separated scope tokens (printable ASCII, no quotes or backslashes)",
+        ));
+    }
+    Ok(parts.join(" "))
+}
+
+fn check_host(h: &str) -> Result<String> {
+    let ok = !h.is_empty()
+        && h.len() <= 253
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b));
+    if !ok {
+        return Err(Error::invalid(format!(
+            "host '{}' is not a host name or address",
+            shorten(h)
+        )));
+    }
+    Ok(h.to_string())
+}
+
+/// Secrets are printable ASCII (RFC 6749 VSCHAR); never echoed back.
+fn check_secret(key: &str, s: &str, max: usize) -> Result<Secret> {
+    if s.is_empty() || s.len() > max {
+        return Err(Error::invalid(format!("{key} must be 1 to {max} bytes long")));
+    }
+    if !s.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Err(Error::invalid(format!(
+            "{key} must be printable ASCII (value not shown)"
+        )));
+    }
+    Ok(Secret(s.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(pairs: &[(&str, &str)]) -> Result<Request> {
+        let v: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Request::from_pairs(&v)
+    }
+
+    #[test]
+    fn defaults() {
+        let r = req(&[("client_id", "abc")]).unwrap();
+        assert_eq!(r.action, Action::Get);
+        assert_eq!(r.tenant, "common");
+        assert_eq!(r.authority, provider::DEFAULT_AUTHORITY);
+        assert_eq!(r.min_ttl, 300);
+        assert_eq!(r.interactive, Interactive::Auto);
+    }
+
+    #[test]
+    fn hostile_values_are_refused() {
+        for pairs in [
+            vec![("client_id", "a/b")],
+            vec![("client_id", "a"), ("tenant", "../x")],
+            vec![("client_id", "a"), ("tenant", "a/b")],
+            vec![("client_id", "a"), ("user", "a b")],
+            vec![("client_id", "a"), ("min_ttl", "-1")],
+            vec![("client_id", "a"), ("min_ttl", "+5")],
+            vec![("client_id", "a"), ("port", "0")],
+            vec![("client_id", "a"), ("authority", "http://evil.example")],
+            vec![("client_id", "a"), ("action", "nope")],
+            vec![("client_id", "a"), ("refresh_token", "x")],
+            vec![("action", "store"), ("client_id", "a")],
+            vec![("action", "get")],
+            vec![("client_id", "a"), ("scope", "a\"b")],
+        ] {
+            assert!(req(&pairs).is_err(), "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        let r = req(&[
+            ("action", "store"),
+            ("client_id", "a"),
+            ("refresh_token", "SECRETVALUE"),
+        ])
+        .unwrap();
+        assert!(!format!("{r:?}").contains("SECRETVALUE"));
+    }
+}

@@ -1,0 +1,422 @@
+//! Accounts on disk: where they live, how they are locked, how a record is
+//! written so that a crash leaves either the old or the new one.
+//!
+//! Layout (directory 0700, files 0600 from creation):
+//! `<dir>/<id>.json` is the record, `<dir>/<id>.lock` the account's lock, where
+//! `<id>` is the SHA-256 of the account identity, so any `user` is a safe name.
+
+use crate::error::{Code, Error, Result};
+use crate::request::Account;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The record format this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Environment variable that overrides the store location.
+pub const STORE_ENV: &str = "OOAUTH2_STORE_DIR";
+
+/// One account's state on disk.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    pub version: u32,
+    pub authority: String,
+    pub tenant: String,
+    pub client_id: String,
+    pub user: String,
+    /// The scope requested at sign-in; sent again on every refresh.
+    pub scope: String,
+    pub refresh_token: Option<String>,
+    pub refresh_token_obtained_at: Option<u64>,
+    pub access_token: Option<String>,
+    pub token_type: Option<String>,
+    pub expires_at: Option<u64>,
+    /// The scope the provider says the access token carries.
+    pub granted_scope: Option<String>,
+    /// Set when the provider refused the refresh token; the token is kept.
+    pub needs_login: Option<String>,
+    pub updated_at: u64,
+}
+
+impl Record {
+    /// An empty record for `account`.
+    pub fn new(account: &Account, scope: &str, now: u64) -> Record {
+        Record {
+            version: SCHEMA_VERSION,
+            authority: account.authority.clone(),
+            tenant: account.tenant.clone(),
+            client_id: account.client_id.clone(),
+            user: account.user.clone(),
+            scope: scope.to_string(),
+            refresh_token: None,
+            refresh_token_obtained_at: None,
+            access_token: None,
+            token_type: None,
+            expires_at: None,
+            granted_scope: None,
+            needs_login: None,
+            updated_at: now,
+        }
+    }
+
+    /// The identity this record belongs to.
+    pub fn account(&self) -> Account {
+        Account {
+            authority: self.authority.clone(),
+            tenant: self.tenant.clone(),
+            client_id: self.client_id.clone(),
+            user: self.user.clone(),
+        }
+    }
+}
+
+/// The store directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+/// Proof that the caller holds an account's lock; released on drop.
+#[derive(Debug)]
+pub struct AccountLock {
+    _file: File,
+    id: String,
+}
+
+impl Store {
+    /// The store at `$OOAUTH2_STORE_DIR`, else `$XDG_DATA_HOME/ooauth2`.
+    /// Nothing is created until something is written.
+    pub fn open() -> Result<Store> {
+        if let Some(dir) = std::env::var_os(STORE_ENV).filter(|d| !d.is_empty()) {
+            return Ok(Store::at(PathBuf::from(dir)));
+        }
+        let dirs = directories::ProjectDirs::from("", "", "ooauth2").ok_or_else(|| {
+            Error::new(Code::StoreError, "cannot find a home directory for the store")
+                .hint(format!("set HOME, XDG_DATA_HOME or {STORE_ENV}"))
+        })?;
+        Ok(Store::at(dirs.data_dir().to_path_buf()))
+    }
+
+    /// A store at an explicit directory.
+    pub fn at(dir: PathBuf) -> Store {
+        Store { dir }
+    }
+
+    /// The store directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The stable file id of an account (user and tenant compared case-insensitively).
+    pub fn id(account: &Account) -> String {
+        let identity = format!(
+            "v1\n{}\n{}\n{}\n{}",
+            account.authority.to_ascii_lowercase(),
+            account.tenant.to_ascii_lowercase(),
+            account.client_id,
+            account.user.to_lowercase()
+        );
+        let digest = Sha256::digest(identity.as_bytes());
+        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Where the account's record lives.
+    pub fn record_path(&self, account: &Account) -> PathBuf {
+        self.dir.join(format!("{}.json", Store::id(account)))
+    }
+
+    fn ensure_dir(&self) -> Result<()> {
+        match DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+        {
+            Ok(()) => {}
+            Err(e) => return Err(Error::store("create the store directory", &self.dir, &e)),
+        }
+        let meta =
+            fs::metadata(&self.dir).map_err(|e| Error::store("inspect", &self.dir, &e))?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            // A directory made by someone else's umask or an older tool: close it.
+            fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::store("restrict the permissions of", &self.dir, &e))?;
+        }
+        Ok(())
+    }
+
+    /// Reads an account's record without locking; `None` if there is none.
+    pub fn load(&self, account: &Account) -> Result<Option<Record>> {
+        let path = self.record_path(account);
+        let rec = match read_record(&path)? {
+            Some(r) => r,
+            None => return Ok(None),
+        };
+        if !same_identity(&rec.account(), account) {
+            return Err(Error::new(
+                Code::StoreError,
+                format!("{} belongs to another account", path.display()),
+            )
+            .hint("move the file away; it was not written by this store"));
+        }
+        Ok(Some(rec))
+    }
+
+    /// Takes the account's lock, waiting at most `timeout`.
+    pub fn lock(&self, account: &Account, timeout: Duration) -> Result<AccountLock> {
+        self.ensure_dir()?;
+        let id = Store::id(account);
+        let path = self.dir.join(format!("{id}.lock"));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::store("open the lock file", &path, &e))?;
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(2);
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(e)) => return Err(Error::store("lock", &path, &e)),
+            }
+            let waited = start.elapsed();
+            if waited >= timeout {
+                return Err(Error::new(
+                    Code::StoreBusy,
+                    format!(
+                        "another ooauth2 process has held the lock of {} for over {} s",
+                        account.user,
+                        timeout.as_secs_f32()
+                    ),
+                )
+                .hint("a sign-in may be waiting for the user; finish it or try again later"));
+            }
+            std::thread::sleep(pause.min(timeout - waited));
+            pause = (pause * 2).min(Duration::from_millis(25));
+        }
+        let lock = AccountLock { _file: file, id };
+        self.remove_stale_temps(&lock);
+        Ok(lock)
+    }
+
+    /// Writes a record atomically: temp file, fsync, rename, fsync the directory.
+    pub fn save(&self, lock: &AccountLock, record: &Record) -> Result<()> {
+        self.ensure_dir()?;
+        let path = self.dir.join(format!("{}.json", lock.id));
+        let tmp = self
+            .dir
+            .join(format!(".{}.json.tmp-{}", lock.id, std::process::id()));
+        let mut body = serde_json::to_vec_pretty(record)
+            .map_err(|e| Error::new(Code::StoreError, format!("cannot encode record: {e}")))?;
+        body.push(b'\n');
+        let written = (|| -> std::io::Result<()> {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(&body)?;
+            f.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::store("write", &tmp, &e));
+        }
+        if let Err(e) = fs::rename(&tmp, &path) {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::store("replace", &path, &e));
+        }
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::store("sync", &self.dir, &e))
+    }
+
+    /// Deletes an account's record; returns whether there was one.
+    pub fn remove(&self, lock: &AccountLock) -> Result<bool> {
+        let path = self.dir.join(format!("{}.json", lock.id));
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                let _ = File::open(&self.dir).and_then(|d| d.sync_all());
+                Ok(true)
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::store("remove", &path, &e)),
+        }
+    }
+
+    /// Every record in the store (unreadable ones as errors), sorted by path.
+    pub fn list(&self) -> Result<Vec<(PathBuf, Result<Record>)>> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::store("list", &self.dir, &e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::store("list", &self.dir, &e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            // Temp files start with '.', so a crash leftover is never read as a record.
+            if name.starts_with('.') || !name.ends_with(".json") {
+                continue;
+            }
+            let path = entry.path();
+            let rec = read_record(&path).and_then(|r| {
+                r.ok_or_else(|| Error::new(Code::StoreError, "vanished while listing"))
+            });
+            out.push((path, rec));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Accounts matching authority, tenant and client id, for requests without `user`.
+    pub fn find_users(&self, authority: &str, tenant: &str, client_id: &str) -> Result<Vec<String>> {
+        let mut users = Vec::new();
+        for (_, rec) in self.list()? {
+            if let Ok(r) = rec
+                && r.authority.eq_ignore_ascii_case(authority)
+                && r.tenant.eq_ignore_ascii_case(tenant)
+                && r.client_id == client_id
+            {
+                users.push(r.user);
+            }
+        }
+        Ok(users)
+    }
+
+    fn remove_stale_temps(&self, lock: &AccountLock) {
+        // Under the lock no writer of this account is alive, so any temp is a crash leftover.
+        let prefix = format!(".{}.json.tmp-", lock.id);
+        if let Ok(entries) = fs::read_dir(&self.dir) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+}
+
+fn same_identity(a: &Account, b: &Account) -> bool {
+    a.authority.eq_ignore_ascii_case(&b.authority)
+        && a.tenant.eq_ignore_ascii_case(&b.tenant)
+        && a.client_id == b.client_id
+        && a.user.to_lowercase() == b.user.to_lowercase()
+}
+
+/// Reads and checks one record file; `None` if it does not exist.
+fn read_record(path: &Path) -> Result<Option<Record>> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::store("read", path, &e)),
+    };
+    let corrupt = |why: String| {
+        Error::new(
+            Code::StoreError,
+            format!("{} is not a valid ooauth2 record: {why}", path.display()),
+        )
+        .hint("move the file away (or run 'ooauth2 erase' for the account) and sign in again")
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let version = value
+        .get("version")
+        .and_then(|v| v.as_u64())
+        .ok_or_else(|| corrupt("no version".into()))?;
+    if version > u64::from(SCHEMA_VERSION) {
+        return Err(Error::new(
+            Code::StoreError,
+            format!(
+                "{} was written by a newer ooauth2 (record version {version}, this build reads {SCHEMA_VERSION})",
+                path.display()
+            ),
+        )
+        .hint("upgrade ooauth2; the record is left as it is"));
+    }
+    let rec: Record = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
+    Ok(Some(rec))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(user: &str) -> Account {
+        Account {
+            authority: "https://login.microsoftonline.com".into(),
+            tenant: "common".into(),
+            client_id: "cid".into(),
+            user: user.into(),
+        }
+    }
+
+    fn tempdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ooauth2-store-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn ids_are_case_insensitive_in_user_and_safe() {
+        assert_eq!(Store::id(&account("A@B.c")), Store::id(&account("a@b.C")));
+        let id = Store::id(&account("../../x"));
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(id.len(), 32);
+    }
+
+    #[test]
+    fn save_load_remove_with_modes() {
+        let dir = tempdir("modes").join("nested");
+        let store = Store::at(dir.clone());
+        let acct = account("me@example.com");
+        assert!(store.load(&acct).unwrap().is_none());
+        let lock = store.lock(&acct, Duration::from_secs(1)).unwrap();
+        let mut rec = Record::new(&acct, "s", 1);
+        rec.refresh_token = Some("rt".into());
+        store.save(&lock, &rec).unwrap();
+        assert_eq!(store.load(&acct).unwrap(), Some(rec));
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&store.record_path(&acct)), 0o600);
+        assert!(store.remove(&lock).unwrap());
+        assert!(!store.remove(&lock).unwrap());
+        let _ = fs::remove_dir_all(dir.parent().unwrap());
+    }
+
+    #[test]
+    fn lock_times_out_with_store_busy() {
+        let dir = tempdir("busy");
+        let store = Store::at(dir.clone());
+        let acct = account("x");
+        let _held = store.lock(&acct, Duration::from_secs(1)).unwrap();
+        let err = store.lock(&acct, Duration::from_millis(50)).unwrap_err();
+        assert_eq!(err.code, Code::StoreBusy);
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn newer_and_corrupt_records_are_errors() {
+        let dir = tempdir("corrupt");
+        let store = Store::at(dir.clone());
+        let acct = account("x");
+        store.ensure_dir().unwrap();
+        fs::write(store.record_path(&acct), b"{not json").unwrap();
+        let e = store.load(&acct).unwrap_err();
+        assert_eq!(e.code, Code::StoreError);
+        assert!(e.message.contains("not a valid"));
+        fs::write(store.record_path(&acct), br#"{"version": 99}"#).unwrap();
+        assert!(store.load(&acct).unwrap_err().message.contains("newer"));
+        let _ = fs::remove_dir_all(dir);
+    }
+}
