@@ -1,0 +1,282 @@
+//! Drives the built binary as its users do: argv, stdin, environment, exit
+//! status, stdout, stderr and the files left in a private store directory.
+#![allow(dead_code)]
+
+use super::mock_idp::MockIdp;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The client id every test uses.
+pub const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
+/// The default test user.
+pub const USER: &str = "me@example.com";
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ooauth2"))
+}
+
+/// A finished run.
+#[derive(Debug)]
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The response pairs of a helper run.
+    pub fn pairs(&self) -> BTreeMap<String, String> {
+        parse_response(&self.stdout)
+    }
+
+    /// Asserts the exit status, showing everything on failure.
+    #[track_caller]
+    pub fn expect(&self, status: i32) -> &Run {
+        assert_eq!(self.status, status, "unexpected exit status: {self:#?}");
+        self
+    }
+}
+
+/// Parses `key=value` lines up to the first blank line.
+pub fn parse_response(out: &str) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    for line in out.lines() {
+        if line.is_empty() {
+            break;
+        }
+        let (k, v) = line.split_once('=').expect("response line without '='");
+        assert!(
+            map.insert(k.to_string(), v.to_string()).is_none(),
+            "duplicate {k}"
+        );
+    }
+    map
+}
+
+/// A private store directory (removed on drop) and a mock identity provider.
+pub struct Env {
+    pub root: PathBuf,
+    pub idp: MockIdp,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl Default for Env {
+    fn default() -> Self {
+        Env::new()
+    }
+}
+
+impl Env {
+    /// A fresh store and mock provider.
+    pub fn new() -> Env {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let root =
+            std::env::temp_dir().join(format!("ooauth2-test-{}-{n}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        Env {
+            root,
+            idp: MockIdp::start(),
+        }
+    }
+
+    /// The store directory (not created until the binary writes).
+    pub fn store(&self) -> PathBuf {
+        self.root.join("store")
+    }
+
+    /// A command with a clean environment pointing at this store.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.root.join("home"))
+            .env("OOAUTH2_STORE_DIR", self.store())
+            .env("OOAUTH2_HTTP_TIMEOUT", "10")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    /// Runs the binary with `args` and `stdin`, waiting for it to finish.
+    pub fn run(&self, args: &[&str], stdin: &[u8]) -> Run {
+        self.run_with(self.command(args), stdin)
+    }
+
+    /// Runs a prepared command.
+    pub fn run_with(&self, mut cmd: Command, stdin: &[u8]) -> Run {
+        let child = cmd.spawn().expect("spawn ooauth2");
+        finish(child, stdin)
+    }
+
+    /// Starts the binary without waiting.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args).spawn().expect("spawn ooauth2")
+    }
+
+    /// The request lines naming the test account at the mock provider.
+    pub fn account_lines(&self, user: &str) -> String {
+        format!(
+            "client_id={CLIENT}\nauthority={}\nuser={user}\n",
+            self.idp.authority()
+        )
+    }
+
+    /// Runs `ooauth2 helper` with a request for `USER` plus `extra` lines.
+    pub fn helper(&self, extra: &str) -> Run {
+        self.helper_for(USER, extra)
+    }
+
+    /// Runs `ooauth2 helper` with a request for `user` plus `extra` lines.
+    pub fn helper_for(&self, user: &str, extra: &str) -> Run {
+        let req = format!("{}{extra}\n", self.account_lines(user));
+        self.run(&["helper"], req.as_bytes())
+    }
+
+    /// Flags naming the test account at the mock provider.
+    pub fn account_flags(&self, user: &str) -> Vec<String> {
+        vec![
+            "--client-id".into(),
+            CLIENT.into(),
+            "--authority".into(),
+            self.idp.authority(),
+            "--user".into(),
+            user.into(),
+        ]
+    }
+
+    /// `ooauth2 token` for `user` with extra flags.
+    pub fn token(&self, user: &str, extra: &[&str]) -> Run {
+        let mut args: Vec<String> = vec!["token".into()];
+        args.extend(self.account_flags(user));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run(&refs, b"")
+    }
+
+    /// Signs `user` in without a device flow: imports a refresh token the
+    /// mock issued. Returns the stored refresh token.
+    pub fn seed(&self, user: &str) -> String {
+        let rt = self.idp.issue_refresh_token(user, CLIENT);
+        let run = self.helper_for(user, &format!("action=store\nrefresh_token={rt}\n"));
+        run.expect(0);
+        self.record(user)["refresh_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Every record file in the store, parsed.
+    pub fn records(&self) -> Vec<(PathBuf, serde_json::Value)> {
+        let mut out = Vec::new();
+        for p in self.files() {
+            if p.extension().is_some_and(|e| e == "json") {
+                let v = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+                out.push((p, v));
+            }
+        }
+        out
+    }
+
+    /// The record of `user` (panics if there is not exactly one).
+    pub fn record(&self, user: &str) -> serde_json::Value {
+        self.record_path(user).1
+    }
+
+    /// Path and content of the record of `user`.
+    pub fn record_path(&self, user: &str) -> (PathBuf, serde_json::Value) {
+        let mut found: Vec<_> = self
+            .records()
+            .into_iter()
+            .filter(|(_, v)| {
+                v["user"]
+                    .as_str()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(user))
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "records for {user}: {found:?}");
+        found.pop().unwrap()
+    }
+
+    /// Makes the cached access token of `user` expired, as if time had passed.
+    pub fn expire_cached(&self, user: &str) {
+        let (path, mut v) = self.record_path(user);
+        v["expires_at"] = serde_json::json!(1);
+        std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    }
+
+    /// Every file under the store directory, sorted.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        walk(&self.store(), &mut out);
+        out.sort();
+        out
+    }
+
+    /// Every file and directory under the store with its permission bits.
+    pub fn modes(&self) -> Vec<(PathBuf, u32)> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut out = vec![];
+        let mut paths = vec![self.store()];
+        paths.extend(self.files());
+        for p in paths {
+            if let Ok(m) = std::fs::metadata(&p) {
+                out.push((p, m.permissions().mode() & 0o777));
+            }
+        }
+        out
+    }
+
+    /// A snapshot of the store: each file with its bytes.
+    pub fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        self.files()
+            .into_iter()
+            .map(|p| {
+                let b = std::fs::read(&p).unwrap_or_default();
+                (p, b)
+            })
+            .collect()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+}
+
+/// Feeds stdin, closes it and collects the outcome.
+pub fn finish(mut child: Child, stdin: &[u8]) -> Run {
+    if let Some(mut s) = child.stdin.take() {
+        let _ = s.write_all(stdin);
+    }
+    let out = child.wait_with_output().expect("wait for ooauth2");
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
