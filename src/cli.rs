@@ -226,12 +226,12 @@ fn helper(verbose: bool) -> u8 {
 fn capability() -> Vec<(&'static str, String)> {
     vec![
         ("version", protocol::VERSION.to_string()),
-        (
-            "actions",
-            Action::ALL.map(|a| a.as_str()).join(" "),
-        ),
+        ("actions", Action::ALL.map(|a| a.as_str()).join(" ")),
         ("request_keys", protocol::key_names(Dir::Request).join(" ")),
-        ("response_keys", protocol::key_names(Dir::Response).join(" ")),
+        (
+            "response_keys",
+            protocol::key_names(Dir::Response).join(" "),
+        ),
         ("secret_keys", protocol::secret_key_names().join(" ")),
         (
             "errors",

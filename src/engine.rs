@@ -330,7 +330,12 @@ impl<'a> Engine<'a> {
         Ok(self.answer(&rec, Source::Login))
     }
 
-    fn device_flow(&mut self, req: &Request, account: &Account, scope: &str) -> Result<TokenResponse> {
+    fn device_flow(
+        &mut self,
+        req: &Request,
+        account: &Account,
+        scope: &str,
+    ) -> Result<TokenResponse> {
         let endpoints = provider::endpoints(&account.authority, &account.tenant);
         let secret = req.client_secret.as_ref().map(|s| s.expose().to_string());
         let client = Client {
@@ -484,7 +489,10 @@ impl<'a> Engine<'a> {
             token_type: rec.token_type.clone().unwrap_or_else(|| "Bearer".into()),
             expires_at,
             expires_in: expires_at.saturating_sub(now),
-            scope: rec.granted_scope.clone().unwrap_or_else(|| rec.scope.clone()),
+            scope: rec
+                .granted_scope
+                .clone()
+                .unwrap_or_else(|| rec.scope.clone()),
             source,
             refresh_token: rec.refresh_token.clone(),
             warning: None,

@@ -55,8 +55,7 @@ The new commands are shown by: ooauth2 help";
 pub fn is_legacy(args: &[String]) -> bool {
     match args.get(1) {
         Some(a) => {
-            a.starts_with("--")
-                && !matches!(a.as_str(), "--help" | "--version" | "--verbose")
+            a.starts_with("--") && !matches!(a.as_str(), "--help" | "--version" | "--verbose")
         }
         None => false,
     }
@@ -87,7 +86,10 @@ fn resolve(name: &str) -> Result<(&'static str, bool)> {
     if let Some(&(n, v)) = OPTIONS.iter().find(|(n, _)| *n == norm) {
         return Ok((n, v));
     }
-    let matches: Vec<&(&str, bool)> = OPTIONS.iter().filter(|(n, _)| n.starts_with(&norm)).collect();
+    let matches: Vec<&(&str, bool)> = OPTIONS
+        .iter()
+        .filter(|(n, _)| n.starts_with(&norm))
+        .collect();
     match matches.as_slice() {
         [one] => Ok(**one),
         [] => Err(Error::invalid(format!("no such option: --{name}"))),
@@ -112,7 +114,9 @@ fn parse(args: &[String]) -> Result<Options> {
             continue;
         }
         let Some(body) = arg.strip_prefix("--") else {
-            eprintln!("ooauth2: warning: ignoring the argument '{arg}' (ooauth2.py ignored it too)");
+            eprintln!(
+                "ooauth2: warning: ignoring the argument '{arg}' (ooauth2.py ignored it too)"
+            );
             continue;
         };
         let (name, inline) = match body.split_once('=') {
@@ -122,7 +126,9 @@ fn parse(args: &[String]) -> Result<Options> {
         let (name, takes_value) = resolve(name)?;
         if !takes_value {
             if inline.is_some() {
-                return Err(Error::invalid(format!("--{name} option does not take a value")));
+                return Err(Error::invalid(format!(
+                    "--{name} option does not take a value"
+                )));
             }
             match name {
                 "generate_refresh_and_access_token" => o.device = true,
@@ -135,9 +141,9 @@ fn parse(args: &[String]) -> Result<Options> {
         let value = match inline {
             Some(v) => v,
             None => {
-                let v = args
-                    .get(i)
-                    .ok_or_else(|| Error::invalid(format!("--{name} option requires 1 argument")))?;
+                let v = args.get(i).ok_or_else(|| {
+                    Error::invalid(format!("--{name} option requires 1 argument"))
+                })?;
                 i += 1;
                 v.clone()
             }
@@ -184,7 +190,10 @@ fn run_inner(args: &[String]) -> Result<()> {
         missing.push("--user");
     }
     if !missing.is_empty() {
-        return Err(Error::invalid(format!("missing options: {}", missing.join(" "))));
+        return Err(Error::invalid(format!(
+            "missing options: {}",
+            missing.join(" ")
+        )));
     }
     let mut pairs: Vec<(String, String)> = Vec::new();
     for key in ["client_id", "tenant", "user", "authority"] {
@@ -192,7 +201,10 @@ fn run_inner(args: &[String]) -> Result<()> {
             pairs.push((key.into(), v.into()));
         }
     }
-    pairs.push(("scope".into(), o.get("scope").unwrap_or(LEGACY_SCOPE).into()));
+    pairs.push((
+        "scope".into(),
+        o.get("scope").unwrap_or(LEGACY_SCOPE).into(),
+    ));
     let device = o.device;
     if device {
         pairs.push(("action".into(), Action::Login.as_str().into()));
@@ -231,14 +243,14 @@ fn refresh_token_value(v: &str) -> Result<String> {
     let first_line = |text: &str| text.lines().next().unwrap_or("").trim().to_string();
     let token = if v == "-" {
         let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| Error::invalid(format!("cannot read the refresh token from stdin: {e}")))?;
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+            Error::invalid(format!("cannot read the refresh token from stdin: {e}"))
+        })?;
         first_line(&line)
     } else if let Some(path) = v.strip_prefix('@') {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::invalid(format!("cannot read the refresh token from {path}: {e}")))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::invalid(format!("cannot read the refresh token from {path}: {e}"))
+        })?;
         first_line(&text)
     } else {
         eprintln!(
@@ -287,7 +299,12 @@ mod tests {
         assert!(e(&["--user"]).contains("requires 1 argument"));
         assert!(e(&["--encoded=1"]).contains("does not take a value"));
         // "--access" is a prefix of access_token only.
-        assert_eq!(parse(&args(&["--access", "x"])).unwrap().get("access_token"), Some("x"));
+        assert_eq!(
+            parse(&args(&["--access", "x"]))
+                .unwrap()
+                .get("access_token"),
+            Some("x")
+        );
     }
 
     #[test]

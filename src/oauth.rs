@@ -235,11 +235,10 @@ fn host_of(url: &str) -> String {
     reqwest::Url::parse(url)
         .ok()
         .and_then(|u| {
-            u.host_str()
-                .map(|h| match u.port() {
-                    Some(p) => format!("{h}:{p}"),
-                    None => h.to_string(),
-                })
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_string(),
+            })
         })
         .unwrap_or_else(|| "the provider".into())
 }
@@ -374,7 +373,12 @@ pub enum Poll {
 }
 
 /// RFC 8628 §3.1: asks for a device code.
-pub fn start_device(http: &Http, device_url: &str, client: &Client, scope: &str) -> Result<DeviceAuth> {
+pub fn start_device(
+    http: &Http,
+    device_url: &str,
+    client: &Client,
+    scope: &str,
+) -> Result<DeviceAuth> {
     let mut form = vec![("scope", scope)];
     client.form(&mut form);
     let reply = http.post_form(device_url, "device authorization", &form)?;
@@ -412,7 +416,12 @@ pub fn start_device(http: &Http, device_url: &str, client: &Client, scope: &str)
 }
 
 /// RFC 8628 §3.4: one poll of the token endpoint.
-pub fn poll_device(http: &Http, token_url: &str, client: &Client, device_code: &str) -> Result<Poll> {
+pub fn poll_device(
+    http: &Http,
+    token_url: &str,
+    client: &Client,
+    device_code: &str,
+) -> Result<Poll> {
     let mut form = vec![
         ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
         ("device_code", device_code),
@@ -464,7 +473,10 @@ pub fn device_flow(
             Ok(Poll::Done(t)) => return Ok(*t),
             // A network hiccup must not throw away a sign-in the user is doing.
             Err(e) if e.code.is_transient() && Instant::now() < deadline => {
-                eprintln!("ooauth2: warning: {}; still waiting for the sign-in", e.message);
+                eprintln!(
+                    "ooauth2: warning: {}; still waiting for the sign-in",
+                    e.message
+                );
             }
             Err(e) => return Err(e),
         }
@@ -496,7 +508,9 @@ fn json_object(reply: &Reply, host: &str) -> Result<Map<String, Value>> {
                 Code::BadResponse,
                 format!("{host} answered with {kind} (HTTP {})", reply.status),
             )
-            .hint("a proxy or captive portal may be in the way; check the authority and the network"))
+            .hint(
+                "a proxy or captive portal may be in the way; check the authority and the network",
+            ))
         }
     }
 }
@@ -507,9 +521,16 @@ fn token_reply(reply: &Reply, host: &str) -> Result<TokenResponse> {
         return Err(error_reply(reply, host));
     }
     let obj = json_object(reply, host)?;
-    let bad = |why: String| Error::new(Code::BadResponse, format!("the token answer of {host} {why}"));
+    let bad = |why: String| {
+        Error::new(
+            Code::BadResponse,
+            format!("the token answer of {host} {why}"),
+        )
+    };
     let access_token = match obj.get("access_token") {
-        Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| (0x21..=0x7e).contains(&b)) => {
+        Some(Value::String(s))
+            if !s.is_empty() && s.bytes().all(|b| (0x21..=0x7e).contains(&b)) =>
+        {
             s.clone()
         }
         Some(_) => return Err(bad("has an access_token that is not a token".into())),
@@ -535,7 +556,9 @@ fn token_reply(reply: &Reply, host: &str) -> Result<TokenResponse> {
     }
     let refresh_token = match obj.get("refresh_token") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| (0x20..=0x7e).contains(&b)) => {
+        Some(Value::String(s))
+            if !s.is_empty() && s.bytes().all(|b| (0x20..=0x7e).contains(&b)) =>
+        {
             Some(s.clone())
         }
         Some(_) => return Err(bad("has a refresh_token that is not a token".into())),
@@ -591,13 +614,19 @@ pub fn aadsts_hint(code: u64) -> Option<&'static str> {
     Some(match code {
         700082 => "the refresh token expired after 90 days without use; sign in again",
         50173 => "the grant was revoked (password change or admin action); sign in again",
-        70000 => "the refresh token is not valid any more (revoked, or from another app); sign in again",
-        70043 => "your organisation's sign-in frequency policy requires a new sign-in; sign in again",
+        70000 => {
+            "the refresh token is not valid any more (revoked, or from another app); sign in again"
+        }
+        70043 => {
+            "your organisation's sign-in frequency policy requires a new sign-in; sign in again"
+        }
         7000218 => {
             "the app registration must allow public client flows (Azure portal > App registrations > Authentication > Allow public client flows: Yes), or pass client_secret"
         }
         900144 => "a required parameter (often the scope) is missing; check client_id and scope",
-        65001 => "the app has no consent for these permissions; sign in again and accept, or ask an administrator to grant consent",
+        65001 => {
+            "the app has no consent for these permissions; sign in again and accept, or ask an administrator to grant consent"
+        }
         70011 => {
             "the scope is not valid for this account; use https://outlook.office.com/ scopes (personal accounts refuse outlook.office365.com)"
         }
@@ -611,9 +640,11 @@ pub fn aadsts_hint(code: u64) -> Option<&'static str> {
 /// Turns a non-200 answer into a typed error naming the provider's reason.
 fn error_reply(reply: &Reply, host: &str) -> Error {
     let v = serde_json::from_slice::<Value>(&reply.body).ok();
-    let oauth = v
-        .as_ref()
-        .and_then(|v| v.get("error").and_then(Value::as_str).map(|e| (e.to_string(), v)));
+    let oauth = v.as_ref().and_then(|v| {
+        v.get("error")
+            .and_then(Value::as_str)
+            .map(|e| (e.to_string(), v))
+    });
     let Some((err, v)) = oauth else {
         if reply.status == 429 || reply.status >= 500 {
             return Error::new(
@@ -624,7 +655,10 @@ fn error_reply(reply: &Reply, host: &str) -> Error {
         }
         return Error::new(
             Code::BadResponse,
-            format!("{host} answered HTTP {} without an OAuth error", reply.status),
+            format!(
+                "{host} answered HTTP {} without an OAuth error",
+                reply.status
+            ),
         )
         .hint("check the authority and tenant");
     };
@@ -653,12 +687,17 @@ fn error_reply(reply: &Reply, host: &str) -> Error {
         None => format!("{host} refused: {shown_err}"),
     };
     let mut e = Error::new(code, message);
-    let hint = aadsts_code(v).and_then(aadsts_hint).map(str::to_string).or(match code {
-        Code::AccessDenied => Some("the sign-in was declined; run the command again to retry".into()),
-        Code::ExpiredToken => Some("the code expired; run the command again".into()),
-        Code::ServerError => Some("the provider has a problem; try again later".into()),
-        _ => None,
-    });
+    let hint = aadsts_code(v)
+        .and_then(aadsts_hint)
+        .map(str::to_string)
+        .or(match code {
+            Code::AccessDenied => {
+                Some("the sign-in was declined; run the command again to retry".into())
+            }
+            Code::ExpiredToken => Some("the code expired; run the command again".into()),
+            Code::ServerError => Some("the provider has a problem; try again later".into()),
+            _ => None,
+        });
     if let Some(h) = hint {
         e = e.hint(h);
     }
@@ -704,7 +743,10 @@ mod tests {
             r#"[1]"#,
             "<html>",
         ] {
-            assert_eq!(token_reply(&reply(200, body), "h").unwrap_err().code, Code::BadResponse);
+            assert_eq!(
+                token_reply(&reply(200, body), "h").unwrap_err().code,
+                Code::BadResponse
+            );
         }
     }
 
@@ -716,13 +758,26 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.code, Code::InvalidGrant);
-        assert!(e.message.ends_with("AADSTS700082: expired."), "{}", e.message);
+        assert!(
+            e.message.ends_with("AADSTS700082: expired."),
+            "{}",
+            e.message
+        );
         assert!(e.hint.unwrap().contains("90 days"));
-        let e = token_reply(&reply(401, r#"{"error":"invalid_client","error_description":"AADSTS7000218: x"}"#), "h")
-            .unwrap_err();
+        let e = token_reply(
+            &reply(
+                401,
+                r#"{"error":"invalid_client","error_description":"AADSTS7000218: x"}"#,
+            ),
+            "h",
+        )
+        .unwrap_err();
         assert_eq!(e.code, Code::InvalidClient);
         assert!(e.hint.unwrap().contains("public client"));
-        assert_eq!(token_reply(&reply(503, "oops"), "h").unwrap_err().code, Code::ServerError);
+        assert_eq!(
+            token_reply(&reply(503, "oops"), "h").unwrap_err().code,
+            Code::ServerError
+        );
     }
 
     #[test]

@@ -119,7 +119,9 @@ pub fn read_request(input: impl Read) -> Result<Vec<(String, String)>> {
         }
         let (k, v) = parse_line(number, text)?;
         if pairs.iter().any(|(seen, _)| seen == &k) {
-            return Err(Error::invalid(format!("duplicate key '{k}' on line {number}")));
+            return Err(Error::invalid(format!(
+                "duplicate key '{k}' on line {number}"
+            )));
         }
         pairs.push((k, v));
     }

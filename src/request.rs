@@ -117,7 +117,12 @@ impl Request {
     /// Builds and validates a request from key/value pairs (already checked
     /// against the key table by the caller's parser).
     pub fn from_pairs(pairs: &[(String, String)]) -> Result<Request> {
-        let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
         let action = match get("action") {
             None => Action::Get,
             Some(a) => Action::ALL
@@ -179,11 +184,10 @@ impl Request {
             }
         }
         if client_id.is_none() && action != Action::Capability {
-            return Err(Error::invalid(format!(
-                "action={} needs client_id",
-                action.as_str()
-            ))
-            .hint("pass the application (client) id of your app registration"));
+            return Err(
+                Error::invalid(format!("action={} needs client_id", action.as_str()))
+                    .hint("pass the application (client) id of your app registration"),
+            );
         }
         Ok(Request {
             action,
@@ -222,7 +226,10 @@ fn parse_number(key: &str, v: &str, min: u64, max: u64) -> Result<u64> {
         .ok()
         .filter(|_| v.bytes().all(|b| b.is_ascii_digit()))
         .ok_or_else(|| {
-            Error::invalid(format!("{key} must be a whole number, not '{}'", shorten(v)))
+            Error::invalid(format!(
+                "{key} must be a whole number, not '{}'",
+                shorten(v)
+            ))
         })?;
     if n < min || n > max {
         return Err(Error::invalid(format!(
@@ -312,7 +319,9 @@ fn check_host(h: &str) -> Result<String> {
 /// Secrets are printable ASCII (RFC 6749 VSCHAR); never echoed back.
 fn check_secret(key: &str, s: &str, max: usize) -> Result<Secret> {
     if s.is_empty() || s.len() > max {
-        return Err(Error::invalid(format!("{key} must be 1 to {max} bytes long")));
+        return Err(Error::invalid(format!(
+            "{key} must be 1 to {max} bytes long"
+        )));
     }
     if !s.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
         return Err(Error::invalid(format!(

@@ -53,14 +53,21 @@ mod tests {
     #[test]
     fn oauthbearer_rfc_vector() {
         assert_eq!(
-            oauthbearer("user@example.com", Some("imap.gmail.com"), Some(993), "TOKEN"),
+            oauthbearer(
+                "user@example.com",
+                Some("imap.gmail.com"),
+                Some(993),
+                "TOKEN"
+            ),
             "bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9aW1hcC5nbWFpbC5jb20BcG9ydD05OTMBYXV0aD1CZWFyZXIgVE9LRU4BAQ=="
         );
     }
 
     #[test]
     fn oauthbearer_escapes_authzid() {
-        let s = STANDARD.decode(oauthbearer("a,b=c", None, None, "T")).unwrap();
+        let s = STANDARD
+            .decode(oauthbearer("a,b=c", None, None, "T"))
+            .unwrap();
         assert_eq!(s, b"n,a=a=2Cb=3Dc,\x01auth=Bearer T\x01\x01");
     }
 }

@@ -97,8 +97,11 @@ impl Store {
             return Ok(Store::at(PathBuf::from(dir)));
         }
         let dirs = directories::ProjectDirs::from("", "", "ooauth2").ok_or_else(|| {
-            Error::new(Code::StoreError, "cannot find a home directory for the store")
-                .hint(format!("set HOME, XDG_DATA_HOME or {STORE_ENV}"))
+            Error::new(
+                Code::StoreError,
+                "cannot find a home directory for the store",
+            )
+            .hint(format!("set HOME, XDG_DATA_HOME or {STORE_ENV}"))
         })?;
         Ok(Store::at(dirs.data_dir().to_path_buf()))
     }
@@ -140,8 +143,7 @@ impl Store {
             Ok(()) => {}
             Err(e) => return Err(Error::store("create the store directory", &self.dir, &e)),
         }
-        let meta =
-            fs::metadata(&self.dir).map_err(|e| Error::store("inspect", &self.dir, &e))?;
+        let meta = fs::metadata(&self.dir).map_err(|e| Error::store("inspect", &self.dir, &e))?;
         if meta.permissions().mode() & 0o077 != 0 {
             // A directory made by someone else's umask or an older tool: close it.
             fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
@@ -280,7 +282,12 @@ impl Store {
     }
 
     /// Accounts matching authority, tenant and client id, for requests without `user`.
-    pub fn find_users(&self, authority: &str, tenant: &str, client_id: &str) -> Result<Vec<String>> {
+    pub fn find_users(
+        &self,
+        authority: &str,
+        tenant: &str,
+        client_id: &str,
+    ) -> Result<Vec<String>> {
         let mut users = Vec::new();
         for (_, rec) in self.list()? {
             if let Ok(r) = rec

@@ -60,7 +60,7 @@ impl DeviceUi for TerminalUi {
             "{message}\nWaiting for the sign-in (the code is valid for {} minutes)",
             auth.expires_in.div_ceil(60)
         );
-        if self.enter.is_some() {
+        if self.enter.is_some() && std::io::stdin().is_terminal() {
             text.push_str("; press ENTER once you are done to check at once");
         }
         text.push_str("...\n");
