@@ -177,14 +177,7 @@ impl<'a> Engine<'a> {
             }
             // Nothing to refresh and no sign-in allowed: fail without creating a file.
             None if !self.may_sign_in(req) => {
-                return Err(Error::new(
-                    Code::LoginRequired,
-                    format!(
-                        "no refresh token is stored for {} (tenant {})",
-                        account.user, account.tenant
-                    ),
-                )
-                .hint(format!("run: {}", account.login_command())));
+                return Err(login_required(&account, "no refresh token is stored"));
             }
             _ => {}
         }
@@ -309,11 +302,7 @@ impl<'a> Engine<'a> {
         reason: &str,
     ) -> Result<Answer> {
         if !self.may_sign_in(req) {
-            return Err(Error::new(
-                Code::LoginRequired,
-                format!("{reason} for {} (tenant {})", account.user, account.tenant),
-            )
-            .hint(format!("run: {}", account.login_command())));
+            return Err(login_required(account, reason));
         }
         let scope = provider::signin_scope(
             req.scope
@@ -508,6 +497,14 @@ fn same_user(a: &str, b: &str) -> bool {
     a.to_lowercase() == b.to_lowercase()
 }
 
+fn login_required(account: &Account, reason: &str) -> Error {
+    Error::new(
+        Code::LoginRequired,
+        format!("{reason} for {} (tenant {})", account.user, account.tenant),
+    )
+    .hint(format!("run: {}", account.login_command()))
+}
+
 fn mismatch(wanted: &str, got: &str) -> Error {
     Error::new(
         Code::UserMismatch,
@@ -527,4 +524,121 @@ fn extra_flags(req: &Request) -> String {
         s.push_str(&format!(" --authority {}", req.authority));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::DeviceAuth;
+    use std::cell::Cell;
+    use std::path::PathBuf;
+
+    struct FakeClock(Cell<u64>);
+
+    impl Clock for FakeClock {
+        fn now(&self) -> u64 {
+            self.0.get()
+        }
+    }
+
+    /// A UI that must never be used: these tests run no sign-in.
+    struct NoUi;
+
+    impl DeviceUi for NoUi {
+        fn show(&mut self, _: &DeviceAuth) {
+            panic!("no sign-in expected");
+        }
+        fn wait(&mut self, _: Duration) {}
+    }
+
+    impl SignInUi for NoUi {
+        fn can_prompt(&self) -> bool {
+            false
+        }
+    }
+
+    fn closed_port() -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }
+
+    fn setup(name: &str) -> (PathBuf, Request) {
+        let dir =
+            std::env::temp_dir().join(format!("ooauth2-engine-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let pairs: Vec<(String, String)> = [
+            ("client_id", "cid"),
+            ("user", "me@example.com"),
+            ("interactive", "never"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain([(
+            "authority".to_string(),
+            format!("http://127.0.0.1:{}", closed_port()),
+        )])
+        .collect();
+        let req = Request::from_pairs(&pairs).unwrap();
+        let store = Store::at(dir.clone());
+        let account = req.account("me@example.com");
+        let lock = store.lock(&account, Duration::from_secs(1)).unwrap();
+        let mut rec = Record::new(&account, provider::DEFAULT_SCOPE, 1000);
+        rec.refresh_token = Some("rt".into());
+        rec.access_token = Some("at".into());
+        rec.expires_at = Some(1000 + 3600);
+        store.save(&lock, &rec).unwrap();
+        (dir, req)
+    }
+
+    fn run(dir: &std::path::Path, req: &Request, now: u64) -> Result<Answer> {
+        let clock = FakeClock(Cell::new(now));
+        let mut ui = NoUi;
+        let config = HttpConfig {
+            connect_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            retries: 0,
+            verbose: false,
+        };
+        let mut engine = Engine::new(
+            Store::at(dir.to_path_buf()),
+            &clock,
+            config,
+            &mut ui,
+            Duration::from_secs(1),
+        );
+        match engine.handle(req)? {
+            Outcome::Token(a) => Ok(*a),
+            Outcome::Erased { .. } => panic!("erase outcome"),
+        }
+    }
+
+    #[test]
+    fn fresh_token_comes_from_cache_without_network() {
+        let (dir, req) = setup("fresh");
+        let a = run(&dir, &req, 1000).unwrap();
+        assert_eq!(a.source, Source::Cache);
+        assert_eq!(a.access_token, "at");
+        assert_eq!(a.expires_in, 3600);
+        assert!(a.warning.is_none());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn nearly_expired_token_is_served_with_a_warning_when_the_provider_is_down() {
+        let (dir, req) = setup("nearly");
+        let a = run(&dir, &req, 1000 + 3500).unwrap();
+        assert_eq!(a.source, Source::Cache);
+        assert_eq!(a.expires_in, 100);
+        assert!(a.warning.unwrap().contains("serving the cached token"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn expired_token_with_the_provider_down_is_a_network_error() {
+        let (dir, req) = setup("expired");
+        let e = run(&dir, &req, 1000 + 3600).err().unwrap();
+        assert_eq!(e.code, Code::NetworkError);
+        assert_eq!(e.exit_status(), 75);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

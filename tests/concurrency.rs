@@ -36,7 +36,10 @@ fn sixteen_processes_on_an_expired_token_make_one_refresh() {
     env.idp.set_delay_ms(300);
     let tokens = stampede(&env, 16);
     assert_eq!(env.idp.count(Grant::Refresh), 1, "refreshes");
-    assert!(tokens.iter().all(|t| t == &tokens[0]), "different tokens handed out");
+    assert!(
+        tokens.iter().all(|t| t == &tokens[0]),
+        "different tokens handed out"
+    );
     assert!(env.idp.is_active_access_token(&tokens[0]));
     let rec = env.record(USER);
     assert_eq!(
@@ -58,7 +61,10 @@ fn single_use_refresh_tokens_never_see_invalid_grant() {
         assert!(tokens.iter().all(|t| t == &tokens[0]));
     }
     let rec = env.record(USER);
-    assert!(env.idp.is_valid_refresh_token(rec["refresh_token"].as_str().unwrap()));
+    assert!(
+        env.idp
+            .is_valid_refresh_token(rec["refresh_token"].as_str().unwrap())
+    );
 }
 
 #[test]
@@ -105,5 +111,37 @@ fn a_cached_get_does_not_wait_behind_another_accounts_sign_in() {
     run.expect(0);
     assert_eq!(run.pairs()["source"], "cache");
     assert!(started.elapsed() < Duration::from_secs(2));
+    finish(signin, b"").expect(0);
+}
+
+#[test]
+fn lock_wait_is_bounded_and_ends_in_store_busy() {
+    let env = Env::new();
+    env.seed(USER);
+    env.expire_cached(USER);
+    let before = env.snapshot();
+    // A sign-in of the same account holds its lock while the user is away.
+    env.idp.set_device_interval(1);
+    env.idp.set_device_script(DeviceScript {
+        slow_down_polls: 0,
+        pending_polls: 3,
+        outcome: DeviceOutcome::Approve(USER.into()),
+    });
+    let mut signin = env.spawn(&["helper"]);
+    {
+        use std::io::Write;
+        let req = format!("{}action=login\ninteractive=always\n\n", env.account_lines(USER));
+        signin.stdin.take().unwrap().write_all(req.as_bytes()).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let mut cmd = env.command(&["helper"]);
+    cmd.env("OOAUTH2_LOCK_TIMEOUT", "0.5");
+    let req = format!("{}interactive=never\n", env.account_lines(USER));
+    let started = std::time::Instant::now();
+    let run = env.run_with(cmd, req.as_bytes());
+    run.expect(75);
+    assert_eq!(run.pairs()["error"], "store_busy");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(env.snapshot(), before, "store changed by a request that failed");
     finish(signin, b"").expect(0);
 }
