@@ -172,8 +172,9 @@ pub fn print_stdout(text: &str) -> Result<()> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        // 74 is sysexits' EX_IOERR, the status design.md gives to I/O failures.
         Err(e) => Err(Error::new(
-            crate::error::Code::InvalidRequest,
+            crate::error::Code::StoreError,
             format!("cannot write to stdout: {e}"),
         )),
     }
@@ -215,12 +216,14 @@ fn helper(verbose: bool) -> u8 {
         }
     };
     let mut out = std::io::stdout().lock();
-    if let Err(e) = protocol::write_response(&mut out, &pairs)
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        eprintln!("ooauth2: error: cannot write the response: {e}");
+    match protocol::write_response(&mut out, &pairs) {
+        Ok(()) => status,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => status,
+        Err(e) => {
+            eprintln!("ooauth2: error: cannot write the response: {e}");
+            crate::error::Code::StoreError.exit_status()
+        }
     }
-    status
 }
 
 fn capability() -> Vec<(&'static str, String)> {

@@ -137,7 +137,7 @@ impl<'a> Engine<'a> {
             0 => Ok(None),
             1 => Ok(users.pop()),
             n => Err(Error::invalid(format!(
-                "{n} accounts are stored for client id {client_id} (tenant {}); say which with user=",
+                "{n} accounts are stored for client id {client_id} (tenant {}); say which with user= (--user)",
                 req.tenant
             ))
             .hint(format!("stored: {}", users.join(", ")))),
@@ -228,39 +228,43 @@ impl<'a> Engine<'a> {
         let mut retried = false;
         loop {
             let rt = rec.refresh_token.clone().unwrap_or_default();
-            let secret = req.client_secret.as_ref().map(|s| s.expose().to_string());
-            let token_url = provider::endpoints(&account.authority, &account.tenant).token;
-            let client = Client {
-                id: &account.client_id,
-                secret: secret.as_deref(),
-            };
-            let result = oauth::refresh(self.http()?, &token_url, &client, &rt, &scope);
-            match result {
+            match self.refresh_grant(req, account, &rt, &scope) {
                 Ok(tok) => {
-                    if let Some(u) = &tok.id_user
-                        && !same_user(u, &account.user)
-                    {
-                        return Err(mismatch(&account.user, u));
+                    self.check_user(&tok, &account.user)?;
+                    if provider::same_access(&scope, &rec.scope) {
+                        return self.persist(
+                            lock,
+                            account,
+                            Some(rec),
+                            &scope,
+                            &tok,
+                            Source::Refresh,
+                        );
                     }
-                    rec.scope = scope;
-                    self.apply(&mut rec, &tok);
+                    // A one-off scope: keep the rotated refresh token, but not an
+                    // access token that would not serve the account's usual scope.
+                    let now = self.clock.now();
+                    if let Some(new_rt) = &tok.refresh_token {
+                        rec.refresh_token = Some(new_rt.clone());
+                        rec.refresh_token_obtained_at = Some(now);
+                    }
+                    rec.needs_login = None;
+                    rec.updated_at = now;
                     self.store.save(lock, &rec)?;
-                    return Ok(self.answer(&rec, Source::Refresh));
+                    return Ok(Answer {
+                        user: account.user.clone(),
+                        access_token: tok.access_token.clone(),
+                        token_type: tok.token_type.clone(),
+                        expires_at: now.saturating_add(tok.expires_in),
+                        expires_in: tok.expires_in,
+                        scope: tok.scope.clone().unwrap_or(scope),
+                        source: Source::Refresh,
+                        refresh_token: rec.refresh_token.clone(),
+                        warning: None,
+                    });
                 }
                 Err(e) if e.code.is_transient() => {
-                    let now = self.clock.now();
-                    if let (Some(_), Some(exp)) = (&rec.access_token, rec.expires_at)
-                        && exp > now
-                    {
-                        let mut a = self.answer(&rec, Source::Cache);
-                        a.warning = Some(format!(
-                            "could not refresh ({}); serving the cached token, valid for {} s more",
-                            e.message,
-                            exp - now
-                        ));
-                        return Ok(a);
-                    }
-                    return Err(e);
+                    return self.cached_despite(&rec, e, "");
                 }
                 Err(e) if e.code == Code::InvalidGrant => {
                     // Another writer may have rotated the token meanwhile: use the newest one.
@@ -285,11 +289,56 @@ impl<'a> Engine<'a> {
                         Some(h) => format!("{h}; run: {}", account.login_command()),
                         None => format!("run: {}", account.login_command()),
                     };
-                    return Err(Error::new(e.code, e.message).hint(hint));
+                    let e = Error::new(e.code, e.message).hint(hint);
+                    let login = format!("; sign in again soon: {}", account.login_command());
+                    return self.cached_despite(&rec, e, &login);
                 }
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// After a failed refresh: the cached access token while it is still valid
+    /// (with a warning), else the error.
+    fn cached_despite(&self, rec: &Record, e: Error, advice: &str) -> Result<Answer> {
+        let now = self.clock.now();
+        match (&rec.access_token, rec.expires_at) {
+            (Some(_), Some(exp)) if exp > now => {
+                let mut a = self.answer(rec, Source::Cache);
+                a.warning = Some(format!(
+                    "could not refresh ({}); serving the cached token, valid for {} s more{advice}",
+                    e.message,
+                    exp - now
+                ));
+                Ok(a)
+            }
+            _ => Err(e),
+        }
+    }
+
+    /// The client credentials of a request.
+    fn client(req: &Request, account: &Account) -> (String, Option<String>) {
+        (
+            account.client_id.clone(),
+            req.client_secret.as_ref().map(|s| s.expose().to_string()),
+        )
+    }
+
+    /// One refresh grant for `account` with `refresh_token`.
+    fn refresh_grant(
+        &mut self,
+        req: &Request,
+        account: &Account,
+        refresh_token: &str,
+        scope: &str,
+    ) -> Result<TokenResponse> {
+        let (id, secret) = Engine::client(req, account);
+        let client = Client {
+            id: &id,
+            secret: secret.as_deref(),
+        };
+        let token_url = provider::endpoints(&account.authority, &account.tenant).token;
+        oauth::refresh(self.http()?, &token_url, &client, refresh_token, scope)
     }
 
     /// Runs the device flow for an account whose lock is held, if allowed.
@@ -312,11 +361,7 @@ impl<'a> Engine<'a> {
         );
         let tok = self.device_flow(req, account, &scope)?;
         self.check_user(&tok, &account.user)?;
-        let mut rec = rec.unwrap_or_else(|| Record::new(account, &scope, self.clock.now()));
-        rec.scope = scope;
-        self.apply(&mut rec, &tok);
-        self.store.save(lock, &rec)?;
-        Ok(self.answer(&rec, Source::Login))
+        self.persist(lock, account, rec, &scope, &tok, Source::Login)
     }
 
     fn device_flow(
@@ -326,9 +371,9 @@ impl<'a> Engine<'a> {
         scope: &str,
     ) -> Result<TokenResponse> {
         let endpoints = provider::endpoints(&account.authority, &account.tenant);
-        let secret = req.client_secret.as_ref().map(|s| s.expose().to_string());
+        let (id, secret) = Engine::client(req, account);
         let client = Client {
-            id: &account.client_id,
+            id: &id,
             secret: secret.as_deref(),
         };
         self.http()?;
@@ -363,8 +408,7 @@ impl<'a> Engine<'a> {
             return self.sign_in_locked(&forced, &account, &lock, rec, "a sign-in was asked for");
         }
         let scope = provider::signin_scope(req.scope.as_deref().unwrap_or(provider::DEFAULT_SCOPE));
-        let probe = req.account("");
-        let tok = self.device_flow(req, &probe, &scope)?;
+        let tok = self.device_flow(req, &req.account(""), &scope)?;
         let user = tok.id_user.clone().ok_or_else(|| {
             Error::new(
                 Code::BadResponse,
@@ -374,14 +418,8 @@ impl<'a> Engine<'a> {
         })?;
         let account = req.account(&user);
         let lock = self.store.lock(&account, self.lock_timeout)?;
-        let mut rec = self
-            .store
-            .load(&account)?
-            .unwrap_or_else(|| Record::new(&account, &scope, self.clock.now()));
-        rec.scope = scope;
-        self.apply(&mut rec, &tok);
-        self.store.save(&lock, &rec)?;
-        Ok(self.answer(&rec, Source::Login))
+        let rec = self.store.load(&account)?;
+        self.persist(&lock, &account, rec, &scope, &tok, Source::Login)
     }
 
     /// `store`: import a refresh token, proving it works by refreshing with it.
@@ -389,45 +427,62 @@ impl<'a> Engine<'a> {
         let rt = req
             .refresh_token
             .as_ref()
-            .ok_or_else(|| Error::invalid("action=store needs refresh_token"))?;
+            .ok_or_else(|| Error::invalid("action=store needs refresh_token"))?
+            .expose()
+            .to_string();
         let base = req.scope.as_deref().unwrap_or(provider::DEFAULT_SCOPE);
+        if let Some(user) = &req.user {
+            // Lock first, so no get of this account refreshes at the same time.
+            let account = req.account(user);
+            let lock = self.store.lock(&account, self.lock_timeout)?;
+            let rec = self.store.load(&account)?;
+            let tok = self.refresh_grant(req, &account, &rt, base)?;
+            self.check_user(&tok, user)?;
+            return self.persist_imported(&lock, &account, rec, base, &rt, &tok);
+        }
         // Without user= the id_token is the only way to learn whose token this is.
-        let scope = match req.user {
-            Some(_) => base.to_string(),
-            None => provider::signin_scope(base),
-        };
-        let probe = req.account(req.user.as_deref().unwrap_or(""));
-        let token_url = provider::endpoints(&probe.authority, &probe.tenant).token;
-        let secret = req.client_secret.as_ref().map(|s| s.expose().to_string());
-        let client = Client {
-            id: &probe.client_id,
-            secret: secret.as_deref(),
-        };
-        let tok = oauth::refresh(self.http()?, &token_url, &client, rt.expose(), &scope)?;
-        let user = match (&req.user, &tok.id_user) {
-            (Some(u), _) => {
-                self.check_user(&tok, u)?;
-                u.clone()
-            }
-            (None, Some(u)) => u.clone(),
-            (None, None) => {
-                return Err(Error::invalid(
-                    "the provider did not say whose refresh token this is; pass user=",
-                ));
-            }
-        };
+        let scope = provider::signin_scope(base);
+        let tok = self.refresh_grant(req, &req.account(""), &rt, &scope)?;
+        let user = tok.id_user.clone().ok_or_else(|| {
+            Error::invalid("the provider did not say whose refresh token this is; pass user=")
+        })?;
         let account = req.account(&user);
         let lock = self.store.lock(&account, self.lock_timeout)?;
-        let mut rec = self
-            .store
-            .load(&account)?
-            .unwrap_or_else(|| Record::new(&account, &scope, self.clock.now()));
-        rec.scope = scope;
-        rec.refresh_token = Some(rt.expose().to_string());
-        rec.refresh_token_obtained_at = Some(self.clock.now());
-        self.apply(&mut rec, &tok);
-        self.store.save(&lock, &rec)?;
-        Ok(self.answer(&rec, Source::Refresh))
+        let rec = self.store.load(&account)?;
+        self.persist_imported(&lock, &account, rec, &scope, &rt, &tok)
+    }
+
+    fn persist_imported(
+        &self,
+        lock: &AccountLock,
+        account: &Account,
+        rec: Option<Record>,
+        scope: &str,
+        refresh_token: &str,
+        tok: &TokenResponse,
+    ) -> Result<Answer> {
+        let now = self.clock.now();
+        let mut rec = rec.unwrap_or_else(|| Record::new(account, scope, now));
+        rec.refresh_token = Some(refresh_token.to_string());
+        rec.refresh_token_obtained_at = Some(now);
+        self.persist(lock, account, Some(rec), scope, tok, Source::Refresh)
+    }
+
+    /// Puts a grant's tokens into the account's record, writes it, and answers.
+    fn persist(
+        &self,
+        lock: &AccountLock,
+        account: &Account,
+        rec: Option<Record>,
+        scope: &str,
+        tok: &TokenResponse,
+        source: Source,
+    ) -> Result<Answer> {
+        let mut rec = rec.unwrap_or_else(|| Record::new(account, scope, self.clock.now()));
+        rec.scope = scope.to_string();
+        self.apply(&mut rec, tok);
+        self.store.save(lock, &rec)?;
+        Ok(self.answer(&rec, source))
     }
 
     /// `erase`: forget the account; says whether there was one.
@@ -439,6 +494,13 @@ impl<'a> Engine<'a> {
             });
         };
         let account = req.account(&user);
+        // Nothing to forget: leave the disk alone (a corrupt record is still erased).
+        if !self.store.record_path(&account).exists() {
+            return Ok(Outcome::Erased {
+                user: Some(user),
+                existed: false,
+            });
+        }
         let lock = self.store.lock(&account, self.lock_timeout)?;
         let existed = self.store.remove(&lock)?;
         Ok(Outcome::Erased {

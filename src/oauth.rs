@@ -49,7 +49,7 @@ pub fn env_secs(name: &str, default: f64) -> Result<Duration> {
             .map(Duration::from_secs_f64)
             .ok_or_else(|| {
                 Error::invalid(format!(
-                    "{name} must be a number of seconds between 0 and 86400"
+                    "{name} must be a number of seconds above 0 and at most 86400"
                 ))
             }),
     }
@@ -687,17 +687,21 @@ fn error_reply(reply: &Reply, host: &str) -> Error {
         None => format!("{host} refused: {shown_err}"),
     };
     let mut e = Error::new(code, message);
-    let hint = aadsts_code(v)
-        .and_then(aadsts_hint)
-        .map(str::to_string)
-        .or(match code {
-            Code::AccessDenied => {
-                Some("the sign-in was declined; run the command again to retry".into())
-            }
-            Code::ExpiredToken => Some("the code expired; run the command again".into()),
-            Code::ServerError => Some("the provider has a problem; try again later".into()),
-            _ => None,
-        });
+    // Device-flow outcomes say what happened to the sign-in; Microsoft tags
+    // them with AADSTS codes whose usual hints speak of refresh tokens.
+    let hint = match code {
+        Code::AccessDenied => Some("the sign-in was declined; run the command again to retry"),
+        Code::ExpiredToken => {
+            Some("the code expired; run the command again and finish the sign-in in time")
+        }
+        Code::BadVerificationCode => {
+            Some("the provider no longer knows this sign-in code; run the command again")
+        }
+        Code::ServerError => aadsts_code(v)
+            .and_then(aadsts_hint)
+            .or(Some("the provider has a problem; try again later")),
+        _ => aadsts_code(v).and_then(aadsts_hint),
+    };
     if let Some(h) = hint {
         e = e.hint(h);
     }

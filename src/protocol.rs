@@ -148,7 +148,13 @@ fn parse_line(number: usize, bytes: &[u8]) -> Result<(String, String)> {
         return Err(Error::invalid(format!("line {number} has an empty key")));
     }
     if !is_key(k, Dir::Request) {
-        let shown = crate::error::one_line(&k.chars().take(40).collect::<String>());
+        // Escaped, so a stray space or control character is visible in the message.
+        let shown: String = k
+            .chars()
+            .take(40)
+            .collect::<String>()
+            .escape_debug()
+            .collect();
         return Err(if is_key(k, Dir::Response) {
             Error::invalid(format!(
                 "'{shown}' on line {number} is a response key, not a request key"

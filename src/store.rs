@@ -65,6 +65,27 @@ impl Record {
         }
     }
 
+    /// The first text field holding a control character; such a value could
+    /// break a response line, so the record is treated as corrupt.
+    fn field_with_control_chars(&self) -> Option<&'static str> {
+        let fields: [(&'static str, Option<&str>); 10] = [
+            ("authority", Some(&self.authority)),
+            ("tenant", Some(&self.tenant)),
+            ("client_id", Some(&self.client_id)),
+            ("user", Some(&self.user)),
+            ("scope", Some(&self.scope)),
+            ("refresh_token", self.refresh_token.as_deref()),
+            ("access_token", self.access_token.as_deref()),
+            ("token_type", self.token_type.as_deref()),
+            ("granted_scope", self.granted_scope.as_deref()),
+            ("needs_login", self.needs_login.as_deref()),
+        ];
+        fields
+            .into_iter()
+            .find(|(_, v)| v.is_some_and(|v| v.chars().any(char::is_control)))
+            .map(|(k, _)| k)
+    }
+
     /// The identity this record belongs to.
     pub fn account(&self) -> Account {
         Account {
@@ -352,6 +373,9 @@ fn read_record(path: &Path) -> Result<Option<Record>> {
         .hint("upgrade ooauth2; the record is left as it is"));
     }
     let rec: Record = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
+    if let Some(field) = rec.field_with_control_chars() {
+        return Err(corrupt(format!("{field} holds a control character")));
+    }
     Ok(Some(rec))
 }
 

@@ -19,7 +19,7 @@ fn decode(s: &str) -> Vec<u8> {
 fn cached_at(env: &Env, user: &str) -> String {
     env.record(user)["access_token"]
         .as_str()
-        .unwrap()
+        .expect("a cached access token")
         .to_string()
 }
 
@@ -643,7 +643,7 @@ fn no_command_is_a_usage_error_with_empty_stdout() {
 fn run_with_closed_stdout(env: &Env, args: &[&str]) -> Run {
     let mut cmd = env.command(args);
     cmd.stdout(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
+    let mut child = cmd.spawn().expect("spawn ooauth2");
     drop(child.stdout.take());
     let run = finish(child, b"");
     assert_eq!(run.stdout, "");

@@ -1,6 +1,8 @@
 //! Many processes at once: one refresh per account, the same token for all,
 //! and device-flow pacing that follows the provider.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::Duration;
@@ -130,8 +132,16 @@ fn lock_wait_is_bounded_and_ends_in_store_busy() {
     let mut signin = env.spawn(&["helper"]);
     {
         use std::io::Write;
-        let req = format!("{}action=login\ninteractive=always\n\n", env.account_lines(USER));
-        signin.stdin.take().unwrap().write_all(req.as_bytes()).unwrap();
+        let req = format!(
+            "{}action=login\ninteractive=always\n\n",
+            env.account_lines(USER)
+        );
+        signin
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(req.as_bytes())
+            .unwrap();
     }
     std::thread::sleep(Duration::from_millis(500));
     let mut cmd = env.command(&["helper"]);
@@ -142,6 +152,10 @@ fn lock_wait_is_bounded_and_ends_in_store_busy() {
     run.expect(75);
     assert_eq!(run.pairs()["error"], "store_busy");
     assert!(started.elapsed() < Duration::from_secs(3));
-    assert_eq!(env.snapshot(), before, "store changed by a request that failed");
+    assert_eq!(
+        env.snapshot(),
+        before,
+        "store changed by a request that failed"
+    );
     finish(signin, b"").expect(0);
 }

@@ -37,7 +37,7 @@ fn legacy(env: &Env, argv: &[String], stdin: &[u8]) -> Run {
 fn rt_file(env: &Env, user: &str, name: &str) -> (String, PathBuf) {
     let rt = env.idp.issue_refresh_token(user, CLIENT);
     let path = env.root.join(name);
-    std::fs::write(&path, format!("{rt}\n")).unwrap();
+    std::fs::write(&path, format!("{rt}\n")).expect("write the refresh token file");
     (rt, path)
 }
 
@@ -68,7 +68,7 @@ fn three_lines(run: &Run) -> (String, String, u64) {
     let secs = lines[2]
         .strip_prefix("Access Token Expiration Seconds: ")
         .unwrap_or_else(|| panic!("line 3: {:?}", lines[2]));
-    let secs: u64 = secs.parse().unwrap();
+    let secs: u64 = secs.parse().expect("expiration seconds is a number");
     (rt.to_string(), lines[1].to_string(), secs)
 }
 
@@ -260,9 +260,6 @@ fn device_mode_failures_leave_stdout_empty() {
 }
 
 #[test]
-#[ignore = "BUG: src/oauth.rs error_reply prefers the AADSTS hint over the OAuth error: a declined \
-            or unrecognised device code (AADSTS70000) gets the refresh-token hint 'the refresh token \
-            is not valid any more (revoked, or from another app); sign in again'"]
 fn declined_sign_in_gets_a_sign_in_hint_not_a_refresh_token_hint() {
     for (outcome, needle) in [
         (DeviceOutcome::Decline, "declined"),
@@ -322,7 +319,7 @@ fn enter_on_stdin_polls_at_once() {
                 Ok(0) | Err(_) => break,
                 Ok(n) => all.extend_from_slice(&buf[..n]),
             }
-            if !told && String::from_utf8_lossy(&all).contains("ENTER") {
+            if !told && String::from_utf8_lossy(&all).contains("enter the code") {
                 told = true;
                 let _ = tx.send(());
             }

@@ -540,3 +540,68 @@ fn crlf_requests_and_eof_without_blank_line_work() {
     run.expect(0);
     assert_eq!(parse_response(&run.stdout)["source"], "cache");
 }
+
+#[test]
+fn a_one_off_scope_does_not_change_the_account() {
+    let env = Env::new();
+    env.seed(USER);
+    let before = env.record(USER);
+    let run = env.helper("scope=https://outlook.office.com/SMTP.Send offline_access");
+    run.expect(0);
+    let p = run.pairs();
+    assert_eq!(p["source"], "refresh");
+    assert_eq!(p["scope"], "https://outlook.office.com/SMTP.Send");
+    let after = env.record(USER);
+    assert_eq!(after["scope"], before["scope"]);
+    assert_eq!(after["access_token"], before["access_token"]);
+    // The rotated refresh token is kept all the same.
+    assert_ne!(after["refresh_token"], before["refresh_token"]);
+    assert_eq!(
+        after["refresh_token"].as_str(),
+        env.idp.last_refresh_token_for(USER).as_deref()
+    );
+    // The usual get still comes from the cache.
+    assert_eq!(env.helper("").pairs()["source"], "cache");
+}
+
+#[test]
+fn a_refused_refresh_token_still_lets_a_valid_cached_token_through() {
+    let env = Env::new();
+    let rt = env.seed(USER);
+    let cached = env.record(USER)["access_token"].clone();
+    env.idp
+        .revoke_refresh_token(&env.idp.last_refresh_token_for(USER).unwrap());
+    let _ = rt;
+    let run = env.helper("min_ttl=7200\ninteractive=never");
+    run.expect(0);
+    assert_eq!(run.pairs()["access_token"], cached.as_str().unwrap());
+    assert!(run.stderr.contains("ooauth2 login"), "{run:?}");
+    assert!(
+        env.record(USER)["needs_login"]
+            .as_str()
+            .unwrap()
+            .contains("AADSTS50173")
+    );
+}
+
+#[test]
+fn erasing_an_unknown_account_writes_nothing() {
+    let env = Env::new();
+    let run = env.helper("action=erase");
+    run.expect(0);
+    assert_eq!(run.pairs()["erased"], "false");
+    assert!(env.files().is_empty());
+}
+
+#[test]
+fn a_record_with_a_line_break_in_a_token_is_corrupt() {
+    let env = Env::new();
+    env.seed(USER);
+    let (path, mut v) = env.record_path(USER);
+    v["access_token"] = serde_json::json!("abc\nerror=x");
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    let run = env.helper("interactive=never");
+    run.expect(74);
+    assert_eq!(run.pairs()["error"], "store_error");
+    assert!(run.pairs()["error_description"].contains("access_token holds a control character"));
+}
