@@ -432,12 +432,15 @@ impl<'a> Engine<'a> {
             .to_string();
         let base = req.scope.as_deref().unwrap_or(provider::DEFAULT_SCOPE);
         if let Some(user) = &req.user {
-            // Lock first, so no get of this account refreshes at the same time.
             let account = req.account(user);
-            let lock = self.store.lock(&account, self.lock_timeout)?;
-            let rec = self.store.load(&account)?;
+            // A corrupt record fails before any request; a refused token creates no file.
+            self.store.load(&account)?;
             let tok = self.refresh_grant(req, &account, &rt, base)?;
             self.check_user(&tok, user)?;
+            // The imported token is the user's own copy, so a get that rotated the
+            // stored one meanwhile loses nothing: the record ends with a valid token.
+            let lock = self.store.lock(&account, self.lock_timeout)?;
+            let rec = self.store.load(&account)?;
             return self.persist_imported(&lock, &account, rec, base, &rt, &tok);
         }
         // Without user= the id_token is the only way to learn whose token this is.

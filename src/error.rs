@@ -142,6 +142,9 @@ impl Error {
             std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
                 "free some disk space and try again; the old record is intact"
             }
+            std::io::ErrorKind::FileTooLarge => {
+                "a file size limit (ulimit -f) stops the write; raise it and try again; the old record is intact"
+            }
             _ => "check the store directory (or set OOAUTH2_STORE_DIR)",
         };
         Error::new(

@@ -113,7 +113,22 @@ impl Http {
                     }
                     return Err(network_error(&host, &e, self.config.timeout));
                 }
-                Ok(resp) => self.read_reply(resp, &host)?,
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    match self.read_reply(resp, &host) {
+                        Ok(reply) => reply,
+                        Err(e) => {
+                            self.log(|| {
+                                format!(
+                                    "POST {url} ({what}) -> {status}, refused after {} ms: {}",
+                                    started.elapsed().as_millis(),
+                                    e.message
+                                )
+                            });
+                            return Err(e);
+                        }
+                    }
+                }
             };
             self.log(|| {
                 format!(

@@ -148,13 +148,18 @@ fn parse_line(number: usize, bytes: &[u8]) -> Result<(String, String)> {
         return Err(Error::invalid(format!("line {number} has an empty key")));
     }
     if !is_key(k, Dir::Request) {
-        // Escaped, so a stray space or control character is visible in the message.
-        let shown: String = k
-            .chars()
-            .take(40)
-            .collect::<String>()
-            .escape_debug()
-            .collect();
+        // Only a name that looks like a key is echoed: `client_secret:SECRET` or
+        // `refresh_token 0.AXo` are mostly secret.
+        let looks_like_key = k.len() <= 32
+            && k.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !looks_like_key {
+            return Err(Error::invalid(format!(
+                "line {number} has a malformed key (not shown, as it may hold a secret)"
+            ))
+            .hint("write key=value, with a lowercase key such as client_id"));
+        }
+        let shown = k;
         return Err(if is_key(k, Dir::Response) {
             Error::invalid(format!(
                 "'{shown}' on line {number} is a response key, not a request key"
@@ -259,5 +264,394 @@ mod tests {
         assert!(write_response(&mut out, &[("bogus", "a".into())]).is_err());
         write_response(&mut out, &[("user", "a".into())]).unwrap();
         assert_eq!(out, b"user=a\n\n");
+    }
+}
+
+/// Property tests of the wire parser and of the validation behind it: no input
+/// makes either panic, and what they accept obeys the protocol's rules.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use crate::error::Code;
+    use crate::request::{Action, Request};
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    fn request_keys() -> Vec<&'static str> {
+        key_names(Dir::Request)
+    }
+
+    /// Bytes that matter to the parser: names, '=', line ends, NUL, invalid
+    /// UTF-8, controls, Unicode. Picked by number, which keeps generation cheap.
+    fn fragment(pick: u8, seed: u32) -> Vec<u8> {
+        const ODD: &[&[u8]] = &[
+            b"\xff",
+            b"\xc3\x28",
+            b"\xe2\x80",
+            b"\xed\xa0\x80",
+            b"\xf4\x90\x80\x80",
+            b"\xef\xbb\xbf",
+            b"\xc2\x85",
+            b"\xe2\x80\xa8",
+            b"\x7f",
+            b"\x1b[2J",
+            b"\t",
+            b" ",
+            "\u{e9}\u{202e}\u{1f600}".as_bytes(),
+            b"..",
+            b"/",
+            b"\\",
+        ];
+        let s = seed as usize;
+        match pick % 20 {
+            0..=5 => KEYS[s % KEYS.len()].name.as_bytes().to_vec(),
+            6..=8 => b"=".to_vec(),
+            9..=11 => b"\n".to_vec(),
+            12 => b"\r\n".to_vec(),
+            13 => b"\r".to_vec(),
+            14 => b"\n\n".to_vec(),
+            15 => vec![0],
+            16 => ODD[s % ODD.len()].to_vec(),
+            17 => seed.to_le_bytes()[..s % 5].to_vec(),
+            18 => char::from_u32(seed % 0x11_0000)
+                .unwrap_or('\u{fffd}')
+                .to_string()
+                .into_bytes(),
+            _ => format!("{}", seed % 1000).into_bytes(),
+        }
+    }
+
+    /// One `key=value` line, mostly with a request key, whose value is made of
+    /// fragments (so it may hold '=', NUL, line ends...), and a line end that
+    /// is usually LF, sometimes CRLF, CR or nothing.
+    fn line(key: u8, value: &[(u8, u32)], end: u8) -> Vec<u8> {
+        let request: Vec<&str> = key_names(Dir::Request);
+        let mut out = match key % 16 {
+            0..=12 => request[usize::from(key / 16) % request.len()]
+                .as_bytes()
+                .to_vec(),
+            13 => KEYS[usize::from(key) % KEYS.len()].name.as_bytes().to_vec(),
+            _ => fragment(key / 16, u32::from(key)),
+        };
+        out.push(b'=');
+        for &(pick, seed) in value {
+            // Mostly text: '=', odd bytes, characters and numbers.
+            let pick = if pick % 4 == 0 {
+                pick
+            } else {
+                [6, 16, 18, 19][usize::from(pick % 4)]
+            };
+            out.extend(fragment(pick, seed));
+        }
+        out.extend_from_slice(match end % 32 {
+            0..=25 => b"\n",
+            26..=28 => b"\r\n",
+            29 | 30 => b"\r",
+            _ => b"",
+        });
+        out
+    }
+
+    /// Arbitrary bytes: raw, a soup of parser-relevant fragments, or lines
+    /// shaped like a request with damage here and there.
+    fn wire_bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            vec(any::<u8>(), 0..512),
+            vec((any::<u8>(), any::<u32>()), 0..48)
+                .prop_map(|f| f.into_iter().flat_map(|(p, s)| fragment(p, s)).collect()),
+            vec(
+                (
+                    any::<u8>(),
+                    vec((any::<u8>(), any::<u32>()), 0..6),
+                    any::<u8>()
+                ),
+                0..14
+            )
+            .prop_map(|lines| {
+                lines
+                    .into_iter()
+                    .flat_map(|(k, v, e)| line(k, &v, e))
+                    .collect()
+            }),
+        ]
+    }
+
+    /// Whether `pair` stands as a whole line (LF, CRLF or EOF ended) in `input`.
+    fn has_line(input: &[u8], k: &str, v: &str) -> bool {
+        let line = format!("{k}={v}");
+        let line = line.as_bytes();
+        input.split(|&b| b == b'\n').any(|l| {
+            let l = l.strip_suffix(b"\r").unwrap_or(l);
+            l == line
+        })
+    }
+
+    /// A value any request key may carry on the wire: no control characters,
+    /// but '=', spaces, path tricks and any other Unicode.
+    fn wire_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            vec(
+                any::<char>().prop_filter("no controls", |c| !c.is_control()),
+                0..40
+            )
+            .prop_map(|c| c.into_iter().collect()),
+            proptest::sample::select(
+                [
+                    "",
+                    "=",
+                    "a=b",
+                    "==",
+                    "../../x",
+                    "..",
+                    "/etc/passwd",
+                    "a\\b",
+                    " ",
+                    " x ",
+                    "\u{feff}",
+                    "\u{2028}",
+                    "\u{202e}evil",
+                    &"x".repeat(300),
+                ]
+                .map(str::to_string)
+                .to_vec()
+            ),
+        ]
+    }
+
+    /// A well-formed request: distinct known keys, LF or CRLF per line, ended
+    /// by EOF or by a blank line followed by anything.
+    fn well_formed() -> impl Strategy<Value = (Vec<(String, String)>, Vec<u8>)> {
+        let keys =
+            proptest::sample::subsequence(request_keys(), 0..=request_keys().len()).prop_shuffle();
+        (
+            keys,
+            vec(wire_value(), request_keys().len()),
+            vec(any::<bool>(), request_keys().len()),
+            0..3u8,
+            vec(any::<u8>(), 0..64),
+        )
+            .prop_map(|(keys, values, crlf, end, trailer)| {
+                let pairs: Vec<(String, String)> = keys
+                    .iter()
+                    .zip(values)
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect();
+                let mut bytes = Vec::new();
+                for (i, (k, v)) in pairs.iter().enumerate() {
+                    bytes.extend_from_slice(format!("{k}={v}").as_bytes());
+                    let last = i + 1 == pairs.len();
+                    if !(last && end == 0) {
+                        bytes.extend_from_slice(if crlf[i] { b"\r\n" } else { b"\n" });
+                    }
+                }
+                match end {
+                    // EOF right after the last pair (or its line end).
+                    0 | 1 => {}
+                    // A blank line, then bytes that must be ignored.
+                    _ => {
+                        bytes.extend_from_slice(b"\n");
+                        bytes.extend_from_slice(&trailer);
+                    }
+                }
+                (pairs, bytes)
+            })
+    }
+
+    /// Pairs for `Request::from_pairs`: known keys (sometimes twice) and
+    /// unknown ones, with valid, borderline and hostile values.
+    fn any_pairs() -> impl Strategy<Value = Vec<(String, String)>> {
+        let key = prop_oneof![
+            8 => proptest::sample::select(request_keys()).prop_map(str::to_string),
+            1 => "\\PC{0,10}",
+        ];
+        let value = prop_oneof![
+            3 => proptest::sample::select(vec![
+                "get", "login", "refresh", "store", "erase", "capability", "never", "auto",
+                "always", "0", "1", "65535", "65536", "86400", "86401", "-1", "+5", "١",
+                "18446744073709551616", "common", "../x", "a/b", "http://127.0.0.1:1",
+                "http://[::1]:8080/", "http://localhost", "http://evil.example", "https://x",
+                "https://u:p@x", "https://x/?q", "https://x/#f", "ftp://x", "https://x/../../y",
+                "offline_access a b", "a\"b", "a\\b", "me@example.com", "a b", "SeCrEt-value",
+                "",
+            ])
+            .prop_map(str::to_string),
+            3 => any::<String>(),
+            1 => "[ -~]{0,20}",
+            1 => (1usize..20_000).prop_map(|n| "a".repeat(n)),
+            1 => "SeCrEt[!-~]{1,30}",
+        ];
+        vec((key, value), 0..14)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 10_000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn arbitrary_bytes_give_valid_pairs_or_invalid_request(input in wire_bytes()) {
+            match read_request(&input[..]) {
+                Ok(pairs) => {
+                    let keys = request_keys();
+                    for (i, (k, v)) in pairs.iter().enumerate() {
+                        prop_assert!(keys.contains(&k.as_str()), "unknown key {k:?}");
+                        prop_assert!(!v.chars().any(char::is_control), "control in {v:?}");
+                        prop_assert!(
+                            !pairs[..i].iter().any(|(seen, _)| seen == k),
+                            "duplicate {k:?}"
+                        );
+                        prop_assert!(has_line(&input, k, v), "{k}={v} is not a line of the input");
+                    }
+                }
+                Err(e) => {
+                    prop_assert_eq!(e.code, Code::InvalidRequest);
+                    prop_assert!(!e.message.is_empty());
+                    prop_assert!(!e.message.chars().any(char::is_control), "{:?}", e.message);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 2_000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn well_formed_requests_round_trip((pairs, bytes) in well_formed()) {
+            let got = read_request(&bytes[..]);
+            prop_assert!(got.is_ok(), "{:?} on {:?}", got, String::from_utf8_lossy(&bytes));
+            prop_assert_eq!(got.ok(), Some(pairs));
+        }
+
+        #[test]
+        fn cr_only_line_ends_never_split_a_request((pairs, _) in well_formed()) {
+            prop_assume!(pairs.len() >= 2);
+            let text: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let e = read_request(text.join("\r").as_bytes()).unwrap_err();
+            prop_assert_eq!(e.code, Code::InvalidRequest);
+        }
+
+        #[test]
+        fn from_pairs_never_panics_and_accepts_only_valid_requests(pairs in any_pairs()) {
+            let is_secret = |k: &str| k == "client_secret" || k == "refresh_token";
+            // Marked secrets that no other key or value holds, so seeing one means a leak.
+            let secrets: Vec<&str> = pairs
+                .iter()
+                .filter(|(k, v)| is_secret(k) && v.starts_with("SeCrEt"))
+                .map(|(_, v)| v.as_str())
+                .filter(|s| !pairs.iter().any(|(k, v)| (!is_secret(k) && v.contains(s)) || k.contains(s)))
+                .collect();
+            match Request::from_pairs(&pairs) {
+                Ok(r) => {
+                    let first = |k: &str| {
+                        pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
+                    };
+                    prop_assert!(r.client_id.is_some() || r.action == Action::Capability);
+                    prop_assert_eq!(r.refresh_token.is_some(), r.action == Action::Store);
+                    prop_assert!(
+                        r.authority.starts_with("https://")
+                            || crate::provider::is_loopback_host(
+                                reqwest::Url::parse(&r.authority)
+                                    .ok()
+                                    .and_then(|u| u.host_str().map(str::to_string))
+                                    .unwrap_or_default()
+                                    .as_str()
+                            ),
+                        "authority {}", r.authority
+                    );
+                    prop_assert!(!r.tenant.is_empty() && !r.tenant.starts_with('.'));
+                    prop_assert!(r.tenant.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)));
+                    if let Some(u) = &r.user {
+                        prop_assert!(!u.chars().any(|c| c.is_control() || c.is_whitespace()));
+                        prop_assert!(!u.is_empty() && u.len() <= 320);
+                    }
+                    prop_assert!(r.min_ttl <= 86_400);
+                    prop_assert!(r.port != Some(0));
+                    if let Some(v) = first("min_ttl") {
+                        prop_assert_eq!(v.parse::<u64>().ok(), Some(r.min_ttl));
+                    }
+                    let shown = format!("{r:?}");
+                    for s in &secrets {
+                        prop_assert!(!shown.contains(s), "Debug shows a secret: {shown}");
+                    }
+                }
+                Err(e) => {
+                    prop_assert_eq!(e.code, Code::InvalidRequest);
+                    let text = format!("{} {}", e.message, e.hint.clone().unwrap_or_default());
+                    prop_assert!(!text.chars().any(char::is_control), "{text:?}");
+                    for s in &secrets {
+                        prop_assert!(!text.contains(s), "error echoes a secret: {text}");
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 64,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// Any error, whatever its text, can be written as an error block, and
+        /// that block holds exactly its own lines: nothing can be injected.
+        #[test]
+        fn error_blocks_are_always_written_and_never_injected(
+            code in proptest::sample::select(Code::ALL.to_vec()),
+            message in any::<String>(),
+            hint in proptest::option::of(any::<String>()),
+        ) {
+            let mut err = Error::new(code, message);
+            if let Some(h) = hint {
+                err = err.hint(h);
+            }
+            let pairs = error_pairs(&err);
+            let mut out = Vec::new();
+            prop_assert!(write_response(&mut out, &pairs).is_ok());
+            let text = String::from_utf8(out).unwrap();
+            let lines: Vec<&str> = text.split('\n').collect();
+            prop_assert_eq!(lines.len(), pairs.len() + 2, "{:?}", text);
+            prop_assert_eq!(lines[0], format!("error={}", code.as_str()));
+            for (line, (k, _)) in lines.iter().zip(&pairs) {
+                prop_assert!(line.starts_with(&format!("{}=", k)), "{}", line);
+                prop_assert!(!line.contains(['\r', '\0']));
+            }
+            prop_assert_eq!(&lines[pairs.len()..], &["", ""]);
+        }
+
+        /// Inputs around the size limit: refused past it, never read past it.
+        #[test]
+        fn size_limit_holds(extra in 0usize..4096, blank in any::<bool>()) {
+            struct Counting<'a>(&'a [u8], usize);
+            impl Read for Counting<'_> {
+                fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                    let n = self.0.read(buf)?;
+                    self.1 += n;
+                    Ok(n)
+                }
+            }
+            let mut input = b"user=".to_vec();
+            input.extend(std::iter::repeat_n(b'a', MAX_REQUEST - 6 + extra));
+            input.push(b'\n');
+            if blank {
+                input.extend_from_slice(b"\nmore=1\n");
+            }
+            let mut reader = Counting(&input, 0);
+            let got = read_request(&mut reader);
+            prop_assert!(reader.1 <= MAX_REQUEST + 1, "read {} bytes", reader.1);
+            if extra == 0 {
+                // Exactly MAX_REQUEST bytes: accepted.
+                prop_assert_eq!(got.map(|p| p.len()).ok(), Some(1));
+            } else {
+                let e = got.unwrap_err();
+                prop_assert!(e.message.contains("larger than"), "{}", e.message);
+            }
+        }
     }
 }

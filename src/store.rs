@@ -356,8 +356,9 @@ fn read_record(path: &Path) -> Result<Option<Record>> {
         )
         .hint("move the file away (or run 'ooauth2 erase' for the account) and sign in again")
     };
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    // serde's messages quote the offending value, which may be a token: say where only.
+    let at = |e: serde_json::Error| format!("bad JSON at line {}, column {}", e.line(), e.column());
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| corrupt(at(e)))?;
     let version = value
         .get("version")
         .and_then(|v| v.as_u64())
@@ -372,7 +373,9 @@ fn read_record(path: &Path) -> Result<Option<Record>> {
         )
         .hint("upgrade ooauth2; the record is left as it is"));
     }
-    let rec: Record = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
+    let rec: Record = serde_json::from_value(value).map_err(|_| {
+        corrupt("a field is missing, unknown or of the wrong type".into())
+    })?;
     if let Some(field) = rec.field_with_control_chars() {
         return Err(corrupt(format!("{field} holds a control character")));
     }

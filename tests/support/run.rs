@@ -282,3 +282,116 @@ pub fn finish(mut child: Child, stdin: &[u8]) -> Run {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+// ---------------------------------------------------------------------------
+// Helpers for the stress, crash-safety and fault tests (tests/stress.rs,
+// tests/crash.rs, tests/faults.rs). Kept together; nothing above is changed.
+// ---------------------------------------------------------------------------
+
+/// `sh` wrapper that makes every write to a regular file fail with EFBIG
+/// (a file size limit of 0, with SIGXFSZ ignored so the process lives on).
+pub const NO_FILE_WRITES: &[&str] = &["sh", "-c", "trap '' XFSZ; ulimit -f 0; exec \"$0\" \"$@\""];
+
+/// The user id the read-only store tests drop to when they run as root.
+pub const NOBODY: u32 = 65534;
+
+impl Env {
+    /// Like [`Env::command`], but runs `wrapper... <binary> args...` (e.g. under
+    /// `sh -c 'ulimit ...'` or `setpriv`), with the same clean environment.
+    pub fn command_via(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let (program, pre) = wrapper.split_first().expect("empty wrapper");
+        let mut c = Command::new(program);
+        c.args(pre)
+            .arg(bin())
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.root.join("home"))
+            .env("OOAUTH2_STORE_DIR", self.store())
+            .env("OOAUTH2_HTTP_TIMEOUT", "10")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    /// Starts a prepared command, writes `request` to its stdin and closes
+    /// it, without waiting for the process.
+    pub fn start_with(&self, mut cmd: Command, request: &str) -> Child {
+        let mut child = cmd.spawn().expect("spawn ooauth2");
+        let mut stdin = child.stdin.take().unwrap();
+        // A process killed early may not read it all; that is fine.
+        let _ = stdin.write_all(request.as_bytes());
+        drop(stdin);
+        child
+    }
+
+    /// Request lines naming `user` at an explicit `authority` (e.g. a mock
+    /// that has been stopped).
+    pub fn account_lines_at(&self, authority: &str, user: &str) -> String {
+        format!("client_id={CLIENT}\nauthority={authority}\nuser={user}\n")
+    }
+
+    /// `ooauth2 token` arguments for `user` at `authority`, plus `extra`.
+    pub fn token_args_at(&self, authority: &str, user: &str, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "token",
+            "--client-id",
+            CLIENT,
+            "--authority",
+            authority,
+            "--user",
+            user,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    /// The store's file id of `user` (the stem of its record file).
+    pub fn account_id(&self, user: &str) -> String {
+        let (path, _) = self.record_path(user);
+        path.file_stem().unwrap().to_string_lossy().into_owned()
+    }
+
+    /// Leftover temporary files (`.<id>.json.tmp-<pid>`) in the store.
+    pub fn temp_files(&self) -> Vec<PathBuf> {
+        self.files()
+            .into_iter()
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains(".json.tmp-"))
+            })
+            .collect()
+    }
+
+    /// The access token cached in the record of `user`.
+    pub fn cached_access_token(&self, user: &str) -> String {
+        self.record(user)["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The refresh token stored in the record of `user`.
+    pub fn stored_refresh_token(&self, user: &str) -> String {
+        self.record(user)["refresh_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+/// Whether the tests run as root (the owner of a directory they create).
+pub fn running_as_root(env: &Env) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(&env.root).unwrap().uid() == 0
+}
+
+/// Sets the permission bits of `path`.
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
