@@ -373,9 +373,8 @@ fn read_record(path: &Path) -> Result<Option<Record>> {
         )
         .hint("upgrade ooauth2; the record is left as it is"));
     }
-    let rec: Record = serde_json::from_value(value).map_err(|_| {
-        corrupt("a field is missing, unknown or of the wrong type".into())
-    })?;
+    let rec: Record = serde_json::from_value(value)
+        .map_err(|_| corrupt("a field is missing, unknown or of the wrong type".into()))?;
     if let Some(field) = rec.field_with_control_chars() {
         return Err(corrupt(format!("{field} holds a control character")));
     }
