@@ -252,7 +252,8 @@ impl Store {
         })();
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
-            return Err(Error::store("write", &tmp, &e));
+            // Name the record, which the user knows, not the temp file.
+            return Err(Error::store("write the new version of", &path, &e));
         }
         if let Err(e) = fs::rename(&tmp, &path) {
             let _ = fs::remove_file(&tmp);
