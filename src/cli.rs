@@ -26,7 +26,7 @@ Exit status: 0 ok, 1 sign-in or app registration needed, 2 bad request,
 74 store error, 75 temporary failure.";
 
 /// ooauth2 gets, renews and keeps OAuth2 tokens for mail clients.
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, PartialEq, Eq)]
 #[command(name = "ooauth2", version, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Show each HTTP exchange on stderr (secrets are never shown).
@@ -37,7 +37,7 @@ pub struct Cli {
 }
 
 /// The subcommands.
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, PartialEq, Eq)]
 pub enum Command {
     /// Answer one helper-protocol request read from stdin (see protocol.md).
     #[command(after_help = "\
@@ -68,7 +68,7 @@ Examples:
 }
 
 /// Which account, at which provider.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountArgs {
     /// Application (client) id of the app registration.
     #[arg(long)]
@@ -88,7 +88,7 @@ pub struct AccountArgs {
 }
 
 /// `token` flags.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Default, PartialEq, Eq)]
 pub struct TokenArgs {
     #[command(flatten)]
     pub account: AccountArgs,
@@ -110,9 +110,10 @@ pub struct TokenArgs {
 }
 
 /// Output of `token`.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     /// The bare access token (msmtp, mbsync with a SASL plugin).
+    #[default]
     Raw,
     /// base64 XOAUTH2 string.
     Xoauth2,
@@ -178,6 +179,67 @@ pub fn print_stdout(text: &str) -> Result<()> {
             format!("cannot write to stdout: {e}"),
         )),
     }
+}
+
+/// The `token` command line of msmtp's and mbsync's configs, parsed without
+/// building clap's whole command tree: `token` runs on every mail sync, and
+/// clap's set-up is a sizeable share of a cached answer's time. Returns
+/// `None` for anything else (help, errors, repeats, values that look like
+/// flags), which clap then parses; tests hold both parsers to the same result.
+pub fn fast_token(args: &[String]) -> Option<Cli> {
+    if args.get(1).map(String::as_str) != Some("token") {
+        return None;
+    }
+    let mut t = TokenArgs::default();
+    let mut verbose = false;
+    let mut seen: Vec<&str> = Vec::new();
+    let mut rest = args[2..].iter();
+    while let Some(arg) = rest.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (arg.as_str(), None),
+        };
+        if seen.contains(&name) {
+            return None;
+        }
+        seen.push(name);
+        if matches!(name, "-v" | "--verbose" | "--non-interactive") {
+            if inline.is_some() {
+                return None;
+            }
+            if name == "--non-interactive" {
+                t.non_interactive = true;
+            } else {
+                verbose = true;
+            }
+            continue;
+        }
+        let slot = match name {
+            "--client-id" => &mut t.account.client_id,
+            "--tenant" => &mut t.account.tenant,
+            "--user" => &mut t.account.user,
+            "--authority" => &mut t.account.authority,
+            "--scope" => &mut t.account.scope,
+            "--min-ttl" => &mut t.min_ttl,
+            "--host" => &mut t.host,
+            "--port" => &mut t.port,
+            "--format" => {
+                let v = inline.or_else(|| rest.next().cloned())?;
+                t.format = Format::from_str(&v, false).ok()?;
+                continue;
+            }
+            _ => return None,
+        };
+        let v = match inline {
+            Some(v) => v,
+            None => rest.next().filter(|v| !v.starts_with('-'))?.clone(),
+        };
+        *slot = Some(v);
+    }
+    Some(Cli {
+        verbose,
+        command: Command::Token(t),
+    })
 }
 
 /// Runs a parsed command line; returns the exit status.
@@ -429,6 +491,100 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(utc(1_795_000_000), "2026-11-18 11:06 UTC");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
+    }
+
+    fn argv(s: &[&str]) -> Vec<String> {
+        std::iter::once("ooauth2")
+            .chain(s.iter().copied())
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn fast_token_parses_exactly_like_clap() {
+        let lines: &[&[&str]] = &[
+            &["token", "--client-id", "c", "--user", "u@x"],
+            &[
+                "token",
+                "--client-id=c",
+                "--user=u@x",
+                "--tenant",
+                "t",
+                "--authority=http://127.0.0.1:1",
+            ],
+            &[
+                "token",
+                "--scope",
+                "a b",
+                "--min-ttl",
+                "60",
+                "--host=h",
+                "--port",
+                "993",
+                "--non-interactive",
+            ],
+            &["token", "-v", "--format", "xoauth2", "--client-id", "c"],
+            &["token", "--format=json", "--verbose", "--user", ""],
+            &["token", "--format", "oauthbearer"],
+            &["token"],
+        ];
+        for line in lines {
+            let args = argv(line);
+            let fast = fast_token(&args).unwrap_or_else(|| panic!("fast path refused {line:?}"));
+            let slow = Cli::try_parse_from(&args).unwrap();
+            assert_eq!(fast, slow, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn fast_token_leaves_everything_else_to_clap() {
+        let lines: &[&[&str]] = &[
+            &["token", "--help"],
+            &["token", "-h"],
+            &["token", "--user", "a", "--user", "b"],
+            &["token", "--user"],
+            &["token", "--user", "--client-id"],
+            &["token", "--format", "pem"],
+            &["token", "--non-interactive=yes"],
+            &["token", "--bogus"],
+            &["token", "extra"],
+            &["--verbose", "token"],
+            &["status"],
+        ];
+        for line in lines {
+            assert!(fast_token(&argv(line)).is_none(), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn fast_token_knows_every_token_flag() {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let token = cmd.find_subcommand("token").unwrap();
+        for arg in token.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if long == "help" {
+                continue;
+            }
+            let mut line = vec!["token".to_string(), format!("--{long}")];
+            if arg.get_action().takes_values() {
+                line.push(if long == "format" {
+                    "raw".into()
+                } else {
+                    "x".into()
+                });
+            }
+            let args: Vec<String> = std::iter::once("ooauth2".to_string()).chain(line).collect();
+            assert!(
+                fast_token(&args).is_some(),
+                "fast path does not know --{long}"
+            );
+            assert_eq!(
+                fast_token(&args),
+                Cli::try_parse_from(&args).ok(),
+                "--{long}"
+            );
+        }
     }
 
     #[test]

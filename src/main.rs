@@ -23,7 +23,7 @@ fn main() -> ExitCode {
     let status = if legacy::is_legacy(&args) {
         legacy::run(&args)
     } else {
-        cli::run(cli::Cli::parse())
+        cli::run(cli::fast_token(&args).unwrap_or_else(cli::Cli::parse))
     };
     ExitCode::from(status)
 }

@@ -357,25 +357,36 @@ fn read_record(path: &Path) -> Result<Option<Record>> {
         )
         .hint("move the file away (or run 'ooauth2 erase' for the account) and sign in again")
     };
-    // serde's messages quote the offending value, which may be a token: say where only.
-    let at = |e: serde_json::Error| format!("bad JSON at line {}, column {}", e.line(), e.column());
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| corrupt(at(e)))?;
-    let version = value
-        .get("version")
-        .and_then(|v| v.as_u64())
-        .ok_or_else(|| corrupt("no version".into()))?;
-    if version > u64::from(SCHEMA_VERSION) {
-        return Err(Error::new(
+    let newer = |version: u64| {
+        Error::new(
             Code::StoreError,
             format!(
                 "{} was written by a newer ooauth2 (record version {version}, this build reads {SCHEMA_VERSION})",
                 path.display()
             ),
         )
-        .hint("upgrade ooauth2; the record is left as it is"));
-    }
-    let rec: Record = serde_json::from_value(value)
-        .map_err(|_| corrupt("a field is missing, unknown or of the wrong type".into()))?;
+        .hint("upgrade ooauth2; the record is left as it is")
+    };
+    // One parse on the cached path; the slower one below only explains a failure.
+    let rec = match serde_json::from_slice::<Record>(&bytes) {
+        Ok(rec) if rec.version > SCHEMA_VERSION => return Err(newer(rec.version.into())),
+        Ok(rec) => rec,
+        Err(_) => {
+            // serde's messages quote the offending value, which may be a token: say where only.
+            let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                corrupt(format!(
+                    "bad JSON at line {}, column {}",
+                    e.line(),
+                    e.column()
+                ))
+            })?;
+            return Err(match value.get("version").and_then(|v| v.as_u64()) {
+                None => corrupt("no version".into()),
+                Some(v) if v > u64::from(SCHEMA_VERSION) => newer(v),
+                Some(_) => corrupt("a field is missing, unknown or of the wrong type".into()),
+            });
+        }
+    };
     if let Some(field) = rec.field_with_control_chars() {
         return Err(corrupt(format!("{field} holds a control character")));
     }

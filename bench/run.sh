@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Benchmarks of ooauth2, measured side by side in one run on this machine.
+# Prints numbers; asserts nothing (the machines are shared and noisy).
+#
+#   bench/run.sh           # cached token vs cat, memory, 64 processes, size
+#   bench/run.sh --cold    # also a cold release build (a few minutes)
+#
+# Needs hyperfine (Debian package `hyperfine`), python3 and GNU time (/usr/bin/time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for tool in hyperfine python3 /usr/bin/time; do
+    command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install hyperfine time python3)" >&2; exit 2; }
+done
+
+cargo build --release --quiet --bin ooauth2 --example mock-idp
+bin=$PWD/target/release/ooauth2
+mock=$PWD/target/release/examples/mock-idp
+
+work=$(mktemp -d)
+mock_pid=""
+cleanup() {
+    [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The mock provider on a free port, approving sign-ins at once.
+"$mock" --pending-polls 0 --interval 0 >"$work/mock.out" 2>"$work/mock.log" &
+mock_pid=$!
+for _ in $(seq 100); do grep -q '^authority=' "$work/mock.out" 2>/dev/null && break; sleep 0.05; done
+authority=$(sed -n 's/^authority=//p' "$work/mock.out")
+[ -n "$authority" ] || { echo "bench: the mock provider did not start" >&2; exit 1; }
+
+export OOAUTH2_STORE_DIR=$work/store
+user=me@example.com
+args=(--client-id bench-client --user "$user" --authority "$authority")
+"$bin" login "${args[@]}" </dev/null 2>/dev/null
+record=$(ls "$OOAUTH2_STORE_DIR"/*.json)
+
+median_ms() { # hyperfine JSON → median of each command, in ms
+    python3 - "$1" <<'PY'
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print("%.3f" % (r["median"] * 1000))
+PY
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
+echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "commit:  $(git rev-parse --short HEAD 2>/dev/null || echo none)"
+echo
+
+echo "1. cached 'ooauth2 token' vs 'cat' of the account's record (hyperfine, 3000 runs each, medians)"
+hyperfine -N --warmup 200 --runs 3000 --export-json "$work/cached.json" \
+    "cat $record" "$bin token ${args[*]}" >/dev/null 2>&1
+read -r cat_ms token_ms < <(median_ms "$work/cached.json" | paste -sd' ')
+ratio=$(python3 -c "print('%.2f' % ($token_ms / $cat_ms))")
+echo "   cat:           $cat_ms ms"
+echo "   ooauth2 token: $token_ms ms"
+echo "   ratio:         ${ratio}x   (target: at most 1.25x)"
+echo
+
+echo "2. peak memory of a cached 'ooauth2 token' (GNU time, max RSS over 50 runs)"
+for _ in $(seq 50); do /usr/bin/time -f %M "$bin" token "${args[@]}" 2>&1 >/dev/null; done | sort -n >"$work/rss"
+echo "   median: $(sed -n 25p "$work/rss") KiB, max: $(tail -1 "$work/rss") KiB   (target: under 4096 KiB)"
+cat_rss=$(/usr/bin/time -f %M cat "$record" 2>&1 >/dev/null)
+echo "   cat of the record, for scale: $cat_rss KiB"
+echo
+
+expire() { # as if the access token's time had run out
+    python3 - "$record" <<'PY'
+import json, sys
+p = sys.argv[1]; r = json.load(open(p)); r["expires_at"] = 1
+json.dump(r, open(p, "w"))
+PY
+}
+refreshes() { sleep 0.5; grep -c 'grant_type=refresh_token' "$work/mock.log" || true; }
+
+echo "3. 64 processes on an expired token (5 rounds)"
+# One provider round trip: a single process refreshing, median of 10.
+for _ in $(seq 10); do
+    expire
+    s=$(date +%s%N); "$bin" token "${args[@]}" >/dev/null; e=$(date +%s%N)
+    echo $(( (e - s) / 1000 ))
+done | sort -n | sed -n 5p >"$work/single"
+single_us=$(cat "$work/single")
+echo "   one process refreshing alone: $((single_us / 1000)).$(printf %03d $((single_us % 1000))) ms (median of 10)"
+for round in 1 2 3 4 5; do
+    expire
+    before=$(refreshes)
+    s=$(date +%s%N)
+    pids=()
+    for i in $(seq 64); do "$bin" token "${args[@]}" >"$work/out.$round.$i" & pids+=($!); done
+    wait "${pids[@]}"
+    e=$(date +%s%N)
+    after=$(refreshes)
+    distinct=$(cat "$work"/out."$round".* | sort -u | wc -l)
+    wall_us=$(( (e - s) / 1000 ))
+    echo "   round $round: wall $((wall_us / 1000)).$(printf %03d $((wall_us % 1000))) ms, refresh requests: $((after - before)), distinct tokens printed: $distinct"
+done
+echo "   (target: one refresh per round; wall time at most one round trip + 100 ms,"
+echo "    where the wall time includes starting 64 processes on $(nproc) cores)"
+echo
+
+echo "4. size and build"
+size=$(stat -c %s "$bin")
+echo "   release binary: $size bytes ($(python3 -c "print('%.1f' % ($size / 1048576))") MiB)"
+if [ "${1:-}" = "--cold" ]; then
+    cold=$(mktemp -d)
+    s=$(date +%s)
+    CARGO_TARGET_DIR=$cold cargo build --release --quiet --bin ooauth2
+    e=$(date +%s)
+    echo "   cold release build: $((e - s)) s on $(nproc) cores"
+    rm -rf "$cold"
+else
+    echo "   cold release build: run with --cold"
+fi
