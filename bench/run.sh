@@ -13,8 +13,13 @@ for tool in hyperfine python3 /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install hyperfine time python3)" >&2; exit 2; }
 done
 
+# Two builds: the plain `cargo build --release` one, and the static-pie one
+# the README recommends installing (no dynamic loader work at start).
+host=$(rustc -vV | sed -n 's/^host: //p')
 cargo build --release --quiet --bin ooauth2 --example mock-idp
-bin=$PWD/target/release/ooauth2
+RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --quiet --bin ooauth2 --target "$host"
+dynamic=$PWD/target/release/ooauth2
+bin=$PWD/target/$host/release/ooauth2
 mock=$PWD/target/release/examples/mock-idp
 
 work=$(mktemp -d)
@@ -52,18 +57,19 @@ echo "commit:  $(git rev-parse --short HEAD 2>/dev/null || echo none)"
 echo
 
 echo "1. cached 'ooauth2 token' vs 'cat' of the account's record"
-echo "   (hyperfine -N, 5 rounds of 1000 runs each, both commands per round; medians)"
-ratios=()
+echo "   (hyperfine -N, 5 rounds of 1000 runs of each command; medians)"
+ratios=(); dratios=()
 for round in 1 2 3 4 5; do
     hyperfine -N --warmup 100 --runs 1000 --export-json "$work/cached.$round.json" \
-        "cat $record" "$bin token ${args[*]}" >/dev/null 2>&1
-    read -r cat_ms token_ms < <(median_ms "$work/cached.$round.json" | paste -sd' ')
+        "cat $record" "$bin token ${args[*]}" "$dynamic token ${args[*]}" >/dev/null 2>&1
+    read -r cat_ms token_ms dyn_ms < <(median_ms "$work/cached.$round.json" | paste -sd' ')
     ratio=$(python3 -c "print('%.2f' % ($token_ms / $cat_ms))")
-    ratios+=("$ratio")
-    echo "   round $round: cat $cat_ms ms, ooauth2 token $token_ms ms, ratio ${ratio}x"
+    dratio=$(python3 -c "print('%.2f' % ($dyn_ms / $cat_ms))")
+    ratios+=("$ratio"); dratios+=("$dratio")
+    echo "   round $round: cat $cat_ms ms, static $token_ms ms (${ratio}x), dynamic $dyn_ms ms (${dratio}x)"
 done
-median_ratio=$(printf '%s\n' "${ratios[@]}" | sort -n | sed -n 3p)
-echo "   median ratio: ${median_ratio}x   (target: at most 1.25x)"
+mid() { printf '%s\n' "$@" | sort -n | sed -n 3p; }
+echo "   median ratio: static build $(mid "${ratios[@]}")x, dynamic build $(mid "${dratios[@]}")x   (target: at most 1.25x)"
 echo
 
 if command -v valgrind >/dev/null; then
@@ -71,13 +77,16 @@ if command -v valgrind >/dev/null; then
     count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null | sed -n 's/.*Collected : //p'; }
     cat_ir=$(count cat "$record")
     token_ir=$(count "$bin" token "${args[@]}")
-    echo "   instructions (callgrind, whole process incl. loader): cat $cat_ir, ooauth2 token $token_ir"
+    dyn_ir=$(count "$dynamic" token "${args[@]}")
+    echo "   instructions (callgrind, whole process incl. loader): cat $cat_ir, static $token_ir, dynamic $dyn_ir"
     echo
 fi
 
 echo "2. peak memory of a cached 'ooauth2 token' (GNU time, max RSS over 50 runs)"
 for _ in $(seq 50); do /usr/bin/time -f %M "$bin" token "${args[@]}" 2>&1 >/dev/null; done | sort -n >"$work/rss"
-echo "   median: $(sed -n 25p "$work/rss") KiB, max: $(tail -1 "$work/rss") KiB   (target: under 4096 KiB)"
+echo "   static build:  median $(sed -n 25p "$work/rss") KiB, max $(tail -1 "$work/rss") KiB   (target: under 4096 KiB)"
+for _ in $(seq 50); do /usr/bin/time -f %M "$dynamic" token "${args[@]}" 2>&1 >/dev/null; done | sort -n >"$work/rss"
+echo "   dynamic build: median $(sed -n 25p "$work/rss") KiB, max $(tail -1 "$work/rss") KiB"
 cat_rss=$(/usr/bin/time -f %M cat "$record" 2>&1 >/dev/null)
 echo "   cat of the record, for scale: $cat_rss KiB"
 echo
@@ -91,7 +100,7 @@ PY
 }
 refreshes() { sleep 0.5; grep -c 'grant_type=refresh_token' "$work/mock.log" || true; }
 
-echo "3. 64 processes on an expired token (5 rounds)"
+echo "3. 64 processes on an expired token (static build, 5 rounds)"
 # One provider round trip: a single process refreshing, median of 10.
 for _ in $(seq 10); do
     expire
@@ -118,8 +127,10 @@ echo "    where the wall time includes starting 64 processes on $(nproc) cores)"
 echo
 
 echo "4. size and build"
-size=$(stat -c %s "$bin")
-echo "   release binary: $size bytes ($(python3 -c "print('%.1f' % ($size / 1048576))") MiB)"
+for b in "$bin" "$dynamic"; do
+    size=$(stat -c %s "$b")
+    echo "   $b: $size bytes ($(python3 -c "print('%.1f' % ($size / 1048576))") MiB)"
+done
 if [ "${1:-}" = "--cold" ]; then
     cold=$(mktemp -d)
     s=$(date +%s)
