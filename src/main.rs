@@ -17,13 +17,12 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let status = if legacy::is_legacy(&args) {
-        legacy::run(&args)
-    } else {
-        cli::run(cli::fast_token(&args).unwrap_or_else(cli::Cli::parse))
+    // An argument that is not UTF-8 goes to clap, which refuses it with usage.
+    let args: Result<Vec<String>, _> = std::env::args_os().map(|a| a.into_string()).collect();
+    let status = match args {
+        Ok(args) if legacy::is_legacy(&args) => legacy::run(&args),
+        Ok(args) => cli::run(cli::fast_token(&args).unwrap_or_else(cli::Cli::parse)),
+        Err(_) => cli::run(cli::Cli::parse()),
     };
     ExitCode::from(status)
 }

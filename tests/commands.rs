@@ -5,9 +5,10 @@
 mod support;
 
 use base64::Engine as _;
+use std::ffi::OsStr;
 use std::process::Stdio;
 use support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
-use support::run::{CLIENT, Env, Run, USER, finish};
+use support::run::{CLIENT, Env, Run, USER, finish, strings};
 
 fn decode(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
@@ -21,6 +22,23 @@ fn cached_at(env: &Env, user: &str) -> String {
         .as_str()
         .expect("a cached access token")
         .to_string()
+}
+
+/// `ooauth2 token --non-interactive` for the client at the mock, naming no
+/// user.
+fn token_without_user(env: &Env) -> Run {
+    let a = env.idp.authority();
+    env.run(
+        &[
+            "token",
+            "--client-id",
+            CLIENT,
+            "--authority",
+            &a,
+            "--non-interactive",
+        ],
+        b"",
+    )
 }
 
 /// Asserts a failed run: the status, nothing on stdout, the needles on stderr.
@@ -124,17 +142,7 @@ fn token_without_an_account_fails_with_empty_stdout_and_a_hint() {
         ],
     );
     // Without --user the hint still shows the whole command.
-    let run = env.run(
-        &[
-            "token",
-            "--client-id",
-            CLIENT,
-            "--authority",
-            &authority,
-            "--non-interactive",
-        ],
-        b"",
-    );
+    let run = token_without_user(&env);
     assert_failed(
         &run,
         1,
@@ -154,93 +162,36 @@ fn invalid_flags_are_usage_errors_with_empty_stdout() {
     let snapshot = env.snapshot();
     env.idp.reset_counts();
     let a = env.idp.authority();
-    let cases: Vec<(Vec<&str>, &str)> = vec![
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (env.args("token", USER, &["--min-ttl", "abc"]), "min_ttl"),
         (
-            vec![
-                "token",
-                "--client-id",
-                CLIENT,
-                "--authority",
-                &a,
-                "--user",
-                USER,
-                "--min-ttl",
-                "abc",
-            ],
-            "min_ttl",
-        ),
-        (
-            vec![
-                "token",
-                "--client-id",
-                CLIENT,
-                "--authority",
-                "http://example.com",
-                "--user",
-                USER,
-            ],
+            env.args_at("token", "http://example.com", USER, &[]),
             "http://example.com",
         ),
+        (env.args("token", USER, &["--port", "70000"]), "port"),
+        (env.args("token", USER, &["--format", "pdf"]), "pdf"),
+        (env.args("token", USER, &["--tenant", "../x"]), "tenant"),
         (
-            vec![
-                "token",
-                "--client-id",
-                CLIENT,
-                "--authority",
-                &a,
-                "--user",
-                USER,
-                "--port",
-                "70000",
-            ],
-            "port",
-        ),
-        (
-            vec![
-                "token",
-                "--client-id",
-                CLIENT,
-                "--authority",
-                &a,
-                "--user",
-                USER,
-                "--format",
-                "pdf",
-            ],
-            "pdf",
-        ),
-        (
-            vec![
-                "token",
-                "--client-id",
-                CLIENT,
-                "--authority",
-                &a,
-                "--user",
-                USER,
-                "--tenant",
-                "../x",
-            ],
-            "tenant",
-        ),
-        (
-            vec!["token", "--authority", &a, "--user", USER],
+            strings(&["token", "--authority", &a, "--user", USER]),
             "client_id",
         ),
-        (vec!["token", "--client-id", CLIENT, "--bogus"], "--bogus"),
-        (vec!["frobnicate"], "frobnicate"),
         (
-            vec![
+            strings(&["token", "--client-id", CLIENT, "--bogus"]),
+            "--bogus",
+        ),
+        (strings(&["frobnicate"]), "frobnicate"),
+        (
+            strings(&[
                 "login",
                 "--client-id",
                 CLIENT,
                 "--authority",
                 "http://example.com",
-            ],
+            ]),
             "http://example.com",
         ),
         (
-            vec!["erase", "--user", USER, "--authority", &a],
+            strings(&["erase", "--user", USER, "--authority", &a]),
             "client_id",
         ),
     ];
@@ -365,20 +316,11 @@ fn verbose_shows_the_exchange_but_no_secret() {
 #[test]
 fn token_without_user_needs_one_unambiguous_account() {
     let env = Env::new();
-    let a = env.idp.authority();
-    let argv = [
-        "token",
-        "--client-id",
-        CLIENT,
-        "--authority",
-        &a,
-        "--non-interactive",
-    ];
     env.seed(USER);
-    let run = env.run(&argv, b"");
+    let run = token_without_user(&env);
     assert_eq!(one_line(&run), cached_at(&env, USER));
     env.seed("other@example.com");
-    let run = env.run(&argv, b"");
+    let run = token_without_user(&env);
     assert_failed(&run, 2, &[USER, "other@example.com"]);
 }
 
@@ -389,19 +331,7 @@ fn token_without_user_needs_one_unambiguous_account() {
 #[test]
 fn login_then_status_shows_the_account_without_secrets() {
     let env = Env::new();
-    let a = env.idp.authority();
-    let run = env.run(
-        &[
-            "login",
-            "--client-id",
-            CLIENT,
-            "--authority",
-            &a,
-            "--user",
-            USER,
-        ],
-        b"",
-    );
+    let run = env.login(USER, &[]);
     run.expect(0);
     assert_eq!(run.stdout, "", "login printed on stdout: {run:#?}");
     assert!(run.stderr.contains("enter the code"), "{run:#?}");
@@ -465,19 +395,7 @@ fn login_failure_stores_nothing_and_prints_nothing() {
         outcome: DeviceOutcome::Expire,
         ..DeviceScript::default()
     });
-    let a = env.idp.authority();
-    let run = env.run(
-        &[
-            "login",
-            "--client-id",
-            CLIENT,
-            "--authority",
-            &a,
-            "--user",
-            USER,
-        ],
-        b"",
-    );
+    let run = env.login(USER, &[]);
     assert_failed(&run, 1, &["expired"]);
     assert!(env.records().is_empty());
 }
@@ -528,22 +446,12 @@ fn status_lists_several_accounts_and_their_state() {
 fn erase_removes_the_record_and_says_so() {
     let env = Env::new();
     env.seed(USER);
-    let a = env.idp.authority();
-    let argv = [
-        "erase",
-        "--client-id",
-        CLIENT,
-        "--authority",
-        &a,
-        "--user",
-        USER,
-    ];
-    let run = env.run(&argv, b"");
+    let run = env.erase(USER, &[]);
     run.expect(0);
     assert_eq!(run.stdout, "");
     assert!(run.stderr.contains(&format!("erased {USER}")), "{run:#?}");
     assert!(env.records().is_empty(), "{:?}", env.records());
-    let run = env.run(&argv, b"");
+    let run = env.erase(USER, &[]);
     run.expect(0);
     assert_eq!(run.stdout, "");
     assert!(
@@ -563,20 +471,7 @@ fn erase_leaves_other_accounts_alone() {
     let env = Env::new();
     env.seed(USER);
     env.seed("other@example.com");
-    let a = env.idp.authority();
-    env.run(
-        &[
-            "erase",
-            "--client-id",
-            CLIENT,
-            "--authority",
-            &a,
-            "--user",
-            USER,
-        ],
-        b"",
-    )
-    .expect(0);
+    env.erase(USER, &[]).expect(0);
     let left: Vec<String> = env
         .records()
         .into_iter()
@@ -629,7 +524,7 @@ fn version_is_printed() {
 #[test]
 fn no_command_is_a_usage_error_with_empty_stdout() {
     let env = Env::new();
-    let run = env.run(&[], b"");
+    let run = env.run::<&str>(&[], b"");
     run.expect(2);
     assert_eq!(run.stdout, "");
     assert!(run.stderr.contains("Usage"), "{run:#?}");
@@ -640,7 +535,7 @@ fn no_command_is_a_usage_error_with_empty_stdout() {
 // ---------------------------------------------------------------------------
 
 /// Runs with stdout closed before the program writes (like `| head -c0`).
-fn run_with_closed_stdout(env: &Env, args: &[&str]) -> Run {
+fn run_with_closed_stdout<S: AsRef<OsStr>>(env: &Env, args: &[S]) -> Run {
     let mut cmd = env.command(args);
     cmd.stdout(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn ooauth2");
@@ -679,10 +574,7 @@ fn closed_stdout_still_persists_the_rotated_refresh_token() {
     let old_rt = env.seed(USER);
     env.expire_cached(USER);
     env.idp.reset_counts();
-    let mut argv = vec!["token"];
-    let flags = env.account_flags(USER);
-    argv.extend(flags.iter().map(String::as_str));
-    let run = run_with_closed_stdout(&env, &argv);
+    let run = run_with_closed_stdout(&env, &env.args("token", USER, &[]));
     assert_eq!(run.status, 0, "{run:#?}");
     assert!(!run.stderr.contains("panicked"), "{run:#?}");
     assert_eq!(env.idp.count(Grant::Refresh), 1);
@@ -700,20 +592,9 @@ fn legacy_refresh_mode_with_closed_stdout_is_not_an_error() {
     let rt = env.idp.issue_refresh_token(USER, CLIENT);
     let path = env.root.join("rt.txt");
     std::fs::write(&path, &rt).unwrap();
-    let a = env.idp.authority();
-    let run = run_with_closed_stdout(
-        &env,
-        &[
-            "--generate_access_token",
-            "--client_id",
-            CLIENT,
-            &format!("--refresh_token=@{}", path.display()),
-            "--authority",
-            &a,
-            "--user",
-            USER,
-        ],
-    );
+    let rt_flag = format!("--refresh_token=@{}", path.display());
+    let argv = env.legacy_refresh_args(&[], &[&rt_flag], Some(USER));
+    let run = run_with_closed_stdout(&env, &argv);
     assert_eq!(run.status, 0, "{run:#?}");
     assert!(!run.stderr.contains("panicked") && !run.stderr.contains("error"));
     assert_eq!(

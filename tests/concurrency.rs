@@ -9,19 +9,11 @@ use std::time::Duration;
 use support::mock_idp::{DeviceOutcome, DeviceScript, Grant};
 use support::run::{Env, USER, finish};
 
+/// `n` gets of `USER` at once; the access token each one printed.
 fn stampede(env: &Env, n: usize) -> Vec<String> {
-    let req = format!("{}interactive=never\n\n", env.account_lines(USER));
-    let mut children: Vec<_> = (0..n).map(|_| env.spawn(&["helper"])).collect();
-    // Hand every process its request before waiting for any of them.
-    for c in &mut children {
-        use std::io::Write;
-        let mut stdin = c.stdin.take().unwrap();
-        stdin.write_all(req.as_bytes()).unwrap();
-    }
-    children
+    env.stampede(n, USER, "interactive=never", None)
         .into_iter()
-        .map(|c| {
-            let run = finish(c, b"");
+        .map(|run| {
             run.expect(0);
             run.pairs()["access_token"].clone()
         })
@@ -96,17 +88,7 @@ fn a_cached_get_does_not_wait_behind_another_accounts_sign_in() {
         pending_polls: 3,
         outcome: DeviceOutcome::Approve("slow@example.com".into()),
     });
-    let signin = env.spawn(&["helper"]);
-    let req = format!(
-        "{}action=login\ninteractive=always\n\n",
-        env.account_lines("slow@example.com")
-    );
-    let mut signin = signin;
-    {
-        use std::io::Write;
-        let mut stdin = signin.stdin.take().unwrap();
-        stdin.write_all(req.as_bytes()).unwrap();
-    }
+    let signin = env.start_helper("slow@example.com", "action=login\ninteractive=always", None);
     std::thread::sleep(Duration::from_millis(300));
     let started = std::time::Instant::now();
     let run = env.helper_for("cached@example.com", "interactive=never");
@@ -129,23 +111,9 @@ fn lock_wait_is_bounded_and_ends_in_store_busy() {
         pending_polls: 3,
         outcome: DeviceOutcome::Approve(USER.into()),
     });
-    let mut signin = env.spawn(&["helper"]);
-    {
-        use std::io::Write;
-        let req = format!(
-            "{}action=login\ninteractive=always\n\n",
-            env.account_lines(USER)
-        );
-        signin
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(req.as_bytes())
-            .unwrap();
-    }
+    let signin = env.start_helper(USER, "action=login\ninteractive=always", None);
     std::thread::sleep(Duration::from_millis(500));
-    let mut cmd = env.command(&["helper"]);
-    cmd.env("OOAUTH2_LOCK_TIMEOUT", "0.5");
+    let cmd = env.helper_command(Some("0.5"));
     let req = format!("{}interactive=never\n", env.account_lines(USER));
     let started = std::time::Instant::now();
     let run = env.run_with(cmd, req.as_bytes());

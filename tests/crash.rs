@@ -64,9 +64,7 @@ struct Tally {
 
 /// Starts `ooauth2 helper` with `extra` request lines for `user`.
 fn start(env: &Env, user: &str, extra: &str) -> Child {
-    let mut cmd = env.command(&["helper"]);
-    cmd.env("OOAUTH2_LOCK_TIMEOUT", "10");
-    env.start_with(cmd, &format!("{}{extra}\n\n", env.account_lines(user)))
+    env.start_helper(user, extra, Some("10"))
 }
 
 /// SIGKILLs the child `ms` after its start or, with `after_request`, after

@@ -33,9 +33,7 @@ fn helper(env: &Env, extra: &str) -> (Run, Duration) {
 
 /// `ooauth2 token` for `USER` at `authority`, timed, with `vars` set.
 fn token_at(env: &Env, authority: &str, extra: &[&str], vars: &[(&str, &str)]) -> (Run, Duration) {
-    let args = env.token_args_at(authority, USER, extra);
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut cmd = env.command(&refs);
+    let mut cmd = env.command(&env.args_at("token", authority, USER, extra));
     for (k, v) in vars {
         cmd.env(k, v);
     }
@@ -129,9 +127,8 @@ fn a_file_size_limit_on_refresh_is_store_error_and_keeps_the_old_record() {
     assert_eq!(env.snapshot(), before, "the record or a temp file changed");
 
     // The token front end: nothing on stdout.
-    let args = env.token_args_at(&env.idp.authority(), USER, &["--non-interactive"]);
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = env.run_with(env.command_via(NO_FILE_WRITES, &refs), b"");
+    let args = env.args("token", USER, &["--non-interactive"]);
+    let run = env.run_with(env.command_via(NO_FILE_WRITES, &args), b"");
     assert_token_failed(&run, 74, "File too large");
     assert_eq!(env.snapshot(), before);
 
@@ -244,9 +241,8 @@ fn a_read_only_store_is_store_error_and_keeps_the_old_record() {
     restore_store(&env);
     let wrapper = read_only_store(&env, 0o400);
     let before = env.snapshot();
-    let args = env.token_args_at(&authority, USER, &["--non-interactive"]);
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = env.run_with(env.command_via(&wrapper, &refs), b"");
+    let args = env.args_at("token", &authority, USER, &["--non-interactive"]);
+    let run = env.run_with(env.command_via(&wrapper, &args), b"");
     assert_token_failed(&run, 74, "Permission denied");
     assert!(run.stderr.contains("writable"), "{run:#?}");
     assert_eq!(
@@ -262,13 +258,13 @@ fn a_read_only_store_is_store_error_and_keeps_the_old_record() {
     v["expires_at"] = serde_json::json!(4_000_000_000u64);
     std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
     let wrapper = read_only_store(&env, 0o400);
-    let run = env.run_with(env.command_via(&wrapper, &refs), b"");
+    let run = env.run_with(env.command_via(&wrapper, &args), b"");
     assert_token_line(&run, &cached);
 
     // The same user with a writable store succeeds: the set-up is sound.
     restore_store(&env);
     env.expire_cached(USER);
-    let run = env.run_with(env.command_via(&wrapper, &refs), b"");
+    let run = env.run_with(env.command_via(&wrapper, &args), b"");
     run.expect(0);
     assert_eq!(run.stdout.lines().count(), 1, "{run:#?}");
     assert_eq!(env.idp.count(Grant::Refresh), 2);

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use support::mock_idp::rng::Rng;
 use support::run::{CLIENT, Env, USER, parse_response};
 
 /// Generated requests fed to the binary by `ten_thousand_generated_requests`.
@@ -250,40 +251,12 @@ fn tree_diff(before: &Tree, after: &Tree) -> String {
 // The generator
 // ---------------------------------------------------------------------------
 
-/// xorshift64*: deterministic, so case N is the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn for_case(case: u64) -> Rng {
-        let mut r = Rng((case + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-        r.next();
-        r
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
+/// The generator of case `case`: deterministic, so case N is the same on
+/// every run.
+fn rng_for_case(case: u64) -> Rng {
+    let mut r = Rng::seeded((case + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    r.next();
+    r
 }
 
 /// Every request key of protocol.md, in the order the generator writes them:
@@ -514,7 +487,7 @@ fn join(lines: &[(&str, Vec<u8>)]) -> Vec<u8> {
 
 /// Case `case`: its kind and the bytes fed to `ooauth2 helper`.
 fn generate(case: u64, ctx: &Ctx) -> (Kind, Vec<u8>) {
-    let mut rng = Rng::for_case(case);
+    let mut rng = rng_for_case(case);
     match case % 10 {
         // Anything at all; now and then past the size limit.
         0 | 1 => {

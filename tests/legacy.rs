@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
-use support::run::{CLIENT, Env, Run, USER};
+use support::run::{CLIENT, Env, Run, USER, strings};
 
 const DEVICE: &str = "--generate_refresh_and_access_token";
 const REFRESH: &str = "--generate_access_token";
@@ -24,13 +24,25 @@ fn xoauth2(user: &str, at: &str) -> String {
     b64(&format!("user={user}\x01auth=Bearer {at}\x01\x01"))
 }
 
-fn args(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
+/// Device mode: `--generate_refresh_and_access_token`, `flags`, the client
+/// id and the mock's authority, then `tail`.
+fn device_args(env: &Env, flags: &[&str], tail: &[&str]) -> Vec<String> {
+    let mut args = strings(&[DEVICE]);
+    args.extend(strings(flags));
+    args.extend(strings(&["--client_id", CLIENT]));
+    args.extend(["--authority".to_string(), env.idp.authority()]);
+    args.extend(strings(tail));
+    args
 }
 
-/// Runs a legacy command line with owned arguments.
-fn legacy(env: &Env, argv: &[String], stdin: &[u8]) -> Run {
-    env.run(&args(argv), stdin)
+/// Runs device mode (see [`device_args`]) with nothing on stdin.
+fn legacy_device(env: &Env, flags: &[&str], tail: &[&str]) -> Run {
+    env.run(&device_args(env, flags, tail), b"")
+}
+
+/// Runs refresh mode (see [`Env::legacy_refresh_args`]) with nothing on stdin.
+fn legacy_refresh(env: &Env, flags: &[&str], refresh_token: &[&str], user: Option<&str>) -> Run {
+    env.run(&env.legacy_refresh_args(flags, refresh_token, user), b"")
 }
 
 /// Writes a refresh token the mock issued for `user` to a file; returns (token, path).
@@ -45,6 +57,14 @@ fn at_arg(path: &std::path::Path) -> String {
     format!("@{}", path.display())
 }
 
+/// A fresh env with a refresh token of `USER` in `rt.txt`; returns it with
+/// the `@<path>` argument naming that file.
+fn env_with_rt_file() -> (Env, String) {
+    let env = Env::new();
+    let (_, path) = rt_file(&env, USER, "rt.txt");
+    (env, at_arg(&path))
+}
+
 /// Asserts a failed run: the status, nothing on stdout, the needles on stderr.
 #[track_caller]
 fn assert_failed(run: &Run, status: i32, needles: &[&str]) {
@@ -53,6 +73,13 @@ fn assert_failed(run: &Run, status: i32, needles: &[&str]) {
     for n in needles {
         assert!(run.stderr.contains(n), "stderr lacks {n:?}: {run:#?}");
     }
+}
+
+/// No request reached the provider and no file was written.
+#[track_caller]
+fn assert_nothing_done(env: &Env) {
+    assert_eq!(env.idp.total_count(), 0);
+    assert!(env.files().is_empty());
 }
 
 /// The three lines of device mode, split and checked for shape.
@@ -193,17 +220,7 @@ fn device_mode_sends_the_given_scope_and_prints_the_provider_lifetime() {
     let env = Env::new();
     env.idp.set_token_lifetime(1234);
     let scope = "offline_access https://outlook.office.com/POP.AccessAsUser.All";
-    let run = env.run(
-        &[
-            DEVICE,
-            "--client_id",
-            CLIENT,
-            "--authority",
-            &env.idp.authority(),
-            &format!("--scope={scope}"),
-        ],
-        b"",
-    );
+    let run = legacy_device(&env, &[], &[&format!("--scope={scope}")]);
     let (_, _, secs) = three_lines(&run);
     assert!(
         secs == 1233 || secs == 1234,
@@ -222,16 +239,7 @@ fn device_mode_failures_leave_stdout_empty() {
         outcome: DeviceOutcome::Decline,
         ..DeviceScript::default()
     });
-    let run = env.run(
-        &[
-            DEVICE,
-            "--client_id",
-            CLIENT,
-            "--authority",
-            &env.idp.authority(),
-        ],
-        b"",
-    );
+    let run = legacy_device(&env, &[], &[]);
     assert_failed(&run, 1, &["declined"]);
     assert!(run.stderr.contains("enter the code"), "{run:#?}");
     assert!(env.records().is_empty());
@@ -242,19 +250,7 @@ fn device_mode_failures_leave_stdout_empty() {
         outcome: DeviceOutcome::Approve("intruder@example.com".into()),
         ..DeviceScript::default()
     });
-    let run = env.run(
-        &[
-            DEVICE,
-            "--encoded",
-            "--user",
-            USER,
-            "--client_id",
-            CLIENT,
-            "--authority",
-            &env.idp.authority(),
-        ],
-        b"",
-    );
+    let run = legacy_device(&env, &["--encoded", "--user", USER], &[]);
     assert_failed(&run, 1, &["intruder@example.com"]);
     assert!(env.records().is_empty());
 }
@@ -270,16 +266,7 @@ fn declined_sign_in_gets_a_sign_in_hint_not_a_refresh_token_hint() {
             outcome,
             ..DeviceScript::default()
         });
-        let run = env.run(
-            &[
-                DEVICE,
-                "--client_id",
-                CLIENT,
-                "--authority",
-                &env.idp.authority(),
-            ],
-            b"",
-        );
+        let run = legacy_device(&env, &[], &[]);
         assert_failed(&run, 1, &["hint:"]);
         let hint = run
             .stderr
@@ -300,12 +287,8 @@ fn enter_on_stdin_polls_at_once() {
         pending_polls: 0,
         ..DeviceScript::default()
     });
-    let authority = env.idp.authority();
     let started = Instant::now();
-    let mut child = env
-        .command(&[DEVICE, "--client_id", CLIENT, "--authority", &authority])
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn(&device_args(&env, &[], &[]));
     let mut stdin = child.stdin.take().unwrap();
     // Wait for the sign-in message on stderr, then press ENTER.
     let mut stderr = child.stderr.take().unwrap();
@@ -372,19 +355,8 @@ fn enter_on_stdin_polls_at_once() {
 fn refresh_mode_from_a_file_prints_the_bare_token_and_persists_rotation() {
     let env = Env::new();
     let (rt, path) = rt_file(&env, USER, "rt.txt");
-    let run = env.run(
-        &[
-            REFRESH,
-            "--client_id",
-            CLIENT,
-            &format!("--refresh_token={}", at_arg(&path)),
-            "--authority",
-            &env.idp.authority(),
-            "--user",
-            USER,
-        ],
-        b"",
-    );
+    let rt_flag = format!("--refresh_token={}", at_arg(&path));
+    let run = legacy_refresh(&env, &[], &[&rt_flag], Some(USER));
     run.expect(0);
     let at = run
         .stdout
@@ -419,23 +391,8 @@ fn refresh_mode_from_a_file_prints_the_bare_token_and_persists_rotation() {
 
 #[test]
 fn refresh_mode_encoded_prints_the_xoauth2_line() {
-    let env = Env::new();
-    let (_, path) = rt_file(&env, USER, "rt.txt");
-    let run = env.run(
-        &[
-            REFRESH,
-            "--encoded",
-            "--client_id",
-            CLIENT,
-            "--refresh_token",
-            &at_arg(&path),
-            "--authority",
-            &env.idp.authority(),
-            "--user",
-            USER,
-        ],
-        b"",
-    );
+    let (env, f) = env_with_rt_file();
+    let run = legacy_refresh(&env, &["--encoded"], &["--refresh_token", &f], Some(USER));
     run.expect(0);
     let at = env.record(USER)["access_token"]
         .as_str()
@@ -450,16 +407,7 @@ fn refresh_mode_reads_the_token_from_stdin() {
     let env = Env::new();
     let rt = env.idp.issue_refresh_token(USER, CLIENT);
     let run = env.run(
-        &[
-            REFRESH,
-            "--client_id",
-            CLIENT,
-            "--refresh_token=-",
-            "--authority",
-            &env.idp.authority(),
-            "--user",
-            USER,
-        ],
+        &env.legacy_refresh_args(&[], &["--refresh_token=-"], Some(USER)),
         format!("{rt}\r\n").as_bytes(),
     );
     run.expect(0);
@@ -501,20 +449,8 @@ fn refresh_token_in_argv_works_with_a_warning() {
 
 #[test]
 fn refresh_mode_without_user_learns_it_from_the_provider() {
-    let env = Env::new();
-    let (_, path) = rt_file(&env, USER, "rt.txt");
-    let run = env.run(
-        &[
-            REFRESH,
-            "--client_id",
-            CLIENT,
-            "--refresh_token",
-            &at_arg(&path),
-            "--authority",
-            &env.idp.authority(),
-        ],
-        b"",
-    );
+    let (env, f) = env_with_rt_file();
+    let run = legacy_refresh(&env, &[], &["--refresh_token", &f], None);
     run.expect(0);
     let at = run.stdout.trim_end_matches('\n');
     assert!(env.idp.is_active_access_token(at), "{run:#?}");
@@ -523,13 +459,12 @@ fn refresh_mode_without_user_learns_it_from_the_provider() {
 
 #[test]
 fn refresh_mode_tenant_default_and_given() {
-    let env = Env::new();
-    let (_, path) = rt_file(&env, USER, "rt.txt");
+    let (env, f) = env_with_rt_file();
     let base = |tenant: Option<&str>| {
         let mut v = vec![
             REFRESH.to_string(),
             format!("--client_id={CLIENT}"),
-            format!("--refresh_token={}", at_arg(&path)),
+            format!("--refresh_token={f}"),
             format!("--authority={}", env.idp.authority()),
             format!("--user={USER}"),
         ];
@@ -538,10 +473,11 @@ fn refresh_mode_tenant_default_and_given() {
         }
         v
     };
-    legacy(&env, &base(None), b"").expect(0);
+    env.run(&base(None), b"").expect(0);
     assert_eq!(env.idp.token_requests(Grant::Refresh)[0].tenant, "common");
     env.idp.reset_counts();
-    legacy(&env, &base(Some("contoso.onmicrosoft.com")), b"").expect(0);
+    env.run(&base(Some("contoso.onmicrosoft.com")), b"")
+        .expect(0);
     let reqs = env.idp.requests();
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].tenant, "contoso.onmicrosoft.com");
@@ -553,22 +489,12 @@ fn refresh_mode_tenant_default_and_given() {
 
 #[test]
 fn access_token_option_is_accepted_and_unused() {
-    let env = Env::new();
-    let (_, path) = rt_file(&env, USER, "rt.txt");
-    let run = env.run(
-        &[
-            REFRESH,
-            "--access_token=not-used-at",
-            "--client_id",
-            CLIENT,
-            "--refresh_token",
-            &at_arg(&path),
-            "--authority",
-            &env.idp.authority(),
-            "--user",
-            USER,
-        ],
-        b"",
+    let (env, f) = env_with_rt_file();
+    let run = legacy_refresh(
+        &env,
+        &["--access_token=not-used-at"],
+        &["--refresh_token", &f],
+        Some(USER),
     );
     run.expect(0);
     let at = run.stdout.trim_end_matches('\n');
@@ -589,23 +515,8 @@ fn access_token_option_is_accepted_and_unused() {
 #[test]
 fn refresh_failures_leave_stdout_empty_and_store_nothing() {
     let env = Env::new();
-    let authority = env.idp.authority();
-    let run_with = |rt_arg: &str| {
-        env.run(
-            &[
-                REFRESH,
-                "--client_id",
-                CLIENT,
-                "--refresh_token",
-                rt_arg,
-                "--authority",
-                &authority,
-                "--user",
-                USER,
-            ],
-            b"",
-        )
-    };
+    let run_with =
+        |rt_arg: &str| legacy_refresh(&env, &[], &["--refresh_token", rt_arg], Some(USER));
     // Revoked.
     let (rt, path) = rt_file(&env, USER, "revoked.txt");
     env.idp.revoke_refresh_token(&rt);
@@ -634,7 +545,6 @@ fn refresh_failures_leave_stdout_empty_and_store_nothing() {
 #[test]
 fn unreadable_or_empty_refresh_token_is_a_usage_error() {
     let env = Env::new();
-    let authority = env.idp.authority();
     let empty = env.root.join("empty.txt");
     std::fs::write(&empty, "\n").unwrap();
     let missing = env.root.join("missing.txt");
@@ -644,21 +554,12 @@ fn unreadable_or_empty_refresh_token_is_a_usage_error() {
         ("-".to_string(), "", "empty"),
     ] {
         let run = env.run(
-            &[
-                REFRESH,
-                "--client_id",
-                CLIENT,
-                "--refresh_token",
-                &rt_arg,
-                "--authority",
-                &authority,
-            ],
+            &env.legacy_refresh_args(&[], &["--refresh_token", &rt_arg], None),
             stdin.as_bytes(),
         );
         assert_failed(&run, 2, &[needle]);
     }
-    assert_eq!(env.idp.total_count(), 0);
-    assert!(env.files().is_empty());
+    assert_nothing_done(&env);
 }
 
 // ---------------------------------------------------------------------------
@@ -667,15 +568,12 @@ fn unreadable_or_empty_refresh_token_is_a_usage_error() {
 
 #[test]
 fn every_spelling_of_the_refresh_command_works() {
-    let env = Env::new();
+    let (env, f) = env_with_rt_file();
     let a = env.idp.authority();
-    let (_, path) = rt_file(&env, USER, "rt.txt");
-    let f = at_arg(&path);
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let cases: Vec<(Vec<String>, bool)> = vec![
         // --opt=value
         (
-            s(&[
+            strings(&[
                 "--generate_access_token",
                 &format!("--client_id={CLIENT}"),
                 &format!("--refresh_token={f}"),
@@ -686,7 +584,7 @@ fn every_spelling_of_the_refresh_command_works() {
         ),
         // --opt value
         (
-            s(&[
+            strings(&[
                 "--generate_access_token",
                 "--client_id",
                 CLIENT,
@@ -701,7 +599,7 @@ fn every_spelling_of_the_refresh_command_works() {
         ),
         // Hyphens.
         (
-            s(&[
+            strings(&[
                 "--generate-access-token",
                 "--client-id",
                 CLIENT,
@@ -715,7 +613,7 @@ fn every_spelling_of_the_refresh_command_works() {
         ),
         // Unambiguous prefixes, options in any order.
         (
-            s(&[
+            strings(&[
                 "--client",
                 CLIENT,
                 "--refresh_t",
@@ -729,7 +627,7 @@ fn every_spelling_of_the_refresh_command_works() {
             false,
         ),
         (
-            s(&[
+            strings(&[
                 "--generate_acc",
                 "--enc",
                 &format!("--client={CLIENT}"),
@@ -741,7 +639,7 @@ fn every_spelling_of_the_refresh_command_works() {
         ),
         // Hyphenated prefix.
         (
-            s(&[
+            strings(&[
                 "--generate-acc",
                 "--client-i",
                 CLIENT,
@@ -756,7 +654,7 @@ fn every_spelling_of_the_refresh_command_works() {
         ),
     ];
     for (argv, encoded) in cases {
-        let run = legacy(&env, &argv, b"");
+        let run = env.run(&argv, b"");
         run.expect(0);
         let at = env.record(USER)["access_token"]
             .as_str()
@@ -789,8 +687,7 @@ fn ambiguous_and_unknown_options_are_usage_errors() {
     assert_failed(&run, 2, &["--client_id option requires 1 argument"]);
     let run = env.run(&[REFRESH, "--encoded=yes", "--client_id", CLIENT], b"");
     assert_failed(&run, 2, &["--encoded option does not take a value"]);
-    assert_eq!(env.idp.total_count(), 0);
-    assert!(env.files().is_empty());
+    assert_nothing_done(&env);
 }
 
 #[test]
@@ -807,8 +704,7 @@ fn legacy_help_is_shown_and_does_nothing() {
     ] {
         assert!(all.contains(opt), "{opt}: {run:#?}");
     }
-    assert_eq!(env.idp.total_count(), 0);
-    assert!(env.files().is_empty());
+    assert_nothing_done(&env);
 }
 
 // ---------------------------------------------------------------------------
@@ -817,10 +713,8 @@ fn legacy_help_is_shown_and_does_nothing() {
 
 #[test]
 fn missing_options_are_named_before_any_request() {
-    let env = Env::new();
+    let (env, f) = env_with_rt_file();
     let a = env.idp.authority();
-    let (_, path) = rt_file(&env, USER, "rt.txt");
-    let f = at_arg(&path);
     let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
         (
             vec![REFRESH, "--client_id", CLIENT, "--authority", &a],
@@ -866,6 +760,5 @@ fn missing_options_are_named_before_any_request() {
     // Nothing to do.
     let run = env.run(&["--client_id", CLIENT, "--authority", &a], b"");
     assert_failed(&run, 2, &["nothing to do", "--generate_access_token"]);
-    assert_eq!(env.idp.total_count(), 0);
-    assert!(env.files().is_empty());
+    assert_nothing_done(&env);
 }

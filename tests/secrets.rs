@@ -154,11 +154,9 @@ impl Case {
 
     /// `ooauth2 -v token` for the account with `extra` flags.
     fn token(&mut self, label: &str, extra: &[&str], status: i32) -> &Run {
-        let mut args = vec!["-v".to_string(), "token".to_string()];
-        args.extend(self.env.account_flags(USER));
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let run = self.env.run(&refs, b"");
+        let mut args = vec!["-v".to_string()];
+        args.extend(self.env.args("token", USER, extra));
+        let run = self.env.run(&args, b"");
         self.keep(label, run, status)
     }
 

@@ -32,18 +32,7 @@ fn alone() -> RwLockWriteGuard<'static, ()> {
 /// `ooauth2 helper` for `user` with `extra` request lines, started and
 /// handed its request; a lock wait longer than `lock_timeout` seconds fails.
 fn start(env: &Env, user: &str, extra: &str, lock_timeout: &str) -> Child {
-    let mut cmd = env.command(&["helper"]);
-    cmd.env("OOAUTH2_LOCK_TIMEOUT", lock_timeout);
-    env.start_with(cmd, &format!("{}{extra}\n\n", env.account_lines(user)))
-}
-
-/// Starts `n` gets of `USER` together, every one handed its request before
-/// any is waited for, and collects them all.
-fn stampede(env: &Env, n: usize) -> Vec<Run> {
-    let children: Vec<Child> = (0..n)
-        .map(|_| start(env, USER, "interactive=never", "30"))
-        .collect();
-    children.into_iter().map(|c| finish(c, b"")).collect()
+    env.start_helper(user, extra, Some(lock_timeout))
 }
 
 /// Waits until `cond` holds, failing after `limit`.
@@ -69,7 +58,7 @@ fn rounds(strict: bool) {
         env.expire_cached(USER);
         let rt_before = env.stored_refresh_token(USER);
         env.idp.reset_counts();
-        let runs = stampede(&env, PROCESSES);
+        let runs = env.stampede(PROCESSES, USER, "interactive=never", Some("30"));
         for (i, run) in runs.iter().enumerate() {
             assert_eq!(run.status, 0, "round {round}, process {i}: {run:#?}");
         }
@@ -200,8 +189,7 @@ fn a_sign_in_killed_while_holding_the_lock_does_not_block_the_next_process() {
         env.idp.devicecode_count() == 1
     });
     // The lock is really held: a short wait ends in store_busy.
-    let mut probe = env.command(&["helper"]);
-    probe.env("OOAUTH2_LOCK_TIMEOUT", "0.3");
+    let probe = env.helper_command(Some("0.3"));
     let req = format!("{}interactive=never\n", env.account_lines(USER));
     let run = env.run_with(probe, req.as_bytes());
     run.expect(75);
@@ -210,8 +198,7 @@ fn a_sign_in_killed_while_holding_the_lock_does_not_block_the_next_process() {
     signin.kill().unwrap();
     signin.wait().unwrap();
     let started = Instant::now();
-    let mut next = env.command(&["helper"]);
-    next.env("OOAUTH2_LOCK_TIMEOUT", "5");
+    let next = env.helper_command(Some("5"));
     let run = env.run_with(next, req.as_bytes());
     let took = started.elapsed();
     run.expect(0);

@@ -12,9 +12,7 @@
 //! `examples/mock-idp.rs` (`#[path = ...]`).
 #![allow(dead_code)]
 
-use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hasher};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +23,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
+
+#[path = "rng.rs"]
+pub mod rng;
+use rng::Rng;
 
 /// Tenant id put in id tokens (Microsoft's id for personal accounts).
 pub const MOCK_TID: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
@@ -546,7 +548,7 @@ impl State {
             n_total: 0,
             requests: Vec::new(),
             counter: 0,
-            rng: Rng::new(),
+            rng: Rng::from_clock(),
         }
     }
 
@@ -1684,35 +1686,8 @@ fn iso_time(unix: u64) -> String {
     ms_time(unix).replacen(' ', "T", 1)
 }
 
-/// xorshift64*; not for anything security relevant.
-struct Rng(u64);
-
+/// Ids shaped like Microsoft's trace and correlation ids.
 impl Rng {
-    fn new() -> Rng {
-        let mut h = RandomState::new().build_hasher();
-        h.write_u128(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        Rng(h.finish() | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn string(&mut self, len: usize, alphabet: &[u8]) -> String {
-        (0..len)
-            .map(|_| char::from(alphabet[(self.next() % alphabet.len() as u64) as usize]))
-            .collect()
-    }
-
     fn uuid(&mut self) -> String {
         let (a, b) = (self.next(), self.next());
         uuid_from(a, b)

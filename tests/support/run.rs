@@ -6,6 +6,7 @@
 
 use super::mock_idp::MockIdp;
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -96,10 +97,15 @@ impl Env {
     }
 
     /// A command with a clean environment pointing at this store.
-    pub fn command(&self, args: &[&str]) -> Command {
+    pub fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
         let mut c = Command::new(bin());
-        c.args(args)
-            .env_clear()
+        c.args(args);
+        self.isolate(c)
+    }
+
+    /// Gives `c` a clean environment pointing at this store, and pipes.
+    fn isolate(&self, mut c: Command) -> Command {
+        c.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.root.join("home"))
             .env("OOAUTH2_STORE_DIR", self.store())
@@ -111,7 +117,7 @@ impl Env {
     }
 
     /// Runs the binary with `args` and `stdin`, waiting for it to finish.
-    pub fn run(&self, args: &[&str], stdin: &[u8]) -> Run {
+    pub fn run<S: AsRef<OsStr>>(&self, args: &[S], stdin: &[u8]) -> Run {
         self.run_with(self.command(args), stdin)
     }
 
@@ -122,7 +128,7 @@ impl Env {
     }
 
     /// Starts the binary without waiting.
-    pub fn spawn(&self, args: &[&str]) -> Child {
+    pub fn spawn<S: AsRef<OsStr>>(&self, args: &[S]) -> Child {
         self.command(args).spawn().expect("spawn ooauth2")
     }
 
@@ -147,23 +153,73 @@ impl Env {
 
     /// Flags naming the test account at the mock provider.
     pub fn account_flags(&self, user: &str) -> Vec<String> {
-        vec![
-            "--client-id".into(),
-            CLIENT.into(),
-            "--authority".into(),
-            self.idp.authority(),
-            "--user".into(),
-            user.into(),
-        ]
+        self.account_flags_at(&self.idp.authority(), user)
+    }
+
+    /// Flags naming `user` at an explicit `authority`.
+    pub fn account_flags_at(&self, authority: &str, user: &str) -> Vec<String> {
+        strings(&[
+            "--client-id",
+            CLIENT,
+            "--authority",
+            authority,
+            "--user",
+            user,
+        ])
+    }
+
+    /// `command`, the flags naming `user` at the mock provider, then `extra`.
+    pub fn args(&self, command: &str, user: &str, extra: &[&str]) -> Vec<String> {
+        self.args_at(command, &self.idp.authority(), user, extra)
+    }
+
+    /// `command`, the flags naming `user` at `authority`, then `extra`.
+    pub fn args_at(
+        &self,
+        command: &str,
+        authority: &str,
+        user: &str,
+        extra: &[&str],
+    ) -> Vec<String> {
+        let mut args = vec![command.to_string()];
+        args.extend(self.account_flags_at(authority, user));
+        args.extend(strings(extra));
+        args
     }
 
     /// `ooauth2 token` for `user` with extra flags.
     pub fn token(&self, user: &str, extra: &[&str]) -> Run {
-        let mut args: Vec<String> = vec!["token".into()];
-        args.extend(self.account_flags(user));
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.run(&refs, b"")
+        self.run(&self.args("token", user, extra), b"")
+    }
+
+    /// `ooauth2 login` for `user` with extra flags.
+    pub fn login(&self, user: &str, extra: &[&str]) -> Run {
+        self.run(&self.args("login", user, extra), b"")
+    }
+
+    /// `ooauth2 erase` for `user` with extra flags.
+    pub fn erase(&self, user: &str, extra: &[&str]) -> Run {
+        self.run(&self.args("erase", user, extra), b"")
+    }
+
+    /// ooauth2.py's refresh mode: `--generate_access_token`, `flags`, the
+    /// client id, `refresh_token` (the flag and its value, as one word or
+    /// two), the mock's authority and, given a `user`, `--user <user>`.
+    pub fn legacy_refresh_args(
+        &self,
+        flags: &[&str],
+        refresh_token: &[&str],
+        user: Option<&str>,
+    ) -> Vec<String> {
+        let mut args = strings(&["--generate_access_token"]);
+        args.extend(strings(flags));
+        args.extend(strings(&["--client_id", CLIENT]));
+        args.extend(strings(refresh_token));
+        args.extend(["--authority".to_string(), self.idp.authority()]);
+        if let Some(user) = user {
+            args.extend(strings(&["--user", user]));
+        }
+        args
     }
 
     /// Signs `user` in without a device flow: imports a refresh token the
@@ -270,6 +326,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Owned copies of `v`.
+pub fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
 /// Feeds stdin, closes it and collects the outcome.
 pub fn finish(mut child: Child, stdin: &[u8]) -> Run {
     if let Some(mut s) = child.stdin.take() {
@@ -285,7 +346,7 @@ pub fn finish(mut child: Child, stdin: &[u8]) -> Run {
 
 // ---------------------------------------------------------------------------
 // Helpers for the stress, crash-safety and fault tests (tests/stress.rs,
-// tests/crash.rs, tests/faults.rs). Kept together; nothing above is changed.
+// tests/crash.rs, tests/faults.rs), kept together.
 // ---------------------------------------------------------------------------
 
 /// `sh` wrapper that makes every write to a regular file fail with EFBIG
@@ -298,21 +359,11 @@ pub const NOBODY: u32 = 65534;
 impl Env {
     /// Like [`Env::command`], but runs `wrapper... <binary> args...` (e.g. under
     /// `sh -c 'ulimit ...'` or `setpriv`), with the same clean environment.
-    pub fn command_via(&self, wrapper: &[&str], args: &[&str]) -> Command {
+    pub fn command_via<S: AsRef<OsStr>>(&self, wrapper: &[&str], args: &[S]) -> Command {
         let (program, pre) = wrapper.split_first().expect("empty wrapper");
         let mut c = Command::new(program);
-        c.args(pre)
-            .arg(bin())
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.root.join("home"))
-            .env("OOAUTH2_STORE_DIR", self.store())
-            .env("OOAUTH2_HTTP_TIMEOUT", "10")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        c
+        c.args(pre).arg(bin()).args(args);
+        self.isolate(c)
     }
 
     /// Starts a prepared command, writes `request` to its stdin and closes
@@ -332,22 +383,54 @@ impl Env {
         format!("client_id={CLIENT}\nauthority={authority}\nuser={user}\n")
     }
 
-    /// `ooauth2 token` arguments for `user` at `authority`, plus `extra`.
-    pub fn token_args_at(&self, authority: &str, user: &str, extra: &[&str]) -> Vec<String> {
-        let mut args: Vec<String> = [
-            "token",
-            "--client-id",
-            CLIENT,
-            "--authority",
-            authority,
-            "--user",
-            user,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(extra.iter().map(|s| s.to_string()));
-        args
+    /// `ooauth2 helper`, with `OOAUTH2_LOCK_TIMEOUT` set if `lock_timeout`
+    /// is given.
+    pub fn helper_command(&self, lock_timeout: Option<&str>) -> Command {
+        let mut cmd = self.command(&["helper"]);
+        if let Some(secs) = lock_timeout {
+            cmd.env("OOAUTH2_LOCK_TIMEOUT", secs);
+        }
+        cmd
+    }
+
+    /// The whole helper request for `user` with `extra` lines, blank line
+    /// included.
+    fn request(&self, user: &str, extra: &str) -> String {
+        format!("{}{extra}\n\n", self.account_lines(user))
+    }
+
+    /// Starts `ooauth2 helper` (see [`Env::helper_command`]) and hands it
+    /// the request for `user` with `extra` lines, without waiting.
+    pub fn start_helper(&self, user: &str, extra: &str, lock_timeout: Option<&str>) -> Child {
+        self.start_with(
+            self.helper_command(lock_timeout),
+            &self.request(user, extra),
+        )
+    }
+
+    /// Starts `n` helpers (see [`Env::helper_command`]) for `user` together,
+    /// hands every one its request (`extra` lines) before any is waited for,
+    /// and collects them all.
+    pub fn stampede(
+        &self,
+        n: usize,
+        user: &str,
+        extra: &str,
+        lock_timeout: Option<&str>,
+    ) -> Vec<Run> {
+        let request = self.request(user, extra);
+        let mut children: Vec<Child> = (0..n)
+            .map(|_| {
+                self.helper_command(lock_timeout)
+                    .spawn()
+                    .expect("spawn ooauth2")
+            })
+            .collect();
+        for c in &mut children {
+            let mut stdin = c.stdin.take().unwrap();
+            stdin.write_all(request.as_bytes()).unwrap();
+        }
+        children.into_iter().map(|c| finish(c, b"")).collect()
     }
 
     /// The store's file id of `user` (the stem of its record file).
