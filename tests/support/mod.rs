@@ -1,2 +1,3 @@
+pub mod mail;
 pub mod mock_idp;
 pub mod run;
