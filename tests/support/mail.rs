@@ -716,3 +716,106 @@ pub fn tagged_ok(exchange: &str) -> bool {
         .last()
         .is_some_and(|l| l.split(' ').nth(1) == Some("OK"))
 }
+
+// ---------------------------------------------------------------------------
+// For tests/other_clients.rs: neomutt, offlineimap, getmail and aerc, and
+// script(1) for the clients that need a terminal.
+// ---------------------------------------------------------------------------
+
+/// What tests/other_clients.rs needs from Debian 12 on top of [`APT`].
+pub const APT_OTHER: &str = "neomutt offlineimap3 getmail6 aerc";
+
+/// Fails, naming the whole apt-get line, unless the other clients and
+/// script(1) are installed (besides what [`require_programs`] checks).
+pub fn require_other_programs() {
+    require_programs();
+    let missing: Vec<&str> = ["neomutt", "offlineimap", "getmail", "aerc", "script"]
+        .into_iter()
+        .filter(|p| find_program(p).is_none())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "missing {}; the other-client tests need Debian's packages: sudo {APT} {APT_OTHER} \
+         (.ci/run installs them)",
+        missing.join(", ")
+    );
+}
+
+/// Quotes `s` for sh.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// `words` run under script(1), which gives them a pseudo-terminal (80x24,
+/// TERM=xterm), with the environment of [`client_command`]. script's exit
+/// status is the program's; its stdout is the program's screen output.
+pub fn terminal_command(env: &Env, words: &[&str]) -> Command {
+    let line: Vec<String> = words.iter().map(|w| sh_quote(w)).collect();
+    let mut cmd = client_command(env, &program("script"));
+    cmd.args(["-q", "-e", "-c", &line.join(" "), "/dev/null"])
+        .env("TERM", "xterm")
+        .env("COLUMNS", "80")
+        .env("LINES", "24");
+    cmd
+}
+
+/// Runs `cmd` (e.g. a [`terminal_command`]); once `ready()` holds, types
+/// `keys` on its stdin and waits for it to end. Kills it after `limit`
+/// (status -1, said on stderr). If it ends before `ready()`, nothing is
+/// typed.
+pub fn drive(mut cmd: Command, ready: impl Fn() -> bool, keys: &[u8], limit: Duration) -> Run {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut sin = child.stdin.take();
+    // Kept open until the program ends: script(1) may end its session when
+    // its input closes.
+    let mut typed = None;
+    let mut sout = child.stdout.take().unwrap();
+    let mut serr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = sout.read_to_end(&mut v);
+        v
+    });
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = serr.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + limit;
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        if sin.is_some() && ready() {
+            let mut s = sin.take().unwrap();
+            let _ = s.write_all(keys);
+            let _ = s.flush();
+            typed = Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop((sin, typed));
+    let stdout = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
+    let mut stderr = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+    if timed_out {
+        stderr.push_str(&format!("\n[test: killed after {limit:?}]"));
+    }
+    Run {
+        status: if timed_out {
+            -1
+        } else {
+            status.code().unwrap_or(-1)
+        },
+        stdout,
+        stderr,
+    }
+}
