@@ -2,6 +2,7 @@
 //! `token`, `login`, `status`, `erase`. Each turns its input into the same
 //! [`Request`] the helper protocol builds and hands it to the engine.
 
+use crate::config;
 use crate::engine::{Answer, Engine, Outcome, SystemClock};
 use crate::error::{Error, Result};
 use crate::oauth::{HttpConfig, env_secs};
@@ -17,10 +18,12 @@ const AFTER_HELP: &str = "\
 Examples:
   ooauth2 login --client-id 9e5f94bc-... --user me@example.com
   ooauth2 token --client-id 9e5f94bc-... --user me@example.com
+  ooauth2 token work        (an [accounts.work] table of the config file)
   printf 'action=get\\nclient_id=...\\nuser=me@example.com\\n\\n' | ooauth2 helper
   ooauth2 --generate_access_token --client_id=... --refresh_token=@refresh-token.txt
 
-Environment: OOAUTH2_STORE_DIR (store location), OOAUTH2_LOCK_TIMEOUT,
+Environment: OOAUTH2_CONFIG (config file, default
+$XDG_CONFIG_HOME/ooauth2/config.toml), OOAUTH2_STORE_DIR (store location), OOAUTH2_LOCK_TIMEOUT,
 OOAUTH2_HTTP_TIMEOUT, OOAUTH2_CONNECT_TIMEOUT (seconds), HTTPS_PROXY.
 Exit status: 0 ok, 1 sign-in or app registration needed, 2 bad request,
 74 store error, 75 temporary failure.";
@@ -49,6 +52,7 @@ Examples:
     #[command(after_help = "\
 Prints exactly one line on success and nothing on stdout on failure.
 Examples:
+  passwordeval \"ooauth2 token work\"                                       (msmtp, named account)
   passwordeval \"ooauth2 token --client-id CLIENT --user me@example.com\"   (msmtp)
   PassCmd \"ooauth2 token --client-id CLIENT --user me@example.com\"        (mbsync)
   ooauth2 token --client-id CLIENT --user me@example.com --format xoauth2")]
@@ -59,7 +63,7 @@ Examples:
   ooauth2 login --client-id CLIENT --user me@example.com
   ooauth2 login --client-id CLIENT --tenant contoso.onmicrosoft.com --user me@contoso.com")]
     Login(AccountArgs),
-    /// List the stored accounts (never shows a secret).
+    /// List the configured and stored accounts (never shows a secret).
     #[command(after_help = "Example:\n  ooauth2 status")]
     Status,
     /// Forget a stored account.
@@ -70,6 +74,9 @@ Examples:
 /// Which account, at which provider.
 #[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountArgs {
+    /// A named account from the config file; the flags override its values.
+    #[arg(value_name = "ACCOUNT")]
+    pub name: Option<String>,
     /// Application (client) id of the app registration.
     #[arg(long)]
     pub client_id: Option<String>,
@@ -195,6 +202,14 @@ pub fn fast_token(args: &[String]) -> Option<Cli> {
     let mut seen: Vec<&str> = Vec::new();
     let mut rest = args[2..].iter();
     while let Some(arg) = rest.next() {
+        // One positional: the account name (`token work`); clap takes the rest.
+        if !arg.starts_with('-') {
+            if t.account.name.is_some() {
+                return None;
+            }
+            t.account.name = Some(arg.clone());
+            continue;
+        }
         let (name, inline) = match arg.split_once('=') {
             Some((n, v)) => (n, Some(v.to_string())),
             None => (arg.as_str(), None),
@@ -263,7 +278,7 @@ pub fn run(cli: Cli) -> u8 {
 
 fn helper(verbose: bool) -> u8 {
     let result = protocol::read_request(std::io::stdin().lock())
-        .and_then(|pairs| Request::from_pairs(&pairs))
+        .and_then(|pairs| config::request(pairs, None))
         .and_then(|req| {
             if req.action == Action::Capability {
                 return Ok(capability());
@@ -349,7 +364,7 @@ fn token(args: &TokenArgs, verbose: bool) -> Result<()> {
     if args.non_interactive {
         pairs.push(("interactive".into(), "never".into()));
     }
-    let req = Request::from_pairs(&pairs)?;
+    let req = config::request(pairs, args.account.name.as_deref())?;
     let Outcome::Token(a) = run_request(&req, verbose, false)? else {
         return Err(Error::invalid("unexpected answer"));
     };
@@ -377,7 +392,7 @@ fn token(args: &TokenArgs, verbose: bool) -> Result<()> {
 fn login(args: &AccountArgs, verbose: bool) -> Result<()> {
     let mut pairs = args.pairs(Action::Login);
     pairs.push(("interactive".into(), "always".into()));
-    let req = Request::from_pairs(&pairs)?;
+    let req = config::request(pairs, args.name.as_deref())?;
     let Outcome::Token(a) = run_request(&req, verbose, true)? else {
         return Err(Error::invalid("unexpected answer"));
     };
@@ -390,7 +405,7 @@ fn login(args: &AccountArgs, verbose: bool) -> Result<()> {
 }
 
 fn erase(args: &AccountArgs, verbose: bool) -> Result<()> {
-    let req = Request::from_pairs(&args.pairs(Action::Erase))?;
+    let req = config::request(args.pairs(Action::Erase), args.name.as_deref())?;
     match run_request(&req, verbose, false)? {
         Outcome::Erased {
             user: Some(u),
@@ -402,51 +417,89 @@ fn erase(args: &AccountArgs, verbose: bool) -> Result<()> {
 }
 
 fn status() -> Result<()> {
+    let config = config::load()?;
     let store = Store::open()?;
-    let records = store.list()?;
-    if records.is_empty() {
+    let mut records = store.list()?;
+    let configured = config
+        .as_ref()
+        .map(|c| c.accounts.as_slice())
+        .unwrap_or_default();
+    if records.is_empty() && configured.is_empty() {
         eprintln!("ooauth2: no accounts stored in {}", store.dir().display());
         return Ok(());
     }
     let now = SystemClock;
     let now = crate::engine::Clock::now(&now);
     let mut rows = vec![[
-        "USER".to_string(),
+        "NAME".to_string(),
+        "USER".into(),
         "CLIENT ID".into(),
         "TENANT".into(),
         "ACCESS TOKEN".into(),
         "REFRESH TOKEN OBTAINED".into(),
         "STATE".into(),
     ]];
+    // Configured accounts first, each with its stored record if there is one.
+    for named in configured {
+        // Each value was checked when the file was read; only a missing
+        // client_id can fail here, and status still lists the rest.
+        let Ok(req) = Request::from_pairs(&named.pairs) else {
+            rows.push([
+                named.name.clone(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "none".into(),
+                "none".into(),
+                "incomplete: no client_id".into(),
+            ]);
+            continue;
+        };
+        let client_id = req.client_id.clone().unwrap_or_default();
+        let users = match &req.user {
+            Some(u) => vec![u.clone()],
+            None => store.find_users(&req.authority, &req.tenant, &client_id)?,
+        };
+        let stored = match users.as_slice() {
+            [user] => {
+                let path = store.record_path(&req.account(user));
+                records
+                    .iter()
+                    .position(|(p, _)| *p == path)
+                    .map(|i| records.remove(i))
+            }
+            _ => None,
+        };
+        match stored {
+            Some((_, Ok(r))) => rows.push(record_row(&named.name, r, now)),
+            Some((path, Err(e))) => {
+                eprintln!("ooauth2: warning: {} ({})", e.message, path.display());
+            }
+            None => {
+                let state = if users.len() > 1 {
+                    "several stored: set user"
+                } else {
+                    "never signed in"
+                };
+                rows.push([
+                    named.name.clone(),
+                    req.user.clone().unwrap_or_else(|| "-".into()),
+                    client_id,
+                    tenant_column(&req.tenant, &req.authority),
+                    "none".into(),
+                    "none".into(),
+                    state.into(),
+                ]);
+            }
+        }
+    }
     for (path, rec) in records {
         match rec {
-            Ok(r) => {
-                let at = match r.expires_at {
-                    Some(t) if t > now => format!("expires in {} min", (t - now) / 60),
-                    Some(_) => "expired".into(),
-                    None => "none".into(),
-                };
-                let rt = match (&r.refresh_token, r.refresh_token_obtained_at) {
-                    (Some(_), Some(t)) => utc(t),
-                    (Some(_), None) => "unknown".into(),
-                    (None, _) => "none".into(),
-                };
-                let state = if r.needs_login.is_some() || r.refresh_token.is_none() {
-                    "needs sign-in"
-                } else {
-                    "ok"
-                };
-                let tenant = if r.authority == crate::provider::DEFAULT_AUTHORITY {
-                    r.tenant.clone()
-                } else {
-                    format!("{} ({})", r.tenant, r.authority)
-                };
-                rows.push([r.user, r.client_id, tenant, at, rt, state.into()]);
-            }
+            Ok(r) => rows.push(record_row("-", r, now)),
             Err(e) => eprintln!("ooauth2: warning: {} ({})", e.message, path.display()),
         }
     }
-    let widths: Vec<usize> = (0..6)
+    let widths: Vec<usize> = (0..7)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
@@ -460,6 +513,44 @@ fn status() -> Result<()> {
         out.push('\n');
     }
     print_stdout(&out)
+}
+
+/// A status row for a stored record; `name` is its configured name or `-`.
+fn record_row(name: &str, r: crate::store::Record, now: u64) -> [String; 7] {
+    let at = match r.expires_at {
+        Some(t) if t > now => format!("expires in {} min", (t - now) / 60),
+        Some(_) => "expired".into(),
+        None => "none".into(),
+    };
+    let rt = match (&r.refresh_token, r.refresh_token_obtained_at) {
+        (Some(_), Some(t)) => utc(t),
+        (Some(_), None) => "unknown".into(),
+        (None, _) => "none".into(),
+    };
+    let state = if r.needs_login.is_some() || r.refresh_token.is_none() {
+        "needs sign-in"
+    } else {
+        "ready"
+    };
+    let tenant = tenant_column(&r.tenant, &r.authority);
+    [
+        name.to_string(),
+        r.user,
+        r.client_id,
+        tenant,
+        at,
+        rt,
+        state.into(),
+    ]
+}
+
+/// The tenant, with the authority when it is not Microsoft's public cloud.
+fn tenant_column(tenant: &str, authority: &str) -> String {
+    if authority == crate::provider::DEFAULT_AUTHORITY {
+        tenant.to_string()
+    } else {
+        format!("{tenant} ({authority})")
+    }
 }
 
 /// `YYYY-MM-DD HH:MM UTC` from Unix seconds (Howard Hinnant's civil-from-days).
@@ -527,6 +618,13 @@ mod tests {
             &["token", "--format=json", "--verbose", "--user", ""],
             &["token", "--format", "oauthbearer"],
             &["token"],
+            &["token", "work"],
+            &["token", "extra"],
+            &["token", "work", "--user", "u@x", "--non-interactive"],
+            &["token", "--user", "u@x", "work", "--format=json"],
+            &["token", "-v", "a.b_c-1", "--client-id=c"],
+            &["token", ""],
+            &["token", "work=x"],
         ];
         for line in lines {
             let args = argv(line);
@@ -547,7 +645,9 @@ mod tests {
             &["token", "--format", "pem"],
             &["token", "--non-interactive=yes"],
             &["token", "--bogus"],
-            &["token", "extra"],
+            &["token", "work", "home"],
+            &["token", "work", "--", "x"],
+            &["token", "-"],
             &["--verbose", "token"],
             &["status"],
         ];
@@ -562,7 +662,11 @@ mod tests {
         let cmd = Cli::command();
         let token = cmd.find_subcommand("token").unwrap();
         for arg in token.get_arguments() {
-            let Some(long) = arg.get_long() else { continue };
+            // The one positional, ACCOUNT, is held by the parity test above.
+            let Some(long) = arg.get_long() else {
+                assert_eq!(arg.get_id(), "name", "an unknown positional");
+                continue;
+            };
             if long == "help" {
                 continue;
             }

@@ -5,7 +5,7 @@
 use crate::error::{Code, Error, Result};
 use crate::oauth::{self, Client, DeviceUi, Http, HttpConfig, TokenResponse};
 use crate::provider;
-use crate::request::{Account, Action, Interactive, Request};
+use crate::request::{Account, Action, Interactive, Request, Secret};
 use crate::store::{AccountLock, Record, Store};
 use std::time::Duration;
 
@@ -81,6 +81,8 @@ pub struct Engine<'a> {
     http: Option<Http>,
     ui: &'a mut dyn SignInUi,
     lock_timeout: Duration,
+    /// The secret `client_secret_cmd` printed, so one run serves a retry too.
+    command_secret: Option<Secret>,
 }
 
 impl<'a> Engine<'a> {
@@ -99,6 +101,7 @@ impl<'a> Engine<'a> {
             http: None,
             ui,
             lock_timeout,
+            command_secret: None,
         }
     }
 
@@ -177,7 +180,7 @@ impl<'a> Engine<'a> {
             }
             // Nothing to refresh and no sign-in allowed: fail without creating a file.
             None if !self.may_sign_in(req) => {
-                return Err(login_required(&account, "no refresh token is stored"));
+                return Err(login_required(req, &account, "no refresh token is stored"));
             }
             _ => {}
         }
@@ -286,11 +289,11 @@ impl<'a> Engine<'a> {
                         return self.sign_in_locked(req, account, lock, Some(rec), &e.message);
                     }
                     let hint = match &e.hint {
-                        Some(h) => format!("{h}; run: {}", account.login_command()),
-                        None => format!("run: {}", account.login_command()),
+                        Some(h) => format!("{h}; run: {}", login_command(req, account)),
+                        None => format!("run: {}", login_command(req, account)),
                     };
                     let e = Error::new(e.code, e.message).hint(hint);
-                    let login = format!("; sign in again soon: {}", account.login_command());
+                    let login = format!("; sign in again soon: {}", login_command(req, account));
                     return self.cached_despite(&rec, e, &login);
                 }
                 Err(e) => return Err(e),
@@ -316,12 +319,20 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// The client credentials of a request.
-    fn client(req: &Request, account: &Account) -> (String, Option<String>) {
-        (
-            account.client_id.clone(),
-            req.client_secret.as_ref().map(|s| s.expose().to_string()),
-        )
+    /// The client credentials of a request. Called only just before a
+    /// grant, so a `client_secret_cmd` runs only when the provider is reached.
+    fn client(&mut self, req: &Request, account: &Account) -> Result<(String, Option<String>)> {
+        let secret = match (&req.client_secret, &req.client_secret_cmd) {
+            (Some(s), _) => Some(s.expose().to_string()),
+            (None, Some(cmd)) => {
+                if self.command_secret.is_none() {
+                    self.command_secret = Some(cmd.run()?);
+                }
+                self.command_secret.as_ref().map(|s| s.expose().to_string())
+            }
+            (None, None) => None,
+        };
+        Ok((account.client_id.clone(), secret))
     }
 
     /// One refresh grant for `account` with `refresh_token`.
@@ -332,7 +343,7 @@ impl<'a> Engine<'a> {
         refresh_token: &str,
         scope: &str,
     ) -> Result<TokenResponse> {
-        let (id, secret) = Engine::client(req, account);
+        let (id, secret) = self.client(req, account)?;
         let client = Client {
             id: &id,
             secret: secret.as_deref(),
@@ -351,7 +362,7 @@ impl<'a> Engine<'a> {
         reason: &str,
     ) -> Result<Answer> {
         if !self.may_sign_in(req) {
-            return Err(login_required(account, reason));
+            return Err(login_required(req, account, reason));
         }
         let scope = provider::signin_scope(
             req.scope
@@ -371,7 +382,7 @@ impl<'a> Engine<'a> {
         scope: &str,
     ) -> Result<TokenResponse> {
         let endpoints = provider::endpoints(&account.authority, &account.tenant);
-        let (id, secret) = Engine::client(req, account);
+        let (id, secret) = self.client(req, account)?;
         let client = Client {
             id: &id,
             secret: secret.as_deref(),
@@ -562,12 +573,21 @@ fn same_user(a: &str, b: &str) -> bool {
     a.to_lowercase() == b.to_lowercase()
 }
 
-fn login_required(account: &Account, reason: &str) -> Error {
+/// The command that signs the account in again: by its configured name when
+/// the request used one, else with every flag spelled out.
+fn login_command(req: &Request, account: &Account) -> String {
+    match &req.account_name {
+        Some(name) => format!("ooauth2 login {name}"),
+        None => account.login_command(),
+    }
+}
+
+fn login_required(req: &Request, account: &Account, reason: &str) -> Error {
     Error::new(
         Code::LoginRequired,
         format!("{reason} for {} (tenant {})", account.user, account.tenant),
     )
-    .hint(format!("run: {}", account.login_command()))
+    .hint(format!("run: {}", login_command(req, account)))
 }
 
 fn mismatch(wanted: &str, got: &str) -> Error {

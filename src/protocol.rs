@@ -43,6 +43,7 @@ const fn key(name: &'static str, dir: Dir, secret: bool) -> Key {
 /// Every key of the protocol.
 pub const KEYS: &[Key] = &[
     key("action", Dir::Request, false),
+    key("account", Dir::Request, false),
     key("client_id", Dir::Request, false),
     key("client_secret", Dir::Request, true),
     key("tenant", Dir::Request, false),

@@ -108,6 +108,11 @@ pub struct Request {
     pub host: Option<String>,
     pub port: Option<u16>,
     pub refresh_token: Option<Secret>,
+    /// Where the client secret comes from when the request has none: set
+    /// by the config layer, run only if the provider is reached.
+    pub client_secret_cmd: Option<crate::config::SecretCommand>,
+    /// The named account the request came from, for hints.
+    pub account_name: Option<String>,
 }
 
 /// Default for `min_ttl`: five minutes, enough for a slow IMAP login.
@@ -123,6 +128,12 @@ impl Request {
                 .find(|(key, _)| key == k)
                 .map(|(_, v)| v.as_str())
         };
+        // `account` names config values; a front end must resolve it first.
+        if get("account").is_some() {
+            return Err(Error::invalid(
+                "account= must be resolved from the config file before validation",
+            ));
+        }
         let action = match get("action") {
             None => Action::Get,
             Some(a) => Action::ALL
@@ -202,7 +213,19 @@ impl Request {
             host,
             port,
             refresh_token,
+            client_secret_cmd: None,
+            account_name: None,
         })
+    }
+
+    /// Checks one key's value by the rules of [`Request::from_pairs`], on its
+    /// own, so the config file can report the line of a bad value.
+    pub fn check_value(key: &str, value: &str) -> Result<()> {
+        let mut pairs = vec![(key.to_string(), value.to_string())];
+        if key != "client_id" {
+            pairs.push(("client_id".to_string(), "x".to_string()));
+        }
+        Request::from_pairs(&pairs).map(|_| ())
     }
 
     /// The account this request names, when the user is known.

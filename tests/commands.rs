@@ -429,7 +429,7 @@ fn status_lists_several_accounts_and_their_state() {
         .find(|l| l.contains("other@example.com"))
         .unwrap();
     assert!(
-        me.contains("expires in") && me.trim_end().ends_with("ok"),
+        me.contains("expires in") && me.trim_end().ends_with("ready"),
         "{me}"
     );
     assert!(other.contains("expired"), "{other}");

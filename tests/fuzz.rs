@@ -263,7 +263,7 @@ fn rng_for_case(case: u64) -> Rng {
 /// `interactive` and `authority` first, so a value that ends the request
 /// early (a blank line in it) never leaves a request that may sign in or
 /// reach another host.
-const REQUEST_KEYS: [&str; 12] = [
+const REQUEST_KEYS: [&str; 13] = [
     "interactive",
     "authority",
     "action",
@@ -276,6 +276,7 @@ const REQUEST_KEYS: [&str; 12] = [
     "port",
     "client_secret",
     "refresh_token",
+    "account",
 ];
 
 /// Hostile values: path tricks, '=', line breaks and injected lines, control

@@ -1,0 +1,340 @@
+//! Named accounts: the config file behind `ooauth2 token work`, `login work`,
+//! `account=work` and `status`, driven through the binary with
+//! `OOAUTH2_CONFIG` pointing at a file in the test's own directory.
+
+// Helpers outside #[test] fns panic on set-up failures too, like the tests.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::PathBuf;
+use support::mock_idp::Grant;
+use support::run::{CLIENT, Env, Run, USER, set_mode};
+
+/// Writes `body` as the config file (mode 0600) and returns its path.
+fn write_config(env: &Env, body: &str) -> PathBuf {
+    let path = env.root.join("config.toml");
+    std::fs::write(&path, body).unwrap();
+    set_mode(&path, 0o600);
+    path
+}
+
+/// A config naming the mock's test client as `[accounts.work]`, plus `extra` lines.
+fn work_config(env: &Env, extra: &str) -> PathBuf {
+    write_config(
+        env,
+        &format!(
+            "# mail accounts\n[accounts.work]\nprovider = \"microsoft\"\nclient_id = \"{CLIENT}\"\n\
+             authority = \"{}\"\n{extra}",
+            env.idp.authority()
+        ),
+    )
+}
+
+/// Runs the binary with `OOAUTH2_CONFIG` set to `config`.
+fn run(env: &Env, config: &PathBuf, args: &[&str], stdin: &[u8]) -> Run {
+    let mut cmd = env.command(args);
+    cmd.env("OOAUTH2_CONFIG", config);
+    env.run_with(cmd, stdin)
+}
+
+/// Asserts a failed run: the status, nothing on stdout, the needles on stderr.
+#[track_caller]
+fn assert_failed(run: &Run, status: i32, needles: &[&str]) {
+    run.expect(status);
+    assert_eq!(run.stdout, "", "stdout must be empty on failure: {run:#?}");
+    for n in needles {
+        assert!(run.stderr.contains(n), "stderr lacks {n:?}: {run:#?}");
+    }
+}
+
+#[test]
+fn token_work_answers_from_the_cache_without_a_provider_request() {
+    let env = Env::new();
+    env.seed(USER);
+    let at = env.cached_access_token(USER);
+    let cfg = work_config(&env, &format!("user = \"{USER}\"\n"));
+    env.idp.reset_counts();
+    let run = run(&env, &cfg, &["token", "work"], b"");
+    run.expect(0);
+    assert_eq!(run.stdout, format!("{at}\n"));
+    assert_eq!(env.idp.total_count(), 0);
+    // Without `user` the only stored account of the client is the one.
+    let cfg = work_config(&env, "");
+    let run = self::run(&env, &cfg, &["token", "work", "--format", "xoauth2"], b"");
+    run.expect(0);
+    assert_eq!(run.stdout.lines().count(), 1);
+    assert_eq!(env.idp.total_count(), 0);
+}
+
+#[test]
+fn explicit_flags_and_keys_override_the_file() {
+    let env = Env::new();
+    env.seed(USER);
+    let at = env.cached_access_token(USER);
+    // The file names a user that was never signed in; the flag wins.
+    let cfg = work_config(&env, "user = \"nobody@example.com\"\n");
+    let failed = run(&env, &cfg, &["token", "work", "--non-interactive"], b"");
+    assert_failed(&failed, 1, &["nobody@example.com"]);
+    let run1 = run(
+        &env,
+        &cfg,
+        &["token", "work", "--user", USER, "--non-interactive"],
+        b"",
+    );
+    run1.expect(0);
+    assert_eq!(run1.stdout, format!("{at}\n"));
+    let req = format!("account=work\nuser={USER}\ninteractive=never\n\n");
+    let run2 = run(&env, &cfg, &["helper"], req.as_bytes());
+    run2.expect(0);
+    assert_eq!(run2.pairs()["access_token"], at);
+    assert_eq!(run2.pairs()["user"], USER);
+    // An explicit value is checked by the usual rules.
+    let bad = run(&env, &cfg, &["token", "work", "--user", "a b"], b"");
+    assert_failed(&bad, 2, &["user must not contain spaces"]);
+}
+
+#[test]
+fn account_key_in_the_helper_protocol() {
+    let env = Env::new();
+    env.seed(USER);
+    let cfg = work_config(&env, &format!("user = \"{USER}\"\n"));
+    env.idp.reset_counts();
+    let run = run(
+        &env,
+        &cfg,
+        &["helper"],
+        b"action=get\naccount=work\ninteractive=never\n\n",
+    );
+    run.expect(0);
+    let p = run.pairs();
+    assert_eq!(p["source"], "cache");
+    assert_eq!(p["user"], USER);
+    assert_eq!(env.idp.total_count(), 0);
+}
+
+#[test]
+fn unknown_account_names_the_file_and_the_configured_names() {
+    let env = Env::new();
+    let cfg = work_config(&env, "[accounts.home]\nclient_id = \"c2\"\n");
+    let cfg_s = cfg.display().to_string();
+    let r = run(&env, &cfg, &["token", "wrok"], b"");
+    assert_failed(
+        &r,
+        2,
+        &["no account 'wrok'", &cfg_s, "configured: work, home"],
+    );
+    let r = run(&env, &cfg, &["helper"], b"account=wrok\n\n");
+    r.expect(2);
+    assert_eq!(r.pairs()["error"], "invalid_request");
+    assert!(r.pairs()["hint"].contains("configured: work, home"));
+    // No config file at all: the path it looked for is named.
+    let missing = env.root.join("none.toml");
+    let r = run(&env, &missing, &["token", "work"], b"");
+    assert_failed(&r, 2, &["no account 'work'", "none.toml"]);
+    assert!(env.files().is_empty());
+}
+
+#[test]
+fn bad_toml_names_the_file_and_line() {
+    let env = Env::new();
+    let cfg = write_config(
+        &env,
+        "[accounts.work]\nclient_id = \"c\"\nuser = me@example.com\n",
+    );
+    let r = run(&env, &cfg, &["token", "work"], b"");
+    assert_failed(&r, 2, &[&format!("{}:3:", cfg.display()), "invalid TOML"]);
+    assert!(env.files().is_empty());
+}
+
+#[test]
+fn unknown_keys_and_bad_values_name_the_line_and_key() {
+    let env = Env::new();
+    for (body, needles) in [
+        (
+            "\n[accounts.work]\nclient_id = \"c\"\ntennant = \"x\"\n",
+            vec![":4:", "unknown key 'tennant'"],
+        ),
+        (
+            "[accounts.work]\nclient_id = \"c\"\nmin_ttl = \"soon\"\n",
+            vec![":3:", "min_ttl"],
+        ),
+        (
+            "[accounts.work]\nclient_id = \"c\"\n\ntenant = \"../x\"\n",
+            vec![":4:", "tenant"],
+        ),
+        (
+            "[accounts.work]\nprovider = \"yahoo\"\n",
+            vec![":2:", "unknown provider 'yahoo'", "microsoft"],
+        ),
+        (
+            "[accounts.\"a/b\"]\nclient_id = \"c\"\n",
+            vec![":1:", "account name"],
+        ),
+    ] {
+        let cfg = write_config(&env, body);
+        let r = run(&env, &cfg, &["token", "work"], b"");
+        let mut all = vec![cfg.to_str().unwrap()];
+        all.extend(needles);
+        assert_failed(&r, 2, &all);
+    }
+}
+
+#[test]
+fn a_client_secret_in_the_file_is_refused() {
+    let env = Env::new();
+    let cfg = work_config(&env, "client_secret = \"hunter2-in-file\"\n");
+    let r = run(&env, &cfg, &["token", "work"], b"");
+    assert_failed(&r, 2, &[":6:", "client_secret", "client_secret_cmd"]);
+    assert!(!r.stderr.contains("hunter2-in-file"), "{r:#?}");
+}
+
+#[test]
+fn a_config_writable_by_others_is_refused() {
+    let env = Env::new();
+    env.seed(USER);
+    let cfg = work_config(&env, &format!("user = \"{USER}\"\n"));
+    for mode in [0o620, 0o602, 0o666] {
+        set_mode(&cfg, mode);
+        let r = run(&env, &cfg, &["token", "work"], b"");
+        assert_failed(&r, 74, &[cfg.to_str().unwrap(), "chmod 600"]);
+    }
+    // Read-only for others is fine.
+    set_mode(&cfg, 0o644);
+    run(&env, &cfg, &["token", "work"], b"").expect(0);
+}
+
+#[test]
+fn client_secret_cmd_runs_only_when_the_provider_is_reached() {
+    let env = Env::new();
+    env.seed(USER);
+    let marker = env.root.join("cmd-ran");
+    let secret = "s3cret-from-the-command";
+    let cfg = work_config(
+        &env,
+        &format!(
+            "user = \"{USER}\"\nclient_secret_cmd = \"touch '{}'; printf '{secret}\\\\nignored\\\\n'\"\n",
+            marker.display()
+        ),
+    );
+    // From the cache: the command is not run.
+    run(&env, &cfg, &["token", "work"], b"").expect(0);
+    assert!(!marker.exists(), "client_secret_cmd ran for a cached token");
+    // A refresh carries the command's first line as the client secret.
+    env.idp.require_secret(CLIENT, secret);
+    env.expire_cached(USER);
+    env.idp.reset_counts();
+    let r = run(&env, &cfg, &["token", "work"], b"");
+    r.expect(0);
+    assert!(marker.exists());
+    let sent = env.idp.token_requests(Grant::Refresh);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].get("client_secret"), Some(secret));
+    assert!(
+        !r.stderr.contains(secret) && !r.stdout.contains(secret),
+        "{r:#?}"
+    );
+    // An explicit client_secret wins, and the command is not run.
+    std::fs::remove_file(&marker).unwrap();
+    env.expire_cached(USER);
+    let req = format!("account=work\nclient_secret={secret}\n\n");
+    run(&env, &cfg, &["helper"], req.as_bytes()).expect(0);
+    assert!(!marker.exists());
+}
+
+#[test]
+fn a_failing_client_secret_cmd_is_a_clear_error() {
+    let env = Env::new();
+    env.seed(USER);
+    let cfg = work_config(
+        &env,
+        &format!("user = \"{USER}\"\nclient_secret_cmd = \"echo oops >&2; exit 7\"\n"),
+    );
+    env.expire_cached(USER);
+    let before = env.snapshot();
+    env.idp.reset_counts();
+    let r = run(&env, &cfg, &["token", "work"], b"");
+    assert_failed(
+        &r,
+        2,
+        &[
+            "client_secret_cmd of account 'work' failed with exit status 7",
+            ":7",
+        ],
+    );
+    assert_eq!(env.idp.total_count(), 0);
+    assert_eq!(env.snapshot().len(), before.len());
+}
+
+#[test]
+fn status_lists_configured_and_stored_accounts() {
+    let env = Env::new();
+    env.seed(USER);
+    env.seed("other@example.com");
+    let cfg = work_config(
+        &env,
+        &format!(
+            "user = \"{USER}\"\nclient_secret_cmd = \"echo never-shown\"\n\
+             [accounts.new]\nclient_id = \"{CLIENT}\"\nuser = \"new@example.com\"\n"
+        ),
+    );
+    let r = run(&env, &cfg, &["status"], b"");
+    r.expect(0);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{r:#?}");
+    assert!(lines[0].starts_with("NAME") && lines[0].trim_end().ends_with("STATE"));
+    let row = |needle: &str| {
+        *lines
+            .iter()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no row for {needle}: {r:#?}"))
+    };
+    let work = row(USER);
+    assert!(
+        work.starts_with("work ") && work.trim_end().ends_with("ready"),
+        "{work}"
+    );
+    assert!(work.contains("expires in"), "{work}");
+    let new = row("new@example.com");
+    assert!(
+        new.starts_with("new ") && new.trim_end().ends_with("never signed in"),
+        "{new}"
+    );
+    let other = row("other@example.com");
+    assert!(
+        other.starts_with("- ") && other.trim_end().ends_with("ready"),
+        "{other}"
+    );
+    assert!(!r.stdout.contains("never-shown") && !r.stderr.contains("never-shown"));
+    for (_, rec) in env.records() {
+        assert!(!r.stdout.contains(rec["access_token"].as_str().unwrap()));
+    }
+}
+
+#[test]
+fn login_and_erase_by_name() {
+    let env = Env::new();
+    let cfg = work_config(&env, &format!("user = \"{USER}\"\n"));
+    let r = run(&env, &cfg, &["login", "work"], b"");
+    r.expect(0);
+    assert_eq!(r.stdout, "");
+    assert!(r.stderr.contains(&format!("signed in as {USER}")), "{r:#?}");
+    assert_eq!(env.idp.devicecode_count(), 1);
+    assert_eq!(env.record(USER)["client_id"].as_str(), Some(CLIENT));
+    env.idp.reset_counts();
+    run(&env, &cfg, &["token", "work"], b"").expect(0);
+    assert_eq!(env.idp.total_count(), 0);
+    let r = run(&env, &cfg, &["erase", "work"], b"");
+    r.expect(0);
+    assert!(r.stderr.contains(&format!("erased {USER}")), "{r:#?}");
+    assert!(env.records().is_empty());
+}
+
+#[test]
+fn a_named_account_that_needs_a_sign_in_is_told_to_log_in_by_name() {
+    let env = Env::new();
+    let cfg = work_config(&env, &format!("user = \"{USER}\"\n"));
+    let run = run(&env, &cfg, &["token", "work", "--non-interactive"], b"");
+    assert_failed(&run, 1, &["ooauth2: hint: run: ooauth2 login work"]);
+    assert!(env.files().is_empty());
+}
