@@ -24,7 +24,8 @@ Examples:
 
 Environment: OOAUTH2_CONFIG (config file, default
 $XDG_CONFIG_HOME/ooauth2/config.toml), OOAUTH2_STORE_DIR (store location), OOAUTH2_LOCK_TIMEOUT,
-OOAUTH2_HTTP_TIMEOUT, OOAUTH2_CONNECT_TIMEOUT (seconds), HTTPS_PROXY.
+OOAUTH2_HTTP_TIMEOUT, OOAUTH2_CONNECT_TIMEOUT (seconds), HTTPS_PROXY,
+OOAUTH2_NOTIFY_CMD (tells the sign-in code when no terminal can), NO_COLOR.
 Exit status: 0 ok, 1 sign-in or app registration needed, 2 bad request,
 74 store error, 75 temporary failure.";
 
@@ -57,18 +58,44 @@ Examples:
   PassCmd \"ooauth2 token --client-id CLIENT --user me@example.com\"        (mbsync)
   ooauth2 token --client-id CLIENT --user me@example.com --format xoauth2")]
     Token(TokenArgs),
-    /// Sign in with the device code flow and store the tokens.
+    /// Sign in (device code flow, or --flow authcode in a browser) and store the tokens.
     #[command(after_help = "\
 Examples:
   ooauth2 login --client-id CLIENT --user me@example.com
-  ooauth2 login --client-id CLIENT --tenant contoso.onmicrosoft.com --user me@contoso.com")]
-    Login(AccountArgs),
+  ooauth2 login --client-id CLIENT --tenant contoso.onmicrosoft.com --user me@contoso.com
+  ooauth2 login --client-id CLIENT --user me@example.com --flow authcode --open
+  ooauth2 login work --flow authcode --redirect-port 8765   (ssh -L 8765:127.0.0.1:8765 HOST)")]
+    Login(LoginArgs),
     /// List the configured and stored accounts (never shows a secret).
-    #[command(after_help = "Example:\n  ooauth2 status")]
-    Status,
+    #[command(after_help = "Examples:\n  ooauth2 status\n  ooauth2 status --json")]
+    Status(StatusArgs),
     /// Forget a stored account.
     #[command(after_help = "Example:\n  ooauth2 erase --client-id CLIENT --user me@example.com")]
     Erase(AccountArgs),
+    /// Print a shell completion script on stdout.
+    #[command(after_help = "\
+Examples:
+  ooauth2 completions bash > ~/.local/share/bash-completion/completions/ooauth2
+  ooauth2 completions zsh > ~/.zfunc/_ooauth2      (with fpath+=~/.zfunc in ~/.zshrc)
+  ooauth2 completions fish > ~/.config/fish/completions/ooauth2.fish")]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    #[command(after_help = "\
+Example:
+  mkdir -p ~/.local/share/man/man1 && ooauth2 man > ~/.local/share/man/man1/ooauth2.1")]
+    Man,
+}
+
+/// `status` flags.
+#[derive(Args, Debug, Default, PartialEq, Eq)]
+pub struct StatusArgs {
+    /// Print one JSON array of the accounts instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Which account, at which provider.
@@ -94,11 +121,57 @@ pub struct AccountArgs {
     pub scope: Option<String>,
 }
 
+/// How an interactive sign-in runs (`token` and `login`).
+#[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignInArgs {
+    /// Sign-in flow: device (a code typed in any browser) or authcode (a
+    /// browser redirect to 127.0.0.1).
+    #[arg(long, value_name = "FLOW")]
+    pub flow: Option<String>,
+    /// authcode: the local port the browser comes back to (default: any free port).
+    #[arg(long, value_name = "PORT")]
+    pub redirect_port: Option<String>,
+    /// authcode: seconds to wait for the browser (default 300).
+    #[arg(long, value_name = "SECONDS")]
+    pub signin_timeout: Option<String>,
+    /// authcode: open the sign-in page with xdg-open.
+    #[arg(long)]
+    pub open: bool,
+}
+
+impl SignInArgs {
+    fn add_pairs(&self, p: &mut Vec<(String, String)>) {
+        for (k, v) in [
+            ("flow", &self.flow),
+            ("redirect_port", &self.redirect_port),
+            ("signin_timeout", &self.signin_timeout),
+        ] {
+            if let Some(v) = v {
+                p.push((k.to_string(), v.clone()));
+            }
+        }
+        if self.open {
+            p.push(("open_browser".into(), "true".into()));
+        }
+    }
+}
+
+/// `login` flags.
+#[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub account: AccountArgs,
+    #[command(flatten)]
+    pub signin: SignInArgs,
+}
+
 /// `token` flags.
 #[derive(Args, Debug, Default, PartialEq, Eq)]
 pub struct TokenArgs {
     #[command(flatten)]
     pub account: AccountArgs,
+    #[command(flatten)]
+    pub signin: SignInArgs,
     /// Renew when fewer than this many seconds are left (default 300).
     #[arg(long)]
     pub min_ttl: Option<String>,
@@ -153,7 +226,12 @@ pub fn run_request(req: &Request, verbose: bool, enter_on_stdin: bool) -> Result
     let http = HttpConfig::from_env(verbose)?;
     let lock_timeout = env_secs("OOAUTH2_LOCK_TIMEOUT", 60.0)?;
     let clock = SystemClock;
-    let mut ui = TerminalUi::new(enter_on_stdin);
+    // The account's notify_cmd, else the environment's.
+    let notify = req
+        .notify_cmd
+        .clone()
+        .or_else(|| std::env::var(crate::ui::NOTIFY_ENV).ok());
+    let mut ui = TerminalUi::new(enter_on_stdin).with_notify(notify, req.user.as_deref());
     let mut engine = Engine::new(store, &clock, http, &mut ui, lock_timeout);
     engine.handle(req)
 }
@@ -218,12 +296,14 @@ pub fn fast_token(args: &[String]) -> Option<Cli> {
             return None;
         }
         seen.push(name);
-        if matches!(name, "-v" | "--verbose" | "--non-interactive") {
+        if matches!(name, "-v" | "--verbose" | "--non-interactive" | "--open") {
             if inline.is_some() {
                 return None;
             }
             if name == "--non-interactive" {
                 t.non_interactive = true;
+            } else if name == "--open" {
+                t.signin.open = true;
             } else {
                 verbose = true;
             }
@@ -238,6 +318,9 @@ pub fn fast_token(args: &[String]) -> Option<Cli> {
             "--min-ttl" => &mut t.min_ttl,
             "--host" => &mut t.host,
             "--port" => &mut t.port,
+            "--flow" => &mut t.signin.flow,
+            "--redirect-port" => &mut t.signin.redirect_port,
+            "--signin-timeout" => &mut t.signin.signin_timeout,
             "--format" => {
                 let v = inline.or_else(|| rest.next().cloned())?;
                 t.format = Format::from_str(&v, false).ok()?;
@@ -264,8 +347,10 @@ pub fn run(cli: Cli) -> u8 {
         Command::Helper => return helper(verbose),
         Command::Token(args) => token(&args, verbose),
         Command::Login(args) => login(&args, verbose),
-        Command::Status => status(),
+        Command::Status(args) => status(&args),
         Command::Erase(args) => erase(&args, verbose),
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man(),
     };
     match result {
         Ok(()) => 0,
@@ -364,6 +449,7 @@ fn token(args: &TokenArgs, verbose: bool) -> Result<()> {
     if args.non_interactive {
         pairs.push(("interactive".into(), "never".into()));
     }
+    args.signin.add_pairs(&mut pairs);
     let req = config::request(pairs, args.account.name.as_deref())?;
     let Outcome::Token(a) = run_request(&req, verbose, false)? else {
         return Err(Error::invalid("unexpected answer"));
@@ -389,10 +475,11 @@ fn token(args: &TokenArgs, verbose: bool) -> Result<()> {
     print_stdout(&format!("{line}\n"))
 }
 
-fn login(args: &AccountArgs, verbose: bool) -> Result<()> {
-    let mut pairs = args.pairs(Action::Login);
+fn login(args: &LoginArgs, verbose: bool) -> Result<()> {
+    let mut pairs = args.account.pairs(Action::Login);
     pairs.push(("interactive".into(), "always".into()));
-    let req = config::request(pairs, args.name.as_deref())?;
+    args.signin.add_pairs(&mut pairs);
+    let req = config::request(pairs, args.account.name.as_deref())?;
     let Outcome::Token(a) = run_request(&req, verbose, true)? else {
         return Err(Error::invalid("unexpected answer"));
     };
@@ -416,7 +503,126 @@ fn erase(args: &AccountArgs, verbose: bool) -> Result<()> {
     Ok(())
 }
 
-fn status() -> Result<()> {
+/// `completions SHELL`: the script clap_complete generates from [`Cli`].
+fn completions(shell: clap_complete::Shell) -> Result<()> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "ooauth2", &mut out);
+    print_stdout(&String::from_utf8_lossy(&out))
+}
+
+/// `man`: the roff page clap_mangen generates from [`Cli`].
+fn man() -> Result<()> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut out)
+        .map_err(|e| {
+            Error::new(
+                crate::error::Code::StoreError,
+                format!("cannot render the man page: {e}"),
+            )
+        })?;
+    print_stdout(&String::from_utf8_lossy(&out))
+}
+
+/// One account as `status` shows it; never holds a secret.
+struct StatusRow {
+    /// Its configured name, if it is one of the config file's accounts.
+    name: Option<String>,
+    user: Option<String>,
+    client_id: Option<String>,
+    tenant: Option<String>,
+    authority: Option<String>,
+    /// When the cached access token expires (Unix seconds).
+    expires_at: Option<u64>,
+    /// Whether a refresh token is stored (its value is never read here).
+    has_refresh_token: bool,
+    refresh_token_obtained_at: Option<u64>,
+    state: &'static str,
+}
+
+impl StatusRow {
+    /// A configured account with nothing stored.
+    fn unstored(name: &str, req: Option<&Request>, state: &'static str) -> StatusRow {
+        StatusRow {
+            name: Some(name.to_string()),
+            user: req.and_then(|r| r.user.clone()),
+            client_id: req.and_then(|r| r.client_id.clone()),
+            tenant: req.map(|r| r.tenant.clone()),
+            authority: req.map(|r| r.authority.clone()),
+            expires_at: None,
+            has_refresh_token: false,
+            refresh_token_obtained_at: None,
+            state,
+        }
+    }
+
+    /// A stored record; `name` is its configured name, if any.
+    fn stored(name: Option<&str>, r: crate::store::Record) -> StatusRow {
+        let state = if r.needs_login.is_some() || r.refresh_token.is_none() {
+            "needs sign-in"
+        } else {
+            "ready"
+        };
+        StatusRow {
+            name: name.map(str::to_string),
+            has_refresh_token: r.refresh_token.is_some(),
+            refresh_token_obtained_at: r.refresh_token.as_ref().and(r.refresh_token_obtained_at),
+            expires_at: r.expires_at,
+            user: Some(r.user),
+            client_id: Some(r.client_id),
+            tenant: Some(r.tenant),
+            authority: Some(r.authority),
+            state,
+        }
+    }
+
+    /// The table's cells.
+    fn cells(&self, now: u64) -> [String; 7] {
+        let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        let at = match self.expires_at {
+            Some(t) if t > now => format!("expires in {} min", (t - now) / 60),
+            Some(_) => "expired".into(),
+            None => "none".into(),
+        };
+        let rt = match (self.has_refresh_token, self.refresh_token_obtained_at) {
+            (true, Some(t)) => utc(t),
+            (true, None) => "unknown".into(),
+            (false, _) => "none".into(),
+        };
+        let tenant = match (&self.tenant, &self.authority) {
+            (Some(t), Some(a)) => tenant_column(t, a),
+            _ => "-".into(),
+        };
+        [
+            dash(&self.name),
+            dash(&self.user),
+            dash(&self.client_id),
+            tenant,
+            at,
+            rt,
+            self.state.into(),
+        ]
+    }
+
+    /// The `--json` object: the same facts, times as Unix seconds.
+    fn json(&self, now: u64) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "user": self.user,
+            "client_id": self.client_id,
+            "tenant": self.tenant,
+            "authority": self.authority,
+            "access_token_expires_at": self.expires_at,
+            "expires_in": self.expires_at.map(|t| t.saturating_sub(now)),
+            "refresh_token_obtained_at": self.refresh_token_obtained_at,
+            "state": self.state,
+        })
+    }
+}
+
+fn status(args: &StatusArgs) -> Result<()> {
     let config = config::load()?;
     let store = Store::open()?;
     let mut records = store.list()?;
@@ -424,35 +630,19 @@ fn status() -> Result<()> {
         .as_ref()
         .map(|c| c.accounts.as_slice())
         .unwrap_or_default();
-    if records.is_empty() && configured.is_empty() {
-        eprintln!("ooauth2: no accounts stored in {}", store.dir().display());
-        return Ok(());
-    }
     let now = SystemClock;
     let now = crate::engine::Clock::now(&now);
-    let mut rows = vec![[
-        "NAME".to_string(),
-        "USER".into(),
-        "CLIENT ID".into(),
-        "TENANT".into(),
-        "ACCESS TOKEN".into(),
-        "REFRESH TOKEN OBTAINED".into(),
-        "STATE".into(),
-    ]];
+    let mut rows = Vec::new();
     // Configured accounts first, each with its stored record if there is one.
     for named in configured {
         // Each value was checked when the file was read; only a missing
         // client_id can fail here, and status still lists the rest.
         let Ok(req) = Request::from_pairs(&named.pairs) else {
-            rows.push([
-                named.name.clone(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "none".into(),
-                "none".into(),
-                "incomplete: no client_id".into(),
-            ]);
+            rows.push(StatusRow::unstored(
+                &named.name,
+                None,
+                "incomplete: no client_id",
+            ));
             continue;
         };
         let client_id = req.client_id.clone().unwrap_or_default();
@@ -471,7 +661,7 @@ fn status() -> Result<()> {
             _ => None,
         };
         match stored {
-            Some((_, Ok(r))) => rows.push(record_row(&named.name, r, now)),
+            Some((_, Ok(r))) => rows.push(StatusRow::stored(Some(&named.name), r)),
             Some((path, Err(e))) => {
                 eprintln!("ooauth2: warning: {} ({})", e.message, path.display());
             }
@@ -481,67 +671,72 @@ fn status() -> Result<()> {
                 } else {
                     "never signed in"
                 };
-                rows.push([
-                    named.name.clone(),
-                    req.user.clone().unwrap_or_else(|| "-".into()),
-                    client_id,
-                    tenant_column(&req.tenant, &req.authority),
-                    "none".into(),
-                    "none".into(),
-                    state.into(),
-                ]);
+                rows.push(StatusRow::unstored(&named.name, Some(&req), state));
             }
         }
     }
     for (path, rec) in records {
         match rec {
-            Ok(r) => rows.push(record_row("-", r, now)),
+            Ok(r) => rows.push(StatusRow::stored(None, r)),
             Err(e) => eprintln!("ooauth2: warning: {} ({})", e.message, path.display()),
         }
     }
+    if args.json {
+        let all: Vec<serde_json::Value> = rows.iter().map(|r| r.json(now)).collect();
+        return print_stdout(&format!("{}\n", serde_json::Value::Array(all)));
+    }
+    if rows.is_empty() {
+        eprintln!("ooauth2: no accounts stored in {}", store.dir().display());
+        return Ok(());
+    }
+    print_stdout(&status_table(&rows, now, use_style()))
+}
+
+/// Whether stdout may carry terminal styling: a terminal, and no `NO_COLOR`
+/// (<https://no-color.org>: set and not empty turns styling off).
+fn use_style() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The aligned `status` table; with `bold`, the header line is bold.
+fn status_table(rows: &[StatusRow], now: u64, bold: bool) -> String {
+    let mut cells = vec![[
+        "NAME".to_string(),
+        "USER".into(),
+        "CLIENT ID".into(),
+        "TENANT".into(),
+        "ACCESS TOKEN".into(),
+        "REFRESH TOKEN OBTAINED".into(),
+        "STATE".into(),
+    ]];
+    cells.extend(rows.iter().map(|r| r.cells(now)));
     let widths: Vec<usize> = (0..7)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
-    for row in rows {
+    for (n, row) in cells.iter().enumerate() {
         let line: Vec<String> = row
             .iter()
             .enumerate()
             .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
             .collect();
-        out.push_str(line.join("  ").trim_end());
+        let line = line.join("  ");
+        let line = line.trim_end();
+        if bold && n == 0 {
+            out.push_str(&format!("\x1b[1m{line}\x1b[0m"));
+        } else {
+            out.push_str(line);
+        }
         out.push('\n');
     }
-    print_stdout(&out)
-}
-
-/// A status row for a stored record; `name` is its configured name or `-`.
-fn record_row(name: &str, r: crate::store::Record, now: u64) -> [String; 7] {
-    let at = match r.expires_at {
-        Some(t) if t > now => format!("expires in {} min", (t - now) / 60),
-        Some(_) => "expired".into(),
-        None => "none".into(),
-    };
-    let rt = match (&r.refresh_token, r.refresh_token_obtained_at) {
-        (Some(_), Some(t)) => utc(t),
-        (Some(_), None) => "unknown".into(),
-        (None, _) => "none".into(),
-    };
-    let state = if r.needs_login.is_some() || r.refresh_token.is_none() {
-        "needs sign-in"
-    } else {
-        "ready"
-    };
-    let tenant = tenant_column(&r.tenant, &r.authority);
-    [
-        name.to_string(),
-        r.user,
-        r.client_id,
-        tenant,
-        at,
-        rt,
-        state.into(),
-    ]
+    out
 }
 
 /// The tenant, with the authority when it is not Microsoft's public cloud.
@@ -613,6 +808,15 @@ mod tests {
                 "--port",
                 "993",
                 "--non-interactive",
+            ],
+            &[
+                "token",
+                "--flow",
+                "authcode",
+                "--redirect-port=8765",
+                "--signin-timeout",
+                "60",
+                "--open",
             ],
             &["token", "-v", "--format", "xoauth2", "--client-id", "c"],
             &["token", "--format=json", "--verbose", "--user", ""],
@@ -689,6 +893,33 @@ mod tests {
                 "--{long}"
             );
         }
+    }
+
+    #[test]
+    fn status_table_is_bold_only_when_asked() {
+        let row = StatusRow {
+            name: None,
+            user: Some("u@x".into()),
+            client_id: Some("c".into()),
+            tenant: Some("common".into()),
+            authority: Some(crate::provider::DEFAULT_AUTHORITY.into()),
+            expires_at: Some(1000 + 600),
+            has_refresh_token: true,
+            refresh_token_obtained_at: None,
+            state: "ready",
+        };
+        let plain = status_table(std::slice::from_ref(&row), 1000, false);
+        assert!(!plain.contains('\x1b'), "{plain}");
+        assert!(
+            plain
+                .lines()
+                .nth(1)
+                .is_some_and(|l| l.contains("expires in 10 min"))
+        );
+        let bold = status_table(&[row], 1000, true);
+        let lines: Vec<&str> = bold.lines().collect();
+        assert!(lines[0].starts_with("\x1b[1mNAME") && lines[0].ends_with("\x1b[0m"));
+        assert!(!lines[1].contains('\x1b'));
     }
 
     #[test]

@@ -32,11 +32,16 @@ pub const ACCOUNT_KEYS: &[&str] = &[
     "provider",
     "client_id",
     "client_secret_cmd",
+    "notify_cmd",
     "tenant",
     "authority",
     "user",
     "scope",
     "min_ttl",
+    "flow",
+    "redirect_port",
+    "signin_timeout",
+    "open_browser",
 ];
 
 /// A config file is a few hundred bytes; anything near this is not one.
@@ -56,6 +61,8 @@ pub struct Named {
     /// Request pairs the file gives (client_id, tenant, ...), values checked.
     pub pairs: Vec<(String, String)>,
     pub secret_cmd: Option<SecretCommand>,
+    /// A command told the sign-in code when no terminal can show it.
+    pub notify_cmd: Option<String>,
 }
 
 /// A `client_secret_cmd`: run only when a request is about to reach the provider.
@@ -289,6 +296,7 @@ fn account(
 ) -> Result<Named> {
     let mut pairs = Vec::new();
     let mut secret_cmd = None;
+    let mut notify_cmd = None;
     for (key, value) in sorted(body) {
         let k = key.get_ref().as_ref();
         let key_at = key.span().start;
@@ -311,6 +319,16 @@ fn account(
                 .map(|n| n.to_string())
                 .map_err(|_| bad("must be a whole number of seconds, 0 to 86400"))?,
             ("min_ttl", _) => return Err(bad("must be a whole number of seconds (min_ttl = 300)")),
+            ("redirect_port" | "signin_timeout", DeValue::Integer(i)) => {
+                u64::from_str_radix(i.as_str(), i.radix())
+                    .map(|n| n.to_string())
+                    .map_err(|_| bad("must be a whole number"))?
+            }
+            ("redirect_port" | "signin_timeout", _) => {
+                return Err(bad("must be a whole number (e.g. signin_timeout = 300)"));
+            }
+            ("open_browser", DeValue::Boolean(b)) => b.to_string(),
+            ("open_browser", _) => return Err(bad("must be true or false, unquoted")),
             (_, DeValue::String(s)) => s.to_string(),
             (_, other) => {
                 return Err(bad(&format!("must be a string, not {}", other.type_str())));
@@ -337,6 +355,12 @@ fn account(
                     command: v,
                 });
             }
+            "notify_cmd" => {
+                if v.trim().is_empty() || v.contains('\0') {
+                    return Err(bad("must be a non-empty shell command"));
+                }
+                notify_cmd = Some(v);
+            }
             _ => {
                 // The rules of the helper protocol, reported at this line.
                 Request::check_value(k, &v).map_err(|e| {
@@ -352,6 +376,7 @@ fn account(
         name: name.to_string(),
         pairs,
         secret_cmd,
+        notify_cmd,
     })
 }
 
@@ -408,6 +433,7 @@ fn overlay(named: &Named, explicit: Vec<(String, String)>) -> Result<Request> {
         req.client_secret_cmd = named.secret_cmd.clone();
     }
     req.account_name = Some(named.name.clone());
+    req.notify_cmd = named.notify_cmd.clone();
     Ok(req)
 }
 
@@ -554,6 +580,37 @@ mod tests {
         assert!(r.client_secret_cmd.is_none());
         // Explicit values obey the same rules as ever.
         assert!(overlay(w, pairs(&[("user", "a b")])).is_err());
+    }
+
+    #[test]
+    fn sign_in_keys_take_their_toml_types() {
+        let c = parse_str(
+            "[accounts.w]\nflow = \"authcode\"\nredirect_port = 8765\nsignin_timeout = 60\n\
+             open_browser = true\n",
+        )
+        .unwrap();
+        let r = overlay(&c.accounts[0], pairs(&[("client_id", "c")])).unwrap();
+        assert_eq!(r.flow, crate::request::Flow::AuthCode);
+        assert_eq!(
+            (r.redirect_port, r.signin_timeout, r.open_browser),
+            (8765, 60, true)
+        );
+        fails(
+            "[accounts.w]\nflow = \"browser\"\n",
+            &[":2:", "flow must be device or authcode"],
+        );
+        fails(
+            "[accounts.w]\nredirect_port = \"8765\"\n",
+            &[":2:", "redirect_port"],
+        );
+        fails(
+            "[accounts.w]\nsignin_timeout = 0\n",
+            &[":2:", "signin_timeout must be between"],
+        );
+        fails(
+            "[accounts.w]\nopen_browser = \"yes\"\n",
+            &[":2:", "true or false"],
+        );
     }
 
     #[test]

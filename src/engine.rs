@@ -5,7 +5,7 @@
 use crate::error::{Code, Error, Result};
 use crate::oauth::{self, Client, DeviceUi, Http, HttpConfig, TokenResponse};
 use crate::provider;
-use crate::request::{Account, Action, Interactive, Request, Secret};
+use crate::request::{Account, Action, Flow, Interactive, Request, Secret};
 use crate::store::{AccountLock, Record, Store};
 use std::time::Duration;
 
@@ -352,7 +352,7 @@ impl<'a> Engine<'a> {
         oauth::refresh(self.http()?, &token_url, &client, refresh_token, scope)
     }
 
-    /// Runs the device flow for an account whose lock is held, if allowed.
+    /// Signs an account whose lock is held in, if allowed.
     fn sign_in_locked(
         &mut self,
         req: &Request,
@@ -370,12 +370,14 @@ impl<'a> Engine<'a> {
                 .or(rec.as_ref().map(|r| r.scope.as_str()))
                 .unwrap_or(provider::DEFAULT_SCOPE),
         );
-        let tok = self.device_flow(req, account, &scope)?;
+        let tok = self.sign_in_flow(req, account, &scope)?;
         self.check_user(&tok, &account.user)?;
         self.persist(lock, account, rec, &scope, &tok, Source::Login)
     }
 
-    fn device_flow(
+    /// The interactive sign-in the request asks for: device code, or auth
+    /// code on a loopback redirect.
+    fn sign_in_flow(
         &mut self,
         req: &Request,
         account: &Account,
@@ -392,7 +394,18 @@ impl<'a> Engine<'a> {
             .http
             .as_ref()
             .ok_or_else(|| Error::new(Code::NetworkError, "no HTTP client"))?;
-        oauth::device_flow(http, &endpoints, &client, scope, &mut *self.ui)
+        match req.flow {
+            Flow::Device => oauth::device_flow(http, &endpoints, &client, scope, &mut *self.ui),
+            Flow::AuthCode => {
+                let opts = oauth::AuthCodeOptions {
+                    redirect_port: req.redirect_port,
+                    timeout: Duration::from_secs(req.signin_timeout),
+                    open_browser: req.open_browser,
+                    user: Some(account.user.as_str()).filter(|u| !u.is_empty()),
+                };
+                oauth::authcode_flow(http, &endpoints, &client, scope, &opts, &mut *self.ui)
+            }
+        }
     }
 
     /// `login`: a new sign-in, whatever is stored.
@@ -419,7 +432,7 @@ impl<'a> Engine<'a> {
             return self.sign_in_locked(&forced, &account, &lock, rec, "a sign-in was asked for");
         }
         let scope = provider::signin_scope(req.scope.as_deref().unwrap_or(provider::DEFAULT_SCOPE));
-        let tok = self.device_flow(req, &req.account(""), &scope)?;
+        let tok = self.sign_in_flow(req, &req.account(""), &scope)?;
         let user = tok.id_user.clone().ok_or_else(|| {
             Error::new(
                 Code::BadResponse,
@@ -634,6 +647,9 @@ mod tests {
             panic!("no sign-in expected");
         }
         fn wait(&mut self, _: Duration) {}
+        fn show_authorize(&mut self, _: &str, _: &str, _: Duration, _: bool) {
+            panic!("no sign-in expected");
+        }
     }
 
     impl SignInUi for NoUi {

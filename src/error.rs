@@ -25,6 +25,9 @@ pub enum Code {
     InvalidScope,
     /// The account that signed in is not the requested `user`.
     UserMismatch,
+    /// The browser came back to the loopback listener with a redirect that
+    /// cannot be trusted or used (wrong `state`, no `code`).
+    BadRedirect,
     /// Any other OAuth error the provider answered with.
     ProviderError,
     /// The store cannot be read or written.
@@ -41,7 +44,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, for `capability` and the documentation test.
-    pub const ALL: [Code; 15] = [
+    pub const ALL: [Code; 16] = [
         Code::InvalidRequest,
         Code::LoginRequired,
         Code::InvalidGrant,
@@ -51,6 +54,7 @@ impl Code {
         Code::InvalidClient,
         Code::InvalidScope,
         Code::UserMismatch,
+        Code::BadRedirect,
         Code::ProviderError,
         Code::StoreError,
         Code::StoreBusy,
@@ -71,6 +75,7 @@ impl Code {
             Code::InvalidClient => "invalid_client",
             Code::InvalidScope => "invalid_scope",
             Code::UserMismatch => "user_mismatch",
+            Code::BadRedirect => "bad_redirect",
             Code::ProviderError => "provider_error",
             Code::StoreError => "store_error",
             Code::StoreBusy => "store_busy",
@@ -94,6 +99,7 @@ impl Code {
             | Code::InvalidClient
             | Code::InvalidScope
             | Code::UserMismatch
+            | Code::BadRedirect
             | Code::ProviderError => 1,
         }
     }

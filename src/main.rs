@@ -6,6 +6,7 @@ mod config;
 mod engine;
 mod error;
 mod legacy;
+mod loopback;
 mod oauth;
 mod protocol;
 mod provider;

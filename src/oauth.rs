@@ -1,5 +1,7 @@
-//! The grants over HTTP: device authorization (RFC 8628) and refresh
-//! (RFC 6749 §6). The only module that speaks HTTP. Provider answers are
+//! The grants over HTTP: device authorization (RFC 8628), authorization
+//! code with PKCE (RFC 6749 §4.1, RFC 7636; the browser side is in
+//! `loopback`) and refresh (RFC 6749 §6). The only module that speaks HTTP
+//! to the provider. Provider answers are
 //! classified here, where they arrive, into tokens or typed errors.
 
 use crate::error::{Code, Error, Result};
@@ -462,6 +464,9 @@ pub trait DeviceUi {
     fn show(&mut self, auth: &DeviceAuth);
     /// Sleeps for `interval`, or less if the user asks to poll now.
     fn wait(&mut self, interval: Duration);
+    /// Tells the user which page to open for an auth code sign-in (and
+    /// opens it when `open`), and how long the listener waits.
+    fn show_authorize(&mut self, url: &str, redirect_uri: &str, wait: Duration, open: bool);
 }
 
 /// The whole device flow: ask for a code, show it, poll until the user is
@@ -496,6 +501,119 @@ pub fn device_flow(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// How the auth code flow runs: the listener's port, the wait, the browser.
+pub struct AuthCodeOptions<'a> {
+    pub redirect_port: u16,
+    pub timeout: Duration,
+    pub open_browser: bool,
+    /// The account expected to sign in (`login_hint`), if known.
+    pub user: Option<&'a str>,
+}
+
+/// The whole auth code flow (RFC 8252 §7.3): listen on 127.0.0.1, send the
+/// user to the authorize endpoint, take the one redirect, check its state,
+/// then exchange the code with the PKCE verifier. A code whose redirect was
+/// not checked is never sent anywhere.
+pub fn authcode_flow(
+    http: &Http,
+    endpoints: &Endpoints,
+    client: &Client,
+    scope: &str,
+    opts: &AuthCodeOptions,
+    ui: &mut dyn DeviceUi,
+) -> Result<TokenResponse> {
+    use crate::loopback::{AuthorizeParams, Listener, Pkce, authorize_url, random_token};
+    let listener = Listener::bind(opts.redirect_port)?;
+    let redirect_uri = listener.redirect_uri();
+    let pkce = Pkce::new()?;
+    let state = random_token(16)?;
+    let url = authorize_url(
+        &endpoints.authorize,
+        &AuthorizeParams {
+            client_id: client.id,
+            redirect_uri: &redirect_uri,
+            scope,
+            state: &state,
+            challenge: &pkce.challenge,
+            user: opts.user,
+        },
+    )?;
+    ui.show_authorize(&url, &redirect_uri, opts.timeout, opts.open_browser);
+    let code = listener.wait(&state, opts.timeout)?;
+    exchange_code(
+        http,
+        &endpoints.token,
+        client,
+        &code,
+        &pkce.verifier,
+        &redirect_uri,
+        scope,
+    )
+}
+
+/// RFC 6749 §4.1.3 with RFC 7636 §4.5: trades a checked authorization code
+/// for tokens, proving with the verifier that this process asked for it.
+pub fn exchange_code(
+    http: &Http,
+    token_url: &str,
+    client: &Client,
+    code: &str,
+    verifier: &str,
+    redirect_uri: &str,
+    scope: &str,
+) -> Result<TokenResponse> {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier),
+        ("scope", scope),
+    ];
+    client.form(&mut form);
+    let reply = http.post_form(token_url, "grant_type=authorization_code", &form)?;
+    token_reply(&reply, &host_of(token_url))
+}
+
+/// The error code an OAuth `error` value means (RFC 6749 §4.1.2.1, §5.2,
+/// RFC 8628 §3.5), if it is one of the known ones.
+fn known_error(err: &str) -> Option<Code> {
+    Some(match err {
+        "invalid_grant" | "interaction_required" | "consent_required" | "login_required" => {
+            Code::InvalidGrant
+        }
+        "invalid_client" | "unauthorized_client" => Code::InvalidClient,
+        "invalid_scope" => Code::InvalidScope,
+        "authorization_declined" | "access_denied" => Code::AccessDenied,
+        "expired_token" => Code::ExpiredToken,
+        "bad_verification_code" => Code::BadVerificationCode,
+        "temporarily_unavailable" | "server_error" => Code::ServerError,
+        _ => return None,
+    })
+}
+
+/// An error the provider sent back through the browser's redirect
+/// (RFC 6749 §4.1.2.1), as a typed error.
+pub fn redirect_error(err: &str, description: Option<&str>) -> Error {
+    let code = known_error(err).unwrap_or(Code::ProviderError);
+    let shown = crate::error::one_line(&err.chars().take(60).collect::<String>());
+    let message = match description.filter(|d| !d.is_empty()) {
+        Some(d) => format!("the sign-in was refused: {shown}: {d}"),
+        None => format!("the sign-in was refused: {shown}"),
+    };
+    let hint = match code {
+        Code::AccessDenied => {
+            "the sign-in was declined or cancelled; run the command again to retry"
+        }
+        Code::InvalidClient => {
+            "check client_id, and that the app registration has the redirect URI http://localhost (Mobile and desktop applications)"
+        }
+        Code::InvalidScope => "check scope",
+        Code::ServerError => "the provider has a problem; try again later",
+        _ => "run the command again; if it keeps failing, check client_id, tenant and scope",
+    };
+    Error::new(code, message).hint(hint)
 }
 
 fn expired_code() -> Error {
@@ -683,18 +801,10 @@ fn error_reply(reply: &Reply, host: &str) -> Error {
         // Microsoft appends Trace ID / Correlation ID lines; the first line says it all.
         .map(|d| crate::error::one_line(d.split(['\r', '\n']).next().unwrap_or("")))
         .filter(|d| !d.is_empty());
-    let code = match err.as_str() {
-        "invalid_grant" | "interaction_required" | "consent_required" | "login_required" => {
-            Code::InvalidGrant
-        }
-        "invalid_client" | "unauthorized_client" => Code::InvalidClient,
-        "invalid_scope" => Code::InvalidScope,
-        "authorization_declined" | "access_denied" => Code::AccessDenied,
-        "expired_token" => Code::ExpiredToken,
-        "bad_verification_code" => Code::BadVerificationCode,
-        "temporarily_unavailable" | "server_error" => Code::ServerError,
-        _ if reply.status == 429 || reply.status >= 500 => Code::ServerError,
-        _ => Code::ProviderError,
+    let code = match known_error(&err) {
+        Some(c) => c,
+        None if reply.status == 429 || reply.status >= 500 => Code::ServerError,
+        None => Code::ProviderError,
     };
     let shown_err = crate::error::one_line(&err.chars().take(60).collect::<String>());
     let message = match &description {

@@ -21,14 +21,16 @@ pub const IDENTITY_SCOPES: [&str; 3] = ["openid", "profile", "email"];
 /// The endpoints of one authority and tenant.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
+    pub authorize: String,
     pub device: String,
     pub token: String,
 }
 
-/// Builds `{authority}/{tenant}/oauth2/v2.0/{devicecode,token}`.
+/// Builds `{authority}/{tenant}/oauth2/v2.0/{authorize,devicecode,token}`.
 pub fn endpoints(authority: &str, tenant: &str) -> Endpoints {
     let base = format!("{}/{}/oauth2/v2.0", authority.trim_end_matches('/'), tenant);
     Endpoints {
+        authorize: format!("{base}/authorize"),
         device: format!("{base}/devicecode"),
         token: format!("{base}/token"),
     }

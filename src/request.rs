@@ -49,6 +49,20 @@ pub enum Interactive {
     Never,
 }
 
+/// How an interactive sign-in is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// RFC 8628 device code: a code typed in on any browser.
+    Device,
+    /// RFC 6749 §4.1 authorization code with PKCE (RFC 7636) on a loopback
+    /// redirect (RFC 8252): a browser on this machine, or one whose traffic
+    /// reaches it (`ssh -L`).
+    AuthCode,
+}
+
+/// Default for `signin_timeout`: five minutes to finish signing in.
+pub const DEFAULT_SIGNIN_TIMEOUT: u64 = 300;
+
 /// A secret string whose `Debug` never shows the value.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(pub String);
@@ -108,11 +122,22 @@ pub struct Request {
     pub host: Option<String>,
     pub port: Option<u16>,
     pub refresh_token: Option<Secret>,
+    /// Which interactive sign-in to run.
+    pub flow: Flow,
+    /// The loopback port of the auth code flow's redirect; 0: any free port.
+    pub redirect_port: u16,
+    /// Seconds to wait for the browser's redirect in the auth code flow.
+    pub signin_timeout: u64,
+    /// Whether the auth code flow opens the sign-in page in a browser.
+    pub open_browser: bool,
     /// Where the client secret comes from when the request has none: set
     /// by the config layer, run only if the provider is reached.
     pub client_secret_cmd: Option<crate::config::SecretCommand>,
     /// The named account the request came from, for hints.
     pub account_name: Option<String>,
+    /// The account's `notify_cmd` from the config file: how the sign-in UI
+    /// tells the person the code when no terminal can show it.
+    pub notify_cmd: Option<String>,
 }
 
 /// Default for `min_ttl`: five minutes, enough for a slow IMAP login.
@@ -183,6 +208,34 @@ impl Request {
         let refresh_token = get("refresh_token")
             .map(|s| check_secret("refresh_token", s, 16 * 1024))
             .transpose()?;
+        let flow = match get("flow") {
+            None | Some("device") => Flow::Device,
+            Some("authcode") => Flow::AuthCode,
+            Some(v) => {
+                return Err(Error::invalid(format!(
+                    "flow must be device or authcode, not '{}'",
+                    shorten(v)
+                )));
+            }
+        };
+        let redirect_port = match get("redirect_port") {
+            None => 0,
+            Some(p) => parse_number("redirect_port", p, 0, 65_535)? as u16,
+        };
+        let signin_timeout = match get("signin_timeout") {
+            None => DEFAULT_SIGNIN_TIMEOUT,
+            Some(v) => parse_number("signin_timeout", v, 1, 3600)?,
+        };
+        let open_browser = match get("open_browser") {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(v) => {
+                return Err(Error::invalid(format!(
+                    "open_browser must be true or false, not '{}'",
+                    shorten(v)
+                )));
+            }
+        };
         match (action, &refresh_token) {
             (Action::Store, None) => {
                 return Err(Error::invalid("action=store needs refresh_token"));
@@ -213,8 +266,13 @@ impl Request {
             host,
             port,
             refresh_token,
+            flow,
+            redirect_port,
+            signin_timeout,
+            open_browser,
             client_secret_cmd: None,
             account_name: None,
+            notify_cmd: None,
         })
     }
 
@@ -374,6 +432,9 @@ mod tests {
         assert_eq!(r.authority, provider::DEFAULT_AUTHORITY);
         assert_eq!(r.min_ttl, 300);
         assert_eq!(r.interactive, Interactive::Auto);
+        assert_eq!(r.flow, Flow::Device);
+        assert_eq!((r.redirect_port, r.signin_timeout), (0, 300));
+        assert!(!r.open_browser);
     }
 
     #[test]
@@ -392,6 +453,11 @@ mod tests {
             vec![("action", "store"), ("client_id", "a")],
             vec![("action", "get")],
             vec![("client_id", "a"), ("scope", "a\"b")],
+            vec![("client_id", "a"), ("flow", "browser")],
+            vec![("client_id", "a"), ("redirect_port", "65536")],
+            vec![("client_id", "a"), ("signin_timeout", "0")],
+            vec![("client_id", "a"), ("signin_timeout", "3601")],
+            vec![("client_id", "a"), ("open_browser", "yes")],
         ] {
             assert!(req(&pairs).is_err(), "{pairs:?}");
         }

@@ -263,7 +263,7 @@ fn rng_for_case(case: u64) -> Rng {
 /// `interactive` and `authority` first, so a value that ends the request
 /// early (a blank line in it) never leaves a request that may sign in or
 /// reach another host.
-const REQUEST_KEYS: [&str; 13] = [
+const REQUEST_KEYS: [&str; 17] = [
     "interactive",
     "authority",
     "action",
@@ -277,6 +277,10 @@ const REQUEST_KEYS: [&str; 13] = [
     "client_secret",
     "refresh_token",
     "account",
+    "flow",
+    "redirect_port",
+    "signin_timeout",
+    "open_browser",
 ];
 
 /// Hostile values: path tricks, '=', line breaks and injected lines, control

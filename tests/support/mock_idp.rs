@@ -1,6 +1,8 @@
 //! A mock Microsoft identity platform (login.microsoftonline.com) on 127.0.0.1.
 //!
 //! Serves `/{tenant}/oauth2/v2.0/devicecode`, `/{tenant}/oauth2/v2.0/token`,
+//! `GET /{tenant}/oauth2/v2.0/authorize` (auth code + PKCE: answers at once
+//! with a 302 to the loopback `redirect_uri`, see [`AuthorizeMode`]),
 //! `/introspect` (RFC 7662, for Dovecot-style checks) and a small HTML page at
 //! `/devicelogin`. Answers mimic Microsoft's JSON, including the AADSTS error
 //! shape. Faults can be queued to exercise client error handling.
@@ -56,6 +58,8 @@ pub enum Grant {
     Device,
     /// `refresh_token`
     Refresh,
+    /// `authorization_code`
+    AuthCode,
     /// Any other or missing `grant_type`.
     Other,
 }
@@ -71,6 +75,8 @@ pub struct Recorded {
     pub tenant: String,
     /// The decoded `application/x-www-form-urlencoded` body.
     pub form: Vec<(String, String)>,
+    /// The decoded query string.
+    pub query: Vec<(String, String)>,
     /// Headers in arrival order; names are lower-cased.
     pub headers: Vec<(String, String)>,
     /// When the request was fully read.
@@ -114,6 +120,20 @@ pub enum DeviceOutcome {
     Expire,
     /// `bad_verification_code`.
     BadCode,
+}
+
+/// How the authorize endpoint answers a valid request: it redirects the
+/// browser to the `redirect_uri` at once (no sign-in page).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthorizeMode {
+    /// `code` and the request's `state`; the code is for this user.
+    Approve(String),
+    /// `error=access_denied` and the request's `state`.
+    Deny,
+    /// A valid code with a `state` that is not the request's.
+    WrongState,
+    /// The request's `state` and no code.
+    NoCode,
 }
 
 /// How a device code answers successive polls of the token endpoint.
@@ -329,6 +349,7 @@ impl MockIdp {
         match g {
             Grant::Device => st.n_device,
             Grant::Refresh => st.n_refresh,
+            Grant::AuthCode => st.n_authcode,
             Grant::Other => st.n_other,
         }
     }
@@ -361,6 +382,7 @@ impl MockIdp {
         let mut st = self.lock();
         st.n_device = 0;
         st.n_refresh = 0;
+        st.n_authcode = 0;
         st.n_other = 0;
         st.n_devicecode = 0;
         st.n_total = 0;
@@ -370,6 +392,16 @@ impl MockIdp {
     /// The newest refresh token issued for `user`.
     pub fn last_refresh_token_for(&self, user: &str) -> Option<String> {
         self.lock().last_rt.get(user).cloned()
+    }
+
+    /// How the authorize endpoint answers from now on.
+    pub fn set_authorize_mode(&self, mode: AuthorizeMode) {
+        self.lock().authorize_mode = mode;
+    }
+
+    /// Requests to the authorize endpoint.
+    pub fn authorize_count(&self) -> usize {
+        self.lock().n_authorize
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -438,6 +470,16 @@ struct DeviceEntry {
     consumed: bool,
 }
 
+struct CodeEntry {
+    user: String,
+    client_id: String,
+    redirect_uri: String,
+    challenge: String,
+    scope: String,
+    created: Instant,
+    redeemed: bool,
+}
+
 struct RtEntry {
     user: String,
     client_id: String,
@@ -479,6 +521,10 @@ struct State {
     last_rt: HashMap<String, String>,
     n_device: usize,
     n_refresh: usize,
+    n_authcode: usize,
+    n_authorize: usize,
+    authorize_mode: AuthorizeMode,
+    codes: HashMap<String, CodeEntry>,
     n_other: usize,
     n_devicecode: usize,
     n_total: usize,
@@ -520,6 +566,7 @@ fn grant_of(grant_type: Option<&str>) -> Grant {
     match grant_type {
         Some(DEVICE_GRANT) => Grant::Device,
         Some("refresh_token") => Grant::Refresh,
+        Some("authorization_code") => Grant::AuthCode,
         _ => Grant::Other,
     }
 }
@@ -543,6 +590,10 @@ impl State {
             last_rt: HashMap::new(),
             n_device: 0,
             n_refresh: 0,
+            n_authcode: 0,
+            n_authorize: 0,
+            authorize_mode: AuthorizeMode::Approve("me@example.com".to_string()),
+            codes: HashMap::new(),
             n_other: 0,
             n_devicecode: 0,
             n_total: 0,
@@ -564,10 +615,15 @@ impl State {
                 self.n_devicecode += 1;
                 t.clone()
             }
+            Route::Authorize(t) => {
+                self.n_authorize += 1;
+                t.clone()
+            }
             Route::Token(t) => {
                 match grant_of(form_get(&req.form, "grant_type")) {
                     Grant::Device => self.n_device += 1,
                     Grant::Refresh => self.n_refresh += 1,
+                    Grant::AuthCode => self.n_authcode += 1,
                     Grant::Other => self.n_other += 1,
                 }
                 t.clone()
@@ -579,6 +635,7 @@ impl State {
             path: req.path.clone(),
             tenant,
             form: req.form.clone(),
+            query: req.query.clone(),
             headers: req.headers.clone(),
             at: req.at,
         });
@@ -689,6 +746,13 @@ impl State {
                     req.method
                 ),
             ),
+            Route::Authorize(_) if req.method != "GET" => self.error(
+                405,
+                "invalid_request",
+                900561,
+                "The authorize endpoint only accepts GET requests in this mock.",
+            ),
+            Route::Authorize(_) => self.authorize(req),
             Route::DeviceCode(_) => self.devicecode(authority, req),
             Route::Token(_) => self.token(authority, req),
             Route::Introspect => self.introspect(req),
@@ -710,6 +774,175 @@ impl State {
                 }),
             ),
         }
+    }
+
+    /// `GET /{tenant}/oauth2/v2.0/authorize`: checks the request as
+    /// Microsoft does, then redirects to the loopback `redirect_uri` as the
+    /// [`AuthorizeMode`] says. Invalid requests get a 400 and no redirect.
+    fn authorize(&mut self, req: &Request) -> Response {
+        let q = &req.query;
+        let mut missing = None;
+        for k in [
+            "client_id",
+            "response_type",
+            "redirect_uri",
+            "scope",
+            "state",
+            "code_challenge",
+            "code_challenge_method",
+        ] {
+            if form_get_nonempty(q, k).is_none() {
+                missing = Some(k);
+                break;
+            }
+        }
+        if let Some(k) = missing {
+            return self.missing_param(k);
+        }
+        let get = |k: &str| form_get(q, k).unwrap_or_default().to_string();
+        let (client_id, redirect_uri, state) =
+            (get("client_id"), get("redirect_uri"), get("state"));
+        if get("response_type") != "code" {
+            return self.error(
+                400,
+                "unsupported_response_type",
+                700054,
+                "response_type must be code.",
+            );
+        }
+        let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
+            .iter()
+            .any(|p| redirect_uri.starts_with(p));
+        if !loopback {
+            return self.error(
+                400,
+                "invalid_request",
+                50011,
+                &format!("The redirect URI '{redirect_uri}' does not match the redirect URIs configured for the application."),
+            );
+        }
+        let challenge = get("code_challenge");
+        if get("code_challenge_method") != "S256"
+            || challenge.len() != 43
+            || !challenge.bytes().all(|b| URL_SAFE_CHARS.contains(&b))
+        {
+            return self.error(
+                400,
+                "invalid_request",
+                501491,
+                "Invalid size of Code_Challenge parameter, or code_challenge_method is not S256.",
+            );
+        }
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        let mode = self.authorize_mode.clone();
+        let new_code = |st: &mut State, user: &str| {
+            let code = format!(
+                "mockcode.{}.{}",
+                st.next_counter(),
+                st.rng.string(48, URL_SAFE_CHARS)
+            );
+            st.codes.insert(
+                code.clone(),
+                CodeEntry {
+                    user: user.to_string(),
+                    client_id: client_id.clone(),
+                    redirect_uri: redirect_uri.clone(),
+                    challenge: challenge.clone(),
+                    scope: get("scope"),
+                    created: Instant::now(),
+                    redeemed: false,
+                },
+            );
+            code
+        };
+        match mode {
+            AuthorizeMode::Approve(user) => {
+                pairs.push(("code", new_code(self, &user)));
+                pairs.push(("state", state));
+            }
+            AuthorizeMode::Deny => {
+                pairs.push(("error", "access_denied".into()));
+                pairs.push((
+                    "error_description",
+                    "AADSTS65004: User declined to consent to access the app.".into(),
+                ));
+                pairs.push(("state", state));
+            }
+            AuthorizeMode::WrongState => {
+                pairs.push(("code", new_code(self, "me@example.com")));
+                pairs.push(("state", "forged-state".into()));
+            }
+            AuthorizeMode::NoCode => pairs.push(("state", state)),
+        }
+        let query: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+            .collect();
+        let location = format!("{redirect_uri}?{}", query.join("&"));
+        Response {
+            status: 302,
+            content_type: "text/html; charset=utf-8",
+            headers: vec![("Location".to_string(), location)],
+            body: b"<html><body>Redirecting...</body></html>".to_vec(),
+        }
+    }
+
+    /// `grant_type=authorization_code`: the code must be unused, younger
+    /// than ten minutes, for this client and redirect_uri, and the
+    /// `code_verifier` must hash (S256) to the challenge it was issued for.
+    fn authcode_grant(&mut self, authority: &str, form: &Form, client_id: &str) -> Response {
+        let Some(code) = form_get_nonempty(form, "code") else {
+            return self.missing_param("code");
+        };
+        let Some(verifier) = form_get_nonempty(form, "code_verifier") else {
+            return self.missing_param("code_verifier");
+        };
+        let redirect_uri = form_get(form, "redirect_uri")
+            .unwrap_or_default()
+            .to_string();
+        let verifier_hash = URL_SAFE_NO_PAD.encode(sha256(verifier.as_bytes()));
+        let problem = match self.codes.get(code) {
+            None => Some((
+                70000,
+                "The provided value for the 'code' parameter is not valid.",
+            )),
+            Some(e) if e.redeemed => Some((
+                54005,
+                "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+            )),
+            Some(e) if e.client_id != client_id => {
+                Some((70000, "The code was issued to another client."))
+            }
+            Some(e) if e.created.elapsed() > Duration::from_secs(600) => Some((
+                70008,
+                "The provided authorization code or refresh token has expired due to inactivity.",
+            )),
+            Some(e) if e.redirect_uri != redirect_uri => Some((
+                70009,
+                "The redirect_uri does not match the one the authorization code was issued for.",
+            )),
+            Some(e) if e.challenge != verifier_hash => Some((
+                501481,
+                "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+            )),
+            Some(_) => None,
+        };
+        if let Some(e) = self.codes.get_mut(code) {
+            // Microsoft burns a code on its first redemption attempt.
+            e.redeemed = true;
+        }
+        if let Some((n, text)) = problem {
+            return self.error(400, "invalid_grant", n, text);
+        }
+        let Some((user, scope)) = self
+            .codes
+            .get(code)
+            .map(|e| (e.user.clone(), e.scope.clone()))
+        else {
+            return self.missing_param("code");
+        };
+        let scope = form_get_nonempty(form, "scope").map_or(scope, str::to_string);
+        self.token_response(authority, &user, client_id, &scope, true)
     }
 
     fn devicecode(&mut self, authority: &str, req: &Request) -> Response {
@@ -794,6 +1027,7 @@ impl State {
         match grant_type {
             DEVICE_GRANT => self.device_grant(authority, form, &client_id),
             "refresh_token" => self.refresh_grant(authority, form, &client_id),
+            "authorization_code" => self.authcode_grant(authority, form, &client_id),
             other => self.error(
                 400,
                 "unsupported_grant_type",
@@ -1135,6 +1369,7 @@ fn form_get_nonempty<'a>(form: &'a Form, key: &str) -> Option<&'a str> {
 }
 
 enum Route {
+    Authorize(String),
     DeviceCode(String),
     Token(String),
     Introspect,
@@ -1150,6 +1385,9 @@ impl Route {
                 Route::DeviceCode((*t).to_string())
             }
             [t, "oauth2", "v2.0", "token"] if !t.is_empty() => Route::Token((*t).to_string()),
+            [t, "oauth2", "v2.0", "authorize"] if !t.is_empty() => {
+                Route::Authorize((*t).to_string())
+            }
             ["introspect"] => Route::Introspect,
             ["devicelogin"] => Route::DeviceLogin,
             _ => Route::NotFound,
@@ -1468,6 +1706,25 @@ fn read_request(shared: &Shared, stream: &mut TcpStream) -> Result<Option<Reques
         form: parse_form(&String::from_utf8_lossy(&body)),
         at: Instant::now(),
     }))
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters kept).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// SHA-256 of `data` (the mock checks PKCE S256 without trusting the client's code).
+fn sha256(data: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).into()
 }
 
 fn parse_form(s: &str) -> Form {

@@ -1,0 +1,438 @@
+//! The browser side of the auth code flow (RFC 8252 §7.3): PKCE (RFC 7636),
+//! the authorization URL, and a one-shot HTTP listener on 127.0.0.1 that
+//! waits for the single redirect carrying the code.
+//!
+//! The listener accepts exactly one redirect to `/`: it checks `state`
+//! before it hands a code on, answers the browser with a short page saying
+//! what happened, and closes. Requests to other paths (a `favicon.ico`, a
+//! stray probe) get a 404 and the wait goes on. The code exchange itself is
+//! `oauth`'s job.
+
+use crate::error::{Code, Error, Result};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::Url;
+use sha2::{Digest, Sha256};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+/// The longest request head the listener reads from the browser.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// How long one browser connection may take to send its request.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the listener looks at the clock while nobody connects.
+const ACCEPT_POLL: Duration = Duration::from_millis(50);
+
+/// `bytes` random bytes from the OS, base64url without padding.
+pub fn random_token(bytes: usize) -> Result<String> {
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map_err(|e| {
+            Error::new(
+                Code::StoreError,
+                format!("cannot read random bytes from /dev/urandom: {e}"),
+            )
+        })?;
+    Ok(URL_SAFE_NO_PAD.encode(&buf))
+}
+
+/// RFC 7636 §4.1 `code_verifier` (32 random bytes: 43 characters) and its
+/// §4.2 S256 `code_challenge`.
+pub struct Pkce {
+    pub verifier: String,
+    pub challenge: String,
+}
+
+impl Pkce {
+    /// A fresh verifier and its challenge.
+    pub fn new() -> Result<Pkce> {
+        let verifier = random_token(32)?;
+        let challenge = s256(&verifier);
+        Ok(Pkce {
+            verifier,
+            challenge,
+        })
+    }
+}
+
+/// `BASE64URL(SHA256(ASCII(verifier)))`, RFC 7636 §4.2.
+pub fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// What goes into the authorization URL besides the endpoint.
+pub struct AuthorizeParams<'a> {
+    pub client_id: &'a str,
+    pub redirect_uri: &'a str,
+    pub scope: &'a str,
+    pub state: &'a str,
+    pub challenge: &'a str,
+    /// The account expected to sign in, as `login_hint`.
+    pub user: Option<&'a str>,
+}
+
+/// The URL the user opens: the authorize endpoint with the request in its
+/// query (RFC 6749 §4.1.1, RFC 7636 §4.3). It holds no secret.
+pub fn authorize_url(endpoint: &str, p: &AuthorizeParams) -> Result<String> {
+    let mut url = Url::parse(endpoint).map_err(|e| {
+        Error::invalid(format!(
+            "the authorize endpoint {endpoint} is not a URL ({e})"
+        ))
+    })?;
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("client_id", p.client_id)
+            .append_pair("response_type", "code")
+            .append_pair("redirect_uri", p.redirect_uri)
+            .append_pair("response_mode", "query")
+            .append_pair("scope", p.scope)
+            .append_pair("state", p.state)
+            .append_pair("code_challenge", p.challenge)
+            .append_pair("code_challenge_method", "S256");
+        if let Some(u) = p.user.filter(|u| !u.is_empty()) {
+            q.append_pair("login_hint", u);
+        }
+        q.append_pair("prompt", "select_account");
+    }
+    Ok(url.into())
+}
+
+/// A listener on 127.0.0.1 waiting for the one redirect of a sign-in.
+pub struct Listener {
+    listener: TcpListener,
+    port: u16,
+}
+
+impl Listener {
+    /// Listens on 127.0.0.1:`port` (0: a free port the OS picks).
+    pub fn bind(port: u16) -> Result<Listener> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map_err(|e| {
+            let err = Error::invalid(format!(
+                "cannot listen on 127.0.0.1:{port} for the sign-in redirect: {e}"
+            ));
+            if port == 0 {
+                err
+            } else {
+                err.hint("choose another redirect_port (--redirect-port), or 0 for any free port")
+            }
+        })?;
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .map_err(|e| Error::invalid(format!("the sign-in listener has no address: {e}")))?;
+        Ok(Listener { listener, port })
+    }
+
+    /// `http://127.0.0.1:PORT/`, sent as `redirect_uri` in both requests.
+    pub fn redirect_uri(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    /// Waits up to `timeout` for the redirect to `/` and returns its code,
+    /// only once `state` matched. Other paths get a 404 and the wait goes
+    /// on; the first redirect to `/` ends it either way. Drops (closes) the
+    /// listener on return.
+    pub fn wait(self, state: &str, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        self.listener.set_nonblocking(true).map_err(|e| {
+            Error::new(
+                Code::NetworkError,
+                format!("cannot set up the sign-in listener: {e}"),
+            )
+        })?;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::new(
+                    Code::ExpiredToken,
+                    format!(
+                        "the browser did not come back to {} within {} s",
+                        self.redirect_uri(),
+                        timeout.as_secs()
+                    ),
+                )
+                .hint(
+                    "run the command again and finish the sign-in in time, or allow more with signin_timeout (--signin-timeout)",
+                ));
+            }
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    if let Some(result) = serve(stream, state, deadline) {
+                        return result;
+                    }
+                }
+                Err(e)
+                    if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted =>
+                {
+                    std::thread::sleep(ACCEPT_POLL.min(deadline - now));
+                }
+                // A connection that died before it was accepted is not fatal.
+                Err(e) if e.kind() == ErrorKind::ConnectionAborted => {}
+                Err(e) => {
+                    return Err(Error::new(
+                        Code::NetworkError,
+                        format!("the sign-in listener failed: {e}"),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Answers one connection. `None`: not the redirect, keep waiting.
+fn serve(mut stream: TcpStream, state: &str, deadline: Instant) -> Option<Result<String>> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(READ_TIMEOUT.min(left).max(Duration::from_millis(10))));
+    let _ = stream.set_write_timeout(Some(READ_TIMEOUT));
+    let head = read_head(&mut stream)?;
+    let mut words = head.lines().next().unwrap_or("").split(' ');
+    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    if method != "GET" {
+        respond(
+            &mut stream,
+            405,
+            "Not here",
+            "This address only takes the sign-in redirect.",
+        );
+        return None;
+    }
+    let url = target
+        .starts_with('/')
+        .then(|| Url::parse(&format!("http://127.0.0.1{target}")).ok())
+        .flatten();
+    let Some(url) = url.filter(|u| u.path() == "/") else {
+        respond(
+            &mut stream,
+            404,
+            "Not found",
+            "This address only takes the sign-in redirect.",
+        );
+        return None;
+    };
+    let result = check_redirect(&url, state);
+    match &result {
+        Ok(_) => respond(
+            &mut stream,
+            200,
+            "Signed in",
+            "ooauth2 received the sign-in. You can close this page and go back to the terminal.",
+        ),
+        Err(e) => respond(
+            &mut stream,
+            400,
+            "Sign-in failed",
+            &format!(
+                "ooauth2 could not use this sign-in: {}. Close this page and see the terminal.",
+                e.message
+            ),
+        ),
+    }
+    Some(result)
+}
+
+/// The redirect's code, if the redirect is one this sign-in may use.
+fn check_redirect(url: &Url, state: &str) -> Result<String> {
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let one = |k: &str| -> Result<Option<&str>> {
+        let mut it = pairs
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str());
+        let first = it.next();
+        if it.next().is_some() {
+            return Err(bad_redirect(&format!("the redirect holds {k} twice")));
+        }
+        Ok(first)
+    };
+    if let Some(err) = one("error")? {
+        let description = one("error_description")?
+            .map(|d| crate::error::one_line(&d.chars().take(300).collect::<String>()));
+        return Err(crate::oauth::redirect_error(err, description.as_deref()));
+    }
+    match one("state")? {
+        Some(s) if same(s.as_bytes(), state.as_bytes()) => {}
+        Some(_) => {
+            return Err(bad_redirect(
+                "the redirect's state does not match this sign-in (a stale page, or a forged redirect)",
+            ));
+        }
+        None => return Err(bad_redirect("the redirect has no state")),
+    }
+    match one("code")? {
+        Some(c)
+            if !c.is_empty()
+                && c.len() <= 8192
+                && c.bytes().all(|b| (0x21..=0x7e).contains(&b)) =>
+        {
+            Ok(c.to_string())
+        }
+        Some(_) => Err(bad_redirect("the redirect holds a code that is not a code")),
+        None => Err(bad_redirect("the redirect has neither a code nor an error")),
+    }
+}
+
+fn bad_redirect(why: &str) -> Error {
+    Error::new(Code::BadRedirect, format!("{why}; nothing was exchanged"))
+        .hint("run the command again and finish the sign-in in the browser page it prints")
+}
+
+/// Compares in time that does not depend on where the inputs differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The request head, up to the blank line; `None` if it does not come.
+fn read_head(stream: &mut TcpStream) -> Option<String> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 2048];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && !buf.windows(2).any(|w| w == b"\n\n") {
+        if buf.len() > MAX_HEAD {
+            respond(stream, 431, "Too large", "The request is too large.");
+            return None;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// Writes a small HTML page and closes the connection.
+fn respond(stream: &mut TcpStream, status: u16, title: &str, text: &str) {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        _ => "Request Header Fields Too Large",
+    };
+    let body = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>ooauth2: {t}</title></head>\
+         <body><h1>{t}</h1><p>{x}</p></body></html>\n",
+        t = html(title),
+        x = html(text)
+    );
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n\
+         Referrer-Policy: no-referrer\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body.as_bytes());
+    let _ = stream.flush();
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+}
+
+/// Escapes text for an HTML page: provider messages end up there.
+fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s256_matches_rfc_7636_appendix_b() {
+        // The verifier and challenge printed in RFC 7636 Appendix B.
+        assert_eq!(
+            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn verifiers_are_long_random_and_unreserved() {
+        let a = Pkce::new().unwrap();
+        let b = Pkce::new().unwrap();
+        assert_ne!(a.verifier, b.verifier);
+        assert!((43..=128).contains(&a.verifier.len()));
+        assert!(
+            a.verifier
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"-._~".contains(&c))
+        );
+        assert_eq!(a.challenge, s256(&a.verifier));
+    }
+
+    #[test]
+    fn authorize_url_carries_the_request() {
+        let u = authorize_url(
+            "http://127.0.0.1:9/common/oauth2/v2.0/authorize",
+            &AuthorizeParams {
+                client_id: "cid",
+                redirect_uri: "http://127.0.0.1:5000/",
+                scope: "a b",
+                state: "st",
+                challenge: "ch",
+                user: Some("me@x.com"),
+            },
+        )
+        .unwrap();
+        let url = Url::parse(&u).unwrap();
+        let q: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("redirect_uri"), Some("http://127.0.0.1:5000/"));
+        assert_eq!(get("scope"), Some("a b"));
+        assert_eq!(get("code_challenge_method"), Some("S256"));
+        assert_eq!(get("login_hint"), Some("me@x.com"));
+        assert_eq!(get("response_type"), Some("code"));
+    }
+
+    fn redirect(q: &str) -> Url {
+        Url::parse(&format!("http://127.0.0.1:1/?{q}")).unwrap()
+    }
+
+    #[test]
+    fn redirects_are_checked_before_a_code_is_handed_on() {
+        assert_eq!(
+            check_redirect(&redirect("code=c1&state=s"), "s").unwrap(),
+            "c1"
+        );
+        for (q, code) in [
+            ("code=c1&state=t", Code::BadRedirect),
+            ("code=c1", Code::BadRedirect),
+            ("state=s", Code::BadRedirect),
+            ("code=c1&code=c2&state=s", Code::BadRedirect),
+            ("code=c1&state=s&state=s", Code::BadRedirect),
+            ("error=access_denied&state=s", Code::AccessDenied),
+            (
+                "error=invalid_scope&error_description=x&state=s",
+                Code::InvalidScope,
+            ),
+        ] {
+            assert_eq!(
+                check_redirect(&redirect(q), "s").unwrap_err().code,
+                code,
+                "{q}"
+            );
+        }
+    }
+
+    #[test]
+    fn comparison_and_escaping() {
+        assert!(same(b"abc", b"abc") && !same(b"abc", b"abd") && !same(b"ab", b"abc"));
+        assert_eq!(
+            html("<a href='x'>&</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;"
+        );
+    }
+}
