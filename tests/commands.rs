@@ -44,12 +44,8 @@ fn token_without_user(env: &Env) -> Run {
 /// Asserts a failed run: the status, nothing on stdout, the needles on stderr.
 #[track_caller]
 fn assert_failed(run: &Run, status: i32, needles: &[&str]) {
-    run.expect(status);
-    assert_eq!(run.stdout, "", "stdout must be empty on failure: {run:#?}");
+    run.expect_failure(status, needles);
     assert!(run.stderr.contains("error"), "{run:#?}");
-    for n in needles {
-        assert!(run.stderr.contains(n), "stderr lacks {n:?}: {run:#?}");
-    }
 }
 
 /// Asserts exactly one line on stdout and returns it without its newline.

@@ -41,11 +41,7 @@ fn run(env: &Env, config: &PathBuf, args: &[&str], stdin: &[u8]) -> Run {
 /// Asserts a failed run: the status, nothing on stdout, the needles on stderr.
 #[track_caller]
 fn assert_failed(run: &Run, status: i32, needles: &[&str]) {
-    run.expect(status);
-    assert_eq!(run.stdout, "", "stdout must be empty on failure: {run:#?}");
-    for n in needles {
-        assert!(run.stderr.contains(n), "stderr lacks {n:?}: {run:#?}");
-    }
+    run.expect_failure(status, needles);
 }
 
 #[test]

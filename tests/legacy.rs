@@ -68,11 +68,7 @@ fn env_with_rt_file() -> (Env, String) {
 /// Asserts a failed run: the status, nothing on stdout, the needles on stderr.
 #[track_caller]
 fn assert_failed(run: &Run, status: i32, needles: &[&str]) {
-    run.expect(status);
-    assert_eq!(run.stdout, "", "stdout must be empty on failure: {run:#?}");
-    for n in needles {
-        assert!(run.stderr.contains(n), "stderr lacks {n:?}: {run:#?}");
-    }
+    run.expect_failure(status, needles);
 }
 
 /// No request reached the provider and no file was written.

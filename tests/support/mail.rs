@@ -144,6 +144,27 @@ fn group_name(gid: u32) -> String {
 // Running programs with a deadline
 // ---------------------------------------------------------------------------
 
+/// Reads a child's stdout and stderr on threads, so neither pipe can fill
+/// up and stall it; join the handles once it has exited.
+fn drain(
+    child: &mut std::process::Child,
+) -> (
+    std::thread::JoinHandle<Vec<u8>>,
+    std::thread::JoinHandle<Vec<u8>>,
+) {
+    let read = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    (
+        read(Box::new(child.stdout.take().unwrap())),
+        read(Box::new(child.stderr.take().unwrap())),
+    )
+}
+
 /// Runs `cmd` with `stdin`, killing it after `limit`. A run that timed out has
 /// status -1 and says so on stderr.
 pub fn run_timeout(mut cmd: Command, stdin: &[u8], limit: Duration) -> Run {
@@ -156,18 +177,7 @@ pub fn run_timeout(mut cmd: Command, stdin: &[u8], limit: Duration) -> Run {
     let writer = std::thread::spawn(move || {
         let _ = sin.write_all(&input);
     });
-    let mut sout = child.stdout.take().unwrap();
-    let mut serr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = sout.read_to_end(&mut v);
-        v
-    });
-    let err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = serr.read_to_end(&mut v);
-        v
-    });
+    let (out, err) = drain(&mut child);
     let deadline = Instant::now() + limit;
     let mut timed_out = false;
     let status = loop {
@@ -776,18 +786,7 @@ pub fn drive(mut cmd: Command, ready: impl Fn() -> bool, keys: &[u8], limit: Dur
     // Kept open until the program ends: script(1) may end its session when
     // its input closes.
     let mut typed = None;
-    let mut sout = child.stdout.take().unwrap();
-    let mut serr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = sout.read_to_end(&mut v);
-        v
-    });
-    let err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = serr.read_to_end(&mut v);
-        v
-    });
+    let (out, err) = drain(&mut child);
     let deadline = Instant::now() + limit;
     let mut timed_out = false;
     let status = loop {

@@ -36,6 +36,21 @@ impl Run {
         parse_response(&self.stdout)
     }
 
+    /// Asserts a failed run: the status, nothing on stdout (the contract
+    /// msmtp relies on), the needles on stderr.
+    #[track_caller]
+    pub fn expect_failure(&self, status: i32, needles: &[&str]) -> &Run {
+        self.expect(status);
+        assert_eq!(
+            self.stdout, "",
+            "stdout must be empty on failure: {self:#?}"
+        );
+        for n in needles {
+            assert!(self.stderr.contains(n), "stderr lacks {n:?}: {self:#?}");
+        }
+        self
+    }
+
     /// Asserts the exit status, showing everything on failure.
     #[track_caller]
     pub fn expect(&self, status: i32) -> &Run {
