@@ -72,6 +72,31 @@ Examples:
     /// Forget a stored account.
     #[command(after_help = "Example:\n  ooauth2 erase --client-id CLIENT --user me@example.com")]
     Erase(AccountArgs),
+    /// Log in to the mail server (IMAP or SMTP) with the account's token, over TLS.
+    #[command(after_help = "\
+Reports each step on stderr (connect, tls, authenticate, and for IMAP a LIST
+of INBOX); on success prints one summary line on stdout. The token and the
+SASL string are never shown, not even with --verbose.
+Exit status: 0 logged in, 1 the server refused the token, 2 bad flags,
+75 network or TLS failure.
+Examples:
+  ooauth2 test imap work
+  ooauth2 test smtp work
+  ooauth2 test imap --client-id CLIENT --user me@example.com --mechanism oauthbearer
+  ooauth2 test imap work --host imap.example.org --port 143 --tls starttls
+  ooauth2 test smtp work --host 127.0.0.1 --port 1587 --ca-file private-ca.pem
+  ooauth2 test imap work --refresh     (a fresh access token first)")]
+    Test(TestArgs),
+    /// Check the store, the config file and the accounts; say what to fix.
+    #[command(after_help = "\
+Prints one line per check: `ok: ...`, or `problem: ... -> what to do`.
+Exit status 0 when every check is ok, 1 when a problem was found.
+Network checks (reachability, clock skew) are not made yet.
+Examples:
+  ooauth2 doctor            (every configured and stored account)
+  ooauth2 doctor work
+  ooauth2 doctor --client-id CLIENT --user me@example.com")]
+    Doctor(AccountArgs),
     /// Print a shell completion script on stdout.
     #[command(after_help = "\
 Examples:
@@ -90,6 +115,44 @@ Example:
     Man,
 }
 
+/// `test` flags.
+#[derive(Args, Debug, PartialEq, Eq)]
+pub struct TestArgs {
+    /// Which server to log in to.
+    #[arg(value_enum)]
+    pub service: crate::mailtest::Service,
+    #[command(flatten)]
+    pub account: AccountArgs,
+    #[command(flatten)]
+    pub signin: SignInArgs,
+    /// Mail server host (default outlook.office365.com for imap,
+    /// smtp.office365.com for smtp).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Mail server port (default 993 for imap, 587 for smtp).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// How TLS starts (default: from the port; 993 and 465 implicit, 143
+    /// and 587 STARTTLS).
+    #[arg(long, value_enum)]
+    pub tls: Option<crate::mailtest::Tls>,
+    /// SASL mechanism.
+    #[arg(long, value_enum, default_value_t = crate::mailtest::Mechanism::Xoauth2)]
+    pub mechanism: crate::mailtest::Mechanism,
+    /// A PEM file of CA certificates to trust besides the system's.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Renew when fewer than this many seconds are left (default 300).
+    #[arg(long)]
+    pub min_ttl: Option<String>,
+    /// Get a new access token from the provider first, even if one is cached.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Never start a sign-in; fail with login_required instead.
+    #[arg(long)]
+    pub non_interactive: bool,
+}
+
 /// `status` flags.
 #[derive(Args, Debug, Default, PartialEq, Eq)]
 pub struct StatusArgs {
@@ -104,6 +167,10 @@ pub struct AccountArgs {
     /// A named account from the config file; the flags override its values.
     #[arg(value_name = "ACCOUNT")]
     pub name: Option<String>,
+    /// Provider preset: microsoft (default), microsoft-us, microsoft-china,
+    /// google, yahoo, aol, fastmail or generic.
+    #[arg(long, value_name = "PROVIDER")]
+    pub provider: Option<String>,
     /// Application (client) id of the app registration.
     #[arg(long)]
     pub client_id: Option<String>,
@@ -211,6 +278,7 @@ impl AccountArgs {
                 p.push((k.to_string(), v.clone()));
             }
         };
+        add("provider", &self.provider);
         add("client_id", &self.client_id);
         add("tenant", &self.tenant);
         add("user", &self.user);
@@ -310,6 +378,7 @@ pub fn fast_token(args: &[String]) -> Option<Cli> {
             continue;
         }
         let slot = match name {
+            "--provider" => &mut t.account.provider,
             "--client-id" => &mut t.account.client_id,
             "--tenant" => &mut t.account.tenant,
             "--user" => &mut t.account.user,
@@ -349,6 +418,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Login(args) => login(&args, verbose),
         Command::Status(args) => status(&args),
         Command::Erase(args) => erase(&args, verbose),
+        Command::Test(args) => test_mail(&args, verbose),
+        Command::Doctor(args) => return doctor(&args),
         Command::Completions { shell } => completions(shell),
         Command::Man => man(),
     };
@@ -503,6 +574,89 @@ fn erase(args: &AccountArgs, verbose: bool) -> Result<()> {
     Ok(())
 }
 
+/// `test imap|smtp`: a token from the engine, exactly as `token` gets it,
+/// then a real login (src/mailtest.rs).
+fn test_mail(args: &TestArgs, verbose: bool) -> Result<()> {
+    use crate::mailtest::{Login, Report, Target, Tls};
+    let action = if args.refresh {
+        Action::Refresh
+    } else {
+        Action::Get
+    };
+    let mut pairs = args.account.pairs(action);
+    if let Some(v) = &args.min_ttl {
+        pairs.push(("min_ttl".into(), v.clone()));
+    }
+    if args.non_interactive {
+        pairs.push(("interactive".into(), "never".into()));
+    }
+    args.signin.add_pairs(&mut pairs);
+    let req = config::request(pairs, args.account.name.as_deref())?;
+    let service = args.service;
+    let host = args
+        .host
+        .clone()
+        .unwrap_or_else(|| service.default_host().to_string());
+    let port = args.port.unwrap_or_else(|| service.default_port());
+    let target = Target {
+        service,
+        tls: args.tls.unwrap_or_else(|| Tls::for_port(service, port)),
+        host,
+        port,
+        mechanism: args.mechanism,
+        ca_file: args.ca_file.clone(),
+        connect_timeout: env_secs("OOAUTH2_CONNECT_TIMEOUT", 10.0)?,
+        timeout: env_secs("OOAUTH2_HTTP_TIMEOUT", 30.0)?,
+    };
+    let Outcome::Token(a) = run_request(&req, verbose, false)? else {
+        return Err(Error::invalid("unexpected answer"));
+    };
+    warn(&a);
+    eprintln!(
+        "token ok (from {}, valid for {} more minute(s))",
+        a.source.as_str(),
+        a.expires_in / 60
+    );
+    let (login_cmd, doctor_cmd) = match &req.account_name {
+        Some(n) => (format!("ooauth2 login {n}"), format!("ooauth2 doctor {n}")),
+        None => {
+            let login = req.account(&a.user).login_command();
+            let doctor = login.replacen("ooauth2 login", "ooauth2 doctor", 1);
+            (login, doctor)
+        }
+    };
+    let login = Login {
+        user: &a.user,
+        token: &a.access_token,
+        fix: format!(
+            "retry with --refresh; check the account: {doctor_cmd}; \
+             if it is still refused, sign in again: {login_cmd}"
+        ),
+    };
+    let mut stderr = std::io::stderr();
+    let mut report = Report {
+        out: &mut stderr,
+        verbose,
+    };
+    let summary = crate::mailtest::run(&target, &login, &mut report)?;
+    print_stdout(&format!("{summary}\n"))
+}
+
+/// `doctor`: the checks of src/doctor.rs, one line each on stdout; exit 1
+/// when one found a problem.
+fn doctor(args: &AccountArgs) -> u8 {
+    let selected = (*args != AccountArgs::default())
+        .then(|| config::request(args.pairs(Action::Get), args.name.as_deref()));
+    let now = crate::engine::Clock::now(&SystemClock);
+    let findings = crate::doctor::run(selected, now);
+    let text: String = findings.iter().map(|f| format!("{f}\n")).collect();
+    if let Err(e) = print_stdout(&text) {
+        report(&e);
+        return e.exit_status();
+    }
+    u8::from(findings.iter().any(crate::doctor::Finding::is_problem))
+}
+
 /// `completions SHELL`: the script clap_complete generates from [`Cli`].
 fn completions(shell: clap_complete::Shell) -> Result<()> {
     use clap::CommandFactory;
@@ -549,7 +703,7 @@ impl StatusRow {
             name: Some(name.to_string()),
             user: req.and_then(|r| r.user.clone()),
             client_id: req.and_then(|r| r.client_id.clone()),
-            tenant: req.map(|r| r.tenant.clone()),
+            tenant: req.map(|r| realm_of(r.provider, &r.tenant)),
             authority: req.map(|r| r.authority.clone()),
             expires_at: None,
             has_refresh_token: false,
@@ -565,6 +719,7 @@ impl StatusRow {
         } else {
             "ready"
         };
+        let tenant = realm_of(r.provider_preset(), &r.tenant);
         StatusRow {
             name: name.map(str::to_string),
             has_refresh_token: r.refresh_token.is_some(),
@@ -572,7 +727,7 @@ impl StatusRow {
             expires_at: r.expires_at,
             user: Some(r.user),
             client_id: Some(r.client_id),
-            tenant: Some(r.tenant),
+            tenant: Some(tenant),
             authority: Some(r.authority),
             state,
         }
@@ -645,10 +800,9 @@ fn status(args: &StatusArgs) -> Result<()> {
             ));
             continue;
         };
-        let client_id = req.client_id.clone().unwrap_or_default();
         let users = match &req.user {
             Some(u) => vec![u.clone()],
-            None => store.find_users(&req.authority, &req.tenant, &client_id)?,
+            None => store.find_users(&req.account(""))?,
         };
         let stored = match users.as_slice() {
             [user] => {
@@ -739,6 +893,15 @@ fn status_table(rows: &[StatusRow], now: u64, bold: bool) -> String {
     out
 }
 
+/// The TENANT column: Microsoft's tenant, or the name of another provider.
+fn realm_of(provider: crate::provider::Provider, tenant: &str) -> String {
+    if provider.is_microsoft() {
+        tenant.to_string()
+    } else {
+        provider.name().to_string()
+    }
+}
+
 /// The tenant, with the authority when it is not Microsoft's public cloud.
 fn tenant_column(tenant: &str, authority: &str) -> String {
     if authority == crate::provider::DEFAULT_AUTHORITY {
@@ -821,6 +984,8 @@ mod tests {
             &["token", "-v", "--format", "xoauth2", "--client-id", "c"],
             &["token", "--format=json", "--verbose", "--user", ""],
             &["token", "--format", "oauthbearer"],
+            &["token", "--provider", "google", "--user=u@gmail.com"],
+            &["token", "work", "--provider=fastmail"],
             &["token"],
             &["token", "work"],
             &["token", "extra"],

@@ -133,15 +133,13 @@ impl<'a> Engine<'a> {
             return Ok(Some(u.clone()));
         }
         let client_id = req.client_id.as_deref().unwrap_or_default();
-        let mut users = self
-            .store
-            .find_users(&req.authority, &req.tenant, client_id)?;
+        let mut users = self.store.find_users(&req.account(""))?;
         match users.len() {
             0 => Ok(None),
             1 => Ok(users.pop()),
             n => Err(Error::invalid(format!(
-                "{n} accounts are stored for client id {client_id} (tenant {}); say which with user= (--user)",
-                req.tenant
+                "{n} accounts are stored for client id {client_id} ({}); say which with user= (--user)",
+                req.account("").realm()
             ))
             .hint(format!("stored: {}", users.join(", ")))),
         }
@@ -159,9 +157,9 @@ impl<'a> Engine<'a> {
     fn get(&mut self, req: &Request, force: bool) -> Result<Answer> {
         let Some(user) = self.resolve_user(req)? else {
             let reason = format!(
-                "no account is stored for client id {} (tenant {})",
+                "no account is stored for client id {} ({})",
                 req.client_id.as_deref().unwrap_or_default(),
-                req.tenant
+                req.account("").realm()
             );
             if self.may_sign_in(req) {
                 return self.login(req);
@@ -348,8 +346,13 @@ impl<'a> Engine<'a> {
             id: &id,
             secret: secret.as_deref(),
         };
-        let token_url = provider::endpoints(&account.authority, &account.tenant).token;
-        oauth::refresh(self.http()?, &token_url, &client, refresh_token, scope)
+        oauth::refresh(
+            self.http()?,
+            &req.endpoints.token,
+            &client,
+            refresh_token,
+            scope,
+        )
     }
 
     /// Signs an account whose lock is held in, if allowed.
@@ -364,11 +367,11 @@ impl<'a> Engine<'a> {
         if !self.may_sign_in(req) {
             return Err(login_required(req, account, reason));
         }
-        let scope = provider::signin_scope(
+        let scope = req.provider.signin_scope(
             req.scope
                 .as_deref()
                 .or(rec.as_ref().map(|r| r.scope.as_str()))
-                .unwrap_or(provider::DEFAULT_SCOPE),
+                .unwrap_or(req.default_scope()),
         );
         let tok = self.sign_in_flow(req, account, &scope)?;
         self.check_user(&tok, &account.user)?;
@@ -383,7 +386,9 @@ impl<'a> Engine<'a> {
         account: &Account,
         scope: &str,
     ) -> Result<TokenResponse> {
-        let endpoints = provider::endpoints(&account.authority, &account.tenant);
+        // Before anything is asked of the provider (or of client_secret_cmd).
+        req.check_flow()?;
+        let endpoints = &req.endpoints;
         let (id, secret) = self.client(req, account)?;
         let client = Client {
             id: &id,
@@ -395,7 +400,7 @@ impl<'a> Engine<'a> {
             .as_ref()
             .ok_or_else(|| Error::new(Code::NetworkError, "no HTTP client"))?;
         match req.flow {
-            Flow::Device => oauth::device_flow(http, &endpoints, &client, scope, &mut *self.ui),
+            Flow::Device => oauth::device_flow(http, endpoints, &client, scope, &mut *self.ui),
             Flow::AuthCode => {
                 let opts = oauth::AuthCodeOptions {
                     redirect_port: req.redirect_port,
@@ -403,7 +408,7 @@ impl<'a> Engine<'a> {
                     open_browser: req.open_browser,
                     user: Some(account.user.as_str()).filter(|u| !u.is_empty()),
                 };
-                oauth::authcode_flow(http, &endpoints, &client, scope, &opts, &mut *self.ui)
+                oauth::authcode_flow(http, endpoints, &client, scope, &opts, &mut *self.ui)
             }
         }
     }
@@ -431,7 +436,7 @@ impl<'a> Engine<'a> {
             forced.interactive = Interactive::Always;
             return self.sign_in_locked(&forced, &account, &lock, rec, "a sign-in was asked for");
         }
-        let scope = provider::signin_scope(req.scope.as_deref().unwrap_or(provider::DEFAULT_SCOPE));
+        let scope = req.provider.signin_scope(req.default_scope());
         let tok = self.sign_in_flow(req, &req.account(""), &scope)?;
         let user = tok.id_user.clone().ok_or_else(|| {
             Error::new(
@@ -454,7 +459,7 @@ impl<'a> Engine<'a> {
             .ok_or_else(|| Error::invalid("action=store needs refresh_token"))?
             .expose()
             .to_string();
-        let base = req.scope.as_deref().unwrap_or(provider::DEFAULT_SCOPE);
+        let base = req.default_scope();
         if let Some(user) = &req.user {
             let account = req.account(user);
             // A corrupt record fails before any request; a refused token creates no file.
@@ -468,7 +473,7 @@ impl<'a> Engine<'a> {
             return self.persist_imported(&lock, &account, rec, base, &rt, &tok);
         }
         // Without user= the id_token is the only way to learn whose token this is.
-        let scope = provider::signin_scope(base);
+        let scope = req.provider.signin_scope(base);
         let tok = self.refresh_grant(req, &req.account(""), &rt, &scope)?;
         let user = tok.id_user.clone().ok_or_else(|| {
             Error::invalid("the provider did not say whose refresh token this is; pass user=")
@@ -598,7 +603,7 @@ fn login_command(req: &Request, account: &Account) -> String {
 fn login_required(req: &Request, account: &Account, reason: &str) -> Error {
     Error::new(
         Code::LoginRequired,
-        format!("{reason} for {} (tenant {})", account.user, account.tenant),
+        format!("{reason} for {} ({})", account.user, account.realm()),
     )
     .hint(format!("run: {}", login_command(req, account)))
 }
@@ -614,14 +619,7 @@ fn mismatch(wanted: &str, got: &str) -> Error {
 }
 
 fn extra_flags(req: &Request) -> String {
-    let mut s = String::new();
-    if req.tenant != provider::DEFAULT_TENANT {
-        s.push_str(&format!(" --tenant {}", req.tenant));
-    }
-    if req.authority != provider::DEFAULT_AUTHORITY {
-        s.push_str(&format!(" --authority {}", req.authority));
-    }
-    s
+    req.account("").flags()
 }
 
 #[cfg(test)]

@@ -73,6 +73,8 @@ pub struct AuthorizeParams<'a> {
     pub challenge: &'a str,
     /// The account expected to sign in, as `login_hint`.
     pub user: Option<&'a str>,
+    /// The provider's own additions (`prompt`, `access_type`, ...).
+    pub extra: &'a [(&'a str, &'a str)],
 }
 
 /// The URL the user opens: the authorize endpoint with the request in its
@@ -88,7 +90,6 @@ pub fn authorize_url(endpoint: &str, p: &AuthorizeParams) -> Result<String> {
         q.append_pair("client_id", p.client_id)
             .append_pair("response_type", "code")
             .append_pair("redirect_uri", p.redirect_uri)
-            .append_pair("response_mode", "query")
             .append_pair("scope", p.scope)
             .append_pair("state", p.state)
             .append_pair("code_challenge", p.challenge)
@@ -96,7 +97,9 @@ pub fn authorize_url(endpoint: &str, p: &AuthorizeParams) -> Result<String> {
         if let Some(u) = p.user.filter(|u| !u.is_empty()) {
             q.append_pair("login_hint", u);
         }
-        q.append_pair("prompt", "select_account");
+        for (k, v) in p.extra {
+            q.append_pair(k, v);
+        }
     }
     Ok(url.into())
 }
@@ -384,6 +387,7 @@ mod tests {
                 state: "st",
                 challenge: "ch",
                 user: Some("me@x.com"),
+                extra: &[("prompt", "consent")],
             },
         )
         .unwrap();
@@ -395,6 +399,7 @@ mod tests {
         assert_eq!(get("code_challenge_method"), Some("S256"));
         assert_eq!(get("login_hint"), Some("me@x.com"));
         assert_eq!(get("response_type"), Some("code"));
+        assert_eq!(get("prompt"), Some("consent"));
     }
 
     fn redirect(q: &str) -> Url {

@@ -3,10 +3,12 @@
 
 mod cli;
 mod config;
+mod doctor;
 mod engine;
 mod error;
 mod legacy;
 mod loopback;
+mod mailtest;
 mod oauth;
 mod protocol;
 mod provider;

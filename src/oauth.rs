@@ -478,7 +478,11 @@ pub fn device_flow(
     scope: &str,
     ui: &mut dyn DeviceUi,
 ) -> Result<TokenResponse> {
-    let auth = start_device(http, &endpoints.device, client, scope)?;
+    let device_url = endpoints
+        .device
+        .as_deref()
+        .ok_or_else(|| Error::invalid("this provider has no device authorization endpoint"))?;
+    let auth = start_device(http, device_url, client, scope)?;
     ui.show(&auth);
     let deadline = Instant::now() + Duration::from_secs(auth.expires_in);
     let mut interval = Duration::from_secs(auth.interval);
@@ -525,12 +529,16 @@ pub fn authcode_flow(
     ui: &mut dyn DeviceUi,
 ) -> Result<TokenResponse> {
     use crate::loopback::{AuthorizeParams, Listener, Pkce, authorize_url, random_token};
+    let authorize = endpoints
+        .authorize
+        .as_deref()
+        .ok_or_else(|| Error::invalid("this provider has no authorization endpoint"))?;
     let listener = Listener::bind(opts.redirect_port)?;
     let redirect_uri = listener.redirect_uri();
     let pkce = Pkce::new()?;
     let state = random_token(16)?;
     let url = authorize_url(
-        &endpoints.authorize,
+        authorize,
         &AuthorizeParams {
             client_id: client.id,
             redirect_uri: &redirect_uri,
@@ -538,6 +546,7 @@ pub fn authcode_flow(
             state: &state,
             challenge: &pkce.challenge,
             user: opts.user,
+            extra: endpoints.authorize_extra,
         },
     )?;
     ui.show_authorize(&url, &redirect_uri, opts.timeout, opts.open_browser);
@@ -549,12 +558,13 @@ pub fn authcode_flow(
         &code,
         &pkce.verifier,
         &redirect_uri,
-        scope,
+        endpoints.scope_on_exchange.then_some(scope),
     )
 }
 
 /// RFC 6749 §4.1.3 with RFC 7636 §4.5: trades a checked authorization code
 /// for tokens, proving with the verifier that this process asked for it.
+/// `scope` is repeated only where the provider wants it (Microsoft).
 pub fn exchange_code(
     http: &Http,
     token_url: &str,
@@ -562,15 +572,17 @@ pub fn exchange_code(
     code: &str,
     verifier: &str,
     redirect_uri: &str,
-    scope: &str,
+    scope: Option<&str>,
 ) -> Result<TokenResponse> {
     let mut form = vec![
         ("grant_type", "authorization_code"),
         ("code", code),
         ("redirect_uri", redirect_uri),
         ("code_verifier", verifier),
-        ("scope", scope),
     ];
+    if let Some(scope) = scope {
+        form.push(("scope", scope));
+    }
     client.form(&mut form);
     let reply = http.post_form(token_url, "grant_type=authorization_code", &form)?;
     token_reply(&reply, &host_of(token_url))

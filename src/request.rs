@@ -2,7 +2,7 @@
 //! legacy `ooauth2.py` flags): one validation, so the front ends cannot drift.
 
 use crate::error::{Error, Result};
-use crate::provider;
+use crate::provider::{self, Endpoints, Provider};
 use std::fmt;
 
 /// What the caller wants done.
@@ -80,9 +80,13 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// The identity of a stored account: authority + tenant + client id + user.
+/// The identity of a stored account: provider + authority + tenant + client
+/// id + user. For providers other than Microsoft the authority is the
+/// preset's (or the given) base, or the token endpoint of `generic`, and the
+/// tenant is empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
+    pub provider: Provider,
     pub authority: String,
     pub tenant: String,
     pub client_id: String,
@@ -92,17 +96,37 @@ pub struct Account {
 impl Account {
     /// The exact command that signs this account in again.
     pub fn login_command(&self) -> String {
-        let mut cmd = format!(
-            "ooauth2 login --client-id {} --user {}",
-            self.client_id, self.user
-        );
-        if self.tenant != provider::DEFAULT_TENANT {
-            cmd.push_str(&format!(" --tenant {}", self.tenant));
+        format!(
+            "ooauth2 login --client-id {} --user {}{}",
+            self.client_id,
+            self.user,
+            self.flags()
+        )
+    }
+
+    /// The flags beyond client id and user that name this account.
+    pub fn flags(&self) -> String {
+        let mut s = String::new();
+        if self.provider != Provider::Microsoft {
+            s.push_str(&format!(" --provider {}", self.provider.name()));
         }
-        if self.authority != provider::DEFAULT_AUTHORITY {
-            cmd.push_str(&format!(" --authority {}", self.authority));
+        if self.provider.is_microsoft() && self.tenant != provider::DEFAULT_TENANT {
+            s.push_str(&format!(" --tenant {}", self.tenant));
         }
-        cmd
+        if self.provider != Provider::Generic && self.authority != self.provider.default_authority()
+        {
+            s.push_str(&format!(" --authority {}", self.authority));
+        }
+        s
+    }
+
+    /// "tenant T" for Microsoft, "provider P" for the others: for messages.
+    pub fn realm(&self) -> String {
+        if self.provider.is_microsoft() {
+            format!("tenant {}", self.tenant)
+        } else {
+            format!("provider {}", self.provider.name())
+        }
     }
 }
 
@@ -110,6 +134,13 @@ impl Account {
 #[derive(Debug, Clone)]
 pub struct Request {
     pub action: Action,
+    /// The provider preset (default: microsoft).
+    pub provider: Provider,
+    /// Where the grants go, resolved from provider, authority and tenant
+    /// (or the endpoint keys of `generic`).
+    pub endpoints: Endpoints,
+    /// The account's authority: Microsoft's identity platform base, another
+    /// preset's base, or the token endpoint of `generic`.
     pub authority: String,
     pub tenant: String,
     pub client_id: Option<String>,
@@ -171,13 +202,67 @@ impl Request {
                     ))
                 })?,
         };
-        let authority = match get("authority") {
-            None => provider::DEFAULT_AUTHORITY.to_string(),
-            Some(a) => provider::normalize_authority(a)?,
+        let provider = match get("provider") {
+            None => Provider::Microsoft,
+            Some(p) => Provider::from_name(p).ok_or_else(|| {
+                Error::invalid(format!("unknown provider '{}'", shorten(p)))
+                    .hint(format!("use one of: {}", Provider::names()))
+            })?,
         };
         let tenant = match get("tenant") {
             None => provider::DEFAULT_TENANT.to_string(),
+            Some(_) if !provider.is_microsoft() => {
+                return Err(Error::invalid(format!(
+                    "tenant applies only to Microsoft, not to provider={}",
+                    provider.name()
+                )));
+            }
             Some(t) => check_tenant(t)?,
+        };
+        let endpoint = |k: &str| get(k).map(|v| provider::normalize_url(k, v)).transpose();
+        let explicit = (
+            endpoint("authorization_endpoint")?,
+            endpoint("token_endpoint")?,
+            endpoint("device_authorization_endpoint")?,
+        );
+        let (authority, endpoints) = if provider == Provider::Generic {
+            if get("authority").is_some() {
+                return Err(Error::invalid(
+                    "authority does not apply to provider=generic; give its endpoints",
+                )
+                .hint("token_endpoint=, with authorization_endpoint= and/or device_authorization_endpoint="));
+            }
+            let (authorize, token, device) = explicit;
+            let token = token.ok_or_else(|| {
+                Error::invalid("provider=generic needs token_endpoint").hint(
+                    "give token_endpoint=, with authorization_endpoint= and/or device_authorization_endpoint=",
+                )
+            })?;
+            (
+                token.clone(),
+                provider::generic_endpoints(authorize, token, device),
+            )
+        } else {
+            for (k, v) in [
+                ("authorization_endpoint", &explicit.0),
+                ("token_endpoint", &explicit.1),
+                ("device_authorization_endpoint", &explicit.2),
+            ] {
+                if v.is_some() {
+                    return Err(Error::invalid(format!(
+                        "{k} applies only to provider=generic; provider={} has its own",
+                        provider.name()
+                    ))
+                    .hint("use authority= to move a preset's endpoints to another host"));
+                }
+            }
+            let authority = match get("authority") {
+                None => provider.default_authority().to_string(),
+                Some(a) => provider::normalize_authority(a)?,
+            };
+            let endpoints = provider::preset_endpoints(provider, &authority, &tenant)
+                .ok_or_else(|| Error::invalid("this provider has no preset endpoints"))?;
+            (authority, endpoints)
         };
         let client_id = get("client_id").map(check_client_id).transpose()?;
         let client_secret = get("client_secret")
@@ -209,7 +294,8 @@ impl Request {
             .map(|s| check_secret("refresh_token", s, 16 * 1024))
             .transpose()?;
         let flow = match get("flow") {
-            None | Some("device") => Flow::Device,
+            None => endpoints.default_flow(provider),
+            Some("device") => Flow::Device,
             Some("authcode") => Flow::AuthCode,
             Some(v) => {
                 return Err(Error::invalid(format!(
@@ -218,6 +304,11 @@ impl Request {
                 )));
             }
         };
+        // A flow asked for must be possible; a default one is checked when a
+        // sign-in needs it (a generic account may only ever refresh).
+        if get("flow").is_some() {
+            check_flow(provider, &endpoints, flow)?;
+        }
         let redirect_port = match get("redirect_port") {
             None => 0,
             Some(p) => parse_number("redirect_port", p, 0, 65_535)? as u16,
@@ -253,8 +344,25 @@ impl Request {
                     .hint("pass the application (client) id of your app registration"),
             );
         }
+        if action != Action::Capability {
+            if !provider.has_id_token() && user.is_none() {
+                return Err(Error::invalid(format!(
+                    "provider={} needs user: it does not say which account signed in",
+                    provider.name()
+                ))
+                .hint("pass user= (or --user) with the mail address"));
+            }
+            if scope.is_none() && provider.default_scope().is_none() && action != Action::Erase {
+                return Err(
+                    Error::invalid(format!("provider={} needs scope", provider.name()))
+                        .hint("pass the provider's mail scopes with scope= (or --scope)"),
+                );
+            }
+        }
         Ok(Request {
             action,
+            provider,
+            endpoints,
             authority,
             tenant,
             client_id,
@@ -279,6 +387,25 @@ impl Request {
     /// Checks one key's value by the rules of [`Request::from_pairs`], on its
     /// own, so the config file can report the line of a bad value.
     pub fn check_value(key: &str, value: &str) -> Result<()> {
+        match key {
+            "provider" => {
+                return Provider::from_name(value).map(|_| ()).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "unknown provider '{}'; the providers are: {}",
+                        shorten(value),
+                        Provider::names()
+                    ))
+                });
+            }
+            "authorization_endpoint" | "token_endpoint" | "device_authorization_endpoint" => {
+                return provider::normalize_url(key, value).map(|_| ());
+            }
+            // Which flows a provider allows is checked with the provider.
+            "flow" if value == "device" || value == "authcode" => return Ok(()),
+            // Only Microsoft has tenants: checked with the provider too.
+            "tenant" => return check_tenant(value).map(|_| ()),
+            _ => {}
+        }
         let mut pairs = vec![(key.to_string(), value.to_string())];
         if key != "client_id" {
             pairs.push(("client_id".to_string(), "x".to_string()));
@@ -286,11 +413,30 @@ impl Request {
         Request::from_pairs(&pairs).map(|_| ())
     }
 
+    /// Refuses a sign-in flow the provider does not allow, before any
+    /// network call.
+    pub fn check_flow(&self) -> Result<()> {
+        check_flow(self.provider, &self.endpoints, self.flow)
+    }
+
+    /// The scope a sign-in asks for when neither request nor record has one.
+    pub fn default_scope(&self) -> &str {
+        self.scope
+            .as_deref()
+            .or(self.provider.default_scope())
+            .unwrap_or_default()
+    }
+
     /// The account this request names, when the user is known.
     pub fn account(&self, user: &str) -> Account {
         Account {
+            provider: self.provider,
             authority: self.authority.clone(),
-            tenant: self.tenant.clone(),
+            tenant: if self.provider.is_microsoft() {
+                self.tenant.clone()
+            } else {
+                String::new()
+            },
             client_id: self.client_id.clone().unwrap_or_default(),
             user: user.to_string(),
         }
@@ -299,6 +445,29 @@ impl Request {
 
 fn shorten(s: &str) -> String {
     crate::error::one_line(&s.chars().take(60).collect::<String>())
+}
+
+/// Refuses a flow the provider does not allow, before any network call.
+fn check_flow(provider: Provider, endpoints: &Endpoints, flow: Flow) -> Result<()> {
+    match flow {
+        Flow::Device if provider == Provider::Google => Err(Error::invalid(
+            "provider=google cannot use flow=device: Google does not allow mail scopes on the device flow",
+        )
+        .hint("use flow=authcode (the default for google); on a headless machine, forward the redirect port with ssh -L")),
+        Flow::Device if endpoints.device.is_none() => Err(if provider == Provider::Generic {
+            Error::invalid("flow=device needs device_authorization_endpoint")
+        } else {
+            Error::invalid(format!(
+                "provider={} has no device flow for mail",
+                provider.name()
+            ))
+            .hint("use flow=authcode (the default for this provider)")
+        }),
+        Flow::AuthCode if endpoints.authorize.is_none() => {
+            Err(Error::invalid("flow=authcode needs authorization_endpoint"))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn parse_number(key: &str, v: &str, min: u64, max: u64) -> Result<u64> {
@@ -458,9 +627,66 @@ mod tests {
             vec![("client_id", "a"), ("signin_timeout", "0")],
             vec![("client_id", "a"), ("signin_timeout", "3601")],
             vec![("client_id", "a"), ("open_browser", "yes")],
+            vec![("client_id", "a"), ("provider", "gmail")],
+            vec![("client_id", "a"), ("provider", "google"), ("tenant", "t")],
+            vec![("client_id", "a"), ("provider", "yahoo")],
+            vec![("client_id", "a"), ("token_endpoint", "https://x/t")],
+            vec![("client_id", "a"), ("provider", "generic"), ("user", "u")],
+            vec![
+                ("client_id", "a"),
+                ("provider", "generic"),
+                ("user", "u"),
+                ("scope", "s"),
+                ("token_endpoint", "http://evil.example/token"),
+            ],
         ] {
             assert!(req(&pairs).is_err(), "{pairs:?}");
         }
+    }
+
+    #[test]
+    fn presets_pick_flows_and_refuse_what_they_cannot_do() {
+        let r = req(&[("client_id", "a"), ("provider", "google")]).unwrap();
+        assert_eq!(r.flow, Flow::AuthCode);
+        assert_eq!(r.endpoints.token, "https://oauth2.googleapis.com/token");
+        assert_eq!(r.account("u").tenant, "");
+        let e = req(&[
+            ("client_id", "a"),
+            ("provider", "google"),
+            ("flow", "device"),
+        ])
+        .unwrap_err();
+        assert!(
+            e.message
+                .contains("Google does not allow mail scopes on the device flow")
+        );
+        let e = req(&[
+            ("client_id", "a"),
+            ("provider", "fastmail"),
+            ("user", "u"),
+            ("flow", "device"),
+        ])
+        .unwrap_err();
+        assert!(e.message.contains("no device flow"), "{}", e.message);
+        let r = req(&[("client_id", "a"), ("provider", "microsoft-us")]).unwrap();
+        assert_eq!(r.flow, Flow::Device);
+        assert_eq!(r.authority, "https://login.microsoftonline.us");
+        let generic = [
+            ("client_id", "a"),
+            ("provider", "generic"),
+            ("user", "u"),
+            ("scope", "s"),
+            ("token_endpoint", "https://idp.example/token"),
+        ];
+        let r = req(&generic).unwrap();
+        assert_eq!(r.authority, "https://idp.example/token");
+        assert!(req(&[&generic[..], &[("flow", "authcode")]].concat()).is_err());
+        let with_auth = [
+            &generic[..],
+            &[("authorization_endpoint", "https://idp.example/a")],
+        ]
+        .concat();
+        assert_eq!(req(&with_auth).unwrap().flow, Flow::AuthCode);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! `<id>` is the SHA-256 of the account identity, so any `user` is a safe name.
 
 use crate::error::{Code, Error, Result};
+use crate::provider::Provider;
 use crate::request::Account;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,6 +27,10 @@ pub const STORE_ENV: &str = "OOAUTH2_STORE_DIR";
 #[serde(deny_unknown_fields)]
 pub struct Record {
     pub version: u32,
+    /// The provider preset; records written before presets have none, which
+    /// means Microsoft.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     pub authority: String,
     pub tenant: String,
     pub client_id: String,
@@ -49,6 +54,7 @@ impl Record {
     pub fn new(account: &Account, scope: &str, now: u64) -> Record {
         Record {
             version: SCHEMA_VERSION,
+            provider: Some(account.provider.name().to_string()),
             authority: account.authority.clone(),
             tenant: account.tenant.clone(),
             client_id: account.client_id.clone(),
@@ -68,7 +74,8 @@ impl Record {
     /// The first text field holding a control character; such a value could
     /// break a response line, so the record is treated as corrupt.
     fn field_with_control_chars(&self) -> Option<&'static str> {
-        let fields: [(&'static str, Option<&str>); 10] = [
+        let fields: [(&'static str, Option<&str>); 11] = [
+            ("provider", self.provider.as_deref()),
             ("authority", Some(&self.authority)),
             ("tenant", Some(&self.tenant)),
             ("client_id", Some(&self.client_id)),
@@ -86,9 +93,19 @@ impl Record {
             .map(|(k, _)| k)
     }
 
+    /// The record's provider: none (an older record) means Microsoft; an
+    /// unknown name never gets here (`read_record` refuses it).
+    pub fn provider_preset(&self) -> Provider {
+        self.provider
+            .as_deref()
+            .and_then(Provider::from_name)
+            .unwrap_or(Provider::Microsoft)
+    }
+
     /// The identity this record belongs to.
     pub fn account(&self) -> Account {
         Account {
+            provider: self.provider_preset(),
             authority: self.authority.clone(),
             tenant: self.tenant.clone(),
             client_id: self.client_id.clone(),
@@ -138,14 +155,20 @@ impl Store {
     }
 
     /// The stable file id of an account (user and tenant compared case-insensitively).
+    /// Microsoft accounts keep the id they had before there were other
+    /// providers; the others add their provider, so the same user at two
+    /// providers makes two records.
     pub fn id(account: &Account) -> String {
-        let identity = format!(
+        let mut identity = format!(
             "v1\n{}\n{}\n{}\n{}",
             account.authority.to_ascii_lowercase(),
             account.tenant.to_ascii_lowercase(),
             account.client_id,
             account.user.to_lowercase()
         );
+        if !account.provider.is_microsoft() {
+            identity.push_str(&format!("\nprovider={}", account.provider.family()));
+        }
         let digest = Sha256::digest(identity.as_bytes());
         digest[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -303,21 +326,17 @@ impl Store {
         Ok(out)
     }
 
-    /// Accounts matching authority, tenant and client id, for requests without `user`.
-    pub fn find_users(
-        &self,
-        authority: &str,
-        tenant: &str,
-        client_id: &str,
-    ) -> Result<Vec<String>> {
+    /// Accounts matching `template` in all but the user (provider, authority,
+    /// tenant and client id), for requests without `user`.
+    pub fn find_users(&self, template: &Account) -> Result<Vec<String>> {
         let mut users = Vec::new();
         for (_, rec) in self.list()? {
-            if let Ok(r) = rec
-                && r.authority.eq_ignore_ascii_case(authority)
-                && r.tenant.eq_ignore_ascii_case(tenant)
-                && r.client_id == client_id
-            {
-                users.push(r.user);
+            if let Ok(r) = rec {
+                let mut a = r.account();
+                a.user.clone_from(&template.user);
+                if same_identity(&a, template) {
+                    users.push(r.user);
+                }
             }
         }
         Ok(users)
@@ -337,7 +356,8 @@ impl Store {
 }
 
 fn same_identity(a: &Account, b: &Account) -> bool {
-    a.authority.eq_ignore_ascii_case(&b.authority)
+    a.provider.family() == b.provider.family()
+        && a.authority.eq_ignore_ascii_case(&b.authority)
         && a.tenant.eq_ignore_ascii_case(&b.tenant)
         && a.client_id == b.client_id
         && a.user.to_lowercase() == b.user.to_lowercase()
@@ -390,6 +410,11 @@ fn read_record(path: &Path) -> Result<Option<Record>> {
     if let Some(field) = rec.field_with_control_chars() {
         return Err(corrupt(format!("{field} holds a control character")));
     }
+    if let Some(p) = rec.provider.as_deref()
+        && Provider::from_name(p).is_none()
+    {
+        return Err(corrupt("provider is not one this build knows".into()));
+    }
     Ok(Some(rec))
 }
 
@@ -399,6 +424,7 @@ mod tests {
 
     fn account(user: &str) -> Account {
         Account {
+            provider: Provider::Microsoft,
             authority: "https://login.microsoftonline.com".into(),
             tenant: "common".into(),
             client_id: "cid".into(),
@@ -418,6 +444,55 @@ mod tests {
         let id = Store::id(&account("../../x"));
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_eq!(id.len(), 32);
+    }
+
+    #[test]
+    fn microsoft_ids_are_stable_across_versions() {
+        // Computed by the build before provider presets: existing records keep their names.
+        assert_eq!(
+            Store::id(&account("me@example.com")),
+            "a1993608ab31efb11c2f232379f82fd4"
+        );
+        let contoso = Account {
+            provider: Provider::MicrosoftUs,
+            authority: "https://login.microsoftonline.com".into(),
+            tenant: "contoso.onmicrosoft.com".into(),
+            client_id: "9e5f94bc-e8a4-4e73-b8be-63364c29d753".into(),
+            user: "Me@Contoso.com".into(),
+        };
+        assert_eq!(Store::id(&contoso), "3ddcf6b09cc9d437a2bb149369023457");
+        // The same user at Google is another record.
+        let google = Account {
+            provider: Provider::Google,
+            ..account("me@example.com")
+        };
+        assert_ne!(Store::id(&google), "a1993608ab31efb11c2f232379f82fd4");
+    }
+
+    #[test]
+    fn records_without_a_provider_are_microsofts() {
+        let dir = tempdir("noprovider");
+        let store = Store::at(dir.clone());
+        let acct = account("old@example.com");
+        store.ensure_dir().unwrap();
+        let old = r#"{"version":1,"authority":"https://login.microsoftonline.com","tenant":"common","client_id":"cid","user":"old@example.com","scope":"s","refresh_token":"rt","refresh_token_obtained_at":null,"access_token":null,"token_type":null,"expires_at":null,"granted_scope":null,"needs_login":null,"updated_at":1}"#;
+        fs::write(store.record_path(&acct), old).unwrap();
+        let rec = store.load(&acct).unwrap().unwrap();
+        assert_eq!(rec.provider, None);
+        assert_eq!(rec.account(), acct);
+        assert_eq!(store.find_users(&account("")).unwrap(), ["old@example.com"]);
+        // Written again, it says so.
+        let lock = store.lock(&acct, Duration::from_secs(1)).unwrap();
+        store.save(&lock, &Record::new(&acct, "s", 2)).unwrap();
+        let text = fs::read_to_string(store.record_path(&acct)).unwrap();
+        assert!(text.contains("\"provider\": \"microsoft\""), "{text}");
+        // A Google account of the same user is not found by a Microsoft request.
+        let google = Account {
+            provider: Provider::Google,
+            ..acct.clone()
+        };
+        assert!(store.load(&google).unwrap().is_none());
+        let _ = fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -160,8 +160,8 @@ fn unknown_keys_and_bad_values_name_the_line_and_key() {
             vec![":4:", "tenant"],
         ),
         (
-            "[accounts.work]\nprovider = \"yahoo\"\n",
-            vec![":2:", "unknown provider 'yahoo'", "microsoft"],
+            "[accounts.work]\nprovider = \"ymail\"\n",
+            vec![":2:", "unknown provider 'ymail'", "microsoft"],
         ),
         (
             "[accounts.\"a/b\"]\nclient_id = \"c\"\n",

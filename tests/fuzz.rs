@@ -263,7 +263,7 @@ fn rng_for_case(case: u64) -> Rng {
 /// `interactive` and `authority` first, so a value that ends the request
 /// early (a blank line in it) never leaves a request that may sign in or
 /// reach another host.
-const REQUEST_KEYS: [&str; 17] = [
+const REQUEST_KEYS: [&str; 21] = [
     "interactive",
     "authority",
     "action",
@@ -281,6 +281,12 @@ const REQUEST_KEYS: [&str; 17] = [
     "redirect_port",
     "signin_timeout",
     "open_browser",
+    // With `authority` given, `generic` is refused: no endpoint key can
+    // send a request elsewhere.
+    "provider",
+    "authorization_endpoint",
+    "token_endpoint",
+    "device_authorization_endpoint",
 ];
 
 /// Hostile values: path tricks, '=', line breaks and injected lines, control

@@ -7,6 +7,13 @@
 //! `/devicelogin`. Answers mimic Microsoft's JSON, including the AADSTS error
 //! shape. Faults can be queued to exercise client error handling.
 //!
+//! The other presets' paths are served too, with their providers' behaviour
+//! (see [`Flavor`]): Google's `/o/oauth2/v2/auth` and `/token` (a refresh
+//! token only with `access_type=offline`, never rotated; the client secret
+//! is required), Yahoo's and AOL's `/oauth2/request_auth` and
+//! `/oauth2/get_token`, Fastmail's `/oauth/authorize` and `/oauth/refresh`
+//! (a refresh token on every code exchange, no `offline_access` needed).
+//!
 //! Plain std HTTP/1.1: one accept thread, one thread per connection, every
 //! answer carries `Connection: close`. Dropping the [`MockIdp`] stops it.
 //!
@@ -120,6 +127,27 @@ pub enum DeviceOutcome {
     Expire,
     /// `bad_verification_code`.
     BadCode,
+}
+
+/// Which provider a path belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    Microsoft,
+    Google,
+    Yahoo,
+    Fastmail,
+}
+
+impl Flavor {
+    /// The provider whose endpoint `path` is.
+    pub fn of(path: &str) -> Flavor {
+        match path {
+            "/o/oauth2/v2/auth" | "/token" => Flavor::Google,
+            "/oauth2/request_auth" | "/oauth2/get_token" => Flavor::Yahoo,
+            "/oauth/authorize" | "/oauth/refresh" => Flavor::Fastmail,
+            _ => Flavor::Microsoft,
+        }
+    }
 }
 
 /// How the authorize endpoint answers a valid request: it redirects the
@@ -478,6 +506,9 @@ struct CodeEntry {
     scope: String,
     created: Instant,
     redeemed: bool,
+    /// Whether the exchange returns a refresh token (Microsoft: when the
+    /// scope holds offline_access; Google: with access_type=offline).
+    offline: bool,
 }
 
 struct RtEntry {
@@ -681,7 +712,8 @@ impl State {
     }
 
     /// A 200 token response. `may_issue_rt`: false for refresh grants with
-    /// rotation off.
+    /// rotation off; a refresh token comes only with offline_access in the
+    /// scope, unless `offline` says so another way (other providers).
     fn token_response(
         &mut self,
         authority: &str,
@@ -689,6 +721,25 @@ impl State {
         client_id: &str,
         requested_scope: &str,
         may_issue_rt: bool,
+    ) -> Response {
+        self.token_response_as(
+            authority,
+            user,
+            client_id,
+            requested_scope,
+            may_issue_rt,
+            None,
+        )
+    }
+
+    fn token_response_as(
+        &mut self,
+        authority: &str,
+        user: &str,
+        client_id: &str,
+        requested_scope: &str,
+        may_issue_rt: bool,
+        offline: Option<bool>,
     ) -> Response {
         let requested: Vec<&str> = requested_scope.split_whitespace().collect();
         let has = |s: &str| requested.iter().any(|r| r.eq_ignore_ascii_case(s));
@@ -711,7 +762,7 @@ impl State {
             "ext_expires_in": lifetime,
             "access_token": at,
         });
-        if may_issue_rt && has("offline_access") {
+        if may_issue_rt && offline.unwrap_or_else(|| has("offline_access")) {
             body["refresh_token"] = Value::String(self.new_refresh_token(user, client_id));
         }
         if has("openid") {
@@ -802,6 +853,13 @@ impl State {
         let get = |k: &str| form_get(q, k).unwrap_or_default().to_string();
         let (client_id, redirect_uri, state) =
             (get("client_id"), get("redirect_uri"), get("state"));
+        let offline = match Flavor::of(&req.path) {
+            Flavor::Microsoft => get("scope")
+                .split_whitespace()
+                .any(|s| s.eq_ignore_ascii_case("offline_access")),
+            Flavor::Google => get("access_type") == "offline",
+            Flavor::Yahoo | Flavor::Fastmail => true,
+        };
         if get("response_type") != "code" {
             return self.error(
                 400,
@@ -851,6 +909,7 @@ impl State {
                     scope: get("scope"),
                     created: Instant::now(),
                     redeemed: false,
+                    offline,
                 },
             );
             code
@@ -934,15 +993,15 @@ impl State {
         if let Some((n, text)) = problem {
             return self.error(400, "invalid_grant", n, text);
         }
-        let Some((user, scope)) = self
+        let Some((user, scope, offline)) = self
             .codes
             .get(code)
-            .map(|e| (e.user.clone(), e.scope.clone()))
+            .map(|e| (e.user.clone(), e.scope.clone(), e.offline))
         else {
             return self.missing_param("code");
         };
         let scope = form_get_nonempty(form, "scope").map_or(scope, str::to_string);
-        self.token_response(authority, &user, client_id, &scope, true)
+        self.token_response_as(authority, &user, client_id, &scope, true, Some(offline))
     }
 
     fn devicecode(&mut self, authority: &str, req: &Request) -> Response {
@@ -995,6 +1054,16 @@ impl State {
         let Some(grant_type) = form_get_nonempty(form, "grant_type") else {
             return self.missing_param("grant_type");
         };
+        let flavor = Flavor::of(&req.path);
+        let has_secret = form_get_nonempty(form, "client_secret").is_some()
+            || basic.as_ref().is_some_and(|(_, s)| !s.is_empty());
+        if flavor == Flavor::Google && !has_secret {
+            // Google's desktop clients always send their (not secret) secret.
+            return json_response(
+                400,
+                &json!({"error": "invalid_request", "error_description": "client_secret is missing."}),
+            );
+        }
         if let Some(expected) = self.secrets.get(&client_id).cloned() {
             let given = form_get_nonempty(form, "client_secret")
                 .map(str::to_string)
@@ -1026,7 +1095,7 @@ impl State {
         }
         match grant_type {
             DEVICE_GRANT => self.device_grant(authority, form, &client_id),
-            "refresh_token" => self.refresh_grant(authority, form, &client_id),
+            "refresh_token" => self.refresh_grant(authority, form, &client_id, flavor),
             "authorization_code" => self.authcode_grant(authority, form, &client_id),
             other => self.error(
                 400,
@@ -1105,7 +1174,13 @@ impl State {
         }
     }
 
-    fn refresh_grant(&mut self, authority: &str, form: &Form, client_id: &str) -> Response {
+    fn refresh_grant(
+        &mut self,
+        authority: &str,
+        form: &Form,
+        client_id: &str,
+        flavor: Flavor,
+    ) -> Response {
         let Some(rt) = form_get_nonempty(form, "refresh_token") else {
             return self.missing_param("refresh_token");
         };
@@ -1132,12 +1207,16 @@ impl State {
         let Some(user) = self.rts.get(rt).map(|e| e.user.clone()) else {
             return self.missing_param("refresh_token");
         };
-        let rotation = self.rotation;
-        let resp = self.token_response(authority, &user, client_id, scope, rotation);
+        // Google never rotates refresh tokens; the others need no offline_access.
+        let rotation = self.rotation && flavor != Flavor::Google;
+        let offline = (flavor != Flavor::Microsoft).then_some(true);
+        let resp = self.token_response_as(authority, &user, client_id, scope, rotation, offline);
         let rotated = rotation
-            && scope
-                .split_whitespace()
-                .any(|s| s.eq_ignore_ascii_case("offline_access"));
+            && offline.unwrap_or_else(|| {
+                scope
+                    .split_whitespace()
+                    .any(|s| s.eq_ignore_ascii_case("offline_access"))
+            });
         if strict
             && rotated
             && let Some(e) = self.rts.get_mut(rt)
@@ -1387,6 +1466,12 @@ impl Route {
             [t, "oauth2", "v2.0", "token"] if !t.is_empty() => Route::Token((*t).to_string()),
             [t, "oauth2", "v2.0", "authorize"] if !t.is_empty() => {
                 Route::Authorize((*t).to_string())
+            }
+            ["o", "oauth2", "v2", "auth"] | ["oauth2", "request_auth"] | ["oauth", "authorize"] => {
+                Route::Authorize(String::new())
+            }
+            ["token"] | ["oauth2", "get_token"] | ["oauth", "refresh"] => {
+                Route::Token(String::new())
             }
             ["introspect"] => Route::Introspect,
             ["devicelogin"] => Route::DeviceLogin,

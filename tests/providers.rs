@@ -1,0 +1,459 @@
+//! Provider presets end to end against the mock, which serves every
+//! preset's paths with that provider's behaviour: Google (auth code + PKCE
+//! only, access_type=offline and prompt=consent, client secret, no refresh
+//! token rotation), Yahoo and Fastmail (no identity scopes, so `user` is
+//! required), and `generic` with explicit endpoints. `authority` moves a
+//! preset's endpoints to the mock, keeping the preset's own paths.
+// Test set-up fails loudly by design.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::Child;
+use std::sync::mpsc::{Receiver, channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use support::mock_idp::Grant;
+use support::run::{CLIENT, Env, Run, USER, set_mode};
+
+const SECRET: &str = "GOCSPX-mock-desktop-secret";
+const FASTMAIL_SCOPE: &str =
+    "https://www.fastmail.com/dev/protocol-imap https://www.fastmail.com/dev/protocol-smtp";
+
+/// A running sign-in whose stderr is read line by line.
+struct SignIn {
+    child: Child,
+    lines: Receiver<String>,
+    reader: JoinHandle<String>,
+}
+
+impl SignIn {
+    fn start(env: &Env, args: &[&str], stdin: &str, config: Option<&std::path::Path>) -> SignIn {
+        let mut cmd = env.command(args);
+        if let Some(c) = config {
+            cmd.env("OOAUTH2_CONFIG", c);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).unwrap();
+        drop(input);
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = channel();
+        let reader = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                all.push_str(&line);
+                all.push('\n');
+                let _ = tx.send(line);
+            }
+            all
+        });
+        SignIn {
+            child,
+            lines,
+            reader,
+        }
+    }
+
+    /// `ooauth2 helper` signing in with `lines` (which name the provider).
+    fn helper(env: &Env, lines: &str) -> SignIn {
+        let req = format!("action=login\ninteractive=always\n{lines}\n");
+        SignIn::start(env, &["helper"], &req, None)
+    }
+
+    /// The authorization URL the binary printed: the first URL starting
+    /// with `prefix`.
+    fn url(&self, prefix: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(20))
+                .expect("no authorization URL on stderr");
+            if let Some(i) = line.find(prefix) {
+                return line[i..].trim().to_string();
+            }
+        }
+    }
+
+    fn finish(self) -> Run {
+        let out = self.child.wait_with_output().unwrap();
+        Run {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: self.reader.join().unwrap(),
+        }
+    }
+}
+
+/// GET `url` (plain http) with a raw socket; returns status and Location.
+fn get(url: &str) -> (u16, Option<String>) {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut s = TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, _) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let location = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Location: "))
+        .map(str::to_string);
+    (status, location)
+}
+
+/// Plays the browser: the authorize endpoint, then its redirect.
+fn browse(url: &str) {
+    let (status, location) = get(url);
+    assert_eq!(status, 302, "authorize refused {url}");
+    assert_eq!(get(&location.unwrap()).0, 200);
+}
+
+fn query(url: &str, key: &str) -> Option<String> {
+    reqwest::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Request lines for `provider` at the mock, for `USER`.
+fn lines(env: &Env, provider: &str, extra: &str) -> String {
+    format!(
+        "provider={provider}\nclient_id={CLIENT}\nauthority={}\nuser={USER}\n{extra}",
+        env.idp.authority()
+    )
+}
+
+/// Signs in at `provider` through the helper; returns the authorize URL
+/// and the finished run.
+fn sign_in(env: &Env, provider: &str, path: &str, extra: &str) -> (String, Run) {
+    let signin = SignIn::helper(env, &lines(env, provider, extra));
+    let url = signin.url(&format!("{}{path}?", env.idp.authority()));
+    browse(&url);
+    (url, signin.finish())
+}
+
+#[test]
+fn google_signs_in_with_auth_code_offline_consent_and_the_client_secret() {
+    let env = Env::new();
+    env.idp.require_secret(CLIENT, SECRET);
+    let (url, run) = sign_in(
+        &env,
+        "google",
+        "/o/oauth2/v2/auth",
+        &format!("client_secret={SECRET}\n"),
+    );
+    run.expect(0);
+    assert_eq!(query(&url, "access_type").as_deref(), Some("offline"));
+    assert_eq!(query(&url, "prompt").as_deref(), Some("consent"));
+    assert_eq!(
+        query(&url, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    assert_eq!(query(&url, "code_challenge").unwrap().len(), 43);
+    assert_eq!(query(&url, "response_mode"), None);
+    assert_eq!(
+        query(&url, "scope").as_deref(),
+        Some("https://mail.google.com/ openid profile email")
+    );
+    assert!(!url.contains(SECRET));
+    let p = run.pairs();
+    assert_eq!((p["source"].as_str(), p["user"].as_str()), ("login", USER));
+    // The exchange went to Google's token path with the secret and the verifier.
+    let x = env.idp.token_requests(Grant::AuthCode);
+    assert_eq!(x.len(), 1);
+    assert_eq!(x[0].path, "/token");
+    assert_eq!(x[0].get("client_secret"), Some(SECRET));
+    assert_eq!(x[0].get("code_verifier").unwrap().len(), 43);
+    assert_eq!(env.idp.count(Grant::Device), 0);
+    assert_eq!(env.idp.devicecode_count(), 0);
+    let rec = env.record(USER);
+    assert_eq!(rec["provider"], "google");
+    assert_eq!(rec["tenant"], "");
+    let rt = env.stored_refresh_token(USER);
+    // Google does not rotate: the refresh answer has no refresh token, and
+    // the stored one is kept.
+    env.expire_cached(USER);
+    let again = env.helper_for(
+        USER,
+        &format!("provider=google\nclient_secret={SECRET}\naction=get\n"),
+    );
+    // helper_for adds client_id, authority and user.
+    again.expect(0);
+    assert_eq!(again.pairs()["source"], "refresh");
+    let refreshes = env.idp.token_requests(Grant::Refresh);
+    assert_eq!(refreshes.len(), 1);
+    assert_eq!(refreshes[0].path, "/token");
+    assert_eq!(refreshes[0].get("client_secret"), Some(SECRET));
+    assert_eq!(env.stored_refresh_token(USER), rt);
+    assert!(env.idp.is_valid_refresh_token(&rt));
+}
+
+#[test]
+fn google_without_its_client_secret_is_refused_by_the_provider() {
+    let env = Env::new();
+    let (_, run) = sign_in(&env, "google", "/o/oauth2/v2/auth", "");
+    run.expect(1);
+    assert!(
+        run.pairs()["error_description"].contains("client_secret is missing"),
+        "{run:#?}"
+    );
+    assert!(env.records().is_empty());
+}
+
+#[test]
+fn google_device_flow_is_refused_before_any_request() {
+    let env = Env::new();
+    let run = env.run(
+        &["helper"],
+        lines(
+            &env,
+            "google",
+            "flow=device\naction=login\ninteractive=always\n",
+        )
+        .as_bytes(),
+    );
+    run.expect(2);
+    let p = run.pairs();
+    assert_eq!(p["error"], "invalid_request");
+    assert!(
+        p["error_description"].contains("Google does not allow mail scopes on the device flow"),
+        "{p:?}"
+    );
+    assert!(p["hint"].contains("authcode"));
+    // The same through the command line.
+    let args = [
+        "token",
+        "--provider",
+        "google",
+        "--client-id",
+        CLIENT,
+        "--user",
+        USER,
+        "--flow",
+        "device",
+    ];
+    env.run(&args, b"")
+        .expect_failure(2, &["Google does not allow mail scopes on the device flow"]);
+    assert_eq!(env.idp.total_count(), 0);
+    assert!(env.records().is_empty());
+}
+
+#[test]
+fn fastmail_signs_in_on_its_paths_without_identity_scopes() {
+    let env = Env::new();
+    let (url, run) = sign_in(&env, "fastmail", "/oauth/authorize", "");
+    run.expect(0);
+    assert_eq!(query(&url, "scope").as_deref(), Some(FASTMAIL_SCOPE));
+    assert_eq!(query(&url, "prompt"), None);
+    assert_eq!(query(&url, "login_hint").as_deref(), Some(USER));
+    assert!(query(&url, "code_challenge").is_some());
+    let x = env.idp.token_requests(Grant::AuthCode);
+    assert_eq!(x.len(), 1);
+    assert_eq!(x[0].path, "/oauth/refresh");
+    assert!(x[0].get("client_secret").is_none());
+    assert!(x[0].get("scope").is_none());
+    let p = run.pairs();
+    assert_eq!(p["user"], USER);
+    assert_eq!(p["scope"], FASTMAIL_SCOPE);
+    assert_eq!(env.record(USER)["provider"], "fastmail");
+    // Renewal goes to the same token endpoint with the stored scope.
+    env.expire_cached(USER);
+    let again = env.run(
+        &["helper"],
+        format!("{}\n", lines(&env, "fastmail", "")).as_bytes(),
+    );
+    again.expect(0);
+    assert_eq!(again.pairs()["source"], "refresh");
+    let r = env.idp.token_requests(Grant::Refresh);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].path, "/oauth/refresh");
+    assert_eq!(r[0].get("scope"), Some(FASTMAIL_SCOPE));
+}
+
+#[test]
+fn yahoo_signs_in_on_its_paths_and_needs_user() {
+    let env = Env::new();
+    let (url, run) = sign_in(&env, "yahoo", "/oauth2/request_auth", "");
+    run.expect(0);
+    assert_eq!(query(&url, "scope").as_deref(), Some("mail-w"));
+    let x = env.idp.token_requests(Grant::AuthCode);
+    assert_eq!(x.len(), 1);
+    assert_eq!(x[0].path, "/oauth2/get_token");
+    assert_eq!(env.record(USER)["provider"], "yahoo");
+    // Without user: refused, nothing sent (Yahoo names no account).
+    env.idp.reset_counts();
+    let req = format!(
+        "provider=yahoo\nclient_id={CLIENT}\nauthority={}\naction=login\n\n",
+        env.idp.authority()
+    );
+    let run = env.run(&["helper"], req.as_bytes());
+    run.expect(2);
+    assert!(
+        run.pairs()["error_description"].contains("provider=yahoo needs user"),
+        "{run:#?}"
+    );
+    assert_eq!(env.idp.total_count(), 0);
+}
+
+#[test]
+fn generic_with_explicit_endpoints_signs_in_by_auth_code_and_by_device() {
+    let env = Env::new();
+    let base = format!("{}/common/oauth2/v2.0", env.idp.authority());
+    let generic = format!(
+        "provider=generic\nclient_id={CLIENT}\nuser={USER}\nscope=offline_access https://mail.example/imap\n\
+         authorization_endpoint={base}/authorize\ntoken_endpoint={base}/token\n"
+    );
+    let signin = SignIn::helper(&env, &generic);
+    let url = signin.url(&format!("{base}/authorize?"));
+    assert_eq!(
+        query(&url, "scope").as_deref(),
+        Some("offline_access https://mail.example/imap")
+    );
+    browse(&url);
+    let run = signin.finish();
+    run.expect(0);
+    assert_eq!(run.pairs()["source"], "login");
+    let rec = env.record(USER);
+    assert_eq!(rec["provider"], "generic");
+    assert_eq!(rec["authority"], format!("{base}/token"));
+    // The device flow, where the provider has one.
+    let device = format!(
+        "provider=generic\nclient_id={CLIENT}\nuser=dev@example.com\nscope=offline_access x\n\
+         token_endpoint={base}/token\ndevice_authorization_endpoint={base}/devicecode\n\
+         action=login\ninteractive=always\n\n"
+    );
+    env.idp.set_device_script(support::mock_idp::DeviceScript {
+        outcome: support::mock_idp::DeviceOutcome::Approve("dev@example.com".into()),
+        ..Default::default()
+    });
+    let run = env.run(&["helper"], device.as_bytes());
+    run.expect(0);
+    assert_eq!(env.idp.devicecode_count(), 1);
+    assert_eq!(env.records().len(), 2);
+}
+
+#[test]
+fn generic_endpoints_must_be_https_or_loopback() {
+    let env = Env::new();
+    for (key, value) in [
+        ("token_endpoint", "http://idp.example/token"),
+        ("token_endpoint", "ftp://idp.example/token"),
+        ("token_endpoint", "https://u:p@idp.example/token"),
+    ] {
+        let req = format!(
+            "provider=generic\nclient_id={CLIENT}\nuser={USER}\nscope=s\n{key}={value}\n\n"
+        );
+        let run = env.run(&["helper"], req.as_bytes());
+        run.expect(2);
+        assert!(
+            run.pairs()["error_description"].contains("token_endpoint"),
+            "{run:#?}"
+        );
+    }
+    let req = format!(
+        "provider=generic\nclient_id={CLIENT}\nuser={USER}\nscope=s\n\
+         token_endpoint=https://idp.example/token\nauthorization_endpoint=http://evil.example/a\n\n"
+    );
+    let run = env.run(&["helper"], req.as_bytes());
+    run.expect(2);
+    assert!(run.pairs()["error_description"].contains("non-loopback"));
+    // Endpoint keys belong to generic only.
+    let run = env.run(
+        &["helper"],
+        lines(&env, "google", "token_endpoint=https://x/t\n\n").as_bytes(),
+    );
+    run.expect(2);
+    assert_eq!(env.idp.total_count(), 0);
+}
+
+#[test]
+fn the_same_user_at_microsoft_and_google_is_two_records() {
+    let env = Env::new();
+    env.seed(USER);
+    let ms_path = env.record_path(USER).0;
+    let (_, run) = sign_in(
+        &env,
+        "google",
+        "/o/oauth2/v2/auth",
+        &format!("client_secret={SECRET}\n"),
+    );
+    run.expect(0);
+    let recs = env.records();
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    let providers: Vec<&str> = recs
+        .iter()
+        .map(|(_, v)| v["provider"].as_str().unwrap())
+        .collect();
+    assert!(providers.contains(&"microsoft") && providers.contains(&"google"));
+    assert!(recs.iter().any(|(p, _)| *p == ms_path));
+    // Each answers for its own provider.
+    let ms = env.helper("");
+    ms.expect(0);
+    let g = env.helper(&format!("provider=google\nclient_secret={SECRET}\n"));
+    g.expect(0);
+    assert_ne!(ms.pairs()["access_token"], g.pairs()["access_token"]);
+    // erase --provider google leaves the Microsoft record.
+    let erase = env.run(
+        &[
+            "erase",
+            "--provider",
+            "google",
+            "--client-id",
+            CLIENT,
+            "--authority",
+            &env.idp.authority(),
+            "--user",
+            USER,
+        ],
+        b"",
+    );
+    erase.expect(0);
+    let recs = env.records();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].0, ms_path);
+}
+
+#[test]
+fn a_gmail_account_from_the_config_file_logs_in_and_gives_tokens() {
+    let env = Env::new();
+    env.idp.require_secret(CLIENT, SECRET);
+    let config = env.root.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[accounts.gmail]\nprovider = \"google\"\nclient_id = \"{CLIENT}\"\n\
+             client_secret_cmd = \"echo {SECRET}\"\nuser = \"{USER}\"\nauthority = \"{}\"\n",
+            env.idp.authority()
+        ),
+    )
+    .unwrap();
+    set_mode(&config, 0o600);
+    let signin = SignIn::start(&env, &["login", "gmail"], "", Some(&config));
+    let url = signin.url(&format!("{}/o/oauth2/v2/auth?", env.idp.authority()));
+    browse(&url);
+    let run = signin.finish();
+    run.expect(0);
+    assert!(
+        run.stderr.contains("signed in as me@example.com"),
+        "{run:#?}"
+    );
+    let mut cmd = env.command(&["token", "gmail"]);
+    cmd.env("OOAUTH2_CONFIG", &config);
+    let token = env.run_with(cmd, b"");
+    token.expect(0);
+    assert_eq!(token.stdout, format!("{}\n", env.cached_access_token(USER)));
+}
