@@ -8,119 +8,23 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::Child;
-use std::sync::mpsc::{Receiver, channel};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use support::browser::{Page, SignIn, get};
 use support::mock_idp::{AuthorizeMode, Grant};
-use support::run::{CLIENT, Env, Run, USER};
+use support::run::{CLIENT, Env, USER};
 
-/// A running sign-in whose stderr is read line by line.
-struct SignIn {
-    child: Child,
-    lines: Receiver<String>,
-    reader: JoinHandle<String>,
+/// `ooauth2 helper` with an `action=login` request for `USER` and `extra` lines.
+fn helper(env: &Env, extra: &str) -> SignIn {
+    let req = format!(
+        "{}action=login\ninteractive=always\nflow=authcode\n{extra}\n",
+        env.account_lines(USER)
+    );
+    SignIn::start(env, &["helper"], &req, None)
 }
 
-impl SignIn {
-    /// Starts `args` with `stdin` (closed after), reading stderr as it comes.
-    fn start(env: &Env, args: &[&str], stdin: &str) -> SignIn {
-        let mut child = env.spawn(args);
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.as_bytes()).unwrap();
-        drop(input);
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = channel();
-        let reader = std::thread::spawn(move || {
-            let mut all = String::new();
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                all.push_str(&line);
-                all.push('\n');
-                let _ = tx.send(line);
-            }
-            all
-        });
-        SignIn {
-            child,
-            lines,
-            reader,
-        }
-    }
-
-    /// `ooauth2 helper` with an `action=login` request for `USER` and `extra` lines.
-    fn helper(env: &Env, extra: &str) -> SignIn {
-        let req = format!(
-            "{}action=login\ninteractive=always\nflow=authcode\n{extra}\n",
-            env.account_lines(USER)
-        );
-        SignIn::start(env, &["helper"], &req)
-    }
-
-    /// The authorization URL the binary printed.
-    fn url(&self) -> String {
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(20))
-                .expect("no authorization URL on stderr");
-            if let Some(i) = line.find("http://") {
-                let url = line[i..].trim();
-                if url.contains("/oauth2/v2.0/authorize?") {
-                    return url.to_string();
-                }
-            }
-        }
-    }
-
-    /// Waits for the exit and collects everything.
-    fn finish(self) -> Run {
-        let out = self.child.wait_with_output().unwrap();
-        Run {
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: self.reader.join().unwrap(),
-        }
-    }
-}
-
-/// A raw HTTP/1.1 answer.
-struct Page {
-    status: u16,
-    location: Option<String>,
-    body: String,
-}
-
-/// GET `url` (plain http) with a raw socket: no redirect is followed.
-fn get(url: &str) -> Page {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let mut s = TcpStream::connect(host).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: test-browser\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let location = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Location: "))
-        .map(str::to_string);
-    Page {
-        status,
-        location,
-        body: body.to_string(),
-    }
+/// The authorization URL the binary printed.
+fn authorize_url(sign_in: &SignIn) -> String {
+    sign_in.url_matching("http://", "/oauth2/v2.0/authorize?")
 }
 
 /// The value of `key` in the query of `url`, percent-decoded.
@@ -142,8 +46,8 @@ fn browse(url: &str) -> Page {
 #[test]
 fn success_stores_the_account_and_the_exchange_carries_the_verifier() {
     let env = Env::new();
-    let signin = SignIn::helper(&env, "");
-    let url = signin.url();
+    let signin = helper(&env, "");
+    let url = authorize_url(&signin);
     assert_eq!(query(&url, "client_id").as_deref(), Some(CLIENT));
     assert_eq!(query(&url, "login_hint").as_deref(), Some(USER));
     assert_eq!(query(&url, "prompt").as_deref(), Some("select_account"));
@@ -202,8 +106,8 @@ fn success_stores_the_account_and_the_exchange_carries_the_verifier() {
 fn wrong_state_is_refused_and_the_code_is_never_exchanged() {
     let env = Env::new();
     env.idp.set_authorize_mode(AuthorizeMode::WrongState);
-    let signin = SignIn::helper(&env, "");
-    let page = browse(&signin.url());
+    let signin = helper(&env, "");
+    let page = browse(&authorize_url(&signin));
     assert_eq!(page.status, 400);
     assert!(page.body.contains("state does not match"), "{}", page.body);
     let run = signin.finish();
@@ -222,8 +126,8 @@ fn wrong_state_is_refused_and_the_code_is_never_exchanged() {
 fn access_denied_in_the_redirect_is_a_typed_error() {
     let env = Env::new();
     env.idp.set_authorize_mode(AuthorizeMode::Deny);
-    let signin = SignIn::helper(&env, "");
-    let page = browse(&signin.url());
+    let signin = helper(&env, "");
+    let page = browse(&authorize_url(&signin));
     assert_eq!(page.status, 400);
     assert!(page.body.contains("access_denied"), "{}", page.body);
     let run = signin.finish();
@@ -247,8 +151,8 @@ fn access_denied_in_the_redirect_is_a_typed_error() {
 fn a_redirect_without_a_code_is_refused() {
     let env = Env::new();
     env.idp.set_authorize_mode(AuthorizeMode::NoCode);
-    let signin = SignIn::helper(&env, "");
-    let page = browse(&signin.url());
+    let signin = helper(&env, "");
+    let page = browse(&authorize_url(&signin));
     assert_eq!(page.status, 400);
     let run = signin.finish();
     run.expect(1);
@@ -260,8 +164,8 @@ fn a_redirect_without_a_code_is_refused() {
 #[test]
 fn other_paths_get_404_and_the_sign_in_goes_on() {
     let env = Env::new();
-    let signin = SignIn::helper(&env, "");
-    let url = signin.url();
+    let signin = helper(&env, "");
+    let url = authorize_url(&signin);
     let base = query(&url, "redirect_uri").unwrap();
     let favicon = get(&format!("{base}favicon.ico"));
     assert_eq!(favicon.status, 404);
@@ -278,8 +182,8 @@ fn other_paths_get_404_and_the_sign_in_goes_on() {
 #[test]
 fn no_browser_within_signin_timeout_is_expired_token() {
     let env = Env::new();
-    let signin = SignIn::helper(&env, "signin_timeout=1\n");
-    let url = signin.url();
+    let signin = helper(&env, "signin_timeout=1\n");
+    let url = authorize_url(&signin);
     let run = signin.finish();
     run.expect(1);
     let p = run.pairs();
@@ -306,8 +210,8 @@ fn login_command_with_a_fixed_redirect_port() {
         &["--flow", "authcode", "--redirect-port", &port.to_string()],
     );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let signin = SignIn::start(&env, &args, "");
-    let url = signin.url();
+    let signin = SignIn::start(&env, &args, "", None);
+    let url = authorize_url(&signin);
     assert_eq!(
         query(&url, "redirect_uri").unwrap(),
         format!("http://127.0.0.1:{port}/")

@@ -9,12 +9,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::Child;
-use std::sync::mpsc::{Receiver, channel};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use support::browser::{SignIn, get};
 use support::mock_idp::Grant;
 use support::run::{CLIENT, Env, Run, USER, set_mode};
 
@@ -22,103 +17,17 @@ const SECRET: &str = "GOCSPX-mock-desktop-secret";
 const FASTMAIL_SCOPE: &str =
     "https://www.fastmail.com/dev/protocol-imap https://www.fastmail.com/dev/protocol-smtp";
 
-/// A running sign-in whose stderr is read line by line.
-struct SignIn {
-    child: Child,
-    lines: Receiver<String>,
-    reader: JoinHandle<String>,
-}
-
-impl SignIn {
-    fn start(env: &Env, args: &[&str], stdin: &str, config: Option<&std::path::Path>) -> SignIn {
-        let mut cmd = env.command(args);
-        if let Some(c) = config {
-            cmd.env("OOAUTH2_CONFIG", c);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.as_bytes()).unwrap();
-        drop(input);
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = channel();
-        let reader = std::thread::spawn(move || {
-            let mut all = String::new();
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                all.push_str(&line);
-                all.push('\n');
-                let _ = tx.send(line);
-            }
-            all
-        });
-        SignIn {
-            child,
-            lines,
-            reader,
-        }
-    }
-
-    /// `ooauth2 helper` signing in with `lines` (which name the provider).
-    fn helper(env: &Env, lines: &str) -> SignIn {
-        let req = format!("action=login\ninteractive=always\n{lines}\n");
-        SignIn::start(env, &["helper"], &req, None)
-    }
-
-    /// The authorization URL the binary printed: the first URL starting
-    /// with `prefix`.
-    fn url(&self, prefix: &str) -> String {
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(20))
-                .expect("no authorization URL on stderr");
-            if let Some(i) = line.find(prefix) {
-                return line[i..].trim().to_string();
-            }
-        }
-    }
-
-    fn finish(self) -> Run {
-        let out = self.child.wait_with_output().unwrap();
-        Run {
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: self.reader.join().unwrap(),
-        }
-    }
-}
-
-/// GET `url` (plain http) with a raw socket; returns status and Location.
-fn get(url: &str) -> (u16, Option<String>) {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let mut s = TcpStream::connect(host).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, _) = text.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let location = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Location: "))
-        .map(str::to_string);
-    (status, location)
+/// `ooauth2 helper` signing in with `lines` (which name the provider).
+fn helper(env: &Env, lines: &str) -> SignIn {
+    let req = format!("action=login\ninteractive=always\n{lines}\n");
+    SignIn::start(env, &["helper"], &req, None)
 }
 
 /// Plays the browser: the authorize endpoint, then its redirect.
 fn browse(url: &str) {
-    let (status, location) = get(url);
-    assert_eq!(status, 302, "authorize refused {url}");
-    assert_eq!(get(&location.unwrap()).0, 200);
+    let page = get(url);
+    assert_eq!(page.status, 302, "authorize refused {url}");
+    assert_eq!(get(&page.location.unwrap()).status, 200);
 }
 
 fn query(url: &str, key: &str) -> Option<String> {
@@ -140,8 +49,8 @@ fn lines(env: &Env, provider: &str, extra: &str) -> String {
 /// Signs in at `provider` through the helper; returns the authorize URL
 /// and the finished run.
 fn sign_in(env: &Env, provider: &str, path: &str, extra: &str) -> (String, Run) {
-    let signin = SignIn::helper(env, &lines(env, provider, extra));
-    let url = signin.url(&format!("{}{path}?", env.idp.authority()));
+    let signin = helper(env, &lines(env, provider, extra));
+    let url = signin.url_matching(&format!("{}{path}?", env.idp.authority()), "");
     browse(&url);
     (url, signin.finish())
 }
@@ -317,8 +226,8 @@ fn generic_with_explicit_endpoints_signs_in_by_auth_code_and_by_device() {
         "provider=generic\nclient_id={CLIENT}\nuser={USER}\nscope=offline_access https://mail.example/imap\n\
          authorization_endpoint={base}/authorize\ntoken_endpoint={base}/token\n"
     );
-    let signin = SignIn::helper(&env, &generic);
-    let url = signin.url(&format!("{base}/authorize?"));
+    let signin = helper(&env, &generic);
+    let url = signin.url_matching(&format!("{base}/authorize?"), "");
     assert_eq!(
         query(&url, "scope").as_deref(),
         Some("offline_access https://mail.example/imap")
@@ -443,7 +352,7 @@ fn a_gmail_account_from_the_config_file_logs_in_and_gives_tokens() {
     .unwrap();
     set_mode(&config, 0o600);
     let signin = SignIn::start(&env, &["login", "gmail"], "", Some(&config));
-    let url = signin.url(&format!("{}/o/oauth2/v2/auth?", env.idp.authority()));
+    let url = signin.url_matching(&format!("{}/o/oauth2/v2/auth?", env.idp.authority()), "");
     browse(&url);
     let run = signin.finish();
     run.expect(0);

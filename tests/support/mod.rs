@@ -1,3 +1,4 @@
+pub mod browser;
 pub mod mail;
 pub mod mock_idp;
 pub mod run;

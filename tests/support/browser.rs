@@ -1,0 +1,116 @@
+//! The browser side of a loopback sign-in: a running `ooauth2` whose stderr
+//! is read line by line (to pick up the authorization URL), and a raw HTTP
+//! GET that never follows redirects.
+#![allow(dead_code)]
+// Test set-up fails loudly by design.
+#![allow(clippy::unwrap_used)]
+
+use super::run::{Env, Run};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Child;
+use std::sync::mpsc::{Receiver, channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// A running sign-in whose stderr is read line by line.
+pub struct SignIn {
+    child: Child,
+    lines: Receiver<String>,
+    reader: JoinHandle<String>,
+}
+
+impl SignIn {
+    /// Starts `args` with `stdin` (closed after) and, if given, `OOAUTH2_CONFIG`.
+    pub fn start(env: &Env, args: &[&str], stdin: &str, config: Option<&Path>) -> SignIn {
+        let mut cmd = env.command(args);
+        if let Some(c) = config {
+            cmd.env("OOAUTH2_CONFIG", c);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).unwrap();
+        drop(input);
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = channel();
+        let reader = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                all.push_str(&line);
+                all.push('\n');
+                let _ = tx.send(line);
+            }
+            all
+        });
+        SignIn {
+            child,
+            lines,
+            reader,
+        }
+    }
+
+    /// The first URL on stderr that starts with `prefix` and contains `needle`.
+    pub fn url_matching(&self, prefix: &str, needle: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(20))
+                .expect("no authorization URL on stderr");
+            if let Some(i) = line.find(prefix) {
+                let url = line[i..].trim();
+                if url.contains(needle) {
+                    return url.to_string();
+                }
+            }
+        }
+    }
+
+    /// Waits for the exit and collects everything.
+    pub fn finish(self) -> Run {
+        let out = self.child.wait_with_output().unwrap();
+        Run {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: self.reader.join().unwrap(),
+        }
+    }
+}
+
+/// A raw HTTP/1.1 answer.
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+/// GET `url` (plain http) with a raw socket: no redirect is followed.
+pub fn get(url: &str) -> Page {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut s = TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: test-browser\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let location = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Location: "))
+        .map(str::to_string);
+    Page {
+        status,
+        location,
+        body: body.to_string(),
+    }
+}
