@@ -26,7 +26,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use support::mail::{
     Dovecot, client_command, drive, program, repo_file, require_other_programs, run_timeout,
-    substitute, tagged_ok, terminal_command,
+    substitute, terminal_command,
 };
 use support::run::{CLIENT, Env, NOBODY, Run, USER, running_as_root, set_mode};
 
@@ -85,15 +85,7 @@ impl Setup {
     fn seed_inbox(&self, marker: &str) {
         let run = self.env.token(USER, &["--format", "xoauth2"]);
         run.expect(0);
-        let mut imap = self.dc.imap();
-        let auth = imap.authenticate("XOAUTH2", run.stdout.trim_end());
-        assert!(tagged_ok(&auth), "{auth}\n{}", self.dc.logs());
-        let msg = format!(
-            "From: someone@example.org\r\nTo: {USER}\r\nSubject: {marker}\r\n\r\nHello.\r\n"
-        );
-        let app = imap.append("INBOX", &msg);
-        assert!(tagged_ok(&app), "{app}\n{}", self.dc.logs());
-        imap.command("LOGOUT", None);
+        self.dc.seed_inbox(run.stdout.trim_end(), USER, marker);
     }
 
     /// XOAUTH2 logins of the account Dovecot logged at `service`.

@@ -141,15 +141,7 @@ impl Setup {
     /// Puts a message with `marker` in the account's INBOX over raw IMAP.
     fn seed_inbox(&self, marker: &str) {
         let xoauth2 = self.token(&["--format", "xoauth2"]);
-        let mut imap = self.dc.imap();
-        let auth = imap.authenticate("XOAUTH2", &xoauth2);
-        assert!(tagged_ok(&auth), "{auth}\n{}", self.dc.logs());
-        let msg = format!(
-            "From: someone@example.org\r\nTo: {USER}\r\nSubject: {marker}\r\n\r\nHello.\r\n"
-        );
-        let app = imap.append("INBOX", &msg);
-        assert!(tagged_ok(&app), "{app}\n{}", self.dc.logs());
-        imap.command("LOGOUT", None);
+        self.dc.seed_inbox(&xoauth2, USER, marker);
     }
 
     /// Logins Dovecot logged for the account with `method` at `service`.

@@ -144,6 +144,30 @@ fn group_name(gid: u32) -> String {
 // Running programs with a deadline
 // ---------------------------------------------------------------------------
 
+/// The outcome of a finished (or killed) client, with its drained output.
+fn collect(
+    status: std::process::ExitStatus,
+    timed_out: bool,
+    limit: Duration,
+    out: std::thread::JoinHandle<Vec<u8>>,
+    err: std::thread::JoinHandle<Vec<u8>>,
+) -> Run {
+    let stdout = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
+    let mut stderr = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+    if timed_out {
+        stderr.push_str(&format!("\n[test: killed after {limit:?}]"));
+    }
+    Run {
+        status: if timed_out {
+            -1
+        } else {
+            status.code().unwrap_or(-1)
+        },
+        stdout,
+        stderr,
+    }
+}
+
 /// Reads a child's stdout and stderr on threads, so neither pipe can fill
 /// up and stall it; join the handles once it has exited.
 fn drain(
@@ -193,20 +217,7 @@ pub fn run_timeout(mut cmd: Command, stdin: &[u8], limit: Duration) -> Run {
     };
     let _ = writer.join();
     // A grandchild (PassCmd) may hold the pipes open after a kill.
-    let stdout = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
-    let mut stderr = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
-    if timed_out {
-        stderr.push_str(&format!("\n[test: killed after {limit:?}]"));
-    }
-    Run {
-        status: if timed_out {
-            -1
-        } else {
-            status.code().unwrap_or(-1)
-        },
-        stdout,
-        stderr,
-    }
+    collect(status, timed_out, limit, out, err)
 }
 
 /// A command for a mail client: the same clean environment as the binary
@@ -530,6 +541,20 @@ impl Dovecot {
         Ok(())
     }
 
+    /// Puts a message with Subject `marker` in `user`'s INBOX over raw IMAP,
+    /// logging in with the base64 XOAUTH2 string `xoauth2`.
+    pub fn seed_inbox(&self, xoauth2: &str, user: &str, marker: &str) {
+        let mut imap = self.imap();
+        let auth = imap.authenticate("XOAUTH2", xoauth2);
+        assert!(tagged_ok(&auth), "{auth}\n{}", self.logs());
+        let msg = format!(
+            "From: someone@example.org\r\nTo: {user}\r\nSubject: {marker}\r\n\r\nHello.\r\n"
+        );
+        let app = imap.append("INBOX", &msg);
+        assert!(tagged_ok(&app), "{app}\n{}", self.logs());
+        imap.command("LOGOUT", None);
+    }
+
     /// Dovecot's log (without the HTTP client's chatter) and stderr, for
     /// failure messages.
     pub fn logs(&self) -> String {
@@ -807,18 +832,5 @@ pub fn drive(mut cmd: Command, ready: impl Fn() -> bool, keys: &[u8], limit: Dur
         std::thread::sleep(Duration::from_millis(20));
     };
     drop((sin, typed));
-    let stdout = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
-    let mut stderr = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
-    if timed_out {
-        stderr.push_str(&format!("\n[test: killed after {limit:?}]"));
-    }
-    Run {
-        status: if timed_out {
-            -1
-        } else {
-            status.code().unwrap_or(-1)
-        },
-        stdout,
-        stderr,
-    }
+    collect(status, timed_out, limit, out, err)
 }
