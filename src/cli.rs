@@ -33,9 +33,10 @@ Exit status: 0 ok, 1 sign-in or app registration needed, 2 bad request,
 #[derive(Parser, Debug, PartialEq, Eq)]
 #[command(name = "ooauth2", version, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// Show each HTTP exchange on stderr (secrets are never shown).
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
+    /// Show each HTTP exchange on stderr; twice (-vv) also the form fields
+    /// and answers, every secret replaced by its length.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -186,6 +187,18 @@ pub struct AccountArgs {
     /// Space-separated scopes (default: IMAP, POP, SMTP and offline_access).
     #[arg(long)]
     pub scope: Option<String>,
+    /// generic: the OpenID Connect issuer whose discovery document gives the endpoints.
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// generic: the token endpoint.
+    #[arg(long, value_name = "URL")]
+    pub token_endpoint: Option<String>,
+    /// generic: the authorization endpoint (browser sign-in).
+    #[arg(long, value_name = "URL")]
+    pub authorization_endpoint: Option<String>,
+    /// generic: the device authorization endpoint (device sign-in).
+    #[arg(long, value_name = "URL")]
+    pub device_authorization_endpoint: Option<String>,
 }
 
 /// How an interactive sign-in runs (`token` and `login`).
@@ -284,12 +297,19 @@ impl AccountArgs {
         add("user", &self.user);
         add("authority", &self.authority);
         add("scope", &self.scope);
+        add("issuer", &self.issuer);
+        add("token_endpoint", &self.token_endpoint);
+        add("authorization_endpoint", &self.authorization_endpoint);
+        add(
+            "device_authorization_endpoint",
+            &self.device_authorization_endpoint,
+        );
         p
     }
 }
 
 /// Runs a request through a fresh engine with the real store, clock and terminal.
-pub fn run_request(req: &Request, verbose: bool, enter_on_stdin: bool) -> Result<Outcome> {
+pub fn run_request(req: &Request, verbose: u8, enter_on_stdin: bool) -> Result<Outcome> {
     let store = Store::open()?;
     let http = HttpConfig::from_env(verbose)?;
     let lock_timeout = env_secs("OOAUTH2_LOCK_TIMEOUT", 60.0)?;
@@ -344,7 +364,7 @@ pub fn fast_token(args: &[String]) -> Option<Cli> {
         return None;
     }
     let mut t = TokenArgs::default();
-    let mut verbose = false;
+    let mut verbose = 0;
     let mut seen: Vec<&str> = Vec::new();
     let mut rest = args[2..].iter();
     while let Some(arg) = rest.next() {
@@ -360,10 +380,12 @@ pub fn fast_token(args: &[String]) -> Option<Cli> {
             Some((n, v)) => (n, Some(v.to_string())),
             None => (arg.as_str(), None),
         };
-        if seen.contains(&name) {
+        // -v and --verbose count together: a repeat is clap's (-vv).
+        let key = if name == "-v" { "--verbose" } else { name };
+        if seen.contains(&key) {
             return None;
         }
-        seen.push(name);
+        seen.push(key);
         if matches!(name, "-v" | "--verbose" | "--non-interactive" | "--open") {
             if inline.is_some() {
                 return None;
@@ -373,7 +395,7 @@ pub fn fast_token(args: &[String]) -> Option<Cli> {
             } else if name == "--open" {
                 t.signin.open = true;
             } else {
-                verbose = true;
+                verbose = 1;
             }
             continue;
         }
@@ -384,6 +406,10 @@ pub fn fast_token(args: &[String]) -> Option<Cli> {
             "--user" => &mut t.account.user,
             "--authority" => &mut t.account.authority,
             "--scope" => &mut t.account.scope,
+            "--issuer" => &mut t.account.issuer,
+            "--token-endpoint" => &mut t.account.token_endpoint,
+            "--authorization-endpoint" => &mut t.account.authorization_endpoint,
+            "--device-authorization-endpoint" => &mut t.account.device_authorization_endpoint,
             "--min-ttl" => &mut t.min_ttl,
             "--host" => &mut t.host,
             "--port" => &mut t.port,
@@ -432,7 +458,7 @@ pub fn run(cli: Cli) -> u8 {
     }
 }
 
-fn helper(verbose: bool) -> u8 {
+fn helper(verbose: u8) -> u8 {
     let result = protocol::read_request(std::io::stdin().lock())
         .and_then(|pairs| config::request(pairs, None))
         .and_then(|req| {
@@ -507,7 +533,7 @@ fn outcome_pairs(outcome: &Outcome, req: &Request) -> Vec<(&'static str, String)
     }
 }
 
-fn token(args: &TokenArgs, verbose: bool) -> Result<()> {
+fn token(args: &TokenArgs, verbose: u8) -> Result<()> {
     let mut pairs = args.account.pairs(Action::Get);
     let mut add = |k: &str, v: &Option<String>| {
         if let Some(v) = v {
@@ -546,7 +572,7 @@ fn token(args: &TokenArgs, verbose: bool) -> Result<()> {
     print_stdout(&format!("{line}\n"))
 }
 
-fn login(args: &LoginArgs, verbose: bool) -> Result<()> {
+fn login(args: &LoginArgs, verbose: u8) -> Result<()> {
     let mut pairs = args.account.pairs(Action::Login);
     pairs.push(("interactive".into(), "always".into()));
     args.signin.add_pairs(&mut pairs);
@@ -562,7 +588,7 @@ fn login(args: &LoginArgs, verbose: bool) -> Result<()> {
     Ok(())
 }
 
-fn erase(args: &AccountArgs, verbose: bool) -> Result<()> {
+fn erase(args: &AccountArgs, verbose: u8) -> Result<()> {
     let req = config::request(args.pairs(Action::Erase), args.name.as_deref())?;
     match run_request(&req, verbose, false)? {
         Outcome::Erased {
@@ -576,7 +602,7 @@ fn erase(args: &AccountArgs, verbose: bool) -> Result<()> {
 
 /// `test imap|smtp`: a token from the engine, exactly as `token` gets it,
 /// then a real login (src/mailtest.rs).
-fn test_mail(args: &TestArgs, verbose: bool) -> Result<()> {
+fn test_mail(args: &TestArgs, verbose: u8) -> Result<()> {
     use crate::mailtest::{Login, Report, Target, Tls};
     let action = if args.refresh {
         Action::Refresh
@@ -636,7 +662,7 @@ fn test_mail(args: &TestArgs, verbose: bool) -> Result<()> {
     let mut stderr = std::io::stderr();
     let mut report = Report {
         out: &mut stderr,
-        verbose,
+        verbose: verbose > 0,
     };
     let summary = crate::mailtest::run(&target, &login, &mut report)?;
     print_stdout(&format!("{summary}\n"))
@@ -684,6 +710,8 @@ fn man() -> Result<()> {
 struct StatusRow {
     /// Its configured name, if it is one of the config file's accounts.
     name: Option<String>,
+    /// The provider preset's name, when known.
+    provider: Option<&'static str>,
     user: Option<String>,
     client_id: Option<String>,
     tenant: Option<String>,
@@ -701,6 +729,7 @@ impl StatusRow {
     fn unstored(name: &str, req: Option<&Request>, state: &'static str) -> StatusRow {
         StatusRow {
             name: Some(name.to_string()),
+            provider: req.map(|r| r.provider.name()),
             user: req.and_then(|r| r.user.clone()),
             client_id: req.and_then(|r| r.client_id.clone()),
             tenant: req.map(|r| realm_of(r.provider, &r.tenant)),
@@ -722,6 +751,7 @@ impl StatusRow {
         let tenant = realm_of(r.provider_preset(), &r.tenant);
         StatusRow {
             name: name.map(str::to_string),
+            provider: Some(r.provider_preset().name()),
             has_refresh_token: r.refresh_token.is_some(),
             refresh_token_obtained_at: r.refresh_token.as_ref().and(r.refresh_token_obtained_at),
             expires_at: r.expires_at,
@@ -765,6 +795,7 @@ impl StatusRow {
     fn json(&self, now: u64) -> serde_json::Value {
         serde_json::json!({
             "name": self.name,
+            "provider": self.provider,
             "user": self.user,
             "client_id": self.client_id,
             "tenant": self.tenant,
@@ -986,6 +1017,15 @@ mod tests {
             &["token", "--format", "oauthbearer"],
             &["token", "--provider", "google", "--user=u@gmail.com"],
             &["token", "work", "--provider=fastmail"],
+            &[
+                "token",
+                "--issuer=https://idp.example",
+                "--token-endpoint",
+                "https://idp.example/t",
+                "--authorization-endpoint=https://idp.example/a",
+                "--device-authorization-endpoint",
+                "https://idp.example/d",
+            ],
             &["token"],
             &["token", "work"],
             &["token", "extra"],
@@ -1018,6 +1058,8 @@ mod tests {
             &["token", "work", "--", "x"],
             &["token", "-"],
             &["--verbose", "token"],
+            &["token", "-vv"],
+            &["token", "-v", "--verbose"],
             &["status"],
         ];
         for line in lines {
@@ -1064,6 +1106,7 @@ mod tests {
     fn status_table_is_bold_only_when_asked() {
         let row = StatusRow {
             name: None,
+            provider: Some("microsoft"),
             user: Some("u@x".into()),
             client_id: Some("c".into()),
             tenant: Some("common".into()),

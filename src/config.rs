@@ -42,7 +42,11 @@ pub const ACCOUNT_KEYS: &[&str] = &[
     "authorization_endpoint",
     "token_endpoint",
     "device_authorization_endpoint",
+    "issuer",
 ];
+
+/// Environment variable: how long a `client_secret_cmd` may run (seconds).
+pub const SECRET_CMD_TIMEOUT_ENV: &str = "OOAUTH2_SECRET_CMD_TIMEOUT";
 
 /// A config file is a few hundred bytes; anything near this is not one.
 const MAX_CONFIG: u64 = 1024 * 1024;
@@ -96,14 +100,61 @@ impl SecretCommand {
                 self.line
             ))
         };
+        let timeout = crate::oauth::env_secs(SECRET_CMD_TIMEOUT_ENV, 120.0)?;
         // stdin is not the child's: in helper mode it carried the request.
-        let out = std::process::Command::new("sh")
+        // Its stderr and /dev/tty stay ours, so a pinentry can still ask.
+        let mut child = std::process::Command::new("sh")
             .arg("-c")
             .arg(&self.command)
             .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
-            .output()
+            .spawn()
             .map_err(|e| fail(format!("could not be started ({e})")))?;
+        let Some(stdout) = child.stdout.take() else {
+            return Err(fail("has no stdout".into()));
+        };
+        // Only the first line is wanted; a program it left running in the
+        // background may hold the pipe open long after.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = Vec::new();
+            let mut reader = std::io::BufReader::new(stdout.take(64 * 1024));
+            let _ = std::io::BufRead::read_until(&mut reader, b'\n', &mut line);
+            let _ = tx.send(line);
+        });
+        let started = std::time::Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if started.elapsed() < timeout => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Ok(None) => {
+                    kill_descendants(child.id());
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(fail(format!(
+                        "did not finish within {} s and was stopped",
+                        timeout.as_secs_f32()
+                    ))
+                    .hint(format!(
+                        "check client_secret_cmd at {}:{}; {SECRET_CMD_TIMEOUT_ENV} sets the wait in seconds",
+                        self.path.display(),
+                        self.line
+                    )));
+                }
+                Err(e) => return Err(fail(format!("could not be waited for ({e})"))),
+            }
+        };
+        let stdout = rx
+            .recv_timeout(std::time::Duration::from_secs(1))
+            .unwrap_or_default();
+        let out = std::process::Output {
+            status,
+            stdout,
+            stderr: Vec::new(),
+        };
         if !out.status.success() {
             return Err(fail(match out.status.code() {
                 Some(c) => format!("failed with exit status {c}"),
@@ -124,6 +175,47 @@ impl SecretCommand {
             ));
         }
         Ok(Secret(text.to_string()))
+    }
+}
+
+/// Stops what a timed-out `sh -c` started (a `sleep` or a stuck `gpg`), so
+/// nothing lingers holding our stderr: its descendants by /proc's parent
+/// links, signalled with kill(1) (no unsafe code here for kill(2)).
+fn kill_descendants(root: u32) {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let parents: Vec<(u32, u32)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        found.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    if found.len() > 1 {
+        let _ = std::process::Command::new("kill")
+            .arg("-KILL")
+            .args(found[1..].iter().map(u32::to_string))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 }
 
@@ -163,7 +255,9 @@ pub fn load() -> Result<Option<Config>> {
             format!("the config file {} is not a regular file", path.display()),
         ));
     }
-    // The file names commands ooauth2 runs: whoever can write it runs code as you.
+    // The file names commands ooauth2 runs: whoever can write it (or its
+    // directory) runs code as you.
+    check_owner(&path, &meta)?;
     if meta.permissions().mode() & 0o022 != 0 {
         return Err(Error::new(
             Code::StoreError,
@@ -192,6 +286,46 @@ pub fn load() -> Result<Option<Config>> {
         Error::invalid(format!("{}:{line}: not valid UTF-8", path.display()))
     })?;
     parse(&text, &path).map(Some)
+}
+
+/// Refuses a config file owned by another user (who could rewrite it at
+/// will), or in a directory others can write to without the sticky bit
+/// (who could replace it). root's files are trusted: root can do both anyway.
+fn check_owner(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the process's effective user.
+    if let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid())
+        && meta.uid() != me
+        && meta.uid() != 0
+    {
+        return Err(Error::new(
+            Code::StoreError,
+            format!(
+                "the config file {} belongs to another user (uid {}); refusing to use it",
+                path.display(),
+                meta.uid()
+            ),
+        )
+        .hint("copy it to a file of your own, or point OOAUTH2_CONFIG at one"));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Ok(d) = std::fs::metadata(dir) {
+        let mode = d.permissions().mode();
+        if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+            return Err(Error::new(
+                Code::StoreError,
+                format!(
+                    "the config file's directory {} is writable by other users; refusing to use the file",
+                    dir.display()
+                ),
+            )
+            .hint(format!("run: chmod go-w {}", dir.display())));
+        }
+    }
+    Ok(())
 }
 
 /// 1-based line of a byte offset.

@@ -6,7 +6,8 @@ use crate::error::{Code, Error, Result};
 use crate::oauth::{self, Client, DeviceUi, Http, HttpConfig, TokenResponse};
 use crate::provider;
 use crate::request::{Account, Action, Flow, Interactive, Request, Secret};
-use crate::store::{AccountLock, Record, Store};
+use crate::store::{AccountLock, CachedDiscovery, Record, Store};
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// Seconds since the Unix epoch; a trait so tests can move time.
@@ -317,6 +318,48 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// The request with its endpoints complete: an `issuer`'s come from its
+    /// discovery document, cached in the store for a day. While the issuer
+    /// cannot be reached, an older cached copy serves.
+    fn resolved<'r>(&mut self, req: &'r Request) -> Result<Cow<'r, Request>> {
+        let Some(issuer) = req.issuer.clone() else {
+            return Ok(Cow::Borrowed(req));
+        };
+        let now = self.clock.now();
+        let cached = self.store.load_discovery(&issuer);
+        if let Some(c) = &cached
+            && c.fetched_at <= now
+            && now - c.fetched_at < provider::DISCOVERY_MAX_AGE
+        {
+            return req.with_discovery(&c.doc).map(Cow::Owned);
+        }
+        match oauth::discover(self.http()?, &issuer) {
+            Ok(doc) => {
+                let fresh = CachedDiscovery {
+                    doc,
+                    fetched_at: now,
+                };
+                // A cache that cannot be written costs a fetch next time, nothing more.
+                if let Err(e) = self.store.save_discovery(&fresh) {
+                    eprintln!("ooauth2: warning: {}", e.message);
+                }
+                req.with_discovery(&fresh.doc).map(Cow::Owned)
+            }
+            Err(e) if e.code.is_transient() => match cached {
+                Some(c) => {
+                    eprintln!(
+                        "ooauth2: warning: {}; using the discovery document fetched {} h ago",
+                        e.message,
+                        now.saturating_sub(c.fetched_at) / 3600
+                    );
+                    req.with_discovery(&c.doc).map(Cow::Owned)
+                }
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
     /// The client credentials of a request. Called only just before a
     /// grant, so a `client_secret_cmd` runs only when the provider is reached.
     fn client(&mut self, req: &Request, account: &Account) -> Result<(String, Option<String>)> {
@@ -341,7 +384,8 @@ impl<'a> Engine<'a> {
         refresh_token: &str,
         scope: &str,
     ) -> Result<TokenResponse> {
-        let (id, secret) = self.client(req, account)?;
+        let req = self.resolved(req)?;
+        let (id, secret) = self.client(&req, account)?;
         let client = Client {
             id: &id,
             secret: secret.as_deref(),
@@ -386,6 +430,8 @@ impl<'a> Engine<'a> {
         account: &Account,
         scope: &str,
     ) -> Result<TokenResponse> {
+        let resolved = self.resolved(req)?;
+        let req = &*resolved;
         // Before anything is asked of the provider (or of client_secret_cmd).
         req.check_flow()?;
         let endpoints = &req.endpoints;
@@ -696,7 +742,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
             retries: 0,
-            verbose: false,
+            verbose: 0,
         };
         let mut engine = Engine::new(
             Store::at(dir.to_path_buf()),

@@ -215,7 +215,7 @@ fn run_inner(args: &[String]) -> Result<()> {
         pairs.push(("refresh_token".into(), rt));
     }
     let req = Request::from_pairs(&pairs)?;
-    let Outcome::Token(a) = run_request(&req, false, device)? else {
+    let Outcome::Token(a) = run_request(&req, 0, device)? else {
         return Err(Error::invalid("unexpected answer"));
     };
     warn(&a);

@@ -24,13 +24,15 @@ pub struct HttpConfig {
     pub connect_timeout: Duration,
     pub timeout: Duration,
     pub retries: u32,
-    pub verbose: bool,
+    /// 0: quiet; 1: one line per exchange; 2: also the form and the answer,
+    /// with every secret value replaced by its length.
+    pub verbose: u8,
 }
 
 impl HttpConfig {
     /// Defaults (10 s connect, 30 s per request, 3 retries), overridden by
     /// `OOAUTH2_CONNECT_TIMEOUT` and `OOAUTH2_HTTP_TIMEOUT` (seconds).
-    pub fn from_env(verbose: bool) -> Result<HttpConfig> {
+    pub fn from_env(verbose: u8) -> Result<HttpConfig> {
         Ok(HttpConfig {
             connect_timeout: env_secs("OOAUTH2_CONNECT_TIMEOUT", 10.0)?,
             timeout: env_secs("OOAUTH2_HTTP_TIMEOUT", 30.0)?,
@@ -66,6 +68,8 @@ pub struct Http {
 
 struct Reply {
     status: u16,
+    /// The `Date` header, as sent.
+    date: Option<String>,
     content_type: String,
     body: Vec<u8>,
     retry_after: Option<Duration>,
@@ -86,28 +90,58 @@ impl Http {
     }
 
     fn log(&self, line: impl FnOnce() -> String) {
-        if self.config.verbose {
+        if self.config.verbose > 0 {
             eprintln!("ooauth2: {}", line());
         }
     }
 
-    /// POSTs a form, retrying connection failures, 429 and 5xx with backoff.
-    fn post_form(&self, url: &str, what: &str, form: &[(&str, &str)]) -> Result<Reply> {
+    /// At `-vv`: more lines about one exchange.
+    fn log_detail(&self, lines: impl FnOnce() -> Vec<String>) {
+        if self.config.verbose > 1 {
+            for line in lines() {
+                eprintln!("ooauth2:   {line}");
+            }
+        }
+    }
+
+    /// POSTs a form, retrying connection failures and, when `retry` allows,
+    /// 429 and 5xx, with backoff.
+    fn post_form(
+        &self,
+        url: &str,
+        what: &str,
+        form: &[(&str, &str)],
+        retry: Retry,
+    ) -> Result<Reply> {
         let body = encode_form(form);
+        self.log_detail(|| vec![format!("form: {}", redacted_form(form))]);
+        self.send(url, what, Some(body), retry)
+    }
+
+    /// GETs a JSON document (OpenID Connect discovery), with the same limits
+    /// and retries as a form POST.
+    fn get(&self, url: &str, what: &str) -> Result<Reply> {
+        self.send(url, what, None, Retry::Idempotent)
+    }
+
+    fn send(&self, url: &str, what: &str, body: Option<String>, retry: Retry) -> Result<Reply> {
         let host = host_of(url);
+        let method = if body.is_some() { "POST" } else { "GET" };
         let mut attempt = 0;
         loop {
             let started = Instant::now();
-            let sent = self
-                .client
-                .post(url)
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .header("Accept", "application/json")
-                .body(body.clone())
-                .send();
+            let request = match &body {
+                Some(body) => self
+                    .client
+                    .post(url)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(body.clone()),
+                None => self.client.get(url),
+            };
+            let sent = request.header("Accept", "application/json").send();
             let reply = match sent {
                 Err(e) => {
-                    self.log(|| format!("POST {url} ({what}) failed: {}", chain(&e)));
+                    self.log(|| format!("{method} {url} ({what}) failed: {}", chain(&e)));
                     if e.is_connect() && !e.is_timeout() && attempt < self.config.retries {
                         std::thread::sleep(backoff(attempt));
                         attempt += 1;
@@ -122,7 +156,7 @@ impl Http {
                         Err(e) => {
                             self.log(|| {
                                 format!(
-                                    "POST {url} ({what}) -> {status}, refused after {} ms: {}",
+                                    "{method} {url} ({what}) -> {status}, refused after {} ms: {}",
                                     started.elapsed().as_millis(),
                                     e.message
                                 )
@@ -134,13 +168,15 @@ impl Http {
             };
             self.log(|| {
                 format!(
-                    "POST {url} ({what}) -> {}{} in {} ms",
+                    "{method} {url} ({what}) -> {}{} in {} ms",
                     reply.status,
                     error_summary(&reply),
                     started.elapsed().as_millis()
                 )
             });
-            let retryable = reply.status == 429 || (500..600).contains(&reply.status);
+            self.log_detail(|| reply_details(&reply));
+            let retryable = retry == Retry::Idempotent
+                && (reply.status == 429 || (500..600).contains(&reply.status));
             if retryable && attempt < self.config.retries {
                 let wait = reply.retry_after.unwrap_or_else(|| backoff(attempt));
                 if wait > MAX_RETRY_AFTER {
@@ -170,6 +206,11 @@ impl Http {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        let date = resp
+            .headers()
+            .get("date")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let retry_after = resp
             .headers()
             .get("retry-after")
@@ -208,11 +249,86 @@ impl Http {
         }
         Ok(Reply {
             status,
+            date,
             content_type,
             body,
             retry_after,
         })
     }
+}
+
+/// Which failures a request may be sent again after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// Connection failures, 429 and 5xx: sending it twice does no harm.
+    Idempotent,
+    /// Only failures to connect, when nothing reached the server: an
+    /// authorization code is single use, and a 5xx may come after the
+    /// server took it.
+    ConnectOnly,
+}
+
+/// Form fields whose values are secrets: shown at `-vv` only by length.
+const SECRET_FIELDS: &[&str] = &[
+    "client_secret",
+    "refresh_token",
+    "code",
+    "code_verifier",
+    "device_code",
+    "access_token",
+    "id_token",
+    "client_assertion",
+];
+
+fn redact(key: &str, value: &str) -> String {
+    if SECRET_FIELDS.contains(&key) {
+        format!("<{} bytes, not shown>", value.len())
+    } else {
+        value.to_string()
+    }
+}
+
+/// `key=value&...` for the log, secrets replaced by their length.
+fn redacted_form(form: &[(&str, &str)]) -> String {
+    form.iter()
+        .map(|(k, v)| format!("{k}={}", redact(k, v)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The `-vv` lines of an answer: a few headers and the JSON body with every
+/// secret replaced by its length (a body that is not JSON by its size only,
+/// as it may echo anything).
+fn reply_details(reply: &Reply) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(d) = &reply.date {
+        lines.push(format!("date: {}", crate::error::one_line(d)));
+    }
+    lines.push(format!(
+        "content-type: {}",
+        crate::error::one_line(&reply.content_type)
+    ));
+    if let Some(r) = reply.retry_after {
+        lines.push(format!("retry-after: {} s", r.as_secs()));
+    }
+    match serde_json::from_slice::<Value>(&reply.body) {
+        Ok(Value::Object(map)) => {
+            let shown: Map<String, Value> = map
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = match (&v, SECRET_FIELDS.contains(&k.as_str())) {
+                        (Value::String(s), true) => Value::String(redact(&k, s)),
+                        (_, true) => Value::String("<not shown>".into()),
+                        _ => v,
+                    };
+                    (k, v)
+                })
+                .collect();
+            lines.push(format!("body: {}", Value::Object(shown)));
+        }
+        _ => lines.push(format!("body: {} bytes, not JSON", reply.body.len())),
+    }
+    lines
 }
 
 fn too_large(host: &str) -> Error {
@@ -378,7 +494,12 @@ pub fn refresh(
         ("scope", scope),
     ];
     client.form(&mut form);
-    let reply = http.post_form(token_url, "grant_type=refresh_token", &form)?;
+    let reply = http.post_form(
+        token_url,
+        "grant_type=refresh_token",
+        &form,
+        Retry::Idempotent,
+    )?;
     token_reply(&reply, &host_of(token_url))
 }
 
@@ -398,7 +519,7 @@ pub fn start_device(
 ) -> Result<DeviceAuth> {
     let mut form = vec![("scope", scope)];
     client.form(&mut form);
-    let reply = http.post_form(device_url, "device authorization", &form)?;
+    let reply = http.post_form(device_url, "device authorization", &form, Retry::Idempotent)?;
     let host = host_of(device_url);
     if reply.status != 200 {
         return Err(error_reply(&reply, &host));
@@ -444,7 +565,12 @@ pub fn poll_device(
         ("device_code", device_code),
     ];
     client.form(&mut form);
-    let reply = http.post_form(token_url, "grant_type=device_code", &form)?;
+    let reply = http.post_form(
+        token_url,
+        "grant_type=device_code",
+        &form,
+        Retry::Idempotent,
+    )?;
     let host = host_of(token_url);
     if (reply.status == 400 || reply.status == 401)
         && let Ok(v) = serde_json::from_slice::<Value>(&reply.body)
@@ -584,8 +710,52 @@ pub fn exchange_code(
         form.push(("scope", scope));
     }
     client.form(&mut form);
-    let reply = http.post_form(token_url, "grant_type=authorization_code", &form)?;
-    token_reply(&reply, &host_of(token_url))
+    let reply = http.post_form(
+        token_url,
+        "grant_type=authorization_code",
+        &form,
+        Retry::ConnectOnly,
+    )?;
+    token_reply(&reply, &host_of(token_url)).map_err(|e| {
+        if e.code.is_transient() {
+            e.hint("an authorization code works only once: sign in again when the provider is back")
+        } else {
+            e
+        }
+    })
+}
+
+/// Fetches `issuer`'s discovery document: OpenID Connect's well-known
+/// path, then RFC 8414's when the first is not there.
+pub fn discover(http: &Http, issuer: &str) -> Result<crate::provider::Discovery> {
+    let host = host_of(issuer);
+    let mut last = None;
+    for url in crate::provider::discovery_urls(issuer) {
+        let reply = http.get(&url, "discovery")?;
+        match reply.status {
+            200 => return crate::provider::parse_discovery(issuer, &reply.body),
+            404 | 400 | 405 => last = Some(reply.status),
+            status => {
+                return Err(Error::new(
+                    if status >= 500 || status == 429 {
+                        Code::ServerError
+                    } else {
+                        Code::BadResponse
+                    },
+                    format!("{host} answered the discovery request with HTTP {status}"),
+                )
+                .hint("check issuer=, or give the endpoints instead (token_endpoint=, ...)"));
+            }
+        }
+    }
+    Err(Error::new(
+        Code::BadResponse,
+        format!(
+            "{host} has no discovery document for {issuer} (HTTP {})",
+            last.unwrap_or(404)
+        ),
+    )
+    .hint("check issuer=, or give the endpoints instead (token_endpoint=, ...)"))
 }
 
 /// The error code an OAuth `error` value means (RFC 6749 §4.1.2.1, §5.2,
@@ -852,6 +1022,7 @@ mod tests {
     fn reply(status: u16, body: &str) -> Reply {
         Reply {
             status,
+            date: None,
             content_type: "application/json".into(),
             body: body.as_bytes().to_vec(),
             retry_after: None,

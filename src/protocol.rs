@@ -63,6 +63,7 @@ pub const KEYS: &[Key] = &[
     key("authorization_endpoint", Dir::Request, false),
     key("token_endpoint", Dir::Request, false),
     key("device_authorization_endpoint", Dir::Request, false),
+    key("issuer", Dir::Request, false),
     key("user", Dir::Response, false),
     key("access_token", Dir::Response, true),
     key("token_type", Dir::Response, false),

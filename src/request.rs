@@ -2,7 +2,7 @@
 //! legacy `ooauth2.py` flags): one validation, so the front ends cannot drift.
 
 use crate::error::{Error, Result};
-use crate::provider::{self, Endpoints, Provider};
+use crate::provider::{self, Discovery, Endpoints, Provider};
 use std::fmt;
 
 /// What the caller wants done.
@@ -137,8 +137,14 @@ pub struct Request {
     /// The provider preset (default: microsoft).
     pub provider: Provider,
     /// Where the grants go, resolved from provider, authority and tenant
-    /// (or the endpoint keys of `generic`).
+    /// (or the endpoint keys of `generic`). With an `issuer`, only the
+    /// explicit ones: see [`Request::with_discovery`].
     pub endpoints: Endpoints,
+    /// The OpenID Connect issuer whose discovery document gives the
+    /// endpoints (`provider=generic`); also the account's authority.
+    pub issuer: Option<String>,
+    /// Whether `flow` was asked for (else it follows the endpoints).
+    pub flow_given: bool,
     /// The account's authority: Microsoft's identity platform base, another
     /// preset's base, or the token endpoint of `generic`.
     pub authority: String,
@@ -202,13 +208,24 @@ impl Request {
                     ))
                 })?,
         };
+        let issuer = get("issuer")
+            .map(|v| provider::normalize_url("issuer", v))
+            .transpose()?;
         let provider = match get("provider") {
+            // An issuer is discovered, which is what generic does.
+            None if issuer.is_some() => Provider::Generic,
             None => Provider::Microsoft,
             Some(p) => Provider::from_name(p).ok_or_else(|| {
                 Error::invalid(format!("unknown provider '{}'", shorten(p)))
                     .hint(format!("use one of: {}", Provider::names()))
             })?,
         };
+        if issuer.is_some() && provider != Provider::Generic {
+            return Err(Error::invalid(format!(
+                "issuer applies only to provider=generic; provider={} has its own endpoints",
+                provider.name()
+            )));
+        }
         let tenant = match get("tenant") {
             None => provider::DEFAULT_TENANT.to_string(),
             Some(_) if !provider.is_microsoft() => {
@@ -228,20 +245,29 @@ impl Request {
         let (authority, endpoints) = if provider == Provider::Generic {
             if get("authority").is_some() {
                 return Err(Error::invalid(
-                    "authority does not apply to provider=generic; give its endpoints",
+                    "authority does not apply to provider=generic; give its issuer or endpoints",
                 )
-                .hint("token_endpoint=, with authorization_endpoint= and/or device_authorization_endpoint="));
+                .hint(GENERIC_HINT));
             }
             let (authorize, token, device) = explicit;
-            let token = token.ok_or_else(|| {
-                Error::invalid("provider=generic needs token_endpoint").hint(
-                    "give token_endpoint=, with authorization_endpoint= and/or device_authorization_endpoint=",
-                )
-            })?;
-            (
-                token.clone(),
-                provider::generic_endpoints(authorize, token, device),
-            )
+            match (&issuer, token) {
+                // The issuer names the account; endpoints come from discovery,
+                // the explicit ones overriding it.
+                (Some(iss), token) => (
+                    iss.clone(),
+                    provider::generic_endpoints(authorize, token.unwrap_or_default(), device),
+                ),
+                (None, Some(token)) => (
+                    token.clone(),
+                    provider::generic_endpoints(authorize, token, device),
+                ),
+                (None, None) => {
+                    return Err(
+                        Error::invalid("provider=generic needs issuer or token_endpoint")
+                            .hint(GENERIC_HINT),
+                    );
+                }
+            }
         } else {
             for (k, v) in [
                 ("authorization_endpoint", &explicit.0),
@@ -305,8 +331,9 @@ impl Request {
             }
         };
         // A flow asked for must be possible; a default one is checked when a
-        // sign-in needs it (a generic account may only ever refresh).
-        if get("flow").is_some() {
+        // sign-in needs it (a generic account may only ever refresh). With
+        // an issuer, both wait for its discovery document.
+        if get("flow").is_some() && issuer.is_none() {
             check_flow(provider, &endpoints, flow)?;
         }
         let redirect_port = match get("redirect_port") {
@@ -362,6 +389,8 @@ impl Request {
         Ok(Request {
             action,
             provider,
+            flow_given: get("flow").is_some(),
+            issuer,
             endpoints,
             authority,
             tenant,
@@ -397,7 +426,10 @@ impl Request {
                     ))
                 });
             }
-            "authorization_endpoint" | "token_endpoint" | "device_authorization_endpoint" => {
+            "authorization_endpoint"
+            | "token_endpoint"
+            | "device_authorization_endpoint"
+            | "issuer" => {
                 return provider::normalize_url(key, value).map(|_| ());
             }
             // Which flows a provider allows is checked with the provider.
@@ -411,6 +443,29 @@ impl Request {
             pairs.push(("client_id".to_string(), "x".to_string()));
         }
         Request::from_pairs(&pairs).map(|_| ())
+    }
+
+    /// The request with the endpoints of `doc`, the issuer's discovery
+    /// document, under the explicit ones, and the default flow they allow.
+    pub fn with_discovery(&self, doc: &Discovery) -> Result<Request> {
+        let mut req = self.clone();
+        let e = &mut req.endpoints;
+        if e.token.is_empty() {
+            e.token.clone_from(&doc.token_endpoint);
+        }
+        if e.authorize.is_none() {
+            e.authorize.clone_from(&doc.authorization_endpoint);
+        }
+        if e.device.is_none() {
+            e.device.clone_from(&doc.device_authorization_endpoint);
+        }
+        if !req.flow_given {
+            req.flow = req.endpoints.default_flow(req.provider);
+        }
+        if req.flow_given {
+            req.check_flow()?;
+        }
+        Ok(req)
     }
 
     /// Refuses a sign-in flow the provider does not allow, before any
@@ -442,6 +497,9 @@ impl Request {
         }
     }
 }
+
+const GENERIC_HINT: &str = "give issuer= (OpenID Connect discovery), or token_endpoint= with \
+     authorization_endpoint= and/or device_authorization_endpoint=";
 
 fn shorten(s: &str) -> String {
     crate::error::one_line(&s.chars().take(60).collect::<String>())

@@ -4,9 +4,11 @@
 //! Layout (directory 0700, files 0600 from creation):
 //! `<dir>/<id>.json` is the record, `<dir>/<id>.lock` the account's lock, where
 //! `<id>` is the SHA-256 of the account identity, so any `user` is a safe name.
+//! `<dir>/discovery/<sha>.json` caches an issuer's OpenID Connect discovery
+//! document (in a subdirectory, so it is never listed as an account).
 
 use crate::error::{Code, Error, Result};
-use crate::provider::Provider;
+use crate::provider::{Discovery, Provider};
 use crate::request::Account;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -18,6 +20,14 @@ use std::time::{Duration, Instant};
 
 /// The record format this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// An issuer's endpoints as discovered, and when (Unix seconds).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CachedDiscovery {
+    #[serde(flatten)]
+    pub doc: Discovery,
+    pub fetched_at: u64,
+}
 
 /// Environment variable that overrides the store location.
 pub const STORE_ENV: &str = "OOAUTH2_STORE_DIR";
@@ -258,33 +268,47 @@ impl Store {
     pub fn save(&self, lock: &AccountLock, record: &Record) -> Result<()> {
         self.ensure_dir()?;
         let path = self.dir.join(format!("{}.json", lock.id));
-        let tmp = self
-            .dir
-            .join(format!(".{}.json.tmp-{}", lock.id, std::process::id()));
         let mut body = serde_json::to_vec_pretty(record)
             .map_err(|e| Error::new(Code::StoreError, format!("cannot encode record: {e}")))?;
         body.push(b'\n');
-        let written = (|| -> std::io::Result<()> {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&body)?;
-            f.sync_all()
-        })();
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            // Name the record, which the user knows, not the temp file.
-            return Err(Error::store("write the new version of", &path, &e));
+        write_atomic(&self.dir, &lock.id, &path, &body)
+    }
+
+    fn discovery_path(&self, issuer: &str) -> (PathBuf, String) {
+        let digest = Sha256::digest(issuer.as_bytes());
+        let id: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        (self.dir.join("discovery").join(format!("{id}.json")), id)
+    }
+
+    /// The cached discovery document of `issuer`, if there is a readable one
+    /// (a damaged cache is only a cache: it is fetched again).
+    pub fn load_discovery(&self, issuer: &str) -> Option<CachedDiscovery> {
+        let (path, _) = self.discovery_path(issuer);
+        let bytes = fs::read(path).ok()?;
+        serde_json::from_slice::<CachedDiscovery>(&bytes)
+            .ok()
+            .filter(|d| d.doc.issuer == issuer)
+    }
+
+    /// Caches a discovery document, atomically, without a lock: writers
+    /// racing here write the same facts.
+    pub fn save_discovery(&self, doc: &CachedDiscovery) -> Result<()> {
+        self.ensure_dir()?;
+        let (path, id) = self.discovery_path(&doc.doc.issuer);
+        let dir = self.dir.join("discovery");
+        match DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::store("create", &dir, &e)),
         }
-        if let Err(e) = fs::rename(&tmp, &path) {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::store("replace", &path, &e));
-        }
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| Error::store("sync", &self.dir, &e))
+        let mut body = serde_json::to_vec_pretty(doc).map_err(|e| {
+            Error::new(
+                Code::StoreError,
+                format!("cannot encode the discovery cache: {e}"),
+            )
+        })?;
+        body.push(b'\n');
+        write_atomic(&dir, &id, &path, &body)
     }
 
     /// Deletes an account's record; returns whether there was one.
@@ -361,6 +385,35 @@ fn same_identity(a: &Account, b: &Account) -> bool {
         && a.tenant.eq_ignore_ascii_case(&b.tenant)
         && a.client_id == b.client_id
         && a.user.to_lowercase() == b.user.to_lowercase()
+}
+
+/// Replaces `path` (in `dir`) by `body`: temp file created 0600, fsync,
+/// rename, fsync the directory, so a crash leaves the old or the new file.
+fn write_atomic(dir: &Path, id: &str, path: &Path, body: &[u8]) -> Result<()> {
+    let tmp = dir.join(format!(".{id}.json.tmp-{}", std::process::id()));
+    // The name holds our pid: a file by that name is a dead process's leftover.
+    let _ = fs::remove_file(&tmp);
+    let written = (|| -> std::io::Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(body)?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        // Name the file the user knows, not the temp file.
+        return Err(Error::store("write the new version of", path, &e));
+    }
+    if let Err(e) = fs::rename(&tmp, path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::store("replace", path, &e));
+    }
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::store("sync", dir, &e))
 }
 
 /// Reads and checks one record file; `None` if it does not exist.

@@ -198,6 +198,80 @@ fn a_config_writable_by_others_is_refused() {
     // Read-only for others is fine.
     set_mode(&cfg, 0o644);
     run(&env, &cfg, &["token", "work"], b"").expect(0);
+    // A directory others can write to lets them replace the file...
+    let dir = env.root.join("shared");
+    std::fs::create_dir(&dir).unwrap();
+    let inside = dir.join("config.toml");
+    std::fs::copy(&cfg, &inside).unwrap();
+    set_mode(&inside, 0o600);
+    set_mode(&dir, 0o777);
+    let r = run(&env, &inside, &["token", "work"], b"");
+    assert_failed(
+        &r,
+        74,
+        &["directory", "writable by other users", "chmod go-w"],
+    );
+    // ...unless it is sticky, like /tmp.
+    set_mode(&dir, 0o1777);
+    run(&env, &inside, &["token", "work"], b"").expect(0);
+}
+
+#[test]
+fn a_config_owned_by_another_user_is_refused() {
+    let env = Env::new();
+    if !support::run::running_as_root(&env) {
+        // Only root can give a file away; the check is the same code.
+        return;
+    }
+    env.seed(USER);
+    let cfg = work_config(&env, &format!("user = \"{USER}\"\n"));
+    let chown = std::process::Command::new("chown")
+        .args(["nobody", cfg.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let r = run(&env, &cfg, &["token", "work"], b"");
+    assert_failed(&r, 74, &["belongs to another user", "OOAUTH2_CONFIG"]);
+}
+
+#[test]
+fn a_client_secret_cmd_that_hangs_is_stopped_and_one_that_lingers_is_not_waited_for() {
+    let env = Env::new();
+    env.seed(USER);
+    env.expire_cached(USER);
+    env.idp.reset_counts();
+    let cfg = work_config(
+        &env,
+        &format!("user = \"{USER}\"\nclient_secret_cmd = \"sleep 30\"\n"),
+    );
+    let mut cmd = env.command(&["token", "work"]);
+    cmd.env("OOAUTH2_CONFIG", &cfg)
+        .env("OOAUTH2_SECRET_CMD_TIMEOUT", "0.5");
+    let started = std::time::Instant::now();
+    let r = env.run_with(cmd, b"");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_failed(
+        &r,
+        2,
+        &[
+            "client_secret_cmd of account 'work' did not finish within 0.5 s",
+            "OOAUTH2_SECRET_CMD_TIMEOUT",
+        ],
+    );
+    assert_eq!(env.idp.count(Grant::Refresh), 0);
+    // A command that prints the secret and leaves a child holding its
+    // stdout is done when it exits.
+    let cfg = work_config(
+        &env,
+        &format!(
+            "user = \"{USER}\"\nclient_secret_cmd = \"echo lingering-secret; sleep 30 2>/dev/null &\"\n"
+        ),
+    );
+    env.idp.require_secret(CLIENT, "lingering-secret");
+    let started = std::time::Instant::now();
+    run(&env, &cfg, &["token", "work"], b"").expect(0);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(env.idp.count(Grant::Refresh), 1);
 }
 
 #[test]

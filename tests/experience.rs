@@ -61,6 +61,7 @@ fn status_json_lists_accounts_with_their_state_and_no_secret() {
     };
     let me = find(USER);
     assert_eq!(me["name"], "work");
+    assert_eq!(me["provider"], "microsoft");
     assert_eq!(me["state"], "ready");
     assert_eq!(me["client_id"], CLIENT);
     assert_eq!(me["tenant"], "common");
@@ -78,6 +79,7 @@ fn status_json_lists_accounts_with_their_state_and_no_secret() {
 
     let new = find("new@example.com");
     assert_eq!(new["name"], "new");
+    assert_eq!(new["provider"], "microsoft");
     assert_eq!(new["state"], "never signed in");
     assert_eq!(new["access_token_expires_at"], serde_json::Value::Null);
     assert_eq!(new["refresh_token_obtained_at"], serde_json::Value::Null);

@@ -615,3 +615,35 @@ fn an_endless_answer_is_refused_without_reading_it_all() {
         assert!(env.files().is_empty(), "a refused answer left files");
     }
 }
+
+/// An authorization code is single use, and a 5xx may come after the
+/// provider took it: the exchange is sent once, whatever the answer, while
+/// a refresh is retried.
+#[test]
+fn the_code_exchange_is_not_retried_after_a_server_error() {
+    use support::browser::{SignIn, get};
+    let env = Env::new();
+    let req = format!(
+        "{}action=login\ninteractive=always\nflow=authcode\n\n",
+        env.account_lines(USER)
+    );
+    let signin = SignIn::start(&env, &["helper"], &req, None);
+    let url = signin.url_matching("http://", "/oauth2/v2.0/authorize?");
+    env.idp.push_fault(Fault::Status(503));
+    env.idp.push_fault(Fault::Status(503));
+    let at_idp = get(&url);
+    assert_eq!(at_idp.status, 302);
+    get(&at_idp.location.unwrap());
+    let run = signin.finish();
+    run.expect(75);
+    assert!(
+        run.stderr.contains("temporarily_unavailable")
+            && run.stderr.contains("an authorization code works only once"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.idp.count(Grant::AuthCode), 1);
+    assert!(env.records().is_empty());
+    // The second fault is still queued: a refresh would have taken it.
+    assert_eq!(env.idp.pending_faults(), 1);
+}

@@ -263,7 +263,7 @@ fn rng_for_case(case: u64) -> Rng {
 /// `interactive` and `authority` first, so a value that ends the request
 /// early (a blank line in it) never leaves a request that may sign in or
 /// reach another host.
-const REQUEST_KEYS: [&str; 21] = [
+const REQUEST_KEYS: [&str; 22] = [
     "interactive",
     "authority",
     "action",
@@ -287,6 +287,8 @@ const REQUEST_KEYS: [&str; 21] = [
     "authorization_endpoint",
     "token_endpoint",
     "device_authorization_endpoint",
+    // An issuer implies generic: refused with `authority` too.
+    "issuer",
 ];
 
 /// Hostile values: path tricks, '=', line breaks and injected lines, control

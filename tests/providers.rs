@@ -366,3 +366,189 @@ fn a_gmail_account_from_the_config_file_logs_in_and_gives_tokens() {
     token.expect(0);
     assert_eq!(token.stdout, format!("{}\n", env.cached_access_token(USER)));
 }
+
+/// Request lines of a generic account known only by its issuer.
+fn issuer_lines(env: &Env, extra: &str) -> String {
+    format!(
+        "issuer={}\nclient_id={CLIENT}\nuser={USER}\nscope=offline_access https://mail.example/imap\n{extra}",
+        env.idp.issuer("common")
+    )
+}
+
+/// `ooauth2 helper` with the issuer account's lines and `extra`.
+fn issuer_helper(env: &Env, extra: &str) -> Run {
+    env.run(
+        &["helper"],
+        format!("{}\n", issuer_lines(env, extra)).as_bytes(),
+    )
+}
+
+/// The discovery cache files in the store.
+fn discovery_files(env: &Env) -> Vec<std::path::PathBuf> {
+    env.files()
+        .into_iter()
+        .filter(|p| p.parent().is_some_and(|d| d.ends_with("discovery")))
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect()
+}
+
+#[test]
+fn an_issuer_is_discovered_once_cached_and_used_for_sign_in_and_refresh() {
+    let env = Env::new();
+    let signin = helper(&env, &issuer_lines(&env, ""));
+    // The document has an authorization endpoint, so the browser flow is the default.
+    let base = format!("{}/common/oauth2/v2.0", env.idp.authority());
+    let url = signin.url_matching(&format!("{base}/authorize?"), "");
+    browse(&url);
+    let run = signin.finish();
+    run.expect(0);
+    assert_eq!(run.pairs()["source"], "login");
+    assert_eq!(env.idp.discovery_count(), 1);
+    let rec = env.record(USER);
+    assert_eq!(rec["provider"], "generic");
+    // The issuer names the account, whatever its endpoints become.
+    assert_eq!(rec["authority"], env.idp.issuer("common"));
+    let cache = discovery_files(&env);
+    assert_eq!(cache.len(), 1, "{:?}", env.files());
+    let modes: std::collections::HashMap<_, _> = env.modes().into_iter().collect();
+    assert_eq!(modes[&cache[0]] & 0o777, 0o600);
+    use std::os::unix::fs::PermissionsExt;
+    let dir_mode = std::fs::metadata(cache[0].parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(dir_mode & 0o777, 0o700);
+    // A cached token needs no document; an expired one is refreshed at the
+    // discovered token endpoint without fetching the document again.
+    issuer_helper(&env, "").expect(0);
+    env.expire_cached(USER);
+    let run = issuer_helper(&env, "");
+    run.expect(0);
+    assert_eq!(run.pairs()["source"], "refresh");
+    assert_eq!(env.idp.count(Grant::Refresh), 1);
+    assert_eq!(env.idp.discovery_count(), 1);
+    // The same account from the command line.
+    let run = env.run(
+        &[
+            "token",
+            "--issuer",
+            &env.idp.issuer("common"),
+            "--client-id",
+            CLIENT,
+            "--user",
+            USER,
+            "--scope",
+            "offline_access https://mail.example/imap",
+        ],
+        b"",
+    );
+    run.expect(0);
+    assert_eq!(run.stdout.lines().count(), 1);
+}
+
+#[test]
+fn rfc8414_metadata_serves_when_openid_configuration_is_missing() {
+    let env = Env::new();
+    env.idp
+        .set_discovery_mode(support::mock_idp::DiscoveryMode::Rfc8414Only);
+    env.idp.set_device_script(support::mock_idp::DeviceScript {
+        outcome: support::mock_idp::DeviceOutcome::Approve(USER.into()),
+        ..Default::default()
+    });
+    let run = issuer_helper(&env, "action=login\ninteractive=always\nflow=device\n");
+    run.expect(0);
+    assert_eq!(env.idp.discovery_count(), 2);
+    assert_eq!(env.idp.devicecode_count(), 1);
+    // One pending poll, then the approval.
+    assert_eq!(env.idp.count(Grant::Device), 2);
+}
+
+#[test]
+fn a_document_naming_another_issuer_is_refused_before_any_grant() {
+    let env = Env::new();
+    env.idp
+        .set_discovery_mode(support::mock_idp::DiscoveryMode::WrongIssuer);
+    let run = issuer_helper(&env, "action=login\ninteractive=always\n");
+    run.expect(75);
+    assert!(
+        run.stderr.contains("names another issuer"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.pairs()["error"], "bad_response");
+    assert_eq!(env.idp.total_count(), env.idp.discovery_count());
+    assert!(discovery_files(&env).is_empty());
+    // A flow the document does not offer is refused before any grant too.
+    env.idp
+        .set_discovery_mode(support::mock_idp::DiscoveryMode::NoDevice);
+    let run = issuer_helper(&env, "action=login\ninteractive=always\nflow=device\n");
+    run.expect(2);
+    assert!(
+        run.stderr
+            .contains("flow=device needs device_authorization_endpoint"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.idp.devicecode_count(), 0);
+    // issuer belongs to generic.
+    let google = format!(
+        "provider=google\nissuer={}\nclient_id={CLIENT}\n\n",
+        env.idp.issuer("common")
+    );
+    let run = env.run(&["helper"], google.as_bytes());
+    run.expect(2);
+    assert!(
+        run.stderr
+            .contains("issuer applies only to provider=generic")
+    );
+    let plain = format!(
+        "provider=generic\nissuer=http://example.com\nclient_id={CLIENT}\nuser={USER}\nscope=s\n\n"
+    );
+    let run = env.run(&["helper"], plain.as_bytes());
+    run.expect(2);
+    assert!(
+        run.stderr
+            .contains("issuer 'http://example.com' uses http on a non-loopback host"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_stale_document_serves_while_the_issuer_is_down_and_is_renewed_after_a_day() {
+    let env = Env::new();
+    env.idp.set_device_script(support::mock_idp::DeviceScript {
+        outcome: support::mock_idp::DeviceOutcome::Approve(USER.into()),
+        ..Default::default()
+    });
+    issuer_helper(&env, "action=login\ninteractive=always\nflow=device\n").expect(0);
+    assert_eq!(env.idp.discovery_count(), 1);
+    // Two days old.
+    let cache = discovery_files(&env).pop().unwrap();
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
+    let old = doc["fetched_at"].as_u64().unwrap() - 2 * 86_400;
+    doc["fetched_at"] = old.into();
+    std::fs::write(&cache, doc.to_string()).unwrap();
+    env.idp
+        .set_discovery_mode(support::mock_idp::DiscoveryMode::Unavailable);
+    env.expire_cached(USER);
+    let run = issuer_helper(&env, "");
+    run.expect(0);
+    assert!(
+        run.stderr
+            .contains("using the discovery document fetched 48 h ago"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.idp.count(Grant::Refresh), 1);
+    // Back up: the next renewal fetches a new copy and caches it.
+    env.idp
+        .set_discovery_mode(support::mock_idp::DiscoveryMode::Both);
+    env.expire_cached(USER);
+    let before = env.idp.discovery_count();
+    issuer_helper(&env, "").expect(0);
+    assert_eq!(env.idp.discovery_count(), before + 1);
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
+    assert!(doc["fetched_at"].as_u64().unwrap() > old + 86_400);
+}

@@ -136,13 +136,13 @@ impl Case {
     fn helper(&mut self, label: &str, extra: &str, status: i32) -> &Run {
         let run = self
             .env
-            .run(&["-v", "helper"], self.lines(extra).as_bytes());
+            .run(&["-vv", "helper"], self.lines(extra).as_bytes());
         self.keep(label, run, status)
     }
 
     /// `ooauth2 -v helper` with exactly `request`.
     fn raw(&mut self, label: &str, request: &str, status: i32) -> &Run {
-        let run = self.env.run(&["-v", "helper"], request.as_bytes());
+        let run = self.env.run(&["-vv", "helper"], request.as_bytes());
         self.keep(label, run, status)
     }
 
@@ -154,7 +154,7 @@ impl Case {
 
     /// `ooauth2 -v token` for the account with `extra` flags.
     fn token(&mut self, label: &str, extra: &[&str], status: i32) -> &Run {
-        let mut args = vec!["-v".to_string()];
+        let mut args = vec!["-vv".to_string()];
         args.extend(self.env.args("token", USER, extra));
         let run = self.env.run(&args, b"");
         self.keep(label, run, status)
@@ -331,6 +331,17 @@ fn success_paths() {
             c.token_post("grant_type=refresh_token")
         )],
     );
+    // -vv: the form and the answer, each secret only by its length.
+    c.logged(
+        "refresh on expiry",
+        &[
+            "form: grant_type=refresh_token refresh_token=<",
+            " bytes, not shown> scope=",
+            "client_secret=<",
+            "content-type: application/json",
+            "body: {\"access_token\":\"<",
+        ],
+    );
     let rotated = c.stored("refresh_token");
     assert_ne!(rotated, seeded, "no rotation");
     c.helper("forced refresh", "action=refresh", 0);
@@ -339,7 +350,7 @@ fn success_paths() {
     for format in ["raw", "json", "xoauth2", "oauthbearer"] {
         c.token(&format!("token {format}"), &["--format", format], 0);
     }
-    let mut status = c.env.command(&["-v", "status"]);
+    let mut status = c.env.command(&["-vv", "status"]);
     status.stdin(std::process::Stdio::null());
     c.command("status", status, 0);
     assert!(c.runs.last().unwrap().1.stdout.contains(USER));
@@ -356,7 +367,7 @@ fn success_paths() {
     // Erased: only the lock file is left, holding nothing.
     let mut erase = c
         .env
-        .command(&["-v", "erase", "--client-id", CLIENT, "--user", USER]);
+        .command(&["-vv", "erase", "--client-id", CLIENT, "--user", USER]);
     erase.args(["--authority", &c.env.idp.authority()]);
     c.command("erase", erase, 0);
     assert!(c.env.records().is_empty());
@@ -479,7 +490,7 @@ fn timeout_and_refused_connection() {
     c.seed();
     c.env.expire_cached(USER);
     c.env.idp.push_fault(Fault::NeverAnswer);
-    let mut cmd = c.env.command(&["-v", "helper"]);
+    let mut cmd = c.env.command(&["-vv", "helper"]);
     cmd.env("OOAUTH2_HTTP_TIMEOUT", "1");
     let run = c.env.run_with(cmd, c.lines("interactive=never").as_bytes());
     c.keep("timeout", run, 75);
@@ -535,7 +546,7 @@ fn corrupt_records_are_store_errors_without_secrets() {
     bad["version"] = 99.into();
     std::fs::write(&path, serde_json::to_vec(&bad).unwrap()).unwrap();
     c.helper("newer", "interactive=never", 74);
-    let mut status = c.env.command(&["-v", "status"]);
+    let mut status = c.env.command(&["-vv", "status"]);
     status.stdin(std::process::Stdio::null());
     c.command("status of a corrupt store", status, 0);
     for label in ["truncated", "control character", "newer"] {
@@ -607,7 +618,7 @@ fn device_flow_declined_expired_and_unknown() {
     // The login command has no client secret flag: the confidential client
     // is refused when the first poll comes back.
     c.env.idp.set_device_script(DeviceScript::default());
-    let mut login = c.env.command(&["-v", "login"]);
+    let mut login = c.env.command(&["-vv", "login"]);
     login.args(c.env.account_flags(USER));
     c.command("login command", login, 1);
     c.logged(

@@ -28,6 +28,11 @@ impl SignIn {
         if let Some(c) = config {
             cmd.env("OOAUTH2_CONFIG", c);
         }
+        SignIn::spawn(cmd, stdin)
+    }
+
+    /// Starts a prepared command (stdin, stdout and stderr piped) with `stdin`.
+    pub fn spawn(mut cmd: std::process::Command, stdin: &str) -> SignIn {
         let mut child = cmd.spawn().unwrap();
         let mut input = child.stdin.take().unwrap();
         input.write_all(stdin.as_bytes()).unwrap();

@@ -164,6 +164,23 @@ pub enum AuthorizeMode {
     NoCode,
 }
 
+/// How `GET /{tenant}/v2.0/.well-known/openid-configuration` (OpenID
+/// Connect Discovery) and `GET /.well-known/oauth-authorization-server/{tenant}/v2.0`
+/// (RFC 8414) answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiscoveryMode {
+    /// Both serve the tenant's document.
+    Both,
+    /// Only RFC 8414's path; OpenID Connect's is a 404.
+    Rfc8414Only,
+    /// The document names another issuer.
+    WrongIssuer,
+    /// The document has no device_authorization_endpoint.
+    NoDevice,
+    /// 503 on both.
+    Unavailable,
+}
+
 /// How a device code answers successive polls of the token endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceScript {
@@ -432,6 +449,22 @@ impl MockIdp {
         self.lock().n_authorize
     }
 
+    /// How the discovery documents are served from now on.
+    pub fn set_discovery_mode(&self, mode: DiscoveryMode) {
+        self.lock().discovery_mode = mode;
+    }
+
+    /// Requests for a discovery document (either well-known path).
+    pub fn discovery_count(&self) -> usize {
+        self.lock().n_discovery
+    }
+
+    /// The issuer whose discovery document describes the `tenant`'s
+    /// endpoints: `{authority}/{tenant}/v2.0`, as Microsoft names it.
+    pub fn issuer(&self, tenant: &str) -> String {
+        format!("{}/{tenant}/v2.0", self.authority())
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.shared.lock()
     }
@@ -555,6 +588,8 @@ struct State {
     n_authcode: usize,
     n_authorize: usize,
     authorize_mode: AuthorizeMode,
+    discovery_mode: DiscoveryMode,
+    n_discovery: usize,
     codes: HashMap<String, CodeEntry>,
     n_other: usize,
     n_devicecode: usize,
@@ -624,6 +659,8 @@ impl State {
             n_authcode: 0,
             n_authorize: 0,
             authorize_mode: AuthorizeMode::Approve("me@example.com".to_string()),
+            discovery_mode: DiscoveryMode::Both,
+            n_discovery: 0,
             codes: HashMap::new(),
             n_other: 0,
             n_devicecode: 0,
@@ -804,6 +841,7 @@ impl State {
                 "The authorize endpoint only accepts GET requests in this mock.",
             ),
             Route::Authorize(_) => self.authorize(req),
+            Route::Discovery(t, oidc) => self.discovery(authority, t, *oidc),
             Route::DeviceCode(_) => self.devicecode(authority, req),
             Route::Token(_) => self.token(authority, req),
             Route::Introspect => self.introspect(req),
@@ -825,6 +863,37 @@ impl State {
                 }),
             ),
         }
+    }
+
+    /// A discovery document of the tenant's endpoints, as `discovery_mode` says.
+    fn discovery(&mut self, authority: &str, tenant: &str, oidc: bool) -> Response {
+        self.n_discovery += 1;
+        let issuer = format!("{authority}/{tenant}/v2.0");
+        let base = format!("{authority}/{tenant}/oauth2/v2.0");
+        let mut doc = json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{base}/authorize"),
+            "token_endpoint": format!("{base}/token"),
+            "device_authorization_endpoint": format!("{base}/devicecode"),
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
+        });
+        match self.discovery_mode {
+            DiscoveryMode::Unavailable => {
+                return json_response(503, &json!({"error": "temporarily_unavailable"}));
+            }
+            DiscoveryMode::Rfc8414Only if oidc => {
+                return json_response(404, &json!({"error": "not_found"}));
+            }
+            DiscoveryMode::WrongIssuer => doc["issuer"] = json!("https://evil.example/v2.0"),
+            DiscoveryMode::NoDevice => {
+                if let Some(o) = doc.as_object_mut() {
+                    o.remove("device_authorization_endpoint");
+                }
+            }
+            DiscoveryMode::Both | DiscoveryMode::Rfc8414Only => {}
+        }
+        json_response(200, &doc)
     }
 
     /// `GET /{tenant}/oauth2/v2.0/authorize`: checks the request as
@@ -1449,6 +1518,8 @@ fn form_get_nonempty<'a>(form: &'a Form, key: &str) -> Option<&'a str> {
 
 enum Route {
     Authorize(String),
+    /// A tenant's discovery document; `true` at OpenID Connect's path.
+    Discovery(String, bool),
     DeviceCode(String),
     Token(String),
     Introspect,
@@ -1472,6 +1543,12 @@ impl Route {
             }
             ["token"] | ["oauth2", "get_token"] | ["oauth", "refresh"] => {
                 Route::Token(String::new())
+            }
+            [t, "v2.0", ".well-known", "openid-configuration"] if !t.is_empty() => {
+                Route::Discovery((*t).to_string(), true)
+            }
+            [".well-known", "oauth-authorization-server", t, "v2.0"] if !t.is_empty() => {
+                Route::Discovery((*t).to_string(), false)
             }
             ["introspect"] => Route::Introspect,
             ["devicelogin"] => Route::DeviceLogin,

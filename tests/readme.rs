@@ -1,0 +1,166 @@
+//! The README's Gmail and Fastmail quick starts, followed as a newcomer
+//! would: the config file exactly as the README shows it (in
+//! `~/.config/ooauth2/config.toml`, the default place), `ooauth2 login NAME`,
+//! then the README's `passwordeval` command run by `sh -c` as msmtp runs it.
+//! The one change is an `authority` line pointing the preset at the mock
+//! provider, and a `pass` on PATH that knows the one secret.
+// Test set-up fails loudly by design.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use support::browser::{SignIn, get};
+use support::mock_idp::AuthorizeMode;
+use support::run::{Env, Run, bin, set_mode};
+
+/// The text of the README's section headed `heading`, up to the next `## `.
+fn readme_section(heading: &str) -> String {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = text
+        .find(&format!("\n## {heading}\n"))
+        .unwrap_or_else(|| panic!("README has no section {heading:?}"));
+    let rest = &text[start + 1..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+    rest[..end].to_string()
+}
+
+/// The first ```toml block after `marker` in `section`, unindented.
+fn toml_block(section: &str, marker: &str) -> String {
+    let from = section
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker:?}"));
+    let rest = &section[from..];
+    let open = rest.find("```toml\n").unwrap() + "```toml\n".len();
+    let close = rest[open..].find("```").unwrap();
+    rest[open..open + close]
+        .lines()
+        .map(str::trim_start)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The command inside `passwordeval "..."` for `name`.
+fn passwordeval(section: &str, name: &str) -> String {
+    let needle = format!("passwordeval \"ooauth2 token {name}\"");
+    assert!(section.contains(&needle), "README lacks {needle}");
+    format!("ooauth2 token {name}")
+}
+
+/// A directory with `ooauth2` (the built binary) and a `pass` that prints
+/// `secret` for `pass show ENTRY` only, as the password store would.
+fn bin_dir(env: &Env, entry: &str, secret: &str) -> PathBuf {
+    let dir = env.root.join("bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let _ = std::fs::remove_file(dir.join("ooauth2"));
+    std::os::unix::fs::symlink(bin(), dir.join("ooauth2")).unwrap();
+    let pass = dir.join("pass");
+    std::fs::write(
+        &pass,
+        format!(
+            "#!/bin/sh\n[ \"$1 $2\" = \"show {entry}\" ] || {{ echo \"pass: no entry $2\" >&2; exit 1; }}\necho '{secret}'\n"
+        ),
+    )
+    .unwrap();
+    set_mode(&pass, 0o755);
+    dir
+}
+
+/// `sh -c COMMAND` with `dir` first on PATH, in the test's isolated environment.
+fn shell(env: &Env, dir: &Path, command: &str) -> std::process::Command {
+    // command_via appends the binary's path: it becomes `$1`, unused.
+    let mut cmd = env.command_via(&["sh", "-c", command, "sh"], &[] as &[&str]);
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    cmd.env("PATH", path);
+    cmd
+}
+
+/// Writes the README's TOML, plus `authority` in the account's table, at
+/// the default config path, mode 0600 as the README says.
+fn install_config(env: &Env, toml: &str, account: &str) {
+    let header = format!("[accounts.{account}]\n");
+    assert!(toml.contains(&header), "{toml}");
+    let body = toml.replacen(
+        &header,
+        &format!("{header}authority = \"{}\"\n", env.idp.authority()),
+        1,
+    );
+    let dir = env.root.join("home/.config/ooauth2");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config.toml");
+    std::fs::write(&path, body).unwrap();
+    set_mode(&path, 0o600);
+}
+
+/// `ooauth2 login NAME` as the README says, with the browser played by the test.
+fn login(env: &Env, dir: &Path, name: &str, authorize_path: &str) -> Run {
+    let signin = SignIn::spawn(shell(env, dir, &format!("ooauth2 login {name}")), "");
+    let url = signin.url_matching(&format!("{}{authorize_path}?", env.idp.authority()), "");
+    let at_idp = get(&url);
+    assert_eq!(at_idp.status, 302, "{}", at_idp.body);
+    let page = get(&at_idp.location.unwrap());
+    assert_eq!(page.status, 200);
+    signin.finish()
+}
+
+/// msmtp's side: the first line of the command's stdout is the password.
+fn password(env: &Env, dir: &Path, command: &str) -> String {
+    let out = env.run_with(shell(env, dir, command), b"");
+    out.expect(0);
+    assert_eq!(out.stdout.lines().count(), 1, "{out:#?}");
+    out.stdout.trim_end().to_string()
+}
+
+#[test]
+fn the_gmail_quick_start_works_as_written() {
+    let env = Env::new();
+    let section = readme_section("Quick start: Gmail and Fastmail");
+    let toml = toml_block(&section, "**Gmail.**");
+    let client_id = "1234567890-abc.apps.googleusercontent.com";
+    assert!(toml.contains(client_id), "{toml}");
+    let secret = "GOCSPX-readme-secret";
+    env.idp.require_secret(client_id, secret);
+    env.idp
+        .set_authorize_mode(AuthorizeMode::Approve("you@gmail.com".into()));
+    let dir = bin_dir(&env, "mail/gmail-client-secret", secret);
+    install_config(&env, &toml, "gmail");
+    let run = login(&env, &dir, "gmail", "/o/oauth2/v2/auth");
+    run.expect(0);
+    assert!(
+        run.stderr.contains("signed in as you@gmail.com"),
+        "{}",
+        run.stderr
+    );
+    let token = password(&env, &dir, &passwordeval(&section, "gmail"));
+    assert!(env.idp.is_active_access_token(&token), "{token}");
+    // The next sync after expiry: one refresh, the secret from `pass` again.
+    env.expire_cached("you@gmail.com");
+    let again = password(&env, &dir, &passwordeval(&section, "gmail"));
+    assert_ne!(again, token);
+    assert!(env.idp.is_active_access_token(&again));
+}
+
+#[test]
+fn the_fastmail_quick_start_works_as_written() {
+    let env = Env::new();
+    let section = readme_section("Quick start: Gmail and Fastmail");
+    let toml = toml_block(&section, "**Fastmail.**");
+    env.idp
+        .set_authorize_mode(AuthorizeMode::Approve("you@fastmail.com".into()));
+    let dir = bin_dir(&env, "unused", "unused");
+    install_config(&env, &toml, "fastmail");
+    let run = login(&env, &dir, "fastmail", "/oauth/authorize");
+    run.expect(0);
+    assert!(
+        run.stderr.contains("signed in as you@fastmail.com"),
+        "{}",
+        run.stderr
+    );
+    let token = password(&env, &dir, &passwordeval(&section, "fastmail"));
+    assert!(env.idp.is_active_access_token(&token), "{token}");
+}
