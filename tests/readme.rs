@@ -3,14 +3,18 @@
 //! `~/.config/ooauth2/config.toml`, the default place), `ooauth2 login NAME`,
 //! then the README's `passwordeval` command run by `sh -c` as msmtp runs it.
 //! The one change is an `authority` line pointing the preset at the mock
-//! provider, and a `pass` on PATH that knows the one secret.
+//! provider, and a `pass` on PATH that knows the one secret. Then real msmtp,
+//! with contrib/msmtp/msmtprc and the README's `passwordeval` line, sends a
+//! message through the private Dovecot of the real-client tests.
 // Test set-up fails loudly by design.
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use support::browser::{SignIn, get};
+use support::mail::{Dovecot, client_command, program, repo_file, run_timeout, substitute};
 use support::mock_idp::AuthorizeMode;
 use support::run::{Env, Run, bin, set_mode};
 
@@ -116,6 +120,51 @@ fn password(env: &Env, dir: &Path, command: &str) -> String {
     out.stdout.trim_end().to_string()
 }
 
+/// msmtp with contrib/msmtp/msmtprc for `user`, its `passwordeval` line
+/// replaced by the README's, sending through Dovecot; returns whether the
+/// message arrived.
+fn msmtp_sends(env: &Env, dc: &Dovecot, dir: &Path, user: &str, command: &str) -> bool {
+    let contrib = repo_file("contrib/msmtp/msmtprc");
+    let line = contrib
+        .lines()
+        .find(|l| l.starts_with("passwordeval "))
+        .unwrap();
+    let rc = substitute(
+        &contrib,
+        &[
+            (line, &format!("passwordeval \"{command}\"")),
+            ("smtp.office365.com", "127.0.0.1"),
+            ("port 587", &format!("port {}", dc.submission_port)),
+            (
+                "/etc/ssl/certs/ca-certificates.crt",
+                dc.cert.to_str().unwrap(),
+            ),
+            ("you@example.com", user),
+        ],
+    );
+    let path = dc.dir.join("msmtprc");
+    std::fs::write(&path, rc).unwrap();
+    set_mode(&path, 0o600);
+    let mut cmd = client_command(env, &program("msmtp"));
+    let search = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    cmd.env("PATH", search)
+        .arg("-C")
+        .arg(&path)
+        .args(["-a", "work", "rcpt@example.org"]);
+    let msg =
+        format!("From: {user}\r\nTo: rcpt@example.org\r\nSubject: readme {user}\r\n\r\nHi.\r\n");
+    let run = run_timeout(cmd, msg.as_bytes(), Duration::from_secs(30));
+    assert_eq!(run.status, 0, "msmtp: {run:#?}\n{}", dc.logs());
+    dc.sink
+        .messages()
+        .iter()
+        .any(|m| m.data.contains(&format!("Subject: readme {user}")))
+}
+
 #[test]
 fn the_gmail_quick_start_works_as_written() {
     let env = Env::new();
@@ -143,6 +192,14 @@ fn the_gmail_quick_start_works_as_written() {
     let again = password(&env, &dir, &passwordeval(&section, "gmail"));
     assert_ne!(again, token);
     assert!(env.idp.is_active_access_token(&again));
+    let dc = Dovecot::start(&env);
+    assert!(msmtp_sends(
+        &env,
+        &dc,
+        &dir,
+        "you@gmail.com",
+        &passwordeval(&section, "gmail")
+    ));
 }
 
 #[test]
@@ -163,4 +220,12 @@ fn the_fastmail_quick_start_works_as_written() {
     );
     let token = password(&env, &dir, &passwordeval(&section, "fastmail"));
     assert!(env.idp.is_active_access_token(&token), "{token}");
+    let dc = Dovecot::start(&env);
+    assert!(msmtp_sends(
+        &env,
+        &dc,
+        &dir,
+        "you@fastmail.com",
+        &passwordeval(&section, "fastmail")
+    ));
 }
