@@ -326,10 +326,11 @@ pub fn run_request(req: &Request, verbose: u8, enter_on_stdin: bool) -> Result<O
 
 /// Prints an error for a person: the message, then what to do.
 pub fn report(err: &Error) {
-    let mut s = format!("ooauth2: error: {}\n", err.message);
-    if let Some(h) = &err.hint {
-        s.push_str(&format!("ooauth2: hint: {h}\n"));
-    }
+    let s = format!(
+        "ooauth2: error: {}\nooauth2: hint: {}\n",
+        err.message,
+        err.next_step()
+    );
     let _ = std::io::stderr().write_all(s.as_bytes());
 }
 

@@ -253,7 +253,8 @@ pub fn load() -> Result<Option<Config>> {
         return Err(Error::new(
             Code::StoreError,
             format!("the config file {} is not a regular file", path.display()),
-        ));
+        )
+        .hint(format!("make it a file, or point {CONFIG_ENV} at one")));
     }
     // The file names commands ooauth2 runs: whoever can write it (or its
     // directory) runs code as you.
@@ -276,7 +277,8 @@ pub fn load() -> Result<Option<Config>> {
         return Err(Error::invalid(format!(
             "the config file {} is larger than {MAX_CONFIG} bytes",
             path.display()
-        )));
+        ))
+        .hint(format!("check that {CONFIG_ENV} names the config file")));
     }
     let text = String::from_utf8(bytes).map_err(|e| {
         let line = line_of(
@@ -284,6 +286,7 @@ pub fn load() -> Result<Option<Config>> {
             e.utf8_error().valid_up_to(),
         );
         Error::invalid(format!("{}:{line}: not valid UTF-8", path.display()))
+            .hint("save the file as UTF-8")
     })?;
     parse(&text, &path).map(Some)
 }
@@ -348,12 +351,14 @@ pub fn valid_name(name: &str) -> bool {
 
 /// Parses and checks a config file's text; `path` is only for messages.
 pub fn parse(text: &str, path: &Path) -> Result<Config> {
+    // Each error says which line to fix; the specific ones say how.
     let at = |offset: usize, what: String| {
         Error::invalid(format!(
             "{}:{}: {what}",
             path.display(),
             line_of(text, offset)
         ))
+        .hint("fix that line; the README and protocol.md section 3.1 show the format")
     };
     let root = DeTable::parse(text).map_err(|e| {
         // toml's message says what was expected, never the value found.

@@ -104,6 +104,35 @@ impl Code {
         }
     }
 
+    /// What to do next when the error itself says nothing more specific, so
+    /// that every error reads the same way: what failed and why, then this.
+    pub fn next_step(self) -> &'static str {
+        match self {
+            Code::InvalidRequest => {
+                "see 'ooauth2 help' for the commands and flags, or protocol.md section 3 for the keys"
+            }
+            Code::LoginRequired | Code::InvalidGrant | Code::UserMismatch => {
+                "sign in again with 'ooauth2 login' and the account's flags"
+            }
+            Code::AccessDenied => "run the sign-in again and allow access",
+            Code::ExpiredToken | Code::BadVerificationCode | Code::BadRedirect => {
+                "run the sign-in again from the start"
+            }
+            Code::InvalidClient => "check the client id (and secret) of the app registration",
+            Code::InvalidScope => "check the scope against what the app registration allows",
+            Code::ProviderError => {
+                "check the account and the app registration; 'ooauth2 doctor' may say more"
+            }
+            Code::StoreError => "run 'ooauth2 doctor' to check the store and the config file",
+            Code::StoreBusy => "try again once the other ooauth2 process is done",
+            Code::NetworkError => "check the network connection and try again",
+            Code::ServerError => "try again later",
+            Code::BadResponse => {
+                "check the authority and endpoints; a proxy or captive portal may be in the way"
+            }
+        }
+    }
+
     /// Whether a later retry may succeed without the user doing anything.
     pub fn is_transient(self) -> bool {
         self.exit_status() == 75 && self != Code::StoreBusy
@@ -132,6 +161,11 @@ impl Error {
     pub fn hint(mut self, hint: impl Into<String>) -> Error {
         self.hint = Some(one_line(&hint.into()));
         self
+    }
+
+    /// The line that says what to do next: the hint, else the code's own.
+    pub fn next_step(&self) -> &str {
+        self.hint.as_deref().unwrap_or(self.code.next_step())
     }
 
     /// Shorthand for the most common kind: a bad request.

@@ -111,14 +111,17 @@ pub fn read_request(input: impl Read) -> Result<Vec<(String, String)>> {
     let mut line = Vec::new();
     for number in 1.. {
         line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| Error::invalid(format!("cannot read the request: {e}")))?;
+        let n = reader.read_until(b'\n', &mut line).map_err(|e| {
+            Error::invalid(format!("cannot read the request: {e}")).hint(
+                "write the request to ooauth2's stdin, then close it or end it with a blank line",
+            )
+        })?;
         total += n;
         if total > MAX_REQUEST {
-            return Err(Error::invalid(format!(
-                "the request is larger than {MAX_REQUEST} bytes"
-            )));
+            return Err(
+                Error::invalid(format!("the request is larger than {MAX_REQUEST} bytes"))
+                    .hint("send one request of key=value lines, ended by a blank line"),
+            );
         }
         if n == 0 {
             break;
@@ -129,14 +132,19 @@ pub fn read_request(input: impl Read) -> Result<Vec<(String, String)>> {
         }
         let (k, v) = parse_line(number, text)?;
         if pairs.iter().any(|(seen, _)| seen == &k) {
-            return Err(Error::invalid(format!(
-                "duplicate key '{k}' on line {number}"
-            )));
+            return Err(
+                Error::invalid(format!("duplicate key '{k}' on line {number}"))
+                    .hint("give each key once"),
+            );
         }
         pairs.push((k, v));
     }
     Ok(pairs)
 }
+
+/// What a well-formed request line is.
+const FORMAT_HINT: &str =
+    "write one UTF-8 key=value line per key, ended by a blank line (protocol.md section 2)";
 
 fn strip_line_end(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
@@ -145,17 +153,19 @@ fn strip_line_end(line: &[u8]) -> &[u8] {
 
 fn parse_line(number: usize, bytes: &[u8]) -> Result<(String, String)> {
     if bytes.contains(&0) {
-        return Err(Error::invalid(format!("line {number} contains a NUL byte")));
+        return Err(Error::invalid(format!("line {number} contains a NUL byte")).hint(FORMAT_HINT));
     }
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| Error::invalid(format!("line {number} is not valid UTF-8")))?;
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        Error::invalid(format!("line {number} is not valid UTF-8")).hint(FORMAT_HINT)
+    })?;
     let Some((k, v)) = text.split_once('=') else {
-        return Err(Error::invalid(format!(
-            "line {number} has no '=' (expected key=value)"
-        )));
+        return Err(
+            Error::invalid(format!("line {number} has no '=' (expected key=value)"))
+                .hint(FORMAT_HINT),
+        );
     };
     if k.is_empty() {
-        return Err(Error::invalid(format!("line {number} has an empty key")));
+        return Err(Error::invalid(format!("line {number} has an empty key")).hint(FORMAT_HINT));
     }
     if !is_key(k, Dir::Request) {
         // Only a name that looks like a key is echoed: `client_secret:SECRET` or
@@ -174,6 +184,7 @@ fn parse_line(number: usize, bytes: &[u8]) -> Result<(String, String)> {
             Error::invalid(format!(
                 "'{shown}' on line {number} is a response key, not a request key"
             ))
+            .hint("send only request keys; action=capability lists them")
         } else {
             Error::invalid(format!("unknown key '{shown}' on line {number}"))
                 .hint("run 'ooauth2 helper' with action=capability to list the keys")
@@ -182,7 +193,8 @@ fn parse_line(number: usize, bytes: &[u8]) -> Result<(String, String)> {
     if v.chars().any(|c| c.is_control()) {
         return Err(Error::invalid(format!(
             "the value of '{k}' on line {number} contains a control character"
-        )));
+        ))
+        .hint("values are one line of text without control characters"));
     }
     Ok((k.to_string(), v.to_string()))
 }
@@ -213,9 +225,7 @@ pub fn error_pairs(err: &Error) -> Vec<(&'static str, String)> {
         ("error", err.code.as_str().to_string()),
         ("error_description", err.message.clone()),
     ];
-    if let Some(h) = &err.hint {
-        pairs.push(("hint", h.clone()));
-    }
+    pairs.push(("hint", err.next_step().to_string()));
     pairs
 }
 
