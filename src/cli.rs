@@ -25,7 +25,8 @@ Examples:
 Environment: OOAUTH2_CONFIG (config file, default
 $XDG_CONFIG_HOME/ooauth2/config.toml), OOAUTH2_STORE_DIR (store location), OOAUTH2_LOCK_TIMEOUT,
 OOAUTH2_HTTP_TIMEOUT, OOAUTH2_CONNECT_TIMEOUT (seconds), HTTPS_PROXY,
-OOAUTH2_NOTIFY_CMD (tells the sign-in code when no terminal can), NO_COLOR.
+OOAUTH2_NOTIFY_CMD (tells the sign-in code when no terminal can),
+OOAUTH2_NOTIFY_SEND=0 (no notify-send fallback), NO_COLOR.
 Exit status: 0 ok, 1 sign-in or app registration needed, 2 bad request,
 74 store error, 75 temporary failure.";
 
@@ -214,9 +215,13 @@ pub struct SignInArgs {
     /// authcode: seconds to wait for the browser (default 300).
     #[arg(long, value_name = "SECONDS")]
     pub signin_timeout: Option<String>,
-    /// authcode: open the sign-in page with xdg-open.
-    #[arg(long)]
+    /// Open the sign-in page with xdg-open (default: only when a desktop
+    /// session is detected, DISPLAY or WAYLAND_DISPLAY).
+    #[arg(long, conflicts_with = "no_open")]
     pub open: bool,
+    /// Never open a browser; only print the page to visit.
+    #[arg(long)]
+    pub no_open: bool,
 }
 
 impl SignInArgs {
@@ -232,6 +237,9 @@ impl SignInArgs {
         }
         if self.open {
             p.push(("open_browser".into(), "true".into()));
+        }
+        if self.no_open {
+            p.push(("open_browser".into(), "false".into()));
         }
     }
 }
@@ -319,7 +327,9 @@ pub fn run_request(req: &Request, verbose: u8, enter_on_stdin: bool) -> Result<O
         .notify_cmd
         .clone()
         .or_else(|| std::env::var(crate::ui::NOTIFY_ENV).ok());
-    let mut ui = TerminalUi::new(enter_on_stdin).with_notify(notify, req.user.as_deref());
+    let mut ui = TerminalUi::new(enter_on_stdin)
+        .with_notify(notify, req.user.as_deref())
+        .with_open(req.open_browser);
     let mut engine = Engine::new(store, &clock, http, &mut ui, lock_timeout);
     engine.handle(req)
 }
@@ -387,7 +397,10 @@ pub fn fast_token(args: &[String]) -> Option<Cli> {
             return None;
         }
         seen.push(key);
-        if matches!(name, "-v" | "--verbose" | "--non-interactive" | "--open") {
+        if matches!(
+            name,
+            "-v" | "--verbose" | "--non-interactive" | "--open" | "--no-open"
+        ) {
             if inline.is_some() {
                 return None;
             }
@@ -395,6 +408,8 @@ pub fn fast_token(args: &[String]) -> Option<Cli> {
                 t.non_interactive = true;
             } else if name == "--open" {
                 t.signin.open = true;
+            } else if name == "--no-open" {
+                t.signin.no_open = true;
             } else {
                 verbose = 1;
             }
@@ -429,6 +444,10 @@ pub fn fast_token(args: &[String]) -> Option<Cli> {
             None => rest.next().filter(|v| !v.starts_with('-'))?.clone(),
         };
         *slot = Some(v);
+    }
+    // Both is a usage error, which clap reports.
+    if t.signin.open && t.signin.no_open {
+        return None;
     }
     Some(Cli {
         verbose,
@@ -1013,6 +1032,7 @@ mod tests {
                 "60",
                 "--open",
             ],
+            &["token", "--flow", "device", "--no-open"],
             &["token", "-v", "--format", "xoauth2", "--client-id", "c"],
             &["token", "--format=json", "--verbose", "--user", ""],
             &["token", "--format", "oauthbearer"],
@@ -1054,6 +1074,8 @@ mod tests {
             &["token", "--user", "--client-id"],
             &["token", "--format", "pem"],
             &["token", "--non-interactive=yes"],
+            &["token", "--open", "--no-open"],
+            &["token", "--no-open=1"],
             &["token", "--bogus"],
             &["token", "work", "home"],
             &["token", "work", "--", "x"],

@@ -724,7 +724,7 @@ mod tests {
         assert_eq!(r.flow, crate::request::Flow::AuthCode);
         assert_eq!(
             (r.redirect_port, r.signin_timeout, r.open_browser),
-            (8765, 60, true)
+            (8765, 60, Some(true))
         );
         fails(
             "[accounts.w]\nflow = \"browser\"\n",

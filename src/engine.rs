@@ -451,7 +451,6 @@ impl<'a> Engine<'a> {
                 let opts = oauth::AuthCodeOptions {
                     redirect_port: req.redirect_port,
                     timeout: Duration::from_secs(req.signin_timeout),
-                    open_browser: req.open_browser,
                     user: Some(account.user.as_str()).filter(|u| !u.is_empty()),
                 };
                 oauth::authcode_flow(http, endpoints, &client, scope, &opts, &mut *self.ui)
@@ -691,7 +690,7 @@ mod tests {
             panic!("no sign-in expected");
         }
         fn wait(&mut self, _: Duration) {}
-        fn show_authorize(&mut self, _: &str, _: &str, _: Duration, _: bool) {
+        fn show_authorize(&mut self, _: &str, _: &str, _: Duration) {
             panic!("no sign-in expected");
         }
     }

@@ -5,8 +5,10 @@
 //! The listener accepts exactly one redirect to `/`: it checks `state`
 //! before it hands a code on, answers the browser with a short page saying
 //! what happened, and closes. Requests to other paths (a `favicon.ico`, a
-//! stray probe) get a 404 and the wait goes on. The code exchange itself is
-//! `oauth`'s job.
+//! stray probe) get a 404 and the wait goes on. Meanwhile the person may
+//! paste the address the browser ended up at (or just the code) instead:
+//! whichever comes first wins, checked the same way. The code exchange
+//! itself is `oauth`'s job.
 
 use crate::error::{Code, Error, Result};
 use base64::Engine as _;
@@ -137,9 +139,16 @@ impl Listener {
 
     /// Waits up to `timeout` for the redirect to `/` and returns its code,
     /// only once `state` matched. Other paths get a 404 and the wait goes
-    /// on; the first redirect to `/` ends it either way. Drops (closes) the
-    /// listener on return.
-    pub fn wait(self, state: &str, timeout: Duration) -> Result<String> {
+    /// on; the first redirect to `/` ends it either way. A line the user
+    /// pasted (`ui.pasted()`) is checked like a redirect and ends the wait
+    /// too, unless it is neither an address nor a code (then `ui.warn` and
+    /// the wait goes on). Drops (closes) the listener on return.
+    pub fn wait(
+        self,
+        state: &str,
+        timeout: Duration,
+        ui: &mut dyn crate::oauth::DeviceUi,
+    ) -> Result<String> {
         let deadline = Instant::now() + timeout;
         self.listener.set_nonblocking(true).map_err(|e| {
             Error::new(
@@ -171,6 +180,19 @@ impl Listener {
                 Err(e)
                     if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted =>
                 {
+                    if let Some(line) = ui.pasted() {
+                        match check_paste(&line, state) {
+                            Pasted::Code(code) => return Ok(code),
+                            Pasted::Refused(e) => return Err(e),
+                            Pasted::Blank => {}
+                            Pasted::Unclear => ui.warn(
+                                "that is neither the address the browser ended up at nor a code; \
+                                 paste the whole address from the browser's address bar (or its \
+                                 code) and press ENTER",
+                            ),
+                        }
+                        continue;
+                    }
                     std::thread::sleep(ACCEPT_POLL.min(deadline - now));
                 }
                 // A connection that died before it was accepted is not fatal.
@@ -276,6 +298,60 @@ fn check_redirect(url: &Url, state: &str) -> Result<String> {
         }
         Some(_) => Err(bad_redirect("the redirect holds a code that is not a code")),
         None => Err(bad_redirect("the redirect has neither a code nor an error")),
+    }
+}
+
+/// What a pasted line means.
+#[derive(Debug)]
+pub enum Pasted {
+    /// A code to exchange: from an address whose state matched, or typed bare.
+    Code(String),
+    /// An address that ends the sign-in: a state mismatch, an `error=`, no code.
+    Refused(Error),
+    /// An empty line (ENTER alone): nothing to do.
+    Blank,
+    /// Neither an address with a sign-in answer nor something like a code.
+    Unclear,
+}
+
+/// The shortest line taken as a bare code: a stray `y` is not a code.
+const MIN_BARE_CODE: usize = 8;
+
+/// Reads a pasted line: a redirect address (whole, or from its path or
+/// query on) is checked exactly like a redirect the listener received; a
+/// bare code is taken as typed (PKCE still binds it to this sign-in).
+pub fn check_paste(line: &str, state: &str) -> Pasted {
+    let line = line.trim();
+    if line.is_empty() {
+        return Pasted::Blank;
+    }
+    let url = if line.contains("://") {
+        Url::parse(line).ok()
+    } else if line.starts_with('/') || line.starts_with('?') {
+        Url::parse(&format!("http://127.0.0.1{line}")).ok()
+    } else {
+        None
+    };
+    if let Some(url) = url {
+        let answer = url
+            .query_pairs()
+            .any(|(k, _)| matches!(k.as_ref(), "code" | "state" | "error"));
+        return if answer {
+            match check_redirect(&url, state) {
+                Ok(code) => Pasted::Code(code),
+                Err(e) => Pasted::Refused(e),
+            }
+        } else {
+            Pasted::Unclear
+        };
+    }
+    let code_like = (MIN_BARE_CODE..=8192).contains(&line.len())
+        && !line.contains("://")
+        && line.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    if code_like {
+        Pasted::Code(line.to_string())
+    } else {
+        Pasted::Unclear
     }
 }
 
@@ -439,5 +515,61 @@ mod tests {
             html("<a href='x'>&</a>"),
             "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;"
         );
+    }
+
+    #[test]
+    fn pasted_lines_are_checked_like_redirects() {
+        let code = |p: Pasted| match p {
+            Pasted::Code(c) => c,
+            other => panic!("not a code: {other:?}"),
+        };
+        let refused = |p: Pasted| match p {
+            Pasted::Refused(e) => e,
+            other => panic!("not refused: {other:?}"),
+        };
+        assert_eq!(
+            code(check_paste("http://127.0.0.1:5000/?code=c1&state=s\n", "s")),
+            "c1"
+        );
+        assert_eq!(code(check_paste("  /?state=s&code=c%2F2 ", "s")), "c/2");
+        assert_eq!(code(check_paste("?code=c3&state=s", "s")), "c3");
+        assert_eq!(
+            code(check_paste("M.C507_BAY.2.U.abcdef", "s")),
+            "M.C507_BAY.2.U.abcdef"
+        );
+        assert_eq!(code(check_paste("4/0AX4XfWh-xyz", "s")), "4/0AX4XfWh-xyz");
+        let e = refused(check_paste("http://127.0.0.1:1/?code=c1&state=t", "s"));
+        assert_eq!(e.code, Code::BadRedirect);
+        assert!(e.message.contains("state does not match"));
+        assert_eq!(
+            refused(check_paste("http://127.0.0.1:1/?code=c1", "s")).code,
+            Code::BadRedirect
+        );
+        assert_eq!(
+            refused(check_paste("http://127.0.0.1:1/?state=s", "s")).code,
+            Code::BadRedirect
+        );
+        assert_eq!(
+            refused(check_paste(
+                "http://127.0.0.1:1/?error=access_denied&state=s",
+                "s"
+            ))
+            .code,
+            Code::AccessDenied
+        );
+        assert!(matches!(check_paste(" \r\n", "s"), Pasted::Blank));
+        for garbage in [
+            "y",
+            "hello world, what now",
+            "http://127.0.0.1:1/",
+            "https://example.com/page?x=1",
+            "ftp:// nope",
+            "caf\u{e9}-caf\u{e9}-caf\u{e9}",
+        ] {
+            assert!(
+                matches!(check_paste(garbage, "s"), Pasted::Unclear),
+                "{garbage}"
+            );
+        }
     }
 }

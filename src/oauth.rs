@@ -458,6 +458,9 @@ pub struct DeviceAuth {
     pub device_code: String,
     pub user_code: String,
     pub verification_uri: String,
+    /// The page with the user code filled in (RFC 8628 §3.3.1), when the
+    /// provider gives one; only an http(s) URL is kept.
+    pub verification_uri_complete: Option<String>,
     pub expires_in: u64,
     pub interval: u64,
     /// The provider's localised instructions, when it sends them.
@@ -543,10 +546,15 @@ pub fn start_device(
         .and_then(Value::as_u64)
         .ok_or_else(|| missing("expires_in (a number)"))?;
     let interval = obj.get("interval").and_then(Value::as_u64).unwrap_or(5);
+    // It is shown as a QR code and may be opened in a browser: a web page only.
+    let verification_uri_complete = text("verification_uri_complete")
+        .filter(|u| u.len() <= 2048)
+        .filter(|u| reqwest::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "https" | "http")));
     Ok(DeviceAuth {
         device_code,
         user_code,
         verification_uri,
+        verification_uri_complete,
         expires_in: expires_in.min(3600),
         interval: interval.min(60),
         message: text("message").map(|m| crate::error::one_line(&m)),
@@ -590,9 +598,20 @@ pub trait DeviceUi {
     fn show(&mut self, auth: &DeviceAuth);
     /// Sleeps for `interval`, or less if the user asks to poll now.
     fn wait(&mut self, interval: Duration);
+    /// The device sign-in ended (success, error or expiry): tidy the screen.
+    fn finish(&mut self) {}
+    /// Tells the user about a problem the sign-in survives.
+    fn warn(&mut self, message: &str) {
+        eprintln!("ooauth2: warning: {message}");
+    }
+    /// A line the user pasted in place of the browser's redirect, if one
+    /// came since the last call (never blocks).
+    fn pasted(&mut self) -> Option<String> {
+        None
+    }
     /// Tells the user which page to open for an auth code sign-in (and
-    /// opens it when `open`), and how long the listener waits.
-    fn show_authorize(&mut self, url: &str, redirect_uri: &str, wait: Duration, open: bool);
+    /// opens it in a browser if wanted), and how long the listener waits.
+    fn show_authorize(&mut self, url: &str, redirect_uri: &str, wait: Duration);
 }
 
 /// The whole device flow: ask for a code, show it, poll until the user is
@@ -610,6 +629,19 @@ pub fn device_flow(
         .ok_or_else(|| Error::invalid("this provider has no device authorization endpoint"))?;
     let auth = start_device(http, device_url, client, scope)?;
     ui.show(&auth);
+    let result = poll_until_done(http, endpoints, client, &auth, ui);
+    ui.finish();
+    result
+}
+
+/// Polls the token endpoint for `auth` at its pace until an outcome.
+fn poll_until_done(
+    http: &Http,
+    endpoints: &Endpoints,
+    client: &Client,
+    auth: &DeviceAuth,
+    ui: &mut dyn DeviceUi,
+) -> Result<TokenResponse> {
     let deadline = Instant::now() + Duration::from_secs(auth.expires_in);
     let mut interval = Duration::from_secs(auth.interval);
     loop {
@@ -623,21 +655,18 @@ pub fn device_flow(
             Ok(Poll::Done(t)) => return Ok(*t),
             // A network hiccup must not throw away a sign-in the user is doing.
             Err(e) if e.code.is_transient() && Instant::now() < deadline => {
-                eprintln!(
-                    "ooauth2: warning: {}; still waiting for the sign-in",
-                    e.message
-                );
+                ui.warn(&format!("{}; still waiting for the sign-in", e.message));
             }
             Err(e) => return Err(e),
         }
     }
 }
 
-/// How the auth code flow runs: the listener's port, the wait, the browser.
+/// How the auth code flow runs: the listener's port and the wait (whether a
+/// browser is opened is the UI's business).
 pub struct AuthCodeOptions<'a> {
     pub redirect_port: u16,
     pub timeout: Duration,
-    pub open_browser: bool,
     /// The account expected to sign in (`login_hint`), if known.
     pub user: Option<&'a str>,
 }
@@ -675,8 +704,8 @@ pub fn authcode_flow(
             extra: endpoints.authorize_extra,
         },
     )?;
-    ui.show_authorize(&url, &redirect_uri, opts.timeout, opts.open_browser);
-    let code = listener.wait(&state, opts.timeout)?;
+    ui.show_authorize(&url, &redirect_uri, opts.timeout);
+    let code = listener.wait(&state, opts.timeout, ui)?;
     exchange_code(
         http,
         &endpoints.token,

@@ -165,8 +165,9 @@ pub struct Request {
     pub redirect_port: u16,
     /// Seconds to wait for the browser's redirect in the auth code flow.
     pub signin_timeout: u64,
-    /// Whether the auth code flow opens the sign-in page in a browser.
-    pub open_browser: bool,
+    /// Whether a sign-in opens its page in a browser: `Some(true)` always,
+    /// `Some(false)` never, `None` (the default) when a desktop session is detected.
+    pub open_browser: Option<bool>,
     /// Where the client secret comes from when the request has none: set
     /// by the config layer, run only if the provider is reached.
     pub client_secret_cmd: Option<crate::config::SecretCommand>,
@@ -345,11 +346,12 @@ impl Request {
             Some(v) => parse_number("signin_timeout", v, 1, 3600)?,
         };
         let open_browser = match get("open_browser") {
-            None | Some("false") => false,
-            Some("true") => true,
+            None | Some("auto") => None,
+            Some("false") => Some(false),
+            Some("true") => Some(true),
             Some(v) => {
                 return Err(Error::invalid(format!(
-                    "open_browser must be true or false, not '{}'",
+                    "open_browser must be true, false or auto, not '{}'",
                     shorten(v)
                 )));
             }
@@ -661,7 +663,11 @@ mod tests {
         assert_eq!(r.interactive, Interactive::Auto);
         assert_eq!(r.flow, Flow::Device);
         assert_eq!((r.redirect_port, r.signin_timeout), (0, 300));
-        assert!(!r.open_browser);
+        assert_eq!(r.open_browser, None);
+        for (v, want) in [("true", Some(true)), ("false", Some(false)), ("auto", None)] {
+            let r = req(&[("client_id", "abc"), ("open_browser", v)]).unwrap();
+            assert_eq!(r.open_browser, want, "{v}");
+        }
     }
 
     #[test]

@@ -288,3 +288,214 @@ fn the_mock_checks_pkce_so_a_stolen_code_is_useless() {
     let plain = get(&url.replace("S256", "plain"));
     assert_eq!(plain.status, 400);
 }
+
+// ---------------------------------------------------------------------------
+// The paste fallback: the user pastes the address the browser ended up at
+// (or just its code) on stdin instead of the browser reaching the listener.
+// ---------------------------------------------------------------------------
+
+/// `ooauth2 login --flow authcode` for `USER` whose stdin stays open for
+/// pastes and whose stderr is read line by line.
+struct Pasting {
+    child: std::process::Child,
+    input: Option<std::process::ChildStdin>,
+    lines: std::sync::mpsc::Receiver<String>,
+    reader: std::thread::JoinHandle<String>,
+}
+
+impl Pasting {
+    fn start(env: &Env) -> Pasting {
+        use std::io::{BufRead, BufReader};
+        let mut child = env
+            .command(&env.args("login", USER, &["--flow", "authcode"]))
+            .spawn()
+            .unwrap();
+        let input = child.stdin.take();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                all.push_str(&line);
+                all.push('\n');
+                let _ = tx.send(line);
+            }
+            all
+        });
+        Pasting {
+            child,
+            input,
+            lines,
+            reader,
+        }
+    }
+
+    /// The authorization URL printed on stderr, once the paste instruction
+    /// that follows it is there too.
+    fn url(&self) -> String {
+        let mut url = None;
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(std::time::Duration::from_secs(20))
+                .expect("no authorization URL and paste instruction on stderr");
+            let l = line.trim();
+            if l.starts_with("http://") && l.contains("/oauth2/v2.0/authorize?") {
+                url = Some(l.to_string());
+            }
+            if line.contains("paste the address") {
+                return url.expect("the instruction came before the URL");
+            }
+        }
+    }
+
+    /// Types `line` and ENTER on stdin.
+    fn paste(&mut self, line: &str) {
+        use std::io::Write;
+        let input = self.input.as_mut().unwrap();
+        input.write_all(format!("{line}\n").as_bytes()).unwrap();
+        input.flush().unwrap();
+    }
+
+    /// Closes stdin, waits for the exit (killed by PID after 30 s).
+    fn finish(mut self) -> support::run::Run {
+        drop(self.input.take());
+        let start = std::time::Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            if start.elapsed() > std::time::Duration::from_secs(30) {
+                let _ = self.child.kill();
+                panic!("the sign-in did not end");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = self.child.wait_with_output().unwrap();
+        support::run::Run {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: self.reader.join().unwrap(),
+        }
+    }
+}
+
+/// The address the mock's authorize endpoint sends the browser to, without
+/// following it: what the user sees in the address bar.
+fn redirected_address(url: &str) -> String {
+    let at_idp = get(url);
+    assert_eq!(at_idp.status, 302, "authorize answered: {}", at_idp.body);
+    at_idp.location.unwrap()
+}
+
+/// Whether the listener of `url`'s redirect_uri still takes connections.
+fn listener_open(url: &str) -> bool {
+    let base = query(url, "redirect_uri").unwrap();
+    TcpStream::connect(base.trim_start_matches("http://").trim_end_matches('/')).is_ok()
+}
+
+#[test]
+fn pasting_the_redirected_address_signs_in_and_closes_the_listener() {
+    let env = Env::new();
+    let mut signin = Pasting::start(&env);
+    let url = signin.url();
+    let address = redirected_address(&url);
+    assert!(address.starts_with("http://127.0.0.1:"), "{address}");
+    signin.paste(&address);
+    let run = signin.finish();
+    run.expect(0);
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.contains("signed in as me@example.com"),
+        "{run:#?}"
+    );
+    assert_eq!(env.idp.count(Grant::AuthCode), 1);
+    let x = &env.idp.token_requests(Grant::AuthCode)[0];
+    assert_eq!(x.get("code"), query(&address, "code").as_deref());
+    assert!(x.get("code_verifier").is_some());
+    assert!(env.stored_refresh_token(USER).starts_with("mockrt."));
+    assert!(!listener_open(&url), "the listener was left open");
+}
+
+#[test]
+fn pasting_the_bare_code_signs_in() {
+    let env = Env::new();
+    let mut signin = Pasting::start(&env);
+    let url = signin.url();
+    let code = query(&redirected_address(&url), "code").unwrap();
+    signin.paste(&format!("  {code}  "));
+    let run = signin.finish();
+    run.expect(0);
+    assert!(
+        run.stderr.contains("signed in as me@example.com"),
+        "{run:#?}"
+    );
+    assert_eq!(env.idp.count(Grant::AuthCode), 1);
+    assert_eq!(
+        env.idp.token_requests(Grant::AuthCode)[0].get("code"),
+        Some(code.as_str())
+    );
+}
+
+#[test]
+fn a_pasted_address_with_the_wrong_state_is_refused_and_nothing_is_exchanged() {
+    let env = Env::new();
+    env.idp.set_authorize_mode(AuthorizeMode::WrongState);
+    let mut signin = Pasting::start(&env);
+    let url = signin.url();
+    signin.paste(&redirected_address(&url));
+    let run = signin.finish();
+    run.expect_failure(1, &["state does not match", "nothing was exchanged"]);
+    assert_eq!(env.idp.count(Grant::AuthCode), 0);
+    assert!(env.records().is_empty());
+    assert!(!listener_open(&url));
+}
+
+#[test]
+fn a_pasted_address_with_an_error_is_that_error() {
+    let env = Env::new();
+    env.idp.set_authorize_mode(AuthorizeMode::Deny);
+    let mut signin = Pasting::start(&env);
+    let url = signin.url();
+    signin.paste(&redirected_address(&url));
+    let run = signin.finish();
+    run.expect_failure(1, &["access_denied", "declined"]);
+    assert_eq!(env.idp.count(Grant::AuthCode), 0);
+}
+
+#[test]
+fn pasted_garbage_is_explained_and_the_wait_goes_on() {
+    let env = Env::new();
+    let mut signin = Pasting::start(&env);
+    let url = signin.url();
+    signin.paste("");
+    signin.paste("I have no idea what to paste");
+    signin.paste("https://example.com/some/page");
+    signin.paste(&redirected_address(&url));
+    let run = signin.finish();
+    run.expect(0);
+    assert_eq!(
+        run.stderr
+            .matches("neither the address the browser ended up at nor a code")
+            .count(),
+        2,
+        "{run:#?}"
+    );
+    assert_eq!(env.idp.count(Grant::AuthCode), 1);
+}
+
+#[test]
+fn the_browser_still_wins_when_it_comes_first() {
+    let env = Env::new();
+    let mut signin = Pasting::start(&env);
+    let url = signin.url();
+    let address = redirected_address(&url);
+    assert_eq!(get(&address).status, 200);
+    // A paste after the sign-in ended changes nothing.
+    signin.paste("too-late-a-code-12345");
+    let run = signin.finish();
+    run.expect(0);
+    assert_eq!(env.idp.count(Grant::AuthCode), 1);
+    assert_eq!(
+        env.idp.token_requests(Grant::AuthCode)[0].get("code"),
+        query(&address, "code").as_deref()
+    );
+}

@@ -383,3 +383,125 @@ fn the_accounts_notify_cmd_wins_over_the_environment() {
     assert!(my_log.exists(), "{run:#?}");
     assert!(!other_log.exists(), "{run:#?}");
 }
+
+// ---------------------------------------------------------------------------
+// notify-send: the default notifier in a desktop session
+// ---------------------------------------------------------------------------
+
+/// A stub `notify-send`, alone in a directory to put first on PATH, that
+/// records each argument (`ARG=...`) and its environment in a log, prints a
+/// line on stdout (which must not reach ours) and exits with `status`.
+fn stub_notify_send(env: &Env, status: i32) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = env.root.join("desktop-bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = env.root.join("notify-send.log");
+    let script = dir.join("notify-send");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n{{ for a in \"$@\"; do echo \"ARG=$a\"; done; env; }} > '{}'\n\
+             echo NOTIFY-SEND-STDOUT\nexit {status}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    set_mode(&script, 0o755);
+    (dir, log)
+}
+
+/// `ooauth2 token` for `USER` with no controlling terminal, `dir` first on
+/// PATH and `vars` set.
+fn token_on_desktop(env: &Env, dir: &Path, vars: &[(&str, &str)]) -> Run {
+    let mut cmd = env.command_via(&["setsid", "-w"], &env.args("token", USER, &[]));
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    cmd.env("PATH", path).envs(vars.iter().copied());
+    env.run_with(cmd, b"")
+}
+
+/// A D-Bus session address nobody listens on: the stub needs none.
+const BUS: (&str, &str) = ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
+
+#[test]
+fn notify_send_tells_page_and_code_when_a_desktop_session_has_no_terminal() {
+    let env = Env::new();
+    pending_then_approve(&env);
+    let (dir, log) = stub_notify_send(&env, 0);
+    let run = token_on_desktop(&env, &dir, &[BUS]);
+    run.expect(0);
+    let at = env.cached_access_token(USER);
+    assert_eq!(run.stdout, format!("{at}\n"), "only the token on stdout");
+    assert!(run.stderr.contains("NOTIFY-SEND-STDOUT"), "{run:#?}");
+
+    let log = std::fs::read_to_string(&log).unwrap();
+    let args: Vec<&str> = log.lines().filter_map(|l| l.strip_prefix("ARG=")).collect();
+    let page = format!("{}/devicelogin", env.idp.authority());
+    let code = run
+        .stderr
+        .split("enter the code ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap();
+    assert!(
+        args.iter()
+            .any(|a| a.contains("sign-in needed for me@example.com")),
+        "{args:?}"
+    );
+    assert!(
+        args.iter()
+            .any(|a| a.contains(&page) && a.contains(&format!("the code {code} "))),
+        "{args:?}"
+    );
+    // The device code is a secret: never handed to another program.
+    let device_code = env.idp.token_requests(support::mock_idp::Grant::Device)[0]
+        .get("device_code")
+        .unwrap()
+        .to_string();
+    assert!(!log.contains(&device_code), "{log}");
+    assert!(log.contains("DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/bus"));
+}
+
+#[test]
+fn notify_send_needs_a_desktop_session_and_can_be_turned_off() {
+    let env = Env::new();
+    let (dir, log) = stub_notify_send(&env, 0);
+    // No desktop session: nobody could be told, so no sign-in starts.
+    let run = token_on_desktop(&env, &dir, &[]);
+    run.expect_failure(1, &["login"]);
+    // Turned off, in a desktop session.
+    for off in ["0", "false", "off"] {
+        let run = token_on_desktop(
+            &env,
+            &dir,
+            &[BUS, ("DISPLAY", ":0"), ("OOAUTH2_NOTIFY_SEND", off)],
+        );
+        run.expect_failure(1, &["login"]);
+    }
+    assert_eq!(env.idp.devicecode_count(), 0);
+    assert!(!log.exists());
+}
+
+#[test]
+fn notify_cmd_wins_over_notify_send_and_a_failing_notify_send_is_a_warning() {
+    let env = Env::new();
+    let (dir, send_log) = stub_notify_send(&env, 3);
+    let (mine, my_log) = stub_notifier(&env, "mine", 0);
+    let run = token_on_desktop(&env, &dir, &[BUS, ("OOAUTH2_NOTIFY_CMD", &mine)]);
+    run.expect(0);
+    assert!(my_log.exists(), "{run:#?}");
+    assert!(!send_log.exists(), "{run:#?}");
+
+    let env = Env::new();
+    let (dir, send_log) = stub_notify_send(&env, 3);
+    let run = token_on_desktop(&env, &dir, &[BUS]);
+    run.expect(0);
+    assert_eq!(run.stdout.lines().count(), 1, "{run:#?}");
+    assert!(
+        run.stderr.contains("notify-send failed with exit status 3"),
+        "{run:#?}"
+    );
+    assert!(send_log.exists());
+}

@@ -465,6 +465,12 @@ impl MockIdp {
         format!("{}/{tenant}/v2.0", self.authority())
     }
 
+    /// Whether device authorization answers carry `verification_uri_complete`
+    /// (the page with the user code filled in, RFC 8628 §3.3.1), default true.
+    pub fn set_device_uri_complete(&self, on: bool) {
+        self.lock().device_uri_complete = on;
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.shared.lock()
     }
@@ -573,6 +579,7 @@ struct State {
     device_interval: u64,
     device_expires_in: u64,
     device_script: DeviceScript,
+    device_uri_complete: bool,
     rotation: bool,
     strict_rotation: bool,
     delay_ms: u64,
@@ -644,6 +651,7 @@ impl State {
             device_interval: 0,
             device_expires_in: 900,
             device_script: DeviceScript::default(),
+            device_uri_complete: true,
             rotation: true,
             strict_rotation: false,
             delay_ms: 0,
@@ -1096,20 +1104,21 @@ impl State {
             },
         );
         let uri = format!("{authority}/devicelogin");
-        json_response(
-            200,
-            &json!({
-                "user_code": user_code,
-                "device_code": device_code,
-                "verification_uri": uri,
-                "expires_in": self.device_expires_in,
-                "interval": self.device_interval,
-                "message": format!(
-                    "To sign in, use a web browser to open the page {uri} and enter the code \
-                     {user_code} to authenticate."
-                ),
-            }),
-        )
+        let mut answer = json!({
+            "user_code": user_code,
+            "device_code": device_code,
+            "verification_uri": uri,
+            "expires_in": self.device_expires_in,
+            "interval": self.device_interval,
+            "message": format!(
+                "To sign in, use a web browser to open the page {uri} and enter the code \
+                 {user_code} to authenticate."
+            ),
+        });
+        if self.device_uri_complete {
+            answer["verification_uri_complete"] = json!(format!("{uri}?otc={user_code}"));
+        }
+        json_response(200, &answer)
     }
 
     fn token(&mut self, authority: &str, req: &Request) -> Response {

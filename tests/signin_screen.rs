@@ -1,0 +1,494 @@
+//! The device sign-in screen as a person sees it: in a pseudo-terminal
+//! (util-linux `script`) the page and the code set apart, a QR code when the
+//! window is large enough, and a live countdown redrawn in place; in a pipe
+//! the same plain text as ever. And the browser: opened by `xdg-open` when a
+//! desktop session is detected or `--open` asks, never with `--no-open`
+//! (a stub `xdg-open` first on PATH records what it was given).
+// Test set-up fails loudly by design.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::mock_idp::{DeviceScript, Grant};
+use support::run::{Env, Run, USER, bin, set_mode};
+
+/// A run of the binary on a pseudo-terminal of `cols` x `rows`, its stdout
+/// sent to a file (as msmtp or mbsync capture it) and its terminal output
+/// collected as it comes.
+struct Pty {
+    child: Child,
+    input: Option<ChildStdin>,
+    screen: Arc<Mutex<Vec<u8>>>,
+    stdout: PathBuf,
+}
+
+/// Quotes `s` for `sh`.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+impl Pty {
+    fn start(env: &Env, args: &[String], vars: &[(&str, &str)], size: (u16, u16)) -> Pty {
+        let stdout = env.root.join(format!("stdout-{}", args.len()));
+        let mut line = format!("stty cols {} rows {} && exec", size.0, size.1);
+        for a in std::iter::once(bin().display().to_string()).chain(args.iter().cloned()) {
+            line.push(' ');
+            line.push_str(&sh_quote(&a));
+        }
+        line.push_str(&format!(" >{}", sh_quote(&stdout.display().to_string())));
+        let mut cmd = Command::new("script");
+        cmd.args(["-q", "-f", "-e", "-c", &line, "/dev/null"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("SHELL", "/bin/sh")
+            .env("HOME", env.root.join("home"))
+            .env("OOAUTH2_STORE_DIR", env.store())
+            .env("OOAUTH2_HTTP_TIMEOUT", "10")
+            .envs(vars.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("util-linux script");
+        let input = child.stdin.take();
+        let mut out = child.stdout.take().unwrap();
+        let screen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&screen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Pty {
+            child,
+            input,
+            screen,
+            stdout,
+        }
+    }
+
+    /// Everything the terminal showed so far.
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until the terminal showed `needle`.
+    fn wait_for(&self, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the terminal never showed {needle:?}: {s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Types `text` on the terminal.
+    fn type_text(&mut self, text: &str) {
+        let input = self.input.as_mut().unwrap();
+        input.write_all(text.as_bytes()).unwrap();
+        input.flush().unwrap();
+    }
+
+    /// Waits for the exit (killing the run by its PID after 30 s); returns
+    /// the status, the screen and stdout.
+    fn finish(mut self) -> (i32, String, String) {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                let _ = self.child.kill();
+                panic!("the run did not end: {}", self.screen());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        drop(self.input.take());
+        // The reader drains the rest after the exit.
+        std::thread::sleep(Duration::from_millis(200));
+        let stdout = std::fs::read_to_string(&self.stdout).unwrap_or_default();
+        (status.code().unwrap_or(-1), self.screen(), stdout)
+    }
+}
+
+/// The countdown values (seconds) the screen shows, in order.
+fn countdowns(screen: &str) -> Vec<u64> {
+    screen
+        .match_indices("code expires in ")
+        .filter_map(|(i, m)| {
+            let rest = &screen[i + m.len()..];
+            let t: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == ':')
+                .collect();
+            let mut secs = 0;
+            for part in t.split(':') {
+                secs = secs * 60 + part.parse::<u64>().ok()?;
+            }
+            Some(secs)
+        })
+        .collect()
+}
+
+/// Lines of the screen drawn with the half blocks of a QR code.
+fn qr_lines(screen: &str) -> usize {
+    screen
+        .lines()
+        .filter(|l| l.contains('█') || l.contains('▀') || l.contains('▄'))
+        .count()
+}
+
+/// The mock answers the first `pending` polls with authorization_pending,
+/// then signs `USER` in; polls every second.
+fn approve_after(env: &Env, pending: u32) {
+    env.idp.set_device_interval(1);
+    env.idp.set_device_script(DeviceScript {
+        pending_polls: pending,
+        ..Default::default()
+    });
+}
+
+/// The screen after the last countdown redraw, where the line is finished.
+fn after_last_countdown(screen: &str) -> &str {
+    let i = screen.rfind("code expires in ").unwrap();
+    &screen[i..]
+}
+
+#[test]
+fn terminal_shows_code_qr_and_a_live_countdown_and_stdout_stays_one_line() {
+    let env = Env::new();
+    approve_after(&env, 3);
+    let args = env.args("token", USER, &[]);
+    let pty = Pty::start(&env, &args, &[("TERM", "xterm")], (100, 60));
+    let first = pty.wait_for("code expires in ");
+    std::thread::sleep(Duration::from_millis(2200));
+    let second = pty.screen();
+    let (status, screen, stdout) = pty.finish();
+    assert_eq!(status, 0, "{screen}");
+
+    // The countdown goes down, redrawn in place on one line.
+    let (a, b) = (countdowns(&first), countdowns(&second));
+    assert!(
+        b.last().unwrap() < a.last().unwrap(),
+        "{a:?} then {b:?}: {second}"
+    );
+    assert!(
+        *a.first().unwrap() <= 900 && *a.first().unwrap() >= 895,
+        "{a:?}"
+    );
+    assert!(second.contains("\r code expires in") || second.contains("\rcode expires in"));
+    // The page and the code, bold and on lines of their own.
+    let poll = &env.idp.token_requests(Grant::Device)[0];
+    let device_code = poll.get("device_code").unwrap().to_string();
+    let page = format!("{}/devicelogin", env.idp.authority());
+    assert!(
+        screen.contains(&format!("    \x1b[1m{page}\x1b[0m")),
+        "{screen}"
+    );
+    let code_line = screen
+        .lines()
+        .find(|l| l.starts_with("    \x1b[1m") && !l.contains("http"))
+        .unwrap();
+    let user_code = code_line
+        .trim()
+        .trim_start_matches("\x1b[1m")
+        .trim_end_matches("\x1b[0m");
+    assert_eq!(user_code.len(), 8, "{code_line:?}");
+    // The QR code (with its black-on-white colours) and its caption.
+    assert!(qr_lines(&screen) >= 12, "{screen}");
+    assert!(screen.contains("\x1b[30;107m"), "{screen}");
+    assert!(screen.contains("code filled in"), "{screen}");
+    // The line is blanked when the sign-in ends.
+    assert!(
+        after_last_countdown(&screen).contains(&format!("\r{}\r", " ".repeat(32))),
+        "{:?}",
+        after_last_countdown(&screen)
+    );
+    // Secrets stay off the screen; stdout holds the token alone.
+    assert!(!screen.contains(&device_code));
+    let at = env.cached_access_token(USER);
+    assert_eq!(stdout, format!("{at}\n"));
+    assert!(!screen.contains(&at));
+}
+
+#[test]
+fn no_color_and_dumb_terminals_get_no_escape_sequences() {
+    for vars in [
+        vec![("TERM", "xterm"), ("NO_COLOR", "1")],
+        vec![("TERM", "dumb")],
+    ] {
+        let env = Env::new();
+        approve_after(&env, 1);
+        let args = env.args("token", USER, &[]);
+        let pty = Pty::start(&env, &args, &vars, (100, 60));
+        let (status, screen, stdout) = pty.finish();
+        assert_eq!(status, 0, "{screen}");
+        assert!(!screen.contains('\x1b'), "{vars:?}: {screen:?}");
+        assert!(qr_lines(&screen) >= 12, "{screen}");
+        assert!(!countdowns(&screen).is_empty(), "{screen}");
+        assert_eq!(stdout.lines().count(), 1);
+    }
+}
+
+#[test]
+fn a_small_window_gets_no_qr_code_but_the_rest() {
+    let env = Env::new();
+    approve_after(&env, 1);
+    let args = env.args("token", USER, &[]);
+    let pty = Pty::start(&env, &args, &[("TERM", "xterm")], (40, 20));
+    let (status, screen, stdout) = pty.finish();
+    assert_eq!(status, 0, "{screen}");
+    assert_eq!(qr_lines(&screen), 0, "{screen}");
+    assert!(!screen.contains("QR"), "{screen}");
+    assert!(screen.contains("/devicelogin"), "{screen}");
+    assert!(!countdowns(&screen).is_empty(), "{screen}");
+    assert_eq!(stdout.lines().count(), 1);
+}
+
+#[test]
+fn without_verification_uri_complete_the_qr_code_is_the_page_alone() {
+    let env = Env::new();
+    approve_after(&env, 1);
+    env.idp.set_device_uri_complete(false);
+    let args = env.args("token", USER, &[]);
+    let pty = Pty::start(&env, &args, &[("TERM", "xterm")], (100, 60));
+    let (status, screen, _) = pty.finish();
+    assert_eq!(status, 0, "{screen}");
+    assert!(qr_lines(&screen) >= 12, "{screen}");
+    assert!(screen.contains("to open the page"), "{screen}");
+    assert!(!screen.contains("code filled in"), "{screen}");
+}
+
+#[test]
+fn enter_polls_at_once_while_the_countdown_runs() {
+    let env = Env::new();
+    // A long interval: only ENTER can make this sign-in quick.
+    env.idp.set_device_interval(20);
+    env.idp.set_device_script(DeviceScript {
+        pending_polls: 0,
+        ..Default::default()
+    });
+    let args = env.args("login", USER, &[]);
+    let mut pty = Pty::start(&env, &args, &[("TERM", "xterm")], (100, 60));
+    let started = Instant::now();
+    pty.wait_for("press ENTER");
+    pty.wait_for("code expires in ");
+    std::thread::sleep(Duration::from_millis(1200));
+    pty.type_text("\n");
+    let (status, screen, _) = pty.finish();
+    assert_eq!(status, 0, "{screen}");
+    assert!(started.elapsed() < Duration::from_secs(12), "{screen}");
+    assert_eq!(env.idp.count(Grant::Device), 1);
+    assert!(countdowns(&screen).len() >= 2, "{screen}");
+    assert!(screen.contains("signed in as"), "{screen}");
+}
+
+#[test]
+fn an_expired_code_finishes_the_countdown_line_too() {
+    let env = Env::new();
+    env.idp.set_device_interval(1);
+    env.idp.set_device_expires_in(2);
+    env.idp.set_device_script(DeviceScript {
+        pending_polls: 100,
+        ..Default::default()
+    });
+    let args = env.args("token", USER, &[]);
+    let pty = Pty::start(&env, &args, &[("TERM", "xterm")], (100, 60));
+    let (status, screen, stdout) = pty.finish();
+    assert_eq!(status, 1, "{screen}");
+    assert_eq!(stdout, "");
+    let tail = after_last_countdown(&screen);
+    let blank = tail.find(&format!("\r{}\r", " ".repeat(32))).unwrap();
+    assert!(tail[blank..].contains("ooauth2: error:"), "{tail:?}");
+}
+
+/// `ooauth2 login` for `USER` with pipes and no controlling terminal.
+fn login_in_a_pipe(env: &Env, extra: &[&str], vars: &[(&str, &str)]) -> Run {
+    let args = env.args("login", USER, extra);
+    let mut cmd = env.command_via(&["setsid", "-w"], &args);
+    cmd.envs(vars.iter().copied());
+    env.run_with(cmd, b"")
+}
+
+#[test]
+fn in_a_pipe_the_text_stays_plain() {
+    let env = Env::new();
+    approve_after(&env, 1);
+    let run = login_in_a_pipe(&env, &[], &[("TERM", "xterm")]);
+    run.expect(0);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "To sign in, use a web browser to open the page {}/devicelogin and enter the code ",
+            env.idp.authority()
+        )),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr
+            .contains("Waiting for the sign-in (the code is valid for 15 minutes)...")
+    );
+    for bad in ['\x1b', '\r', '█', '▀', '▄'] {
+        assert!(!run.stderr.contains(bad), "{bad:?} in {run:#?}");
+    }
+    assert!(!run.stderr.contains("code expires in"), "{run:#?}");
+    assert!(!run.stderr.contains("otc="), "{run:#?}");
+}
+
+/// A stub `xdg-open` in its own directory that appends its arguments to a
+/// log. Returns the directory (to put first on PATH) and the log.
+fn stub_xdg_open(env: &Env) -> (PathBuf, PathBuf) {
+    let dir = env.root.join("stubs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = env.root.join("xdg-open.log");
+    let script = dir.join("xdg-open");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> {}\necho XDG-OPEN-STDOUT\n",
+            sh_quote(&log.display().to_string())
+        ),
+    )
+    .unwrap();
+    set_mode(&script, 0o755);
+    (dir, log)
+}
+
+/// PATH with `dir` first.
+fn path_with(dir: &Path) -> String {
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// What the stub was given: waits a little for a late one.
+fn opened(log: &Path, expected: bool) -> Vec<String> {
+    let start = Instant::now();
+    while expected && !log.exists() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if !expected {
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn device_flow_opens_the_browser_in_a_desktop_session_unless_told_not_to() {
+    // (extra flags, DISPLAY, WAYLAND_DISPLAY, opened?)
+    let cases: &[(&[&str], &str, &str, bool)] = &[
+        (&[], ":0", "", true),
+        (&[], "", "wayland-0", true),
+        (&[], "", "", false),
+        (&["--no-open"], ":0", "", false),
+        (&["--open"], "", "", true),
+    ];
+    for (extra, display, wayland, expected) in cases {
+        let env = Env::new();
+        approve_after(&env, 2);
+        let (dir, log) = stub_xdg_open(&env);
+        let path = path_with(&dir);
+        let mut vars = vec![("PATH", path.as_str())];
+        if !display.is_empty() {
+            vars.push(("DISPLAY", display));
+        }
+        if !wayland.is_empty() {
+            vars.push(("WAYLAND_DISPLAY", wayland));
+        }
+        let run = login_in_a_pipe(&env, extra, &vars);
+        run.expect(0);
+        assert_eq!(run.stdout, "", "{run:#?}");
+        let calls = opened(&log, *expected);
+        let case = format!("{extra:?} DISPLAY={display} WAYLAND_DISPLAY={wayland}");
+        if *expected {
+            assert_eq!(calls.len(), 1, "{case}: {calls:?}");
+            let page = format!("{}/devicelogin?otc=", env.idp.authority());
+            assert!(calls[0].starts_with(&page), "{case}: {calls:?}");
+            // The page with the code filled in: the code of this sign-in.
+            let code = &calls[0][page.len()..];
+            assert!(
+                run.stderr.contains(&format!("enter the code {code} ")),
+                "{run:#?}"
+            );
+            assert!(run.stderr.contains("XDG-OPEN-STDOUT"), "{run:#?}");
+        } else {
+            assert!(calls.is_empty(), "{case}: {calls:?}");
+        }
+    }
+}
+
+#[test]
+fn device_flow_opens_the_plain_page_when_no_complete_uri_is_given() {
+    let env = Env::new();
+    approve_after(&env, 2);
+    env.idp.set_device_uri_complete(false);
+    let (dir, log) = stub_xdg_open(&env);
+    let path = path_with(&dir);
+    let run = login_in_a_pipe(&env, &[], &[("PATH", &path), ("DISPLAY", ":0")]);
+    run.expect(0);
+    assert_eq!(
+        opened(&log, true),
+        vec![format!("{}/devicelogin", env.idp.authority())]
+    );
+}
+
+#[test]
+fn authcode_flow_opens_the_browser_by_the_same_rules() {
+    // (open_browser line, DISPLAY, opened?)
+    let cases = [
+        ("", ":0", true),
+        ("", "", false),
+        ("open_browser=false\n", ":0", false),
+        ("open_browser=true\n", "", true),
+        ("open_browser=auto\n", ":0", true),
+    ];
+    for (line, display, expected) in cases {
+        let env = Env::new();
+        let (dir, log) = stub_xdg_open(&env);
+        // Nobody comes back: the listener gives up after a second.
+        let req = format!(
+            "{}action=login\ninteractive=always\nflow=authcode\nsignin_timeout=1\n{line}\n",
+            env.account_lines(USER)
+        );
+        let mut cmd = env.command(&["helper"]);
+        cmd.env("PATH", path_with(&dir));
+        if !display.is_empty() {
+            cmd.env("DISPLAY", display);
+        }
+        let run = env.run_with(cmd, req.as_bytes());
+        run.expect(1);
+        assert_eq!(run.pairs()["error"], "expired_token", "{run:#?}");
+        let url = run
+            .stderr
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("http://") && l.contains("/oauth2/v2.0/authorize?"))
+            .unwrap()
+            .to_string();
+        let calls = opened(&log, expected);
+        if expected {
+            assert_eq!(calls, vec![url], "{line:?} DISPLAY={display}");
+        } else {
+            assert!(calls.is_empty(), "{line:?} DISPLAY={display}: {calls:?}");
+        }
+    }
+}
