@@ -87,16 +87,23 @@ Examples:
   ooauth2 test smtp work --host 127.0.0.1 --port 1587 --ca-file private-ca.pem
   ooauth2 test imap work --refresh     (a fresh access token first)")]
     Test(TestArgs),
-    /// Check the store, the config file and the accounts; say what to fix.
+    /// Check the store, the config file, the accounts and the provider; say what to fix.
     #[command(after_help = "\
-Prints one line per check: `ok: ...`, or `problem: ... -> what to do`.
-Exit status 0 when every check is ok, 1 when a problem was found.
-Network checks (reachability, clock skew) are not made yet.
+Prints one line per check: `ok: ...`, `problem: ... -> what to do`, or
+`skipped: ...`. Exit status 0 when no check found a problem, 1 when one did.
+Offline: the store's location and permissions, the config file, each
+account's refresh token, access token and scope. Online (not with
+--offline), per provider host and account: reachable (through HTTPS_PROXY
+and the system CA store), the clock within 300 s of the provider's Date
+header, and the app registration: a refresh with the stored refresh token
+(stored again as any refresh stores it), or a device authorization and one
+poll. No token, code or secret is ever shown.
 Examples:
   ooauth2 doctor            (every configured and stored account)
   ooauth2 doctor work
+  ooauth2 doctor --offline
   ooauth2 doctor --client-id CLIENT --user me@example.com")]
-    Doctor(AccountArgs),
+    Doctor(DoctorArgs),
     /// Print a shell completion script on stdout.
     #[command(after_help = "\
 Examples:
@@ -151,6 +158,16 @@ pub struct TestArgs {
     /// Never start a sign-in; fail with login_required instead.
     #[arg(long)]
     pub non_interactive: bool,
+}
+
+/// `doctor` flags.
+#[derive(Args, Debug, Default, PartialEq, Eq)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub account: AccountArgs,
+    /// Skip the network checks (reachability, clock skew, app registration).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// `status` flags.
@@ -419,7 +436,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Status(args) => status(&args),
         Command::Erase(args) => erase(&args, verbose),
         Command::Test(args) => test_mail(&args, verbose),
-        Command::Doctor(args) => return doctor(&args),
+        Command::Doctor(args) => return doctor(&args, verbose),
         Command::Completions { shell } => completions(shell),
         Command::Man => man(),
     };
@@ -644,11 +661,13 @@ fn test_mail(args: &TestArgs, verbose: bool) -> Result<()> {
 
 /// `doctor`: the checks of src/doctor.rs, one line each on stdout; exit 1
 /// when one found a problem.
-fn doctor(args: &AccountArgs) -> u8 {
-    let selected = (*args != AccountArgs::default())
-        .then(|| config::request(args.pairs(Action::Get), args.name.as_deref()));
+fn doctor(args: &DoctorArgs, verbose: bool) -> u8 {
+    let account = &args.account;
+    let selected = (*account != AccountArgs::default())
+        .then(|| config::request(account.pairs(Action::Get), account.name.as_deref()));
     let now = crate::engine::Clock::now(&SystemClock);
-    let findings = crate::doctor::run(selected, now);
+    let online = (!args.offline).then_some(crate::doctor::Online { verbose });
+    let findings = crate::doctor::run(selected, now, online);
     let text: String = findings.iter().map(|f| format!("{f}\n")).collect();
     if let Err(e) = print_stdout(&text) {
         report(&e);
