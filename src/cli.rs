@@ -72,16 +72,19 @@ Examples:
     /// Forget a stored account.
     #[command(after_help = "Example:\n  ooauth2 erase --client-id CLIENT --user me@example.com")]
     Erase(AccountArgs),
-    /// Log in to the mail server (IMAP or SMTP) with the account's token, over TLS.
+    /// Log in to the mail server (IMAP, POP3 or SMTP) with the account's token, over TLS.
     #[command(after_help = "\
 Reports each step on stderr (connect, tls, authenticate, and for IMAP a LIST
-of INBOX); on success prints one summary line on stdout. The token and the
-SASL string are never shown, not even with --verbose.
+of INBOX, for POP3 a STAT of the mailbox); on success prints one summary line
+on stdout. The token and the SASL string are never shown, not even with
+--verbose.
 Exit status: 0 logged in, 1 the server refused the token, 2 bad flags,
 75 network or TLS failure.
 Examples:
   ooauth2 test imap work
+  ooauth2 test pop work
   ooauth2 test smtp work
+  ooauth2 test pop work --host pop.example.org --port 110 --tls starttls
   ooauth2 test imap --client-id CLIENT --user me@example.com --mechanism oauthbearer
   ooauth2 test imap work --host imap.example.org --port 143 --tls starttls
   ooauth2 test smtp work --host 127.0.0.1 --port 1587 --ca-file private-ca.pem
@@ -139,8 +142,8 @@ pub struct TestArgs {
     /// Mail server port (default 993 for imap, 587 for smtp).
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
-    /// How TLS starts (default: from the port; 993 and 465 implicit, 143
-    /// and 587 STARTTLS).
+    /// How TLS starts (default: from the port; 993, 995 and 465 implicit,
+    /// 143, 110 (STLS) and 587 STARTTLS).
     #[arg(long, value_enum)]
     pub tls: Option<crate::mailtest::Tls>,
     /// SASL mechanism.
@@ -591,7 +594,7 @@ fn erase(args: &AccountArgs, verbose: bool) -> Result<()> {
     Ok(())
 }
 
-/// `test imap|smtp`: a token from the engine, exactly as `token` gets it,
+/// `test imap|pop|smtp`: a token from the engine, exactly as `token` gets it,
 /// then a real login (src/mailtest.rs).
 fn test_mail(args: &TestArgs, verbose: bool) -> Result<()> {
     use crate::mailtest::{Login, Report, Target, Tls};

@@ -1,5 +1,6 @@
-//! `ooauth2 test imap|smtp` against the real Dovecot of the real-client
-//! tests (IMAPS, IMAP with STARTTLS, submission with STARTTLS; tokens checked
+//! `ooauth2 test imap|pop|smtp` against the real Dovecot of the real-client
+//! tests (IMAPS, IMAP with STARTTLS, POP3S, POP3 with STLS, submission with
+//! STARTTLS; tokens checked
 //! at the mock provider), and `ooauth2 doctor` with each problem it claims
 //! to find made for real on disk or at the mock provider.
 //!
@@ -165,6 +166,120 @@ fn test_smtp_logs_in_to_submission_after_starttls() {
     );
     s.expect_ok(&run, &["authenticate ok (OAUTHBEARER"]);
     s.expect_logins("OAUTHBEARER", "submission-login", 1);
+}
+
+#[test]
+fn test_pop_logs_in_over_pop3s_and_stls_and_reads_the_mailbox() {
+    let s = setup();
+    let xo = s.env.token(USER, &["--format", "xoauth2"]).stdout;
+    s.dc.seed_inbox(xo.trim(), USER, "pop-marker");
+    // An unusual port: POP3's default, implicit TLS, applies.
+    let run = s.test("pop", s.dc.pop3s_port, &[]);
+    s.expect_ok(
+        &run,
+        &[
+            "token ok (from cache",
+            "connect ok (127.0.0.1:",
+            "tls ok (TLSv1.",
+            "implicit TLS, certificate for 127.0.0.1)",
+            "authenticate ok (XOAUTH2 as me@example.com)",
+            "stat ok (1 message(s), ",
+        ],
+    );
+    assert!(
+        run.stdout
+            .starts_with(&format!("POP3 login ok: {USER} at 127.0.0.1:"))
+            && run
+                .stdout
+                .trim_end()
+                .ends_with(", 1 message(s) in the mailbox"),
+        "{run:#?}"
+    );
+    s.expect_logins("XOAUTH2", "pop3-login", 1);
+    // OAUTHBEARER with the dialogue shown: the mock's short token fits the
+    // AUTH line as an initial response (RFC 5034), which is not shown.
+    let run = s.test(
+        "pop",
+        s.dc.pop3s_port,
+        &["--mechanism", "oauthbearer", "-v"],
+    );
+    s.expect_ok(
+        &run,
+        &[
+            "C: CAPA",
+            "C: AUTH OAUTHBEARER <OAUTHBEARER string, not shown>",
+            "authenticate ok (OAUTHBEARER as me@example.com)",
+            "C: STAT",
+        ],
+    );
+    s.expect_logins("OAUTHBEARER", "pop3-login", 1);
+    // A real-sized token (1.5 KB) is too long for the 255-octet AUTH line:
+    // it follows the server's empty challenge.
+    s.env.idp.set_token_size(1500);
+    let run = s.test("pop", s.dc.pop3s_port, &["--refresh", "-v"]);
+    s.expect_ok(
+        &run,
+        &[
+            "token ok (from refresh",
+            "C: AUTH XOAUTH2\n  S: +\n  C: <XOAUTH2 string, not shown>",
+            "stat ok (1 message(s)",
+        ],
+    );
+    s.expect_logins("XOAUTH2", "pop3-login", 2);
+    // STLS on the plain POP3 listener.
+    let run = s.test("pop", s.dc.pop3_port, &["--tls", "starttls", "-v"]);
+    s.expect_ok(
+        &run,
+        &[
+            "C: STLS",
+            "STARTTLS, certificate for 127.0.0.1",
+            "stat ok (1 message(s)",
+        ],
+    );
+    s.expect_logins("XOAUTH2", "pop3-login", 3);
+}
+
+#[test]
+fn test_pop_reports_an_expired_or_foreign_token_with_the_servers_reason() {
+    let s = setup();
+    // --refresh gets a token the server takes after the provider expired the cached one.
+    s.env.idp.expire_access_tokens();
+    let run = s.test("pop", s.dc.pop3s_port, &["--refresh"]);
+    s.expect_ok(&run, &["token ok (from refresh", "stat ok"]);
+    // A token of another mailbox: the server refuses it for this one.
+    s.env.seed("other@example.com");
+    let foreign = s.env.cached_access_token("other@example.com");
+    let (path, mut rec) = s.env.record_path(USER);
+    rec["access_token"] = serde_json::json!(foreign);
+    std::fs::write(&path, serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
+    let run = s.test("pop", s.dc.pop3s_port, &["-v"]);
+    run.expect_failure(
+        1,
+        &[
+            "token ok (from cache",
+            "the POP3 server at 127.0.0.1:",
+            "refused the token for me@example.com: -ERR",
+            "server's reason: status ",
+            "it is for another mailbox than me@example.com",
+            "retry with --refresh",
+        ],
+    );
+    assert!(!run.stderr.contains("authenticate ok"), "{run:#?}");
+    assert!(!run.stderr.contains(&foreign) && !run.stdout.contains(&foreign));
+    // Expired by the provider (revoked sessions look the same to the server).
+    s.env.idp.expire_access_tokens();
+    for mech in ["xoauth2", "oauthbearer"] {
+        let run = s.test("pop", s.dc.pop3s_port, &["--mechanism", mech]);
+        run.expect_failure(
+            1,
+            &[
+                "refused the token for me@example.com: -ERR",
+                "server's reason: status ",
+                "hint: ",
+            ],
+        );
+        s.no_secret(&run);
+    }
 }
 
 #[test]
