@@ -78,10 +78,16 @@ Reports each step on stderr (connect, tls, authenticate, and for IMAP a LIST
 of INBOX, for POP3 a STAT of the mailbox); on success prints one summary line
 on stdout. The token and the SASL string are never shown, not even with
 --verbose.
+Without --host, the provider's own server: microsoft outlook.office365.com
+(imap 993, pop 995) and smtp.office365.com:587; microsoft-us *.office365.us;
+microsoft-china partner.outlook.cn and smtp.partner.outlook.cn; google
+imap/pop/smtp.gmail.com; yahoo imap/pop/smtp.mail.yahoo.com; aol
+imap/pop/smtp.aol.com; fastmail imap/pop/smtp.fastmail.com (smtp on 465
+outside Microsoft). generic needs --host.
 Exit status: 0 logged in, 1 the server refused the token, 2 bad flags,
 75 network or TLS failure.
 Examples:
-  ooauth2 test imap work
+  ooauth2 test imap work      (the provider's server, e.g. outlook.office365.com:993)
   ooauth2 test pop work
   ooauth2 test smtp work
   ooauth2 test pop work --host pop.example.org --port 110 --tls starttls
@@ -135,11 +141,13 @@ pub struct TestArgs {
     pub account: AccountArgs,
     #[command(flatten)]
     pub signin: SignInArgs,
-    /// Mail server host (default outlook.office365.com for imap,
-    /// smtp.office365.com for smtp).
+    /// Mail server host (default: the provider's, e.g. outlook.office365.com
+    /// for imap and pop, smtp.office365.com for smtp; required with
+    /// provider generic).
     #[arg(long, value_name = "HOST")]
     pub host: Option<String>,
-    /// Mail server port (default 993 for imap, 587 for smtp).
+    /// Mail server port (default: the provider's with its host; with --host,
+    /// 993 for imap, 995 for pop, 587 for smtp).
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
     /// How TLS starts (default: from the port; 993, 995 and 465 implicit,
@@ -613,11 +621,31 @@ fn test_mail(args: &TestArgs, verbose: bool) -> Result<()> {
     args.signin.add_pairs(&mut pairs);
     let req = config::request(pairs, args.account.name.as_deref())?;
     let service = args.service;
-    let host = args
-        .host
-        .clone()
-        .unwrap_or_else(|| service.default_host().to_string());
-    let port = args.port.unwrap_or_else(|| service.default_port());
+    // The provider's own server, unless --host names another; generic has
+    // none, and nothing is asked of anyone before that is settled.
+    let (host, port) = match (&args.host, req.provider.mail_server(service.protocol())) {
+        (Some(h), _) => (
+            h.clone(),
+            args.port.unwrap_or_else(|| service.default_port()),
+        ),
+        (None, Some((h, p))) => (h.to_string(), args.port.unwrap_or(p)),
+        (None, None) => {
+            return Err(Error::invalid(format!(
+                "provider {} has no default {} server: pass --host (and --port)",
+                req.provider.name(),
+                service.label()
+            ))
+            .hint(format!(
+                "e.g. ooauth2 test {} ACCOUNT --host mail.example.org --port {}",
+                match service {
+                    crate::mailtest::Service::Imap => "imap",
+                    crate::mailtest::Service::Pop => "pop",
+                    crate::mailtest::Service::Smtp => "smtp",
+                },
+                service.default_port()
+            )));
+        }
+    };
     let target = Target {
         service,
         tls: args.tls.unwrap_or_else(|| Tls::for_port(service, port)),

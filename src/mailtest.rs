@@ -37,11 +37,11 @@ const EHLO_NAME: &str = "localhost";
 /// Which server to log in to.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
-    /// IMAP (default outlook.office365.com:993, TLS from the start).
+    /// IMAP (port 993, TLS from the start).
     Imap,
-    /// POP3 (default outlook.office365.com:995, TLS from the start).
+    /// POP3 (port 995, TLS from the start).
     Pop,
-    /// SMTP submission (default smtp.office365.com:587, STARTTLS).
+    /// SMTP submission (port 587 with STARTTLS, or 465 with TLS from the start).
     Smtp,
 }
 
@@ -55,15 +55,19 @@ impl Service {
         }
     }
 
-    /// Microsoft 365's server for this service.
-    pub fn default_host(self) -> &'static str {
+    /// The mail protocol, for the provider's table of servers
+    /// (`Provider::mail_server`).
+    pub fn protocol(self) -> crate::provider::MailProtocol {
+        use crate::provider::MailProtocol;
         match self {
-            Service::Imap | Service::Pop => "outlook.office365.com",
-            Service::Smtp => "smtp.office365.com",
+            Service::Imap => MailProtocol::Imap,
+            Service::Pop => MailProtocol::Pop,
+            Service::Smtp => MailProtocol::Smtp,
         }
     }
 
-    /// The port Microsoft 365 serves this protocol on.
+    /// The standard port of this protocol (RFC 8314 for IMAP and POP3,
+    /// RFC 6409 submission for SMTP), for a server given with `--host`.
     pub fn default_port(self) -> u16 {
         match self {
             Service::Imap => 993,
@@ -389,8 +393,8 @@ fn connect(target: &Target) -> Result<(TcpStream, SocketAddr)> {
         format!("cannot connect to {} ({why})", target.at()),
     )
     .hint(format!(
-        "check --host and --port ({} usually listens on {} {}) and the network",
-        target.service.default_host(),
+        "check --host and --port ({} usually listens on {} with {}) and the network",
+        target.service.label(),
         target.service.default_port(),
         Tls::for_port(target.service, target.service.default_port()).label()
     )))

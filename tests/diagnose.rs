@@ -346,6 +346,40 @@ fn network_and_tls_failures_exit_75() {
 }
 
 #[test]
+fn test_without_host_for_a_generic_provider_fails_before_asking_anyone() {
+    let env = Env::new();
+    let cfg = env.root.join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[accounts.custom]\nprovider = \"generic\"\nclient_id = \"{CLIENT}\"\n\
+             token_endpoint = \"{}/common/oauth2/v2.0/token\"\nuser = \"{USER}\"\n\
+             scope = \"imap smtp\"\n",
+            env.idp.authority()
+        ),
+    )
+    .unwrap();
+    set_mode(&cfg, 0o600);
+    for (service, port) in [("imap", "993"), ("pop", "995"), ("smtp", "587")] {
+        let mut cmd = env.command(&["test", service, "custom"]);
+        cmd.env("OOAUTH2_CONFIG", &cfg);
+        let run = env.run_with(cmd, b"");
+        run.expect_failure(
+            2,
+            &[
+                "provider generic has no default",
+                "server: pass --host (and --port)",
+                &format!("--host mail.example.org --port {port}"),
+            ],
+        );
+        assert!(!run.stderr.contains("connect"), "{run:#?}");
+    }
+    // No token was asked for, so nothing was stored either.
+    assert_eq!(env.idp.total_count(), 0);
+    assert!(env.files().is_empty());
+}
+
+#[test]
 fn test_refuses_a_bad_ca_file_before_connecting() {
     let env = Env::new();
     env.seed(USER);
