@@ -806,8 +806,12 @@ fn refusal(e: &Error, t: &Target, what: &str, now: u64) -> Finding {
     let said = format!("the {what} was refused: {}", e.message);
     let client = t.req.client_id.as_deref().unwrap_or("CLIENT-ID");
     let problem = |what: String, fix: String| Finding::Problem(format!("{label}: {what}"), fix);
+    // Microsoft's wording of AADSTS7000218, also from a provider that sends
+    // no code.
+    let wants_secret =
+        aadsts == Some(7000218) || e.message.contains("'client_assertion' or 'client_secret'");
     match (e.code, aadsts) {
-        (_, Some(7000218)) => problem(
+        _ if wants_secret => problem(
             format!("the app registration does not allow public client flows ({said})"),
             format!(
                 "enable Allow public client flows in the app registration (Azure portal > \
