@@ -74,31 +74,47 @@ Examples:
     /// Forget a stored account.
     #[command(after_help = "Example:\n  ooauth2 erase --client-id CLIENT --user me@example.com")]
     Erase(AccountArgs),
-    /// Log in to the mail server (IMAP or SMTP) with the account's token, over TLS.
+    /// Log in to the mail server (IMAP, POP3 or SMTP) with the account's token, over TLS.
     #[command(after_help = "\
 Reports each step on stderr (connect, tls, authenticate, and for IMAP a LIST
-of INBOX); on success prints one summary line on stdout. The token and the
-SASL string are never shown, not even with --verbose.
+of INBOX, for POP3 a STAT of the mailbox); on success prints one summary line
+on stdout. The token and the SASL string are never shown, not even with
+--verbose.
+Without --host, the provider's own server: microsoft outlook.office365.com
+(imap 993, pop 995) and smtp.office365.com:587; microsoft-us *.office365.us;
+microsoft-china partner.outlook.cn and smtp.partner.outlook.cn; google
+imap/pop/smtp.gmail.com; yahoo imap/pop/smtp.mail.yahoo.com; aol
+imap/pop/smtp.aol.com; fastmail imap/pop/smtp.fastmail.com (smtp on 465
+outside Microsoft). generic needs --host.
 Exit status: 0 logged in, 1 the server refused the token, 2 bad flags,
 75 network or TLS failure.
 Examples:
-  ooauth2 test imap work
+  ooauth2 test imap work      (the provider's server, e.g. outlook.office365.com:993)
+  ooauth2 test pop work
   ooauth2 test smtp work
+  ooauth2 test pop work --host pop.example.org --port 110 --tls starttls
   ooauth2 test imap --client-id CLIENT --user me@example.com --mechanism oauthbearer
   ooauth2 test imap work --host imap.example.org --port 143 --tls starttls
   ooauth2 test smtp work --host 127.0.0.1 --port 1587 --ca-file private-ca.pem
   ooauth2 test imap work --refresh     (a fresh access token first)")]
     Test(TestArgs),
-    /// Check the store, the config file and the accounts; say what to fix.
+    /// Check the store, the config file, the accounts and the provider; say what to fix.
     #[command(after_help = "\
-Prints one line per check: `ok: ...`, or `problem: ... -> what to do`.
-Exit status 0 when every check is ok, 1 when a problem was found.
-Network checks (reachability, clock skew) are not made yet.
+Prints one line per check: `ok: ...`, `problem: ... -> what to do`, or
+`skipped: ...`. Exit status 0 when no check found a problem, 1 when one did.
+Offline: the store's location and permissions, the config file, each
+account's refresh token, access token and scope. Online (not with
+--offline), per provider host and account: reachable (through HTTPS_PROXY
+and the system CA store), the clock within 300 s of the provider's Date
+header, and the app registration: a refresh with the stored refresh token
+(stored again as any refresh stores it), or a device authorization and one
+poll. No token, code or secret is ever shown.
 Examples:
   ooauth2 doctor            (every configured and stored account)
   ooauth2 doctor work
+  ooauth2 doctor --offline
   ooauth2 doctor --client-id CLIENT --user me@example.com")]
-    Doctor(AccountArgs),
+    Doctor(DoctorArgs),
     /// Print a shell completion script on stdout.
     #[command(after_help = "\
 Examples:
@@ -127,15 +143,17 @@ pub struct TestArgs {
     pub account: AccountArgs,
     #[command(flatten)]
     pub signin: SignInArgs,
-    /// Mail server host (default outlook.office365.com for imap,
-    /// smtp.office365.com for smtp).
+    /// Mail server host (default: the provider's, e.g. outlook.office365.com
+    /// for imap and pop, smtp.office365.com for smtp; required with
+    /// provider generic).
     #[arg(long, value_name = "HOST")]
     pub host: Option<String>,
-    /// Mail server port (default 993 for imap, 587 for smtp).
+    /// Mail server port (default: the provider's with its host; with --host,
+    /// 993 for imap, 995 for pop, 587 for smtp).
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
-    /// How TLS starts (default: from the port; 993 and 465 implicit, 143
-    /// and 587 STARTTLS).
+    /// How TLS starts (default: from the port; 993, 995 and 465 implicit,
+    /// 143, 110 (STLS) and 587 STARTTLS).
     #[arg(long, value_enum)]
     pub tls: Option<crate::mailtest::Tls>,
     /// SASL mechanism.
@@ -153,6 +171,16 @@ pub struct TestArgs {
     /// Never start a sign-in; fail with login_required instead.
     #[arg(long)]
     pub non_interactive: bool,
+}
+
+/// `doctor` flags.
+#[derive(Args, Debug, Default, PartialEq, Eq)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub account: AccountArgs,
+    /// Skip the network checks (reachability, clock skew, app registration).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// `status` flags.
@@ -465,7 +493,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Status(args) => status(&args),
         Command::Erase(args) => erase(&args, verbose),
         Command::Test(args) => test_mail(&args, verbose),
-        Command::Doctor(args) => return doctor(&args),
+        Command::Doctor(args) => return doctor(&args, verbose),
         Command::Completions { shell } => completions(shell),
         Command::Man => man(),
     };
@@ -620,7 +648,7 @@ fn erase(args: &AccountArgs, verbose: u8) -> Result<()> {
     Ok(())
 }
 
-/// `test imap|smtp`: a token from the engine, exactly as `token` gets it,
+/// `test imap|pop|smtp`: a token from the engine, exactly as `token` gets it,
 /// then a real login (src/mailtest.rs).
 fn test_mail(args: &TestArgs, verbose: u8) -> Result<()> {
     use crate::mailtest::{Login, Report, Target, Tls};
@@ -639,11 +667,31 @@ fn test_mail(args: &TestArgs, verbose: u8) -> Result<()> {
     args.signin.add_pairs(&mut pairs);
     let req = config::request(pairs, args.account.name.as_deref())?;
     let service = args.service;
-    let host = args
-        .host
-        .clone()
-        .unwrap_or_else(|| service.default_host().to_string());
-    let port = args.port.unwrap_or_else(|| service.default_port());
+    // The provider's own server, unless --host names another; generic has
+    // none, and nothing is asked of anyone before that is settled.
+    let (host, port) = match (&args.host, req.provider.mail_server(service.protocol())) {
+        (Some(h), _) => (
+            h.clone(),
+            args.port.unwrap_or_else(|| service.default_port()),
+        ),
+        (None, Some((h, p))) => (h.to_string(), args.port.unwrap_or(p)),
+        (None, None) => {
+            return Err(Error::invalid(format!(
+                "provider {} has no default {} server: pass --host (and --port)",
+                req.provider.name(),
+                service.label()
+            ))
+            .hint(format!(
+                "e.g. ooauth2 test {} ACCOUNT --host mail.example.org --port {}",
+                match service {
+                    crate::mailtest::Service::Imap => "imap",
+                    crate::mailtest::Service::Pop => "pop",
+                    crate::mailtest::Service::Smtp => "smtp",
+                },
+                service.default_port()
+            )));
+        }
+    };
     let target = Target {
         service,
         tls: args.tls.unwrap_or_else(|| Tls::for_port(service, port)),
@@ -690,11 +738,13 @@ fn test_mail(args: &TestArgs, verbose: u8) -> Result<()> {
 
 /// `doctor`: the checks of src/doctor.rs, one line each on stdout; exit 1
 /// when one found a problem.
-fn doctor(args: &AccountArgs) -> u8 {
-    let selected = (*args != AccountArgs::default())
-        .then(|| config::request(args.pairs(Action::Get), args.name.as_deref()));
+fn doctor(args: &DoctorArgs, verbose: u8) -> u8 {
+    let account = &args.account;
+    let selected = (*account != AccountArgs::default())
+        .then(|| config::request(account.pairs(Action::Get), account.name.as_deref()));
     let now = crate::engine::Clock::now(&SystemClock);
-    let findings = crate::doctor::run(selected, now);
+    let online = (!args.offline).then_some(crate::doctor::Online { verbose });
+    let findings = crate::doctor::run(selected, now, online);
     let text: String = findings.iter().map(|f| format!("{f}\n")).collect();
     if let Err(e) = print_stdout(&text) {
         report(&e);

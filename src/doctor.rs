@@ -1,12 +1,25 @@
-//! `ooauth2 doctor`: checks what ooauth2 keeps on disk and says, for each
-//! check, `ok: ...` or `problem: ... -> fix`. This first set looks at the
-//! store directory and its permissions, the config file, and each account's
-//! refresh token, access token lifetime and scope. It reads the store only
-//! (no lock, no write) and makes no network request.
+//! `ooauth2 doctor`: checks what ooauth2 keeps on disk and what the
+//! provider says, and prints, for each check, `ok: ...` or
+//! `problem: ... -> fix`.
+//!
+//! Offline: the store directory and its permissions, the config file, and
+//! each account's refresh token, access token lifetime and scope; these read
+//! the store only (no lock, no write).
+//!
+//! Online (unless `--offline`), per account: whether the provider's host
+//! answers through the proxy and CA store the grants use, whether the local
+//! clock agrees with the provider's `Date` header, and whether the app
+//! registration allows the flow: a refresh through the engine for an account
+//! with a refresh token (a rotated one is stored as any refresh stores it),
+//! else a device authorization and one poll. The provider's refusal is
+//! decoded into the fix it calls for.
 
 use crate::config;
-use crate::error::{Error, Result};
-use crate::request::Request;
+use crate::engine::{Clock, Engine, RefreshCheck, SystemClock};
+use crate::error::{Code, Error, Result};
+use crate::oauth::{self, HttpConfig};
+use crate::provider::Provider;
+use crate::request::{Flow, Interactive, Request};
 use crate::store::{Record, Store};
 use std::fmt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -41,9 +54,40 @@ impl fmt::Display for Finding {
     }
 }
 
+/// The largest difference between the local clock and the provider's `Date`
+/// header that is not a problem. Five minutes is the usual tolerance of
+/// token and certificate checks (Kerberos' default, Entra ID's for
+/// assertions); `Date` has whole seconds and the answer takes a moment, so
+/// a smaller limit would report noise.
+pub const MAX_CLOCK_SKEW: u64 = 300;
+
+/// A Google refresh token refused this long after it was obtained (7 days,
+/// less an hour of slack, up to twice that for a machine that was off) is
+/// taken for a Testing app's: Google expires those after 7 days.
+const GOOGLE_TESTING_AGE: std::ops::RangeInclusive<u64> = (7 * 86_400 - 3600)..=(14 * 86_400);
+
+/// How the network checks run; `None` in [`run`] is `--offline`.
+#[derive(Debug, Clone, Copy)]
+pub struct Online {
+    /// Show each HTTP exchange on stderr (no secret is ever shown).
+    pub verbose: u8,
+}
+
+/// One account the network checks look at.
+struct Target {
+    /// How the account is named in findings.
+    label: String,
+    /// The command that signs it in again.
+    login: String,
+    req: Request,
+    /// Its record as read before any check, if it is stored.
+    rec: Option<Record>,
+}
+
 /// Runs every check. `selected` is the account the user named (or the
 /// error building it); `None` checks every configured and stored account.
-pub fn run(selected: Option<Result<Request>>, now: u64) -> Vec<Finding> {
+/// `online` is `None` with `--offline`.
+pub fn run(selected: Option<Result<Request>>, now: u64, online: Option<Online>) -> Vec<Finding> {
     let mut out = Vec::new();
     let store = match Store::open() {
         Ok(s) => Some(s),
@@ -56,14 +100,19 @@ pub fn run(selected: Option<Result<Request>>, now: u64) -> Vec<Finding> {
         check_store_dir(store.dir(), &mut out);
     }
     let config = check_config(&mut out);
-    if let Some(store) = &store {
-        check_accounts(store, config.as_ref(), selected, now, &mut out);
+    let targets = match &store {
+        Some(store) => check_accounts(store, config.as_ref(), selected, now, &mut out),
+        None => Vec::new(),
+    };
+    match (online, &store) {
+        (None, _) => out.push(Finding::Skipped(
+            "network checks (reachability, clock skew, app registration): --offline".into(),
+        )),
+        (Some(online), Some(store)) => check_network(store, targets, now, online, &mut out),
+        (Some(_), None) => out.push(Finding::Skipped(
+            "network checks: no store, so no account to check".into(),
+        )),
     }
-    out.push(Finding::Skipped(
-        "network checks (provider reachability, clock skew) are not made yet; \
-         `ooauth2 test imap ACCOUNT` logs in to the mail server"
-            .into(),
-    ));
     out
 }
 
@@ -296,19 +345,21 @@ fn login_for(req: &Request) -> String {
     cmd
 }
 
-/// The selected account, or every configured and stored one.
+/// The selected account, or every configured and stored one; returns the
+/// accounts for the network checks.
 fn check_accounts(
     store: &Store,
     config: Option<&config::Config>,
     selected: Option<Result<Request>>,
     now: u64,
     out: &mut Vec<Finding>,
-) {
+) -> Vec<Target> {
+    let mut targets = Vec::new();
     let listed = match store.list() {
         Ok(l) => l,
         Err(e) => {
             out.push(problem_of(&e, "check the store directory"));
-            return;
+            return targets;
         }
     };
     let mut records = Vec::new();
@@ -328,7 +379,7 @@ fn check_accounts(
     match selected {
         Some(Err(e)) => {
             out.push(problem_of(&e, "check the account's name and flags"));
-            return;
+            return targets;
         }
         Some(Ok(req)) => wanted.push(req),
         None => {
@@ -359,15 +410,42 @@ fn check_accounts(
                 format!("{label} is not stored: it was never signed in, or was erased"),
                 format!("run: {}", login_for(req)),
             ));
+            targets.push(Target {
+                label,
+                login: login_for(req),
+                req: req.clone(),
+                rec: None,
+            });
         }
         for i in found {
             seen[i] = true;
-            check_record(&records[i], req.account_name.as_deref(), now, out);
+            let rec = &records[i];
+            check_record(rec, req.account_name.as_deref(), now, out);
+            let (label, login) = names(rec, req.account_name.as_deref());
+            targets.push(Target {
+                label,
+                login,
+                req: req.clone(),
+                rec: Some(rec.clone()),
+            });
         }
     }
     if all {
         for (rec, _) in records.iter().zip(&seen).filter(|(_, seen)| !**seen) {
             check_record(rec, None, now, out);
+            let (label, login) = names(rec, None);
+            match request_for(rec) {
+                Ok(req) => targets.push(Target {
+                    label,
+                    login,
+                    req,
+                    rec: Some(rec.clone()),
+                }),
+                Err(e) => out.push(Finding::Skipped(format!(
+                    "{label}: network checks ({})",
+                    e.message
+                ))),
+            }
         }
         // A missing store directory was reported already.
         if records.is_empty() && wanted.is_empty() && store.dir().exists() {
@@ -377,6 +455,49 @@ fn check_accounts(
             ));
         }
     }
+    for t in &mut targets {
+        // The checks never start a sign-in.
+        t.req.interactive = Interactive::Never;
+    }
+    targets
+}
+
+/// How a stored account is named in findings, and the command that signs
+/// it in again.
+fn names(rec: &Record, name: Option<&str>) -> (String, String) {
+    match name {
+        Some(n) => (
+            format!("account '{n}' ({})", rec.user),
+            format!("ooauth2 login {n}"),
+        ),
+        None => (
+            format!("account {}", rec.user),
+            rec.account().login_command(),
+        ),
+    }
+}
+
+/// The request a stored account that no config entry names is refreshed
+/// with: its provider, endpoints, client id, user and scope.
+fn request_for(rec: &Record) -> Result<Request> {
+    let provider = rec.provider_preset();
+    let mut pairs = vec![
+        ("provider", provider.name().to_string()),
+        ("client_id", rec.client_id.clone()),
+        ("user", rec.user.clone()),
+        ("scope", rec.scope.clone()),
+    ];
+    if provider == Provider::Generic {
+        // A generic account's authority is its token endpoint.
+        pairs.push(("token_endpoint", rec.authority.clone()));
+    } else {
+        pairs.push(("authority", rec.authority.clone()));
+    }
+    if provider.is_microsoft() {
+        pairs.push(("tenant", rec.tenant.clone()));
+    }
+    let pairs: Vec<(String, String)> = pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    Request::from_pairs(&pairs)
 }
 
 /// The scope names that open each mail protocol, by protocol.
@@ -388,14 +509,7 @@ const MAIL_SCOPES: [(&str, &str); 3] = [
 
 /// Refresh token, access token lifetime and scope of one stored account.
 fn check_record(rec: &Record, name: Option<&str>, now: u64, out: &mut Vec<Finding>) {
-    let label = match name {
-        Some(n) => format!("account '{n}' ({})", rec.user),
-        None => format!("account {}", rec.user),
-    };
-    let login = match name {
-        Some(n) => format!("ooauth2 login {n}"),
-        None => rec.account().login_command(),
-    };
+    let (label, login) = names(rec, name);
     let usable = match (&rec.refresh_token, &rec.needs_login) {
         (Some(_), None) => {
             let when = rec
@@ -510,6 +624,281 @@ fn check_scope(rec: &Record, label: &str, login: &str, out: &mut Vec<Finding>) {
     ));
 }
 
+// ---------------------------------------------------------------------------
+// Network checks
+// ---------------------------------------------------------------------------
+
+/// Reachability and clock once per provider host, then the app
+/// registration of each account whose host answered.
+fn check_network(
+    store: &Store,
+    targets: Vec<Target>,
+    now: u64,
+    online: Online,
+    out: &mut Vec<Finding>,
+) {
+    if targets.is_empty() {
+        out.push(Finding::Skipped(
+            "network checks: no account to check".into(),
+        ));
+        return;
+    }
+    let settings = HttpConfig::from_env(online.verbose).and_then(|http| {
+        let lock = oauth::env_secs("OOAUTH2_LOCK_TIMEOUT", 60.0)?;
+        Ok((http, lock))
+    });
+    let (http_config, lock_timeout) = match settings {
+        Ok(s) => s,
+        Err(e) => {
+            out.push(problem_of(&e, "fix the variable it names"));
+            return;
+        }
+    };
+    let clock = SystemClock;
+    // Never shown: every request here is made with interactive=never.
+    let mut ui = crate::ui::TerminalUi::new(false);
+    let mut engine = Engine::new(store.clone(), &clock, http_config, &mut ui, lock_timeout);
+    // Each token endpoint's host is asked once; its accounts share the answer.
+    let mut reached: Vec<(String, bool)> = Vec::new();
+    for t in targets {
+        // An issuer's account reaches its issuer first (discovery).
+        let token_url = t
+            .req
+            .issuer
+            .clone()
+            .unwrap_or_else(|| t.req.endpoints.token.clone());
+        let host = host_label(&token_url);
+        let ok = match reached.iter().find(|(h, _)| *h == host) {
+            Some((_, ok)) => *ok,
+            None => {
+                let ok = check_host(&mut engine, &token_url, &host, out);
+                reached.push((host.clone(), ok));
+                ok
+            }
+        };
+        if ok {
+            check_registration(&mut engine, &t, now, out);
+        } else {
+            out.push(Finding::Skipped(format!(
+                "{}: the app registration check ({host} was not reached)",
+                t.label
+            )));
+        }
+    }
+}
+
+/// `scheme://host[:port]` of a URL, for findings.
+fn host_label(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| url.to_string())
+}
+
+/// Whether the host of `token_url` answers; and, if it does, whether its
+/// `Date` agrees with the local clock.
+fn check_host(engine: &mut Engine, token_url: &str, host: &str, out: &mut Vec<Finding>) -> bool {
+    let probe = engine.http_client().and_then(|http| http.probe(token_url));
+    let probe = match probe {
+        Ok(p) => p,
+        Err(e) => {
+            out.push(problem_of(&e, "check the network connection"));
+            return false;
+        }
+    };
+    let route = match &probe.proxy {
+        Some(p) => format!("through the proxy {p}"),
+        None => "directly, no proxy set".into(),
+    };
+    out.push(Finding::Ok(format!(
+        "{host} is reachable (HTTP {} in {} ms, {route})",
+        probe.status,
+        probe.elapsed.as_millis()
+    )));
+    out.push(clock_finding(
+        host,
+        probe.date.as_deref(),
+        SystemClock.now(),
+    ));
+    true
+}
+
+/// The local clock (`local`, Unix seconds) against a `Date` header.
+fn clock_finding(host: &str, date: Option<&str>, local: u64) -> Finding {
+    let Some(date) = date else {
+        return Finding::Skipped(format!(
+            "the clock: {host} sent no Date header to compare with"
+        ));
+    };
+    let Some(theirs) = oauth::parse_http_date(date) else {
+        return Finding::Skipped(format!(
+            "the clock: the Date header of {host} ('{}') is not an HTTP date",
+            crate::error::one_line(&date.chars().take(60).collect::<String>())
+        ));
+    };
+    let skew = local.abs_diff(theirs);
+    if skew <= MAX_CLOCK_SKEW {
+        return Finding::Ok(format!(
+            "the clock agrees with {host} ({skew} s apart; up to {MAX_CLOCK_SKEW} s is fine)"
+        ));
+    }
+    let way = if local > theirs { "fast" } else { "slow" };
+    Finding::Problem(
+        format!(
+            "the clock is {skew} s {way} (compared with the Date header of {host}); \
+             certificate and token lifetime checks assume a correct clock"
+        ),
+        "enable time sync (timedatectl set-ntp true), or set the time (e.g. chronyc makestep)"
+            .into(),
+    )
+}
+
+/// Whether the app registration allows the account's grants: a refresh
+/// when it has a refresh token, else a device authorization and one poll.
+fn check_registration(engine: &mut Engine, t: &Target, now: u64, out: &mut Vec<Finding>) {
+    let label = &t.label;
+    let stored = t.rec.as_ref().filter(|r| r.refresh_token.is_some());
+    if let Some(rec) = stored {
+        if t.req.provider == Provider::Google
+            && t.req.client_secret.is_none()
+            && t.req.client_secret_cmd.is_none()
+        {
+            out.push(Finding::Skipped(format!(
+                "{label}: the refresh check (Google wants the client secret, which only the \
+                 config file's client_secret_cmd gives doctor)"
+            )));
+            return;
+        }
+        match engine.check_refresh(&t.req, &rec.user) {
+            Ok(RefreshCheck::Refreshed { rotated }) => out.push(Finding::Ok(format!(
+                "{label}: the provider accepted the refresh token (a new access token{} was \
+                 stored): the app registration allows it",
+                if rotated {
+                    " and the rotated refresh token"
+                } else {
+                    ""
+                }
+            ))),
+            Ok(RefreshCheck::NoRefreshToken) => out.push(Finding::Skipped(format!(
+                "{label}: the refresh check (the refresh token was erased meanwhile)"
+            ))),
+            Ok(RefreshCheck::Refused(e)) => out.push(refusal(&e, t, "refresh", now)),
+            Err(e) => out.push(problem_of(&e, "check the store directory")),
+        }
+        return;
+    }
+    if t.req.flow == Flow::Device && t.req.endpoints.device.is_some() {
+        match engine.check_device(&t.req) {
+            Ok(()) => out.push(Finding::Ok(format!(
+                "{label}: the app registration allows the device flow (a device \
+                 authorization was granted and the provider waits for a sign-in)"
+            ))),
+            Err(e) => out.push(refusal(&e, t, "device authorization", now)),
+        }
+        return;
+    }
+    out.push(Finding::Skipped(format!(
+        "{label}: the app registration check ({} signs in with a browser, so there is \
+         nothing to ask without you; `ooauth2 login` shows the provider's answer)",
+        t.req.provider.name()
+    )));
+}
+
+/// A provider's refusal, decoded into what is wrong and the fix.
+fn refusal(e: &Error, t: &Target, what: &str, now: u64) -> Finding {
+    let label = &t.label;
+    let aadsts = oauth::aadsts_in(&e.message);
+    let microsoft = t.req.provider.is_microsoft();
+    let said = format!("the {what} was refused: {}", e.message);
+    let client = t.req.client_id.as_deref().unwrap_or("CLIENT-ID");
+    let problem = |what: String, fix: String| Finding::Problem(format!("{label}: {what}"), fix);
+    // Microsoft's wording of AADSTS7000218, also from a provider that sends
+    // no code.
+    let wants_secret =
+        aadsts == Some(7000218) || e.message.contains("'client_assertion' or 'client_secret'");
+    match (e.code, aadsts) {
+        _ if wants_secret => problem(
+            format!("the app registration does not allow public client flows ({said})"),
+            format!(
+                "enable Allow public client flows in the app registration (Azure portal > \
+                 App registrations > {client} > Authentication > Advanced settings: Allow \
+                 public client flows: Yes), or give the account its client secret \
+                 (client_secret_cmd)"
+            ),
+        ),
+        (_, Some(700016)) => problem(
+            format!("no app with client id {client} is registered in the directory ({said})"),
+            format!(
+                "check client_id and tenant: an app registered in one directory needs \
+                 --tenant set to that directory (its ID or domain), and personal accounts need \
+                 an app whose Supported account types include personal Microsoft accounts \
+                 (tenant now: {})",
+                t.req.tenant
+            ),
+        ),
+        (_, Some(70011)) | (Code::InvalidScope, _) if microsoft => problem(
+            format!("the provider refused the scope ({said})"),
+            format!(
+                "use outlook.office.com scopes for personal accounts (outlook.office365.com \
+                 ones are refused): {} --scope \"{}\" (or remove scope from the account's \
+                 config to get that default)",
+                t.login,
+                crate::provider::DEFAULT_SCOPE
+            ),
+        ),
+        (Code::InvalidGrant, _) if t.req.provider == Provider::Google => {
+            match google_refused_after(t.rec.as_ref(), now) {
+                Some(age) if GOOGLE_TESTING_AGE.contains(&age) => problem(
+                    format!(
+                        "this Google app is in Testing: its refresh tokens expire after 7 days \
+                         (the refresh token obtained {} day(s) before was refused: {})",
+                        age / 86_400,
+                        e.message
+                    ),
+                    format!(
+                        "publish the app (Google Cloud console > OAuth consent screen > \
+                         Publish app) or sign in again each week: {}",
+                        t.login
+                    ),
+                ),
+                _ => problem(
+                    format!("Google refused the refresh token: revoked or expired ({said})"),
+                    format!("sign in again: {}", t.login),
+                ),
+            }
+        }
+        (Code::InvalidGrant, _) => problem(
+            format!("the provider refused the refresh token ({said})"),
+            match aadsts.and_then(oauth::aadsts_hint) {
+                Some(h) => format!("{h}: {}", t.login),
+                None => format!("sign in again: {}", t.login),
+            },
+        ),
+        (code, _) if code.is_transient() => problem(
+            format!("the provider did not answer the {what} ({})", e.message),
+            e.hint.clone().unwrap_or_else(|| "try again later".into()),
+        ),
+        _ => problem(
+            said,
+            e.hint
+                .clone()
+                .unwrap_or_else(|| "check client_id, tenant and scope".into()),
+        ),
+    }
+}
+
+/// How long after it was obtained the stored refresh token was first
+/// refused: when the record was marked (its last write), else now.
+fn google_refused_after(rec: Option<&Record>, now: u64) -> Option<u64> {
+    let rec = rec?;
+    let obtained = rec.refresh_token_obtained_at?;
+    let refused = if rec.needs_login.is_some() {
+        rec.updated_at
+    } else {
+        now
+    };
+    refused.checked_sub(obtained)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -560,6 +949,46 @@ mod tests {
         r.granted_scope = Some("https://outlook.office.com/IMAP.AccessAsUser.All".into());
         assert!(scope_findings(&r)[0].to_string().contains("POP, SMTP"));
         assert!(!scope_findings(&rec("https://mail.google.com/"))[0].is_problem());
+    }
+
+    #[test]
+    fn clock_skew_beyond_five_minutes_is_a_problem() {
+        let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+        let theirs = 784_111_777;
+        assert!(!clock_finding("h", Some(date), theirs + MAX_CLOCK_SKEW).is_problem());
+        let fast = clock_finding("h", Some(date), theirs + 600).to_string();
+        assert!(
+            fast.starts_with("problem: the clock is 600 s fast"),
+            "{fast}"
+        );
+        assert!(fast.contains("-> enable time sync (timedatectl set-ntp true)"));
+        let slow = clock_finding("h", Some(date), theirs - 301).to_string();
+        assert!(
+            slow.starts_with("problem: the clock is 301 s slow"),
+            "{slow}"
+        );
+        assert!(matches!(clock_finding("h", None, 0), Finding::Skipped(_)));
+        assert!(matches!(
+            clock_finding("h", Some("yesterday"), 0),
+            Finding::Skipped(_)
+        ));
+    }
+
+    #[test]
+    fn a_google_refusal_is_dated_from_the_first_refusal() {
+        let mut r = rec("https://mail.google.com/");
+        r.refresh_token_obtained_at = Some(1000);
+        assert_eq!(google_refused_after(Some(&r), 5000), Some(4000));
+        r.needs_login = Some("refused".into());
+        r.updated_at = 1000 + 7 * 86_400;
+        assert_eq!(
+            google_refused_after(Some(&r), 99 * 86_400),
+            Some(7 * 86_400)
+        );
+        assert!(GOOGLE_TESTING_AGE.contains(&(7 * 86_400)));
+        assert!(!GOOGLE_TESTING_AGE.contains(&86_400));
+        r.refresh_token_obtained_at = None;
+        assert_eq!(google_refused_after(Some(&r), 5000), None);
     }
 
     #[test]

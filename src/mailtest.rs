@@ -1,11 +1,13 @@
-//! `ooauth2 test imap|smtp`: logs in to the real mail server with a token the
-//! engine handed out, over TLS, and says which step failed and why.
+//! `ooauth2 test imap|pop|smtp`: logs in to the real mail server with a token
+//! the engine handed out, over TLS, and says which step failed and why.
 //!
 //! The dialogues are spoken by hand so that every reply can be reported:
 //! IMAP: greeting, (STARTTLS,) CAPABILITY, AUTHENTICATE, `LIST "" "INBOX"`
 //! (some servers accept a token that does not match the mailbox and only
-//! fail the first real command), LOGOUT. SMTP: greeting, EHLO, (STARTTLS,
-//! EHLO,) AUTH, QUIT. On a refused token the server's base64 JSON error
+//! fail the first real command), LOGOUT. POP3: greeting, (STLS,) CAPA, AUTH
+//! (RFC 5034), STAT (for the same reason as IMAP's LIST), QUIT. SMTP:
+//! greeting, EHLO, (STARTTLS, EHLO,) AUTH, QUIT. On a refused token the
+//! server's base64 JSON error
 //! challenge is decoded and answered as each mechanism requires (XOAUTH2: an
 //! empty response; OAUTHBEARER: `%x01`, RFC 7628 §3.2.3).
 //!
@@ -35,9 +37,11 @@ const EHLO_NAME: &str = "localhost";
 /// Which server to log in to.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
-    /// IMAP (default outlook.office365.com:993, TLS from the start).
+    /// IMAP (port 993, TLS from the start).
     Imap,
-    /// SMTP submission (default smtp.office365.com:587, STARTTLS).
+    /// POP3 (port 995, TLS from the start).
+    Pop,
+    /// SMTP submission (port 587 with STARTTLS, or 465 with TLS from the start).
     Smtp,
 }
 
@@ -46,22 +50,28 @@ impl Service {
     pub fn label(self) -> &'static str {
         match self {
             Service::Imap => "IMAP",
+            Service::Pop => "POP3",
             Service::Smtp => "SMTP",
         }
     }
 
-    /// Microsoft 365's server for this service.
-    pub fn default_host(self) -> &'static str {
+    /// The mail protocol, for the provider's table of servers
+    /// (`Provider::mail_server`).
+    pub fn protocol(self) -> crate::provider::MailProtocol {
+        use crate::provider::MailProtocol;
         match self {
-            Service::Imap => "outlook.office365.com",
-            Service::Smtp => "smtp.office365.com",
+            Service::Imap => MailProtocol::Imap,
+            Service::Pop => MailProtocol::Pop,
+            Service::Smtp => MailProtocol::Smtp,
         }
     }
 
-    /// The port Microsoft 365 serves this protocol on.
+    /// The standard port of this protocol (RFC 8314 for IMAP and POP3,
+    /// RFC 6409 submission for SMTP), for a server given with `--host`.
     pub fn default_port(self) -> u16 {
         match self {
             Service::Imap => 993,
+            Service::Pop => 995,
             Service::Smtp => 587,
         }
     }
@@ -107,9 +117,9 @@ impl Mechanism {
 /// How TLS starts.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tls {
-    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    /// TLS from the first byte (IMAPS 993, POP3S 995, SMTPS 465).
     Implicit,
-    /// Plain first, then STARTTLS (IMAP 143, submission 587).
+    /// Plain first, then STARTTLS (IMAP 143, POP3 110 with STLS, submission 587).
     Starttls,
 }
 
@@ -120,7 +130,7 @@ impl Tls {
             993 | 995 | 465 => Tls::Implicit,
             143 | 110 | 587 | 25 => Tls::Starttls,
             _ => match service {
-                Service::Imap => Tls::Implicit,
+                Service::Imap | Service::Pop => Tls::Implicit,
                 Service::Smtp => Tls::Starttls,
             },
         }
@@ -217,6 +227,7 @@ pub fn run(target: &Target, login: &Login, report: &mut Report) -> Result<String
     };
     let extra = match target.service {
         Service::Imap => imap(&mut conn, &config, login, &sasl)?,
+        Service::Pop => pop(&mut conn, &config, login, &sasl)?,
         Service::Smtp => smtp(&mut conn, &config, login, &sasl)?,
     };
     Ok(format!(
@@ -382,8 +393,8 @@ fn connect(target: &Target) -> Result<(TcpStream, SocketAddr)> {
         format!("cannot connect to {} ({why})", target.at()),
     )
     .hint(format!(
-        "check --host and --port ({} usually listens on {} {}) and the network",
-        target.service.default_host(),
+        "check --host and --port ({} usually listens on {} with {}) and the network",
+        target.service.label(),
         target.service.default_port(),
         Tls::for_port(target.service, target.service.default_port()).label()
     )))
@@ -838,6 +849,155 @@ fn imap(
 }
 
 // ---------------------------------------------------------------------------
+// POP3 (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH)
+// ---------------------------------------------------------------------------
+
+/// RFC 5034 §4: an AUTH command with its initial response may not exceed
+/// 255 octets (CRLF included); a longer one (every real token) waits for
+/// the server's empty `+ ` challenge instead.
+const POP_MAX_AUTH_LINE: usize = 255;
+
+/// One POP3 status line: `Ok(text)` for `+OK text`, `Err(line)` for `-ERR`
+/// (or anything else, which the caller reports).
+fn pop_status(line: &str) -> std::result::Result<&str, &str> {
+    match line.strip_prefix("+OK") {
+        Some(rest) => Ok(rest.trim_start()),
+        None => Err(line),
+    }
+}
+
+/// Sends a POP3 command and reads its one status line.
+fn pop_command(conn: &mut Conn, cmd: &str) -> Result<String> {
+    conn.send(cmd, None)?;
+    conn.read_line()
+}
+
+/// The POP3 dialogue after connecting (and, with implicit TLS, the handshake).
+fn pop(
+    conn: &mut Conn,
+    config: &Arc<rustls::ClientConfig>,
+    login: &Login,
+    sasl: &str,
+) -> Result<String> {
+    let at = conn.target.at();
+    let greeting = conn.read_line()?;
+    if pop_status(&greeting).is_err() {
+        let (code, why) = if greeting.starts_with("-ERR") {
+            (Code::NetworkError, "turned the connection away")
+        } else {
+            (Code::BadResponse, "did not greet as a POP3 server")
+        };
+        return Err(
+            Error::new(code, format!("{at} {why}: '{}'", shorten(&greeting)))
+                .hint("check --port (POP3: 995 with implicit TLS, 110 with STLS) and --tls"),
+        );
+    }
+    if conn.target.tls == Tls::Starttls {
+        let r = pop_command(conn, "STLS")?;
+        if let Err(r) = pop_status(&r) {
+            return Err(Error::new(
+                Code::ProviderError,
+                format!("{at} refused STLS: {}", shorten(r)),
+            )
+            .hint("try --tls implicit (port 995); ooauth2 never sends a token without TLS"));
+        }
+        conn.start_tls(config)?;
+    }
+    // CAPA is optional (RFC 2449): without it, nothing is known about SASL.
+    let mech = conn.target.mechanism;
+    let mut advertised = true;
+    let capa = pop_command(conn, "CAPA")?;
+    if pop_status(&capa).is_ok() {
+        let mut sasl_line = None;
+        loop {
+            let line = conn.read_line()?;
+            if line == "." {
+                break;
+            }
+            let upper = line.to_ascii_uppercase();
+            if let Some(mechs) = upper.strip_prefix("SASL ") {
+                sasl_line = Some(mechs.to_string());
+            }
+        }
+        advertised = sasl_line.is_some_and(|m| m.split(' ').any(|w| w == mech.name()));
+    }
+    let hidden = format!("<{} string, not shown>", mech.name());
+    let with_ir = format!("AUTH {} {sasl}", mech.name());
+    let mut r = if with_ir.len() + 2 <= POP_MAX_AUTH_LINE {
+        conn.send(&with_ir, Some(&format!("AUTH {} {hidden}", mech.name())))?;
+        conn.read_line()?
+    } else {
+        let r = pop_command(conn, &format!("AUTH {}", mech.name()))?;
+        if r.trim_end() == "+" {
+            conn.send(sasl, Some(&hidden))?;
+            conn.read_line()?
+        } else {
+            r
+        }
+    };
+    let mut challenge = None;
+    if let Some(rest) = r.strip_prefix("+ ") {
+        // The error challenge; answering it ends the exchange with -ERR.
+        challenge = Some(rest.trim().to_string());
+        conn.send(mech.abort_answer(), Some(mech.abort_shown()))?;
+        r = conn.read_line()?;
+    }
+    if let Err(reply) = pop_status(&r) {
+        let reply = reply.to_string();
+        return Err(refused(
+            conn,
+            login,
+            "the token",
+            &reply,
+            challenge.as_deref(),
+            advertised,
+        ));
+    }
+    conn.report.step(&format!(
+        "authenticate ok ({} as {})",
+        mech.name(),
+        login.user
+    ));
+    let stat = pop_command(conn, "STAT")?;
+    let counts = match pop_status(&stat) {
+        Ok(text) => {
+            let mut words = text.split(' ');
+            let n = words.next().and_then(|w| w.parse::<u64>().ok());
+            let size = words.next().and_then(|w| w.parse::<u64>().ok());
+            match (n, size) {
+                (Some(n), Some(size)) => (n, size),
+                _ => {
+                    return Err(Error::new(
+                        Code::BadResponse,
+                        format!("{at} answered STAT with '{}'", shorten(&stat)),
+                    ));
+                }
+            }
+        }
+        Err(reply) => {
+            let reply = reply.to_string();
+            return Err(refused(
+                conn,
+                login,
+                "STAT after a successful AUTH",
+                &reply,
+                None,
+                true,
+            ));
+        }
+    };
+    conn.report.step(&format!(
+        "stat ok ({} message(s), {} octets)",
+        counts.0, counts.1
+    ));
+    // A polite goodbye; the test has already passed.
+    if conn.send("QUIT", None).is_ok() {
+        let _ = conn.read_line();
+    }
+    Ok(format!(", {} message(s) in the mailbox", counts.0))
+}
+
+// ---------------------------------------------------------------------------
 // SMTP (RFC 5321, RFC 3207 STARTTLS, RFC 4954 AUTH)
 // ---------------------------------------------------------------------------
 
@@ -985,7 +1145,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pop_status_lines() {
+        assert_eq!(pop_status("+OK 2 320"), Ok("2 320"));
+        assert_eq!(pop_status("+OK"), Ok(""));
+        assert_eq!(pop_status("-ERR [AUTH] no"), Err("-ERR [AUTH] no"));
+        assert_eq!(
+            pop_status("+ eyJzdGF0dXMiOiI0MDEifQ=="),
+            Err("+ eyJzdGF0dXMiOiI0MDEifQ==")
+        );
+    }
+
+    #[test]
     fn tls_follows_the_port() {
+        assert_eq!(Tls::for_port(Service::Pop, 995), Tls::Implicit);
+        assert_eq!(Tls::for_port(Service::Pop, 110), Tls::Starttls);
+        assert_eq!(Tls::for_port(Service::Pop, 10995), Tls::Implicit);
         assert_eq!(Tls::for_port(Service::Smtp, 465), Tls::Implicit);
         assert_eq!(Tls::for_port(Service::Smtp, 587), Tls::Starttls);
         assert_eq!(Tls::for_port(Service::Imap, 143), Tls::Starttls);

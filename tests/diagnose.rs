@@ -1,5 +1,6 @@
-//! `ooauth2 test imap|smtp` against the real Dovecot of the real-client
-//! tests (IMAPS, IMAP with STARTTLS, submission with STARTTLS; tokens checked
+//! `ooauth2 test imap|pop|smtp` against the real Dovecot of the real-client
+//! tests (IMAPS, IMAP with STARTTLS, POP3S, POP3 with STLS, submission with
+//! STARTTLS; tokens checked
 //! at the mock provider), and `ooauth2 doctor` with each problem it claims
 //! to find made for real on disk or at the mock provider.
 //!
@@ -168,6 +169,120 @@ fn test_smtp_logs_in_to_submission_after_starttls() {
 }
 
 #[test]
+fn test_pop_logs_in_over_pop3s_and_stls_and_reads_the_mailbox() {
+    let s = setup();
+    let xo = s.env.token(USER, &["--format", "xoauth2"]).stdout;
+    s.dc.seed_inbox(xo.trim(), USER, "pop-marker");
+    // An unusual port: POP3's default, implicit TLS, applies.
+    let run = s.test("pop", s.dc.pop3s_port, &[]);
+    s.expect_ok(
+        &run,
+        &[
+            "token ok (from cache",
+            "connect ok (127.0.0.1:",
+            "tls ok (TLSv1.",
+            "implicit TLS, certificate for 127.0.0.1)",
+            "authenticate ok (XOAUTH2 as me@example.com)",
+            "stat ok (1 message(s), ",
+        ],
+    );
+    assert!(
+        run.stdout
+            .starts_with(&format!("POP3 login ok: {USER} at 127.0.0.1:"))
+            && run
+                .stdout
+                .trim_end()
+                .ends_with(", 1 message(s) in the mailbox"),
+        "{run:#?}"
+    );
+    s.expect_logins("XOAUTH2", "pop3-login", 1);
+    // OAUTHBEARER with the dialogue shown: the mock's short token fits the
+    // AUTH line as an initial response (RFC 5034), which is not shown.
+    let run = s.test(
+        "pop",
+        s.dc.pop3s_port,
+        &["--mechanism", "oauthbearer", "-v"],
+    );
+    s.expect_ok(
+        &run,
+        &[
+            "C: CAPA",
+            "C: AUTH OAUTHBEARER <OAUTHBEARER string, not shown>",
+            "authenticate ok (OAUTHBEARER as me@example.com)",
+            "C: STAT",
+        ],
+    );
+    s.expect_logins("OAUTHBEARER", "pop3-login", 1);
+    // A real-sized token (1.5 KB) is too long for the 255-octet AUTH line:
+    // it follows the server's empty challenge.
+    s.env.idp.set_token_size(1500);
+    let run = s.test("pop", s.dc.pop3s_port, &["--refresh", "-v"]);
+    s.expect_ok(
+        &run,
+        &[
+            "token ok (from refresh",
+            "C: AUTH XOAUTH2\n  S: +\n  C: <XOAUTH2 string, not shown>",
+            "stat ok (1 message(s)",
+        ],
+    );
+    s.expect_logins("XOAUTH2", "pop3-login", 2);
+    // STLS on the plain POP3 listener.
+    let run = s.test("pop", s.dc.pop3_port, &["--tls", "starttls", "-v"]);
+    s.expect_ok(
+        &run,
+        &[
+            "C: STLS",
+            "STARTTLS, certificate for 127.0.0.1",
+            "stat ok (1 message(s)",
+        ],
+    );
+    s.expect_logins("XOAUTH2", "pop3-login", 3);
+}
+
+#[test]
+fn test_pop_reports_an_expired_or_foreign_token_with_the_servers_reason() {
+    let s = setup();
+    // --refresh gets a token the server takes after the provider expired the cached one.
+    s.env.idp.expire_access_tokens();
+    let run = s.test("pop", s.dc.pop3s_port, &["--refresh"]);
+    s.expect_ok(&run, &["token ok (from refresh", "stat ok"]);
+    // A token of another mailbox: the server refuses it for this one.
+    s.env.seed("other@example.com");
+    let foreign = s.env.cached_access_token("other@example.com");
+    let (path, mut rec) = s.env.record_path(USER);
+    rec["access_token"] = serde_json::json!(foreign);
+    std::fs::write(&path, serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
+    let run = s.test("pop", s.dc.pop3s_port, &["-v"]);
+    run.expect_failure(
+        1,
+        &[
+            "token ok (from cache",
+            "the POP3 server at 127.0.0.1:",
+            "refused the token for me@example.com: -ERR",
+            "server's reason: status ",
+            "it is for another mailbox than me@example.com",
+            "retry with --refresh",
+        ],
+    );
+    assert!(!run.stderr.contains("authenticate ok"), "{run:#?}");
+    assert!(!run.stderr.contains(&foreign) && !run.stdout.contains(&foreign));
+    // Expired by the provider (revoked sessions look the same to the server).
+    s.env.idp.expire_access_tokens();
+    for mech in ["xoauth2", "oauthbearer"] {
+        let run = s.test("pop", s.dc.pop3s_port, &["--mechanism", mech]);
+        run.expect_failure(
+            1,
+            &[
+                "refused the token for me@example.com: -ERR",
+                "server's reason: status ",
+                "hint: ",
+            ],
+        );
+        s.no_secret(&run);
+    }
+}
+
+#[test]
 fn a_token_the_provider_expired_early_is_reported_with_the_servers_reason() {
     let s = setup();
     // The cached token still looks valid to ooauth2; the mock no longer
@@ -228,6 +343,40 @@ fn network_and_tls_failures_exit_75() {
     // Implicit TLS against the plain listener: no TLS server there.
     let run = s.test("imap", s.dc.imap_port, &["--tls", "implicit"]);
     run.expect_failure(75, &["TLS handshake", "did not answer with TLS"]);
+}
+
+#[test]
+fn test_without_host_for_a_generic_provider_fails_before_asking_anyone() {
+    let env = Env::new();
+    let cfg = env.root.join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[accounts.custom]\nprovider = \"generic\"\nclient_id = \"{CLIENT}\"\n\
+             token_endpoint = \"{}/common/oauth2/v2.0/token\"\nuser = \"{USER}\"\n\
+             scope = \"imap smtp\"\n",
+            env.idp.authority()
+        ),
+    )
+    .unwrap();
+    set_mode(&cfg, 0o600);
+    for (service, port) in [("imap", "993"), ("pop", "995"), ("smtp", "587")] {
+        let mut cmd = env.command(&["test", service, "custom"]);
+        cmd.env("OOAUTH2_CONFIG", &cfg);
+        let run = env.run_with(cmd, b"");
+        run.expect_failure(
+            2,
+            &[
+                "provider generic has no default",
+                "server: pass --host (and --port)",
+                &format!("--host mail.example.org --port {port}"),
+            ],
+        );
+        assert!(!run.stderr.contains("connect"), "{run:#?}");
+    }
+    // No token was asked for, so nothing was stored either.
+    assert_eq!(env.idp.total_count(), 0);
+    assert!(env.files().is_empty());
 }
 
 #[test]
@@ -303,7 +452,15 @@ fn expect_problem(run: &Run, needles: &[&str]) {
 fn doctor_is_all_ok_for_a_seeded_account() {
     let env = Env::new();
     env.seed(USER);
-    for run in [doctor_account(&env), doctor(&env, &[], None)] {
+    let offline = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.push("--offline");
+        doctor(&env, &all, None)
+    };
+    let flags = env.account_flags(USER);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    env.idp.reset_counts();
+    for run in [offline(&flags), offline(&[])] {
         run.expect(0);
         assert_eq!(problems(&run), Vec::<String>::new());
         for n in [
@@ -313,7 +470,7 @@ fn doctor_is_all_ok_for_a_seeded_account() {
             "ok: account me@example.com has a refresh token, obtained ",
             "the access token is valid for ",
             "the scope covers IMAP, POP and SMTP",
-            "skipped: network checks",
+            "skipped: network checks (reachability, clock skew, app registration): --offline",
         ] {
             assert!(run.stdout.contains(n), "{n:?}: {run:#?}");
         }
@@ -321,6 +478,54 @@ fn doctor_is_all_ok_for_a_seeded_account() {
         let rt = env.stored_refresh_token(USER);
         assert!(!run.stdout.contains(&at) && !run.stdout.contains(&rt));
     }
+    // --offline asks nothing of the provider.
+    assert_eq!(env.idp.total_count(), 0);
+}
+
+#[test]
+fn doctor_online_reaches_the_provider_checks_the_clock_and_refreshes_keeping_the_rotated_token() {
+    let env = Env::new();
+    let old_rt = env.seed(USER);
+    let old_at = env.cached_access_token(USER);
+    let mut args = vec!["-v".to_string()];
+    args.extend(env.account_flags(USER));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    env.idp.reset_counts();
+    let run = doctor(&env, &args, None);
+    run.expect(0);
+    assert_eq!(problems(&run), Vec::<String>::new());
+    let host = env.idp.authority();
+    for n in [
+        &format!("ok: {host} is reachable (HTTP 404 in ") as &str,
+        "directly, no proxy set)",
+        &format!("ok: the clock agrees with {host} ("),
+        "up to 300 s is fine)",
+        "ok: me@example.com: ",
+        "the provider accepted the refresh token (a new access token and the rotated \
+         refresh token was stored): the app registration allows it",
+    ] {
+        let n = n.replace("ok: me@example.com: ", "ok: account me@example.com: ");
+        assert!(run.stdout.contains(&n), "{n:?}: {run:#?}");
+    }
+    // One probe, one refresh; the rotated token is what the store holds now.
+    assert_eq!(env.idp.count(support::mock_idp::Grant::Refresh), 1);
+    assert_eq!(env.idp.total_count(), 2);
+    let new_rt = env.stored_refresh_token(USER);
+    assert_ne!(new_rt, old_rt);
+    assert_eq!(env.idp.last_refresh_token_for(USER), Some(new_rt.clone()));
+    assert!(env.idp.is_valid_refresh_token(&new_rt));
+    // -v shows the exchanges, never a token.
+    assert!(
+        run.stderr.contains("(reachability) -> 404")
+            && run.stderr.contains("grant_type=refresh_token) -> 200"),
+        "{run:#?}"
+    );
+    let new_at = env.cached_access_token(USER);
+    for secret in [&old_rt, &new_rt, &old_at, &new_at] {
+        assert!(!run.stdout.contains(secret.as_str()) && !run.stderr.contains(secret.as_str()));
+    }
+    // The token still works for a mail client afterwards.
+    env.token(USER, &["--non-interactive"]).expect(0);
 }
 
 #[test]
@@ -443,4 +648,430 @@ fn doctor_reports_an_account_never_signed_in() {
     );
     // The other account is not looked at when one is named.
     assert!(!run.stdout.contains("account me@example.com"), "{run:#?}");
+}
+
+// ---------------------------------------------------------------------------
+// doctor: the network checks, each with the failure it names made for real
+// ---------------------------------------------------------------------------
+
+/// `doctor` for `user` at `authority`, with `extra` environment variables.
+fn doctor_at(env: &Env, authority: &str, user: &str, vars: &[(&str, &str)]) -> Run {
+    let flags = env.account_flags_at(authority, user);
+    let mut cmd = env.command(
+        &std::iter::once("doctor".to_string())
+            .chain(flags)
+            .collect::<Vec<_>>(),
+    );
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    env.run_with(cmd, b"")
+}
+
+#[test]
+fn doctor_names_an_unreachable_provider_and_skips_what_needs_it() {
+    let env = Env::new();
+    let port = free_port();
+    let run = doctor_at(&env, &format!("http://127.0.0.1:{port}"), USER, &[]);
+    expect_problem(
+        &run,
+        &[
+            &format!("cannot reach 127.0.0.1:{port}"),
+            "-> check the network connection, DNS and the firewall",
+            "set HTTPS_PROXY",
+        ],
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "skipped: account me@example.com: the app registration check (http://127.0.0.1:{port} was not reached)"
+        )),
+        "{run:#?}"
+    );
+    assert!(!run.stdout.contains("the clock"), "{run:#?}");
+}
+
+#[test]
+fn doctor_names_the_proxy_that_fails_and_never_its_password() {
+    let env = Env::new();
+    let proxy = free_port();
+    let proxy_url = format!("http://someone:proxy-pass-5521@127.0.0.1:{proxy}");
+    // An https authority goes through HTTPS_PROXY (a closed port here).
+    let run = doctor_at(
+        &env,
+        &format!("https://127.0.0.1:{}", free_port()),
+        USER,
+        &[("HTTPS_PROXY", &proxy_url)],
+    );
+    expect_problem(
+        &run,
+        &[
+            &format!("through the proxy http://127.0.0.1:{proxy} (from HTTPS_PROXY)"),
+            "-> check that the proxy runs and that HTTPS_PROXY (or ALL_PROXY) names it",
+        ],
+    );
+    assert!(
+        !run.stdout.contains("proxy-pass-5521") && !run.stderr.contains("proxy-pass-5521"),
+        "{run:#?}"
+    );
+    // NO_PROXY sends it direct: then the failure is the host's, not the proxy's.
+    let host_port = free_port();
+    let run = doctor_at(
+        &env,
+        &format!("https://127.0.0.1:{host_port}"),
+        USER,
+        &[("HTTPS_PROXY", &proxy_url), ("NO_PROXY", "127.0.0.1")],
+    );
+    expect_problem(&run, &[&format!("cannot reach 127.0.0.1:{host_port}")]);
+    assert!(!run.stdout.contains("through the proxy"), "{run:#?}");
+}
+
+#[test]
+fn doctor_names_a_provider_that_does_not_answer_in_time() {
+    let env = Env::new();
+    env.idp.set_delay_ms(3000);
+    let run = doctor_at(
+        &env,
+        &env.idp.authority(),
+        USER,
+        &[("OOAUTH2_HTTP_TIMEOUT", "1")],
+    );
+    expect_problem(
+        &run,
+        &[
+            "did not answer within 1 s",
+            "-> check the network: a firewall that drops packets looks like this",
+            "OOAUTH2_HTTP_TIMEOUT",
+        ],
+    );
+}
+
+#[test]
+fn doctor_names_a_host_that_does_not_speak_https() {
+    let env = Env::new();
+    // The mock speaks plain HTTP on its port.
+    let authority = format!("https://127.0.0.1:{}", env.idp.port());
+    let run = doctor_at(&env, &authority, USER, &[]);
+    expect_problem(
+        &run,
+        &[
+            "the TLS handshake with 127.0.0.1:",
+            "-> something that does not speak HTTPS answered there",
+        ],
+    );
+}
+
+/// `openssl s_server` answering HTTPS with a self-signed certificate that no
+/// CA store trusts; stopped by its PID when dropped.
+struct UntrustedHttps {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl UntrustedHttps {
+    fn start(dir: &std::path::Path) -> UntrustedHttps {
+        let openssl = support::mail::program("openssl");
+        let (cert, key) = (dir.join("self.pem"), dir.join("self.key"));
+        let made = std::process::Command::new(&openssl)
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{made:?}");
+        let port = free_port();
+        let child = std::process::Command::new(&openssl)
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "s_server not listening"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        UntrustedHttps { child, port }
+    }
+}
+
+impl Drop for UntrustedHttps {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn doctor_names_a_certificate_the_ca_store_does_not_trust() {
+    let env = Env::new();
+    let server = UntrustedHttps::start(&env.root);
+    let run = doctor_at(
+        &env,
+        &format!("https://127.0.0.1:{}", server.port),
+        USER,
+        &[],
+    );
+    expect_problem(
+        &run,
+        &[
+            "the TLS certificate of 127.0.0.1:",
+            "is not trusted",
+            "-> a TLS-inspecting proxy or firewall may be in the way: add its CA certificate \
+             to the system CA store",
+        ],
+    );
+}
+
+#[test]
+fn doctor_finds_a_clock_that_is_fast_or_slow() {
+    let env = Env::new();
+    env.seed(USER);
+    for (offset, way) in [(-600, "fast"), (900, "slow")] {
+        env.idp.set_date_offset(offset);
+        let run = doctor_account(&env);
+        let found = problems(&run);
+        let line = found
+            .iter()
+            .find(|p| p.contains("the clock is "))
+            .unwrap_or_else(|| panic!("no clock problem: {run:#?}"));
+        // "the clock is N s fast": N within a second or two of the offset.
+        let n: i64 = line
+            .split("the clock is ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!((n - offset.abs()).abs() <= 2, "{line}");
+        assert!(
+            line.contains(&format!(" s {way} (compared with the Date header of ")),
+            "{line}"
+        );
+        assert!(
+            line.contains("-> enable time sync (timedatectl set-ntp true)"),
+            "{line}"
+        );
+        run.expect(1);
+    }
+    // Within the limit: ok.
+    env.idp.set_date_offset(-120);
+    let run = doctor_account(&env);
+    run.expect(0);
+    assert!(
+        run.stdout.contains("ok: the clock agrees with "),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn doctor_finds_an_app_registration_without_public_client_flows() {
+    use support::mock_idp::Registration;
+    let env = Env::new();
+    env.seed(USER);
+    env.idp.set_registration(Registration::NoPublicClientFlows);
+    // Stored: the refresh is refused; the refresh token is kept.
+    let rt = env.stored_refresh_token(USER);
+    let run = doctor_account(&env);
+    expect_problem(
+        &run,
+        &[
+            "account me@example.com: the app registration does not allow public client flows",
+            "AADSTS7000218",
+            "-> enable Allow public client flows in the app registration",
+            "Authentication > Advanced settings",
+        ],
+    );
+    assert_eq!(env.stored_refresh_token(USER), rt);
+    // Never signed in: a device authorization and exactly one poll.
+    env.idp.reset_counts();
+    let flags = env.account_flags("new@example.com");
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let run = doctor(&env, &flags, None);
+    expect_problem(
+        &run,
+        &[
+            "account new@example.com: the app registration does not allow public client flows",
+            "the device authorization was refused",
+            "-> enable Allow public client flows in the app registration",
+        ],
+    );
+    assert_eq!(env.idp.devicecode_count(), 1);
+    assert_eq!(env.idp.count(support::mock_idp::Grant::Device), 1);
+    // Neither the device code nor the user code is shown.
+    let polls = env.idp.token_requests(support::mock_idp::Grant::Device);
+    let code = polls[0].get("device_code").unwrap().to_string();
+    assert!(!run.stdout.contains(&code) && !run.stderr.contains(&code));
+    assert!(!run.stdout.contains("enter the code"), "{run:#?}");
+}
+
+#[test]
+fn doctor_says_the_device_flow_is_allowed_when_the_provider_waits_for_a_sign_in() {
+    let env = Env::new();
+    env.seed(USER);
+    let flags = env.account_flags("new@example.com");
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    env.idp.reset_counts();
+    let run = doctor(&env, &flags, None);
+    assert!(
+        run.stdout
+            .contains("ok: account new@example.com: the app registration allows the device flow"),
+        "{run:#?}"
+    );
+    assert_eq!(env.idp.devicecode_count(), 1);
+    assert_eq!(env.idp.count(support::mock_idp::Grant::Device), 1);
+    // Only the not-stored problem; nothing was stored by the check.
+    assert_eq!(problems(&run).len(), 1, "{run:#?}");
+    assert_eq!(env.records().len(), 1);
+}
+
+#[test]
+fn doctor_finds_a_client_id_unknown_to_the_tenant() {
+    use support::mock_idp::Registration;
+    let env = Env::new();
+    env.seed(USER);
+    env.idp.set_registration(Registration::AppNotFound);
+    for flags in [
+        env.account_flags(USER),
+        env.account_flags("new@example.com"),
+    ] {
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let run = doctor(&env, &flags, None);
+        expect_problem(
+            &run,
+            &[
+                &format!("no app with client id {CLIENT} is registered in the directory"),
+                "AADSTS700016",
+                "-> check client_id and tenant",
+            ],
+        );
+    }
+}
+
+#[test]
+fn doctor_tells_personal_accounts_to_use_outlook_office_com_scopes() {
+    use support::mock_idp::Registration;
+    let env = Env::new();
+    let rt = env.idp.issue_refresh_token(USER, CLIENT);
+    let scope = "offline_access https://outlook.office365.com/IMAP.AccessAsUser.All \
+                 https://outlook.office365.com/POP.AccessAsUser.All \
+                 https://outlook.office365.com/SMTP.Send";
+    env.helper(&format!(
+        "action=store\nrefresh_token={rt}\nscope={scope}\n"
+    ))
+    .expect(0);
+    env.idp
+        .set_registration(Registration::PersonalAccountScopes);
+    let run = doctor_account(&env);
+    expect_problem(
+        &run,
+        &[
+            "account me@example.com: the provider refused the scope",
+            "AADSTS70011",
+            "-> use outlook.office.com scopes for personal accounts",
+            "--scope \"offline_access https://outlook.office.com/IMAP.AccessAsUser.All",
+        ],
+    );
+    // A sign-in asking for those scopes is refused at the device authorization.
+    let mut flags = env.account_flags("new@example.com");
+    flags.extend(["--scope".to_string(), scope.to_string()]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let run = doctor(&env, &flags, None);
+    expect_problem(
+        &run,
+        &[
+            "account new@example.com: the provider refused the scope",
+            "-> use outlook.office.com scopes for personal accounts",
+        ],
+    );
+}
+
+#[test]
+fn doctor_recognises_a_google_testing_app_by_the_refresh_token_age() {
+    let env = Env::new();
+    let secret = "google-desktop-secret-77";
+    let rt = env.idp.issue_refresh_token(USER, CLIENT);
+    let cfg = env.root.join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[accounts.gmail]\nprovider = \"google\"\nclient_id = \"{CLIENT}\"\n\
+             authority = \"{}\"\nuser = \"{USER}\"\nclient_secret_cmd = \"echo {secret}\"\n",
+            env.idp.authority()
+        ),
+    )
+    .unwrap();
+    set_mode(&cfg, 0o600);
+    let store = env.run(
+        &["helper"],
+        format!(
+            "provider=google\nclient_id={CLIENT}\nauthority={}\nuser={USER}\n\
+             client_secret={secret}\naction=store\nrefresh_token={rt}\n\n",
+            env.idp.authority()
+        )
+        .as_bytes(),
+    );
+    store.expect(0);
+    // Obtained 7 days and a minute ago; Google now refuses it.
+    let set_obtained = |ago: u64| {
+        let (path, mut v) = env.record_path(USER);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        v["refresh_token_obtained_at"] = serde_json::json!(now - ago);
+        v["needs_login"] = serde_json::Value::Null;
+        std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    };
+    set_obtained(7 * 86_400 + 60);
+    env.idp.google_expire_refresh_token(&rt);
+    let run = doctor(&env, &["gmail"], Some(&cfg));
+    expect_problem(
+        &run,
+        &[
+            "account 'gmail' (me@example.com): this Google app is in Testing: its refresh \
+             tokens expire after 7 days",
+            "obtained 7 day(s) before was refused",
+            "Token has been expired or revoked.",
+            "-> publish the app (Google Cloud console > OAuth consent screen > Publish app) \
+             or sign in again each week: ooauth2 login gmail",
+        ],
+    );
+    for s in [secret, rt.as_str()] {
+        assert!(
+            !run.stdout.contains(s) && !run.stderr.contains(s),
+            "{run:#?}"
+        );
+    }
+    // The refresh token is kept, the account marked as a refresh marks it.
+    assert_eq!(env.stored_refresh_token(USER), rt);
+    assert!(env.record(USER)["needs_login"].is_string());
+    // A day-old token refused is not the Testing expiry.
+    set_obtained(86_400);
+    let run = doctor(&env, &["gmail"], Some(&cfg));
+    expect_problem(
+        &run,
+        &[
+            "Google refused the refresh token: revoked or expired",
+            "-> sign in again: ooauth2 login gmail",
+        ],
+    );
+    assert!(!run.stdout.contains("Testing"), "{run:#?}");
 }

@@ -1,5 +1,5 @@
 //! Real mail servers and clients for tests/real_clients.rs: a private Dovecot
-//! (IMAP, IMAPS, submission) that checks bearer tokens at the mock identity
+//! (IMAP, IMAPS, POP3, POP3S, submission) that checks bearer tokens at the mock identity
 //! provider's RFC 7662 introspection endpoint, a tiny SMTP sink that Dovecot's
 //! submission service relays to, and helpers that run msmtp, mbsync, curl and
 //! the contrib/ scripts as a user would, with the contrib/ files substituted.
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 /// What the real-client tests need from Debian 12, as `.ci/run` installs it.
 pub const APT: &str = "apt-get install -y --no-install-recommends dovecot-imapd \
-     dovecot-submissiond msmtp isync libsasl2-modules-kdexoauth2 curl openssl python3";
+     dovecot-pop3d dovecot-submissiond msmtp isync libsasl2-modules-kdexoauth2 curl openssl python3";
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -75,6 +75,10 @@ pub fn require_programs() {
         })
     });
     let mut missing: Vec<String> = missing.into_iter().map(String::from).collect();
+    // Dovecot's POP3 server is its own package, dovecot-pop3d.
+    if !Path::new(DOVECOT_POP3).is_file() {
+        missing.push(DOVECOT_POP3.into());
+    }
     if !plugin {
         missing.push("Cyrus SASL XOAUTH2 plugin".into());
     }
@@ -385,14 +389,21 @@ fn sink_session(conn: TcpStream, state: &Mutex<SinkState>) -> std::io::Result<()
 // Dovecot
 // ---------------------------------------------------------------------------
 
+/// Dovecot's POP3 server program (Debian's dovecot-pop3d).
+pub const DOVECOT_POP3: &str = "/usr/lib/dovecot/pop3";
+
 /// A private Dovecot instance: IMAP (plain, for raw protocol tests), IMAPS,
-/// and submission with STARTTLS relaying to a [`Sink`].
+/// POP3 (STLS) and POP3S, and submission with STARTTLS relaying to a [`Sink`].
 pub struct Dovecot {
     pub dir: PathBuf,
     child: Option<Child>,
     pub imap_port: u16,
     pub imaps_port: u16,
     pub submission_port: u16,
+    /// POP3 with STLS.
+    pub pop3_port: u16,
+    /// POP3 over TLS from the first byte.
+    pub pop3s_port: u16,
     pub cert: PathBuf,
     pub log: PathBuf,
     pub sink: Sink,
@@ -460,6 +471,7 @@ impl Dovecot {
         };
         let sink = Sink::start();
         let (imap_port, imaps_port, submission_port) = (free_port(), free_port(), free_port());
+        let (pop3_port, pop3s_port) = (free_port(), free_port());
         let oauth2 = dir.join("dovecot-oauth2.conf.ext");
         std::fs::write(
             &oauth2,
@@ -491,6 +503,8 @@ impl Dovecot {
                     ("@PORT_IMAP@", &imap_port.to_string()),
                     ("@PORT_IMAPS@", &imaps_port.to_string()),
                     ("@PORT_SUBMISSION@", &submission_port.to_string()),
+                    ("@PORT_POP3@", &pop3_port.to_string()),
+                    ("@PORT_POP3S@", &pop3s_port.to_string()),
                     ("@PORT_SINK@", &sink.port().to_string()),
                 ],
             ),
@@ -511,6 +525,8 @@ impl Dovecot {
             imap_port,
             imaps_port,
             submission_port,
+            pop3_port,
+            pop3s_port,
             cert,
             log,
             sink,
@@ -521,7 +537,13 @@ impl Dovecot {
 
     fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
-        for port in [self.imap_port, self.imaps_port, self.submission_port] {
+        for port in [
+            self.imap_port,
+            self.imaps_port,
+            self.submission_port,
+            self.pop3_port,
+            self.pop3s_port,
+        ] {
             loop {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                     break;

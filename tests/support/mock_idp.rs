@@ -604,6 +604,8 @@ struct State {
     requests: Vec<Recorded>,
     counter: u64,
     rng: Rng,
+    /// Doctor tests: see [`MockIdp::set_date_offset`] and friends.
+    doctor: DoctorModes,
 }
 
 fn rt_problem(e: &RtEntry, strict: bool) -> Option<(u32, String)> {
@@ -676,6 +678,7 @@ impl State {
             requests: Vec::new(),
             counter: 0,
             rng: Rng::from_clock(),
+            doctor: DoctorModes::default(),
         }
     }
 
@@ -1083,6 +1086,9 @@ impl State {
 
     fn devicecode(&mut self, authority: &str, req: &Request) -> Response {
         let form = &req.form;
+        if let Some(r) = self.registration_refusal(req, false) {
+            return r;
+        }
         let Some(client_id) = form_get_nonempty(form, "client_id") else {
             return self.missing_param("client_id");
         };
@@ -1170,6 +1176,9 @@ impl State {
                 }
                 Some(_) => {}
             }
+        }
+        if let Some(r) = self.registration_refusal(req, has_secret) {
+            return r;
         }
         match grant_type {
             DEVICE_GRANT => self.device_grant(authority, form, &client_id),
@@ -2046,6 +2055,7 @@ fn handle_conn(shared: &Shared, mut stream: TcpStream) {
         }
         Some(f) => shared.lock().fault_response(&f),
     };
+    let resp = dated(resp, shared.lock().doctor.date_offset);
     write_response(&mut stream, &resp);
     finish(&mut stream);
 }
@@ -2120,4 +2130,146 @@ impl Rng {
         let (a, b) = (self.next(), self.next());
         uuid_from(a, b)
     }
+}
+
+// ---------------------------------------------------------------------------
+// For `ooauth2 doctor` (tests/diagnose.rs): the provider's clock, app
+// registration refusals as Microsoft words them, and Google's refusal of a
+// Testing app's week-old refresh token.
+// ---------------------------------------------------------------------------
+
+/// An app registration problem the mock plays, answered as Microsoft does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Registration {
+    /// No problem.
+    #[default]
+    Fine,
+    /// "Allow public client flows" is off: the device authorization works,
+    /// but every token request without a client secret gets 401
+    /// `invalid_client` AADSTS7000218.
+    NoPublicClientFlows,
+    /// No app with this client id in the tenant: 400 `unauthorized_client`
+    /// AADSTS700016 at the devicecode and token endpoints.
+    AppNotFound,
+    /// A personal account: a scope on outlook.office365.com is refused with
+    /// 400 `invalid_scope` AADSTS70011 wherever a scope is sent.
+    PersonalAccountScopes,
+}
+
+/// The doctor modes of the mock's state.
+#[derive(Default)]
+struct DoctorModes {
+    /// Seconds added to the clock of the `Date` header.
+    date_offset: i64,
+    registration: Registration,
+    /// Refresh tokens that Google refuses as a Testing app's expired ones.
+    google_expired: std::collections::HashSet<String>,
+}
+
+impl MockIdp {
+    /// Every answer's `Date` header runs `secs` ahead of the real clock
+    /// (behind when negative), default 0.
+    pub fn set_date_offset(&self, secs: i64) {
+        self.lock().doctor.date_offset = secs;
+    }
+
+    /// The app registration problem played from now on.
+    pub fn set_registration(&self, r: Registration) {
+        self.lock().doctor.registration = r;
+    }
+
+    /// Google's paths refuse `rt` from now on as Google refuses a Testing
+    /// app's refresh token after 7 days: 400 `invalid_grant`, "Token has
+    /// been expired or revoked." (no AADSTS code).
+    pub fn google_expire_refresh_token(&self, rt: &str) {
+        self.lock().doctor.google_expired.insert(rt.to_string());
+    }
+}
+
+impl State {
+    /// The refusal the registration mode (or a Google-expired refresh
+    /// token) gives this devicecode or token request, if any.
+    fn registration_refusal(&mut self, req: &Request, has_secret: bool) -> Option<Response> {
+        let form = &req.form;
+        let client_id = form_get(form, "client_id").unwrap_or("").to_string();
+        let tenant = req
+            .path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let is_token = matches!(Route::of(&req.path), Route::Token(_));
+        if is_token
+            && Flavor::of(&req.path) == Flavor::Google
+            && form_get(form, "grant_type") == Some("refresh_token")
+            && form_get(form, "refresh_token")
+                .is_some_and(|rt| self.doctor.google_expired.contains(rt))
+        {
+            return Some(json_response(
+                400,
+                &json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
+            ));
+        }
+        let registration = self.doctor.registration;
+        match registration {
+            Registration::Fine => None,
+            Registration::NoPublicClientFlows if is_token && !has_secret => Some(self.error(
+                401,
+                "invalid_client",
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' \
+                 or 'client_secret'.",
+            )),
+            Registration::NoPublicClientFlows => None,
+            Registration::AppNotFound => Some(self.error(
+                400,
+                "unauthorized_client",
+                700016,
+                &format!(
+                    "Application with identifier '{client_id}' was not found in the directory \
+                     '{tenant}'. This can happen if the application has not been installed by \
+                     the administrator of the tenant or consented to by any user in the tenant. \
+                     You may have sent your authentication request to the wrong tenant."
+                ),
+            )),
+            Registration::PersonalAccountScopes => {
+                let scope = form_get(form, "scope").unwrap_or("").to_string();
+                scope.contains("outlook.office365.com/").then(|| {
+                    self.error(
+                        400,
+                        "invalid_scope",
+                        70011,
+                        &format!(
+                            "The provided value for the input parameter 'scope' is not valid. \
+                             The scope '{scope}' does not exist."
+                        ),
+                    )
+                })
+            }
+        }
+    }
+}
+
+/// `resp` with a `Date` header (RFC 9110 §6.6.1, IMF-fixdate) `offset`
+/// seconds off the real clock, as an origin server with a clock sends it.
+fn dated(mut resp: Response, offset: i64) -> Response {
+    let now = unix_now().saturating_add_signed(offset);
+    let (y, m, d, s) = civil(now);
+    let days = now / 86_400;
+    // 1970-01-01 was a Thursday.
+    let wday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(m - 1) as usize];
+    resp.headers.push((
+        "Date".to_string(),
+        format!(
+            "{wday}, {d:02} {month} {y:04} {:02}:{:02}:{:02} GMT",
+            s / 3600,
+            s / 60 % 60,
+            s % 60
+        ),
+    ));
+    resp
 }
