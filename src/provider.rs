@@ -78,7 +78,7 @@ const FASTMAIL: Preset = Preset {
     authorize_path: "/oauth/authorize",
     token_path: "/oauth/refresh",
     token_url: None,
-    scope: "https://www.fastmail.com/dev/protocol-imap https://www.fastmail.com/dev/protocol-smtp",
+    scope: "https://www.fastmail.com/dev/protocol-imap https://www.fastmail.com/dev/protocol-pop https://www.fastmail.com/dev/protocol-smtp",
 };
 
 /// Microsoft's authorize URL wants the answer in the query and lets the

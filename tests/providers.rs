@@ -14,8 +14,7 @@ use support::mock_idp::Grant;
 use support::run::{CLIENT, Env, Run, USER, set_mode};
 
 const SECRET: &str = "GOCSPX-mock-desktop-secret";
-const FASTMAIL_SCOPE: &str =
-    "https://www.fastmail.com/dev/protocol-imap https://www.fastmail.com/dev/protocol-smtp";
+const FASTMAIL_SCOPE: &str = "https://www.fastmail.com/dev/protocol-imap https://www.fastmail.com/dev/protocol-pop https://www.fastmail.com/dev/protocol-smtp";
 
 /// `ooauth2 helper` signing in with `lines` (which name the provider).
 fn helper(env: &Env, lines: &str) -> SignIn {
