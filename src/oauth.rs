@@ -1011,6 +1011,8 @@ fn error_reply(reply: &Reply, host: &str) -> Error {
         .and_then(Value::as_str)
         // Microsoft appends Trace ID / Correlation ID lines; the first line says it all.
         .map(|d| crate::error::one_line(d.split(['\r', '\n']).next().unwrap_or("")))
+        // Quoted inside our sentence, which ends without a period.
+        .map(|d| d.trim_end_matches(['.', ' ']).to_string())
         .filter(|d| !d.is_empty());
     let code = match known_error(&err) {
         Some(c) => c,
@@ -1336,7 +1338,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.code, Code::InvalidGrant);
         assert!(
-            e.message.ends_with("AADSTS700082: expired."),
+            e.message.ends_with("AADSTS700082: expired"),
             "{}",
             e.message
         );

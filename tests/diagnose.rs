@@ -1049,7 +1049,7 @@ fn doctor_recognises_a_google_testing_app_by_the_refresh_token_age() {
             "account 'gmail' (me@example.com): this Google app is in Testing: its refresh \
              tokens expire after 7 days",
             "obtained 7 day(s) before was refused",
-            "Token has been expired or revoked.",
+            "Token has been expired or revoked)",
             "-> publish the app (Google Cloud console > OAuth consent screen > Publish app) \
              or sign in again each week: ooauth2 login gmail",
         ],
