@@ -296,39 +296,15 @@ fn the_mock_checks_pkce_so_a_stolen_code_is_useless() {
 
 /// `ooauth2 login --flow authcode` for `USER` whose stdin stays open for
 /// pastes and whose stderr is read line by line.
-struct Pasting {
-    child: std::process::Child,
-    input: Option<std::process::ChildStdin>,
-    lines: std::sync::mpsc::Receiver<String>,
-    reader: std::thread::JoinHandle<String>,
-}
+struct Pasting(SignIn);
 
 impl Pasting {
     fn start(env: &Env) -> Pasting {
-        use std::io::{BufRead, BufReader};
-        let mut child = env
-            .command(&env.args("login", USER, &["--flow", "authcode"]))
-            .spawn()
-            .unwrap();
-        let input = child.stdin.take();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut all = String::new();
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                all.push_str(&line);
-                all.push('\n');
-                let _ = tx.send(line);
-            }
-            all
-        });
-        Pasting {
-            child,
-            input,
-            lines,
-            reader,
-        }
+        Pasting(SignIn::spawn_open(env.command(&env.args(
+            "login",
+            USER,
+            &["--flow", "authcode"],
+        ))))
     }
 
     /// The authorization URL printed on stderr, once the paste instruction
@@ -336,10 +312,7 @@ impl Pasting {
     fn url(&self) -> String {
         let mut url = None;
         loop {
-            let line = self
-                .lines
-                .recv_timeout(std::time::Duration::from_secs(20))
-                .expect("no authorization URL and paste instruction on stderr");
+            let line = self.0.line();
             let l = line.trim();
             if l.starts_with("http://") && l.contains("/oauth2/v2.0/authorize?") {
                 url = Some(l.to_string());
@@ -352,29 +325,12 @@ impl Pasting {
 
     /// Types `line` and ENTER on stdin.
     fn paste(&mut self, line: &str) {
-        use std::io::Write;
-        let input = self.input.as_mut().unwrap();
-        input.write_all(format!("{line}\n").as_bytes()).unwrap();
-        input.flush().unwrap();
+        self.0.type_line(line);
     }
 
     /// Closes stdin, waits for the exit (killed by PID after 30 s).
-    fn finish(mut self) -> support::run::Run {
-        drop(self.input.take());
-        let start = std::time::Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            if start.elapsed() > std::time::Duration::from_secs(30) {
-                let _ = self.child.kill();
-                panic!("the sign-in did not end");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let out = self.child.wait_with_output().unwrap();
-        support::run::Run {
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: self.reader.join().unwrap(),
-        }
+    fn finish(self) -> support::run::Run {
+        self.0.finish()
     }
 }
 

@@ -9,14 +9,16 @@ use super::run::{Env, Run};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Child;
+use std::process::{Child, ChildStdin};
 use std::sync::mpsc::{Receiver, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// A running sign-in whose stderr is read line by line.
+/// A running sign-in whose stderr is read line by line, and whose stdin
+/// may stay open for what the person types.
 pub struct SignIn {
     child: Child,
+    input: Option<ChildStdin>,
     lines: Receiver<String>,
     reader: JoinHandle<String>,
 }
@@ -32,11 +34,17 @@ impl SignIn {
     }
 
     /// Starts a prepared command (stdin, stdout and stderr piped) with `stdin`.
-    pub fn spawn(mut cmd: std::process::Command, stdin: &str) -> SignIn {
-        let mut child = cmd.spawn().unwrap();
-        let mut input = child.stdin.take().unwrap();
+    pub fn spawn(cmd: std::process::Command, stdin: &str) -> SignIn {
+        let mut s = SignIn::spawn_open(cmd);
+        let mut input = s.input.take().unwrap();
         input.write_all(stdin.as_bytes()).unwrap();
-        drop(input);
+        s
+    }
+
+    /// Starts a prepared command and keeps its stdin open for [`SignIn::type_line`].
+    pub fn spawn_open(mut cmd: std::process::Command) -> SignIn {
+        let mut child = cmd.spawn().unwrap();
+        let input = child.stdin.take();
         let stderr = child.stderr.take().unwrap();
         let (tx, lines) = channel();
         let reader = std::thread::spawn(move || {
@@ -51,18 +59,23 @@ impl SignIn {
         });
         SignIn {
             child,
+            input,
             lines,
             reader,
         }
     }
 
+    /// The next line on stderr (20 s at most).
+    pub fn line(&self) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("nothing more on stderr")
+    }
+
     /// The first URL on stderr that starts with `prefix` and contains `needle`.
     pub fn url_matching(&self, prefix: &str, needle: &str) -> String {
         loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(20))
-                .expect("no authorization URL on stderr");
+            let line = self.line();
             if let Some(i) = line.find(prefix) {
                 let url = line[i..].trim();
                 if url.contains(needle) {
@@ -72,8 +85,25 @@ impl SignIn {
         }
     }
 
-    /// Waits for the exit and collects everything.
-    pub fn finish(self) -> Run {
+    /// Types `line` and ENTER on stdin.
+    pub fn type_line(&mut self, line: &str) {
+        let input = self.input.as_mut().expect("stdin was closed");
+        input.write_all(format!("{line}\n").as_bytes()).unwrap();
+        input.flush().unwrap();
+    }
+
+    /// Closes stdin, waits for the exit (killed by PID after 30 s) and
+    /// collects everything.
+    pub fn finish(mut self) -> Run {
+        drop(self.input.take());
+        let start = std::time::Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            if start.elapsed() > Duration::from_secs(30) {
+                let _ = self.child.kill();
+                panic!("the sign-in did not end");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let out = self.child.wait_with_output().unwrap();
         Run {
             status: out.status.code().unwrap_or(-1),
