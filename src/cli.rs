@@ -24,7 +24,7 @@ Examples:
 
 Environment: OOAUTH2_CONFIG (config file, default
 $XDG_CONFIG_HOME/ooauth2/config.toml), OOAUTH2_STORE_DIR (store location), OOAUTH2_LOCK_TIMEOUT,
-OOAUTH2_HTTP_TIMEOUT, OOAUTH2_CONNECT_TIMEOUT (seconds), HTTPS_PROXY,
+OOAUTH2_HTTP_TIMEOUT, OOAUTH2_CONNECT_TIMEOUT, OOAUTH2_SECRET_CMD_TIMEOUT (seconds), HTTPS_PROXY,
 OOAUTH2_NOTIFY_CMD (tells the sign-in code when no terminal can),
 OOAUTH2_NOTIFY_SEND=0 (no notify-send fallback), NO_COLOR.
 Exit status: 0 ok, 1 sign-in or app registration needed, 2 bad request,
