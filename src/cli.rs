@@ -228,6 +228,10 @@ pub struct AccountArgs {
     /// generic: the device authorization endpoint (device sign-in).
     #[arg(long, value_name = "URL")]
     pub device_authorization_endpoint: Option<String>,
+    /// A shell command that prints the client secret (e.g. 'pass show
+    /// mail/secret'); run only when the provider is reached.
+    #[arg(long, value_name = "COMMAND")]
+    pub client_secret_cmd: Option<String>,
 }
 
 /// How an interactive sign-in runs (`token` and `login`).
@@ -320,6 +324,16 @@ pub enum Format {
 }
 
 impl AccountArgs {
+    /// The request of `pairs` (built from these flags and more), with the
+    /// named account's values beneath and `--client-secret-cmd` on top.
+    fn request(&self, pairs: Vec<(String, String)>) -> Result<Request> {
+        let mut req = config::request(pairs, self.name.as_deref())?;
+        if let Some(cmd) = &self.client_secret_cmd {
+            req.client_secret_cmd = Some(config::SecretCommand::from_flag(cmd)?);
+        }
+        Ok(req)
+    }
+
     fn pairs(&self, action: Action) -> Vec<(String, String)> {
         let mut p = vec![("action".to_string(), action.as_str().to_string())];
         let mut add = |k: &str, v: &Option<String>| {
@@ -454,6 +468,7 @@ pub fn fast_token(args: &[String]) -> Option<Cli> {
             "--token-endpoint" => &mut t.account.token_endpoint,
             "--authorization-endpoint" => &mut t.account.authorization_endpoint,
             "--device-authorization-endpoint" => &mut t.account.device_authorization_endpoint,
+            "--client-secret-cmd" => &mut t.account.client_secret_cmd,
             "--min-ttl" => &mut t.min_ttl,
             "--host" => &mut t.host,
             "--port" => &mut t.port,
@@ -595,7 +610,7 @@ fn token(args: &TokenArgs, verbose: u8) -> Result<()> {
         pairs.push(("interactive".into(), "never".into()));
     }
     args.signin.add_pairs(&mut pairs);
-    let req = config::request(pairs, args.account.name.as_deref())?;
+    let req = args.account.request(pairs)?;
     let Outcome::Token(a) = run_request(&req, verbose, false)? else {
         return Err(Error::invalid("unexpected answer"));
     };
@@ -624,7 +639,7 @@ fn login(args: &LoginArgs, verbose: u8) -> Result<()> {
     let mut pairs = args.account.pairs(Action::Login);
     pairs.push(("interactive".into(), "always".into()));
     args.signin.add_pairs(&mut pairs);
-    let req = config::request(pairs, args.account.name.as_deref())?;
+    let req = args.account.request(pairs)?;
     let Outcome::Token(a) = run_request(&req, verbose, true)? else {
         return Err(Error::invalid("unexpected answer"));
     };
@@ -637,7 +652,7 @@ fn login(args: &LoginArgs, verbose: u8) -> Result<()> {
 }
 
 fn erase(args: &AccountArgs, verbose: u8) -> Result<()> {
-    let req = config::request(args.pairs(Action::Erase), args.name.as_deref())?;
+    let req = args.request(args.pairs(Action::Erase))?;
     match run_request(&req, verbose, false)? {
         Outcome::Erased {
             user: Some(u),
@@ -665,7 +680,7 @@ fn test_mail(args: &TestArgs, verbose: u8) -> Result<()> {
         pairs.push(("interactive".into(), "never".into()));
     }
     args.signin.add_pairs(&mut pairs);
-    let req = config::request(pairs, args.account.name.as_deref())?;
+    let req = args.account.request(pairs)?;
     let service = args.service;
     // The provider's own server, unless --host names another; generic has
     // none, and nothing is asked of anyone before that is settled.
@@ -740,8 +755,8 @@ fn test_mail(args: &TestArgs, verbose: u8) -> Result<()> {
 /// when one found a problem.
 fn doctor(args: &DoctorArgs, verbose: u8) -> u8 {
     let account = &args.account;
-    let selected = (*account != AccountArgs::default())
-        .then(|| config::request(account.pairs(Action::Get), account.name.as_deref()));
+    let selected =
+        (*account != AccountArgs::default()).then(|| account.request(account.pairs(Action::Get)));
     let now = crate::engine::Clock::now(&SystemClock);
     let online = (!args.offline).then_some(crate::doctor::Online { verbose });
     let findings = crate::doctor::run(selected, now, online);
@@ -1096,6 +1111,7 @@ mod tests {
                 "--authorization-endpoint=https://idp.example/a",
                 "--device-authorization-endpoint",
                 "https://idp.example/d",
+                "--client-secret-cmd=pass show x",
             ],
             &["token"],
             &["token", "work"],

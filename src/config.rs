@@ -72,32 +72,52 @@ pub struct Named {
 /// A `client_secret_cmd`: run only when a request is about to reach the provider.
 #[derive(Clone)]
 pub struct SecretCommand {
-    account: String,
-    path: PathBuf,
-    line: usize,
+    /// Whose command it is, for messages: "client_secret_cmd of account 'work'".
+    what: String,
+    /// Where it was given, for hints: "client_secret_cmd at PATH:LINE".
+    place: String,
     command: String,
 }
 
 impl fmt::Debug for SecretCommand {
     // The command line may embed a secret (`echo s3cret`): never shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretCommand({}, <command not shown>)", self.account)
+        write!(f, "SecretCommand({}, <command not shown>)", self.what)
     }
 }
 
 impl SecretCommand {
+    /// The `client_secret_cmd` of account `account`, at `path`:`line`.
+    pub fn from_config(account: &str, path: &Path, line: usize, command: String) -> SecretCommand {
+        SecretCommand {
+            what: format!("client_secret_cmd of account '{account}'"),
+            place: format!("client_secret_cmd at {}:{line}", path.display()),
+            command,
+        }
+    }
+
+    /// A `--client-secret-cmd` given on the command line.
+    pub fn from_flag(command: &str) -> Result<SecretCommand> {
+        if command.trim().is_empty() || command.contains('\0') {
+            return Err(
+                Error::invalid("--client-secret-cmd must be a non-empty shell command")
+                    .hint("e.g. --client-secret-cmd 'pass show mail/client-secret'"),
+            );
+        }
+        Ok(SecretCommand {
+            what: "--client-secret-cmd".into(),
+            place: "--client-secret-cmd".into(),
+            command: command.to_string(),
+        })
+    }
+
     /// Runs the command with `sh -c` and returns its first stdout line.
     /// The secret travels only through the child's stdout pipe, never argv.
     pub fn run(&self) -> Result<Secret> {
         let fail = |why: String| {
-            Error::invalid(format!(
-                "client_secret_cmd of account '{}' {why}",
-                self.account
-            ))
-            .hint(format!(
-                "check client_secret_cmd at {}:{} and run it yourself to see why",
-                self.path.display(),
-                self.line
+            Error::invalid(format!("{} {why}", self.what)).hint(format!(
+                "check {} and run it yourself to see why",
+                self.place
             ))
         };
         let timeout = crate::oauth::env_secs(SECRET_CMD_TIMEOUT_ENV, 120.0)?;
@@ -139,9 +159,8 @@ impl SecretCommand {
                         timeout.as_secs_f32()
                     ))
                     .hint(format!(
-                        "check client_secret_cmd at {}:{}; {SECRET_CMD_TIMEOUT_ENV} sets the wait in seconds",
-                        self.path.display(),
-                        self.line
+                        "check {}; {SECRET_CMD_TIMEOUT_ENV} sets the wait in seconds",
+                        self.place
                     )));
                 }
                 Err(e) => return Err(fail(format!("could not be waited for ({e})"))),
@@ -478,12 +497,12 @@ fn account(
                 if v.trim().is_empty() || v.contains('\0') {
                     return Err(bad("must be a non-empty shell command"));
                 }
-                secret_cmd = Some(SecretCommand {
-                    account: name.to_string(),
-                    path: path.to_path_buf(),
-                    line: line_of(text, key_at),
-                    command: v,
-                });
+                secret_cmd = Some(SecretCommand::from_config(
+                    name,
+                    path,
+                    line_of(text, key_at),
+                    v,
+                ));
             }
             "notify_cmd" => {
                 if v.trim().is_empty() || v.contains('\0') {
@@ -664,12 +683,7 @@ mod tests {
 
     #[test]
     fn secret_command_gives_its_first_line_or_a_clear_error() {
-        let cmd = |c: &str| SecretCommand {
-            account: "w".into(),
-            path: "/c.toml".into(),
-            line: 4,
-            command: c.into(),
-        };
+        let cmd = |c: &str| SecretCommand::from_config("w", Path::new("/c.toml"), 4, c.into());
         assert_eq!(
             cmd("printf 's3cret\\r\\nmore\\n'").run().unwrap().expose(),
             "s3cret"

@@ -763,8 +763,8 @@ fn check_registration(engine: &mut Engine, t: &Target, now: u64, out: &mut Vec<F
             && t.req.client_secret_cmd.is_none()
         {
             out.push(Finding::Skipped(format!(
-                "{label}: the refresh check (Google wants the client secret, which only the \
-                 config file's client_secret_cmd gives doctor)"
+                "{label}: the refresh check (Google wants the client secret: give doctor \
+                 --client-secret-cmd, or the account a client_secret_cmd in the config file)"
             )));
             return;
         }

@@ -551,3 +551,59 @@ fn a_stale_document_serves_while_the_issuer_is_down_and_is_renewed_after_a_day()
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
     assert!(doc["fetched_at"].as_u64().unwrap() > old + 86_400);
 }
+
+#[test]
+fn google_from_the_command_line_alone_with_client_secret_cmd() {
+    let env = Env::new();
+    env.idp.require_secret(CLIENT, SECRET);
+    let marker = env.root.join("secret-cmd-ran");
+    let cmd = format!("touch '{}'; echo {SECRET}", marker.display());
+    let flags = |command: &str| {
+        let mut args = vec![command.to_string()];
+        for a in [
+            "--provider",
+            "google",
+            "--client-id",
+            CLIENT,
+            "--user",
+            USER,
+            "--authority",
+            &env.idp.authority(),
+            "--client-secret-cmd",
+            &cmd,
+        ] {
+            args.push(a.to_string());
+        }
+        args
+    };
+    let login = flags("login");
+    let login: Vec<&str> = login.iter().map(String::as_str).collect();
+    let signin = SignIn::start(&env, &login, "", None);
+    let url = signin.url_matching(&format!("{}/o/oauth2/v2/auth?", env.idp.authority()), "");
+    browse(&url);
+    let run = signin.finish();
+    run.expect(0);
+    assert!(!run.stderr.contains(SECRET), "{}", run.stderr);
+    let x = env.idp.token_requests(Grant::AuthCode);
+    assert_eq!(x[0].get("client_secret"), Some(SECRET));
+    // A cached token: the command does not run.
+    std::fs::remove_file(&marker).unwrap();
+    env.run(&flags("token"), b"").expect(0);
+    assert!(!marker.exists(), "client_secret_cmd ran for a cached token");
+    // A refresh runs it and sends its line.
+    env.expire_cached(USER);
+    let run = env.run(&flags("token"), b"");
+    run.expect(0);
+    assert!(marker.exists());
+    let r = env.idp.token_requests(Grant::Refresh);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].get("client_secret"), Some(SECRET));
+    // An empty command is refused before anything runs.
+    let mut bad = flags("token");
+    let last = bad.len() - 1;
+    bad[last] = " ".into();
+    env.run(&bad, b"").expect_failure(
+        2,
+        &["--client-secret-cmd must be a non-empty shell command"],
+    );
+}
