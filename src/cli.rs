@@ -962,11 +962,11 @@ fn status(args: &StatusArgs) -> Result<()> {
     print_stdout(&status_table(&rows, now, use_style()))
 }
 
-/// Whether stdout may carry terminal styling: a terminal, and no `NO_COLOR`
-/// (<https://no-color.org>: set and not empty turns styling off).
+/// Whether stdout may carry terminal styling: a terminal, and styling
+/// allowed by `NO_COLOR` and `TERM` (the same rule as the sign-in screen).
 fn use_style() -> bool {
     use std::io::IsTerminal;
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    std::io::stdout().is_terminal() && crate::ui::colour_allowed()
 }
 
 /// The aligned `status` table; with `bold`, the header line is bold.

@@ -461,11 +461,10 @@ impl Request {
         if e.device.is_none() {
             e.device.clone_from(&doc.device_authorization_endpoint);
         }
-        if !req.flow_given {
-            req.flow = req.endpoints.default_flow(req.provider);
-        }
         if req.flow_given {
             req.check_flow()?;
+        } else {
+            req.flow = req.endpoints.default_flow(req.provider);
         }
         Ok(req)
     }

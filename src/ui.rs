@@ -294,7 +294,7 @@ fn on_path(name: &str) -> Option<PathBuf> {
 
 /// Whether text may be styled: `NO_COLOR` unset or empty
 /// (<https://no-color.org>) and a `TERM` that is known and not `dumb`.
-fn colour_allowed() -> bool {
+pub fn colour_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::env::var("TERM").is_ok_and(|t| !t.is_empty() && t != "dumb")
 }
@@ -306,13 +306,9 @@ fn run_notifier(mut cmd: Command, name: &str) {
     let warn = |why: String| {
         eprintln!("ooauth2: warning: {name} {why}; still waiting for the sign-in");
     };
-    let stdout = match std::io::stderr().as_fd().try_clone_to_owned() {
-        Ok(fd) => Stdio::from(fd),
-        Err(_) => Stdio::null(),
-    };
     let child = cmd
         .stdin(Stdio::null())
-        .stdout(stdout)
+        .stdout(our_stderr())
         .stderr(Stdio::inherit())
         .spawn();
     let mut child = match child {
@@ -461,6 +457,11 @@ impl DeviceUi for TerminalUi {
         self.listen_for_lines();
         let enter_hint = self.lines.is_some() && std::io::stdin().is_terminal();
         let screen = Screen::open();
+        // The page with the code filled in, where the provider gives one.
+        let page = auth
+            .verification_uri_complete
+            .as_deref()
+            .unwrap_or(&auth.verification_uri);
         if !matches!(screen, Some(Screen::Stderr)) {
             // A pipe or a log file: the plain text, no escapes, no redraws.
             let mut text = format!(
@@ -475,13 +476,9 @@ impl DeviceUi for TerminalUi {
         }
         if let Some(mut screen) = screen {
             let colour = colour_allowed();
-            let target = auth
-                .verification_uri_complete
-                .as_deref()
-                .unwrap_or(&auth.verification_uri);
             let qr = screen
                 .size()
-                .and_then(|(cols, rows)| qr_block(target, cols, rows, colour));
+                .and_then(|(cols, rows)| qr_block(page, cols, rows, colour));
             screen.write(&device_screen(auth, colour, qr.as_deref(), enter_hint));
             let mut countdown = Countdown {
                 screen,
@@ -491,14 +488,8 @@ impl DeviceUi for TerminalUi {
             countdown.tick();
             self.countdown = Some(countdown);
         }
-        if self.should_open() {
-            let page = auth
-                .verification_uri_complete
-                .as_deref()
-                .unwrap_or(&auth.verification_uri);
-            if is_web_url(page) {
-                open_browser(page);
-            }
+        if self.should_open() && is_web_url(page) {
+            open_browser(page);
         }
         self.notify_elsewhere(
             &auth.verification_uri,
@@ -576,18 +567,25 @@ impl DeviceUi for TerminalUi {
                  to load), or just its code, and press ENTER.\n"
             ));
         }
-        let mut stderr = std::io::stderr();
-        let _ = stderr.write_all(text.as_bytes());
-        if !stderr.is_terminal()
-            && let Some(mut t) = tty()
-        {
-            let _ = t.write_all(text.as_bytes());
+        let _ = std::io::stderr().write_all(text.as_bytes());
+        // Redirected stderr: the person sees it on the terminal too.
+        if let Some(mut tty @ Screen::Tty(_)) = Screen::open() {
+            tty.write(&text);
         }
         if self.should_open() && is_web_url(url) {
             open_browser(url);
         }
         // The browser flow has no code to type: the page itself is the message.
         self.notify_elsewhere(url, "", wait.as_secs(), &text);
+    }
+}
+
+/// Our stderr, as a child's stdout: what a helper program prints must never
+/// reach our stdout, which is the answer.
+fn our_stderr() -> Stdio {
+    match std::io::stderr().as_fd().try_clone_to_owned() {
+        Ok(fd) => Stdio::from(fd),
+        Err(_) => Stdio::null(),
     }
 }
 
@@ -604,14 +602,10 @@ fn minutes(d: Duration) -> String {
 /// Opens `url` (which holds no secret) with `xdg-open`; its output goes to
 /// stderr, never into our answer. A failure is a warning: the URL is printed.
 fn open_browser(url: &str) {
-    let out = match std::io::stderr().as_fd().try_clone_to_owned() {
-        Ok(fd) => Stdio::from(fd),
-        Err(_) => Stdio::null(),
-    };
     match Command::new("xdg-open")
         .arg(url)
         .stdin(Stdio::null())
-        .stdout(out)
+        .stdout(our_stderr())
         .stderr(Stdio::inherit())
         .spawn()
     {
