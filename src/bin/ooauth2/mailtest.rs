@@ -15,10 +15,10 @@
 //! message, not in the `--verbose` transcript. No HTTP here; the caller gets
 //! the token from the engine.
 
-use crate::error::{Code, Error, Result, one_line};
-use crate::sasl;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use ooauth2::error::{Code, Error, Result, one_line};
+use ooauth2::sasl;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::io::{ErrorKind, Read, Write};
@@ -57,8 +57,8 @@ impl Service {
 
     /// The mail protocol, for the provider's table of servers
     /// (`Provider::mail_server`).
-    pub fn protocol(self) -> crate::provider::MailProtocol {
-        use crate::provider::MailProtocol;
+    pub fn protocol(self) -> ooauth2::provider::MailProtocol {
+        use ooauth2::provider::MailProtocol;
         match self {
             Service::Imap => MailProtocol::Imap,
             Service::Pop => MailProtocol::Pop,

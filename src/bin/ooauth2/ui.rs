@@ -6,8 +6,8 @@
 //! user's `notify_cmd`, else a desktop notification (`notify-send`). A
 //! browser is opened when asked, or by default in a desktop session.
 
-use crate::engine::SignInUi;
-use crate::oauth::{DeviceAuth, DeviceUi};
+use ooauth2::engine::SignInUi;
+use ooauth2::oauth::{DeviceAuth, DeviceUi};
 use qrcodegen::{QrCode, QrCodeEcc};
 use std::fs::OpenOptions;
 use std::io::{BufRead, IsTerminal, Write};

@@ -2,19 +2,9 @@
 //! `main` only picks the front end; `cli::run` and `legacy::run` pick the exit status.
 
 mod cli;
-mod config;
 mod doctor;
-mod engine;
-mod error;
 mod legacy;
-mod loopback;
 mod mailtest;
-mod oauth;
-mod protocol;
-mod provider;
-mod request;
-mod sasl;
-mod store;
 mod ui;
 
 use clap::Parser;

@@ -3,10 +3,10 @@
 //! output lines, and handed to the engine like every other front end.
 
 use crate::cli::{print_stdout, report, run_request, warn};
-use crate::engine::Outcome;
-use crate::error::{Error, Result};
-use crate::request::{Action, Request};
-use crate::sasl;
+use ooauth2::engine::Outcome;
+use ooauth2::error::{Error, Result};
+use ooauth2::request::{Action, Request};
+use ooauth2::sasl;
 use std::io::BufRead;
 
 /// The scope `ooauth2.py` asks for (no POP), kept so its users' consent still fits.
@@ -158,7 +158,7 @@ pub fn run(args: &[String]) -> u8 {
     match run_inner(&args[1.min(args.len())..]) {
         Ok(()) => 0,
         Err(e) => {
-            if e.code == crate::error::Code::InvalidRequest {
+            if e.code == ooauth2::error::Code::InvalidRequest {
                 eprintln!("usage: ooauth2 [options]   (ooauth2 --help for the list)");
             }
             report(&e);

@@ -2,16 +2,16 @@
 //! `token`, `login`, `status`, `erase`. Each turns its input into the same
 //! [`Request`] the helper protocol builds and hands it to the engine.
 
-use crate::config;
-use crate::engine::{Answer, Engine, Outcome, SystemClock};
-use crate::error::{Error, Result};
-use crate::oauth::{HttpConfig, env_secs};
-use crate::protocol::{self, Dir};
-use crate::request::{Action, Request};
-use crate::sasl;
-use crate::store::Store;
 use crate::ui::TerminalUi;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ooauth2::config;
+use ooauth2::engine::{Answer, Engine, Outcome, SystemClock};
+use ooauth2::error::{Error, Result};
+use ooauth2::oauth::{HttpConfig, env_secs};
+use ooauth2::protocol::{self, Dir};
+use ooauth2::request::{Action, Request};
+use ooauth2::sasl;
+use ooauth2::store::Store;
 use std::io::Write;
 
 const AFTER_HELP: &str = "\
@@ -401,7 +401,7 @@ pub fn print_stdout(text: &str) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         // 74 is sysexits' EX_IOERR, the status design.md gives to I/O failures.
         Err(e) => Err(Error::new(
-            crate::error::Code::StoreError,
+            ooauth2::error::Code::StoreError,
             format!("cannot write to stdout: {e}"),
         )),
     }
@@ -543,7 +543,7 @@ fn helper(verbose: u8) -> u8 {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => status,
         Err(e) => {
             eprintln!("ooauth2: error: cannot write the response: {e}");
-            crate::error::Code::StoreError.exit_status()
+            ooauth2::error::Code::StoreError.exit_status()
         }
     }
 }
@@ -560,7 +560,7 @@ fn capability() -> Vec<(&'static str, String)> {
         ("secret_keys", protocol::secret_key_names().join(" ")),
         (
             "errors",
-            crate::error::Code::ALL.map(|c| c.as_str()).join(" "),
+            ooauth2::error::Code::ALL.map(|c| c.as_str()).join(" "),
         ),
     ]
 }
@@ -757,7 +757,7 @@ fn doctor(args: &DoctorArgs, verbose: u8) -> u8 {
     let account = &args.account;
     let selected =
         (*account != AccountArgs::default()).then(|| account.request(account.pairs(Action::Get)));
-    let now = crate::engine::Clock::now(&SystemClock);
+    let now = ooauth2::engine::Clock::now(&SystemClock);
     let online = (!args.offline).then_some(crate::doctor::Online { verbose });
     let findings = crate::doctor::run(selected, now, online);
     let text: String = findings.iter().map(|f| format!("{f}\n")).collect();
@@ -784,7 +784,7 @@ fn man() -> Result<()> {
         .render(&mut out)
         .map_err(|e| {
             Error::new(
-                crate::error::Code::StoreError,
+                ooauth2::error::Code::StoreError,
                 format!("cannot render the man page: {e}"),
             )
         })?;
@@ -827,7 +827,7 @@ impl StatusRow {
     }
 
     /// A stored record; `name` is its configured name, if any.
-    fn stored(name: Option<&str>, r: crate::store::Record) -> StatusRow {
+    fn stored(name: Option<&str>, r: ooauth2::store::Record) -> StatusRow {
         let state = if r.needs_login.is_some() || r.refresh_token.is_none() {
             "needs sign-in"
         } else {
@@ -902,7 +902,7 @@ fn status(args: &StatusArgs) -> Result<()> {
         .map(|c| c.accounts.as_slice())
         .unwrap_or_default();
     let now = SystemClock;
-    let now = crate::engine::Clock::now(&now);
+    let now = ooauth2::engine::Clock::now(&now);
     let mut rows = Vec::new();
     // Configured accounts first, each with its stored record if there is one.
     for named in configured {
@@ -1010,7 +1010,7 @@ fn status_table(rows: &[StatusRow], now: u64, bold: bool) -> String {
 }
 
 /// The TENANT column: Microsoft's tenant, or the name of another provider.
-fn realm_of(provider: crate::provider::Provider, tenant: &str) -> String {
+fn realm_of(provider: ooauth2::provider::Provider, tenant: &str) -> String {
     if provider.is_microsoft() {
         tenant.to_string()
     } else {
@@ -1020,7 +1020,7 @@ fn realm_of(provider: crate::provider::Provider, tenant: &str) -> String {
 
 /// The tenant, with the authority when it is not Microsoft's public cloud.
 fn tenant_column(tenant: &str, authority: &str) -> String {
-    if authority == crate::provider::DEFAULT_AUTHORITY {
+    if authority == ooauth2::provider::DEFAULT_AUTHORITY {
         tenant.to_string()
     } else {
         format!("{tenant} ({authority})")
@@ -1199,7 +1199,7 @@ mod tests {
             user: Some("u@x".into()),
             client_id: Some("c".into()),
             tenant: Some("common".into()),
-            authority: Some(crate::provider::DEFAULT_AUTHORITY.into()),
+            authority: Some(ooauth2::provider::DEFAULT_AUTHORITY.into()),
             expires_at: Some(1000 + 600),
             has_refresh_token: true,
             refresh_token_obtained_at: None,

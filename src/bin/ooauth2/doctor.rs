@@ -14,13 +14,13 @@
 //! else a device authorization and one poll. The provider's refusal is
 //! decoded into the fix it calls for.
 
-use crate::config;
-use crate::engine::{Clock, Engine, RefreshCheck, SystemClock};
-use crate::error::{Code, Error, Result};
-use crate::oauth::{self, HttpConfig};
-use crate::provider::Provider;
-use crate::request::{Flow, Interactive, Request};
-use crate::store::{Record, Store};
+use ooauth2::config;
+use ooauth2::engine::{Clock, Engine, RefreshCheck, SystemClock};
+use ooauth2::error::{Code, Error, Result};
+use ooauth2::oauth::{self, HttpConfig};
+use ooauth2::provider::Provider;
+use ooauth2::request::{Flow, Interactive, Request};
+use ooauth2::store::{Record, Store};
 use std::fmt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -336,10 +336,10 @@ fn login_for(req: &Request) -> String {
         req.client_id.as_deref().unwrap_or("CLIENT-ID"),
         req.user.as_deref().unwrap_or("YOU@EXAMPLE.COM")
     );
-    if req.tenant != crate::provider::DEFAULT_TENANT {
+    if req.tenant != ooauth2::provider::DEFAULT_TENANT {
         cmd.push_str(&format!(" --tenant {}", req.tenant));
     }
-    if req.authority != crate::provider::DEFAULT_AUTHORITY {
+    if req.authority != ooauth2::provider::DEFAULT_AUTHORITY {
         cmd.push_str(&format!(" --authority {}", req.authority));
     }
     cmd
@@ -619,7 +619,7 @@ fn check_scope(rec: &Record, label: &str, login: &str, out: &mut Vec<Finding>) {
             "if you use {}, sign in again with the full scope: {login} --scope \"{}\" \
              (or remove scope from the account's config to get that default)",
             missing.join(" or "),
-            crate::provider::DEFAULT_SCOPE
+            ooauth2::provider::DEFAULT_SCOPE
         ),
     ));
 }
@@ -732,7 +732,7 @@ fn clock_finding(host: &str, date: Option<&str>, local: u64) -> Finding {
     let Some(theirs) = oauth::parse_http_date(date) else {
         return Finding::Skipped(format!(
             "the clock: the Date header of {host} ('{}') is not an HTTP date",
-            crate::error::one_line(&date.chars().take(60).collect::<String>())
+            ooauth2::error::one_line(&date.chars().take(60).collect::<String>())
         ));
     };
     let skew = local.abs_diff(theirs);
@@ -842,7 +842,7 @@ fn refusal(e: &Error, t: &Target, what: &str, now: u64) -> Finding {
                  ones are refused): {} --scope \"{}\" (or remove scope from the account's \
                  config to get that default)",
                 t.login,
-                crate::provider::DEFAULT_SCOPE
+                ooauth2::provider::DEFAULT_SCOPE
             ),
         ),
         (Code::InvalidGrant, _) if t.req.provider == Provider::Google => {
@@ -907,7 +907,7 @@ mod tests {
         // Built from JSON so the test does not depend on Record's Rust shape.
         serde_json::from_value(serde_json::json!({
             "version": 1,
-            "authority": crate::provider::DEFAULT_AUTHORITY,
+            "authority": ooauth2::provider::DEFAULT_AUTHORITY,
             "tenant": "common",
             "client_id": "cid",
             "user": "me@example.com",
@@ -932,7 +932,7 @@ mod tests {
 
     #[test]
     fn scopes_are_checked_by_protocol() {
-        let full = scope_findings(&rec(crate::provider::DEFAULT_SCOPE));
+        let full = scope_findings(&rec(ooauth2::provider::DEFAULT_SCOPE));
         assert!(!full[0].is_problem(), "{full:?}");
         let r = rec(
             "offline_access https://outlook.office365.com/IMAP.AccessAsUser.All \
@@ -945,7 +945,7 @@ mod tests {
         assert!(line.contains("POP.AccessAsUser.All"), "{line}");
         assert!(line.contains("-> if you use POP"), "{line}");
         // The granted scope wins over the requested one.
-        let mut r = rec(crate::provider::DEFAULT_SCOPE);
+        let mut r = rec(ooauth2::provider::DEFAULT_SCOPE);
         r.granted_scope = Some("https://outlook.office.com/IMAP.AccessAsUser.All".into());
         assert!(scope_findings(&r)[0].to_string().contains("POP, SMTP"));
         assert!(!scope_findings(&rec("https://mail.google.com/"))[0].is_problem());
@@ -993,7 +993,7 @@ mod tests {
 
     #[test]
     fn refresh_token_and_lifetime() {
-        let mut r = rec(crate::provider::DEFAULT_SCOPE);
+        let mut r = rec(ooauth2::provider::DEFAULT_SCOPE);
         r.access_token = Some("at".into());
         r.expires_at = Some(1000 + 600);
         let mut out = Vec::new();

@@ -1,0 +1,22 @@
+//! ooauth2's core: everything that is not argv, a terminal or an exit status.
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! front end (helper │ token │ legacy │ ...)   in the binary
+//!   ─► request::Request       validated, from key/value pairs (config overlay first)
+//!   ─► engine ─► store        only store touches the token files
+//!            ─► oauth         only oauth speaks HTTP
+//!   ─► engine::Outcome        rendered by the front end
+//! ```
+
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod loopback;
+pub mod oauth;
+pub mod protocol;
+pub mod provider;
+pub mod request;
+pub mod sasl;
+pub mod store;
