@@ -13,16 +13,14 @@
 //! client_secret_cmd = "pass show mail/work-client-secret"
 //! ```
 
-use crate::error::{Code, Error, Result};
-use crate::request::{Request, Secret};
-use std::fmt;
+use crate::error::{Code, Error, Result, shown};
+use crate::request::Request;
+use crate::secret::SecretCommand;
+use crate::settings::{CONFIG_ENV, Settings};
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use toml::de::{DeTable, DeValue};
-
-/// Environment variable naming the config file (tests, unusual set-ups).
-pub const CONFIG_ENV: &str = "OOAUTH2_CONFIG";
 
 /// Every key an account table may hold, in documentation order.
 pub const ACCOUNT_KEYS: &[&str] = &[
@@ -45,9 +43,6 @@ pub const ACCOUNT_KEYS: &[&str] = &[
     "issuer",
 ];
 
-/// Environment variable: how long a `client_secret_cmd` may run (seconds).
-pub const SECRET_CMD_TIMEOUT_ENV: &str = "OOAUTH2_SECRET_CMD_TIMEOUT";
-
 /// A config file is a few hundred bytes; anything near this is not one.
 const MAX_CONFIG: u64 = 1024 * 1024;
 
@@ -69,191 +64,9 @@ pub struct Named {
     pub notify_cmd: Option<String>,
 }
 
-/// A `client_secret_cmd`: run only when a request is about to reach the provider.
-#[derive(Clone)]
-pub struct SecretCommand {
-    /// Whose command it is, for messages: "client_secret_cmd of account 'work'".
-    what: String,
-    /// Where it was given, for hints: "client_secret_cmd at PATH:LINE".
-    place: String,
-    command: String,
-}
-
-impl fmt::Debug for SecretCommand {
-    // The command line may embed a secret (`echo s3cret`): never shown.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretCommand({}, <command not shown>)", self.what)
-    }
-}
-
-impl SecretCommand {
-    /// The `client_secret_cmd` of account `account`, at `path`:`line`.
-    pub fn from_config(account: &str, path: &Path, line: usize, command: String) -> SecretCommand {
-        SecretCommand {
-            what: format!("client_secret_cmd of account '{account}'"),
-            place: format!("client_secret_cmd at {}:{line}", path.display()),
-            command,
-        }
-    }
-
-    /// A `--client-secret-cmd` given on the command line.
-    pub fn from_flag(command: &str) -> Result<SecretCommand> {
-        if command.trim().is_empty() || command.contains('\0') {
-            return Err(
-                Error::invalid("--client-secret-cmd must be a non-empty shell command")
-                    .hint("e.g. --client-secret-cmd 'pass show mail/client-secret'"),
-            );
-        }
-        Ok(SecretCommand {
-            what: "--client-secret-cmd".into(),
-            place: "--client-secret-cmd".into(),
-            command: command.to_string(),
-        })
-    }
-
-    /// Runs the command with `sh -c` and returns its first stdout line.
-    /// The secret travels only through the child's stdout pipe, never argv.
-    pub fn run(&self) -> Result<Secret> {
-        let fail = |why: String| {
-            Error::invalid(format!("{} {why}", self.what)).hint(format!(
-                "check {} and run it yourself to see why",
-                self.place
-            ))
-        };
-        let timeout = crate::oauth::env_secs(SECRET_CMD_TIMEOUT_ENV, 120.0)?;
-        // stdin is not the child's: in helper mode it carried the request.
-        // Its stderr and /dev/tty stay ours, so a pinentry can still ask.
-        let mut child = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&self.command)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .map_err(|e| fail(format!("could not be started ({e})")))?;
-        let Some(stdout) = child.stdout.take() else {
-            return Err(fail("has no stdout".into()));
-        };
-        // Only the first line is wanted; a program it left running in the
-        // background may hold the pipe open long after.
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = Vec::new();
-            let mut reader = std::io::BufReader::new(stdout.take(64 * 1024));
-            let _ = std::io::BufRead::read_until(&mut reader, b'\n', &mut line);
-            let _ = tx.send(line);
-        });
-        let started = std::time::Instant::now();
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if started.elapsed() < timeout => {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                Ok(None) => {
-                    kill_descendants(child.id());
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(fail(format!(
-                        "did not finish within {} s and was stopped",
-                        timeout.as_secs_f32()
-                    ))
-                    .hint(format!(
-                        "check {}; {SECRET_CMD_TIMEOUT_ENV} sets the wait in seconds",
-                        self.place
-                    )));
-                }
-                Err(e) => return Err(fail(format!("could not be waited for ({e})"))),
-            }
-        };
-        let stdout = rx
-            .recv_timeout(std::time::Duration::from_secs(1))
-            .unwrap_or_default();
-        let out = std::process::Output {
-            status,
-            stdout,
-            stderr: Vec::new(),
-        };
-        if !out.status.success() {
-            return Err(fail(match out.status.code() {
-                Some(c) => format!("failed with exit status {c}"),
-                None => "was killed by a signal".to_string(),
-            }));
-        }
-        let first = out.stdout.split(|&b| b == b'\n').next().unwrap_or_default();
-        let first = first.strip_suffix(b"\r").unwrap_or(first);
-        if first.is_empty() {
-            return Err(fail("printed no secret on its first line".into()));
-        }
-        let text = std::str::from_utf8(first)
-            .map_err(|_| fail("printed a secret that is not printable ASCII".into()))?;
-        if !text.bytes().all(|b| (0x20..=0x7e).contains(&b)) || text.len() > 1024 {
-            return Err(fail(
-                "printed a secret that is not 1 to 1024 bytes of printable ASCII (value not shown)"
-                    .into(),
-            ));
-        }
-        Ok(Secret(text.to_string()))
-    }
-}
-
-/// Stops what a timed-out `sh -c` started (a `sleep` or a stuck `gpg`), so
-/// nothing lingers holding our stderr: its descendants by /proc's parent
-/// links, signalled with kill(1) (no unsafe code here for kill(2)).
-fn kill_descendants(root: u32) {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    let parents: Vec<(u32, u32)> = entries
-        .flatten()
-        .filter_map(|e| {
-            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
-            // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-            let ppid = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
-            Some((pid, ppid))
-        })
-        .collect();
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let p = found[i];
-        found.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
-        i += 1;
-    }
-    if found.len() > 1 {
-        let _ = std::process::Command::new("kill")
-            .arg("-KILL")
-            .args(found[1..].iter().map(u32::to_string))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-}
-
-/// Where the config file is: `$OOAUTH2_CONFIG`, else
-/// `$XDG_CONFIG_HOME/ooauth2/config.toml`.
-pub fn path() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os(CONFIG_ENV).filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    let dirs = directories::ProjectDirs::from("", "", "ooauth2").ok_or_else(|| {
-        Error::invalid("cannot find a home directory for the config file")
-            .hint(format!("set HOME, XDG_CONFIG_HOME or {CONFIG_ENV}"))
-    })?;
-    Ok(dirs.config_dir().join("config.toml"))
-}
-
 /// Reads and checks the config file; `None` if there is none.
-pub fn load() -> Result<Option<Config>> {
-    let path = path()?;
+pub fn load(settings: &Settings) -> Result<Option<Config>> {
+    let path = settings.config_path()?;
     let unreadable = |e: &std::io::Error| {
         Error::new(
             Code::StoreError,
@@ -440,11 +253,6 @@ fn sorted<'a, 'i>(table: &'a DeTable<'i>) -> Vec<Entry<'a, 'i>> {
     v
 }
 
-/// A key as written, cut and folded so a message stays one short line.
-fn shown(s: &str) -> String {
-    crate::error::one_line(&s.chars().take(60).collect::<String>())
-}
-
 fn account(
     name: &str,
     body: &DeTable<'_>,
@@ -531,7 +339,11 @@ fn account(
 
 /// Builds the request for `explicit` pairs, filling in the named account's
 /// values when `name` (or an `account` pair) names one. Explicit pairs win.
-pub fn request(mut explicit: Vec<(String, String)>, name: Option<&str>) -> Result<Request> {
+pub fn request(
+    mut explicit: Vec<(String, String)>,
+    name: Option<&str>,
+    settings: &Settings,
+) -> Result<Request> {
     let from_pair = explicit
         .iter()
         .position(|(k, _)| k == "account")
@@ -539,10 +351,10 @@ pub fn request(mut explicit: Vec<(String, String)>, name: Option<&str>) -> Resul
     let Some(name) = name.map(str::to_string).or(from_pair) else {
         return Request::from_pairs(&explicit);
     };
-    let config = load()?;
+    let config = load(settings)?;
     let path = match &config {
         Some(c) => c.path.clone(),
-        None => path()?,
+        None => settings.config_path()?,
     };
     let configured: Vec<&Named> = config.iter().flat_map(|c| &c.accounts).collect();
     let Some(&named) = configured.iter().find(|a| a.name == name) else {
@@ -681,23 +493,6 @@ mod tests {
         assert!(!e.message.contains("hunter2"));
     }
 
-    #[test]
-    fn secret_command_gives_its_first_line_or_a_clear_error() {
-        let cmd = |c: &str| SecretCommand::from_config("w", Path::new("/c.toml"), 4, c.into());
-        assert_eq!(
-            cmd("printf 's3cret\\r\\nmore\\n'").run().unwrap().expose(),
-            "s3cret"
-        );
-        let e = cmd("exit 3").run().unwrap_err();
-        assert!(
-            e.message.contains("account 'w' failed with exit status 3"),
-            "{}",
-            e.message
-        );
-        assert!(e.hint.unwrap_or_default().contains("/c.toml:4"));
-        assert!(cmd("true").run().unwrap_err().message.contains("no secret"));
-    }
-
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
         p.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -735,7 +530,7 @@ mod tests {
         )
         .unwrap();
         let r = overlay(&c.accounts[0], pairs(&[("client_id", "c")])).unwrap();
-        assert_eq!(r.flow, crate::request::Flow::AuthCode);
+        assert_eq!(r.flow, crate::provider::Flow::AuthCode);
         assert_eq!(
             (r.redirect_port, r.signin_timeout, r.open_browser),
             (8765, 60, Some(true))
@@ -768,7 +563,7 @@ mod tests {
         .unwrap();
         let g = overlay(&c.accounts[0], Vec::new()).unwrap();
         assert_eq!(g.provider, crate::provider::Provider::Google);
-        assert_eq!(g.flow, crate::request::Flow::AuthCode);
+        assert_eq!(g.flow, crate::provider::Flow::AuthCode);
         let x = overlay(&c.accounts[1], Vec::new()).unwrap();
         assert_eq!(x.endpoints.token, "https://idp.example/token");
         fails(

@@ -2,30 +2,18 @@
 //! refresh or sign in → persist → answer. Decides what each outcome of a grant
 //! means; `oauth` does the HTTP and `store` the files.
 
+use crate::account::Account;
 use crate::error::{Code, Error, Result};
 use crate::oauth::{self, Client, DeviceUi, Http, HttpConfig, TokenResponse};
 use crate::provider;
-use crate::request::{Account, Action, Flow, Interactive, Request, Secret};
+use crate::provider::Flow;
+use crate::request::{Action, Interactive, Request};
+use crate::secret::Secret;
+use crate::settings::Settings;
 use crate::store::{AccountLock, CachedDiscovery, Record, Store};
+use crate::time::Clock;
 use std::borrow::Cow;
 use std::time::Duration;
-
-/// Seconds since the Unix epoch; a trait so tests can move time.
-pub trait Clock {
-    fn now(&self) -> u64;
-}
-
-/// The system clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    }
-}
 
 /// The terminal side of a sign-in.
 pub trait SignInUi: DeviceUi {
@@ -74,6 +62,28 @@ pub enum Outcome {
     Erased { user: Option<String>, existed: bool },
 }
 
+/// How long the engine waits, and how it speaks HTTP.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Timeouts, retries and logging of the HTTP client.
+    pub http: HttpConfig,
+    /// The wait for another process's account lock.
+    pub lock_timeout: Duration,
+    /// The limit on a `client_secret_cmd`.
+    pub secret_cmd_timeout: Duration,
+}
+
+impl Options {
+    /// The options the environment sets; `verbose` as `-v` counts it.
+    pub fn new(settings: &Settings, verbose: u8) -> Result<Options> {
+        Ok(Options {
+            http: HttpConfig::new(settings, verbose)?,
+            lock_timeout: settings.lock_timeout()?,
+            secret_cmd_timeout: settings.secret_cmd_timeout()?,
+        })
+    }
+}
+
 /// The engine for one process run.
 pub struct Engine<'a> {
     store: Store,
@@ -82,6 +92,7 @@ pub struct Engine<'a> {
     http: Option<Http>,
     ui: &'a mut dyn SignInUi,
     lock_timeout: Duration,
+    secret_cmd_timeout: Duration,
     /// The secret `client_secret_cmd` printed, so one run serves a retry too.
     command_secret: Option<Secret>,
 }
@@ -91,17 +102,17 @@ impl<'a> Engine<'a> {
     pub fn new(
         store: Store,
         clock: &'a dyn Clock,
-        http_config: HttpConfig,
+        options: Options,
         ui: &'a mut dyn SignInUi,
-        lock_timeout: Duration,
     ) -> Engine<'a> {
         Engine {
             store,
             clock,
-            http_config,
+            http_config: options.http,
             http: None,
             ui,
-            lock_timeout,
+            lock_timeout: options.lock_timeout,
+            secret_cmd_timeout: options.secret_cmd_timeout,
             command_secret: None,
         }
     }
@@ -165,11 +176,8 @@ impl<'a> Engine<'a> {
             if self.may_sign_in(req) {
                 return self.login(req);
             }
-            return Err(Error::new(Code::LoginRequired, reason).hint(format!(
-                "run: ooauth2 login --client-id {} --user YOU@EXAMPLE.COM{}",
-                req.client_id.as_deref().unwrap_or_default(),
-                extra_flags(req)
-            )));
+            return Err(Error::new(Code::LoginRequired, reason)
+                .hint(format!("run: {}", req.login_command(""))));
         };
         let account = req.account(&user);
         // Readers of a fresh token take no lock and never wait behind a refresh.
@@ -288,11 +296,12 @@ impl<'a> Engine<'a> {
                         return self.sign_in_locked(req, account, lock, Some(rec), &e.message);
                     }
                     let hint = match &e.hint {
-                        Some(h) => format!("{h}; run: {}", login_command(req, account)),
-                        None => format!("run: {}", login_command(req, account)),
+                        Some(h) => format!("{h}; run: {}", req.login_command(&account.user)),
+                        None => format!("run: {}", req.login_command(&account.user)),
                     };
                     let e = Error::new(e.code, e.message).hint(hint);
-                    let login = format!("; sign in again soon: {}", login_command(req, account));
+                    let login =
+                        format!("; sign in again soon: {}", req.login_command(&account.user));
                     return self.cached_despite(&rec, e, &login);
                 }
                 Err(e) => return Err(e),
@@ -367,7 +376,7 @@ impl<'a> Engine<'a> {
             (Some(s), _) => Some(s.expose().to_string()),
             (None, Some(cmd)) => {
                 if self.command_secret.is_none() {
-                    self.command_secret = Some(cmd.run()?);
+                    self.command_secret = Some(cmd.run(self.secret_cmd_timeout)?);
                 }
                 self.command_secret.as_ref().map(|s| s.expose().to_string())
             }
@@ -467,10 +476,8 @@ impl<'a> Engine<'a> {
                 "a sign-in is needed but there is no terminal to show its instructions"
             };
             return Err(Error::new(Code::LoginRequired, why).hint(format!(
-                "run in a terminal: ooauth2 login --client-id {} --user {}{}",
-                req.client_id.as_deref().unwrap_or_default(),
-                req.user.as_deref().unwrap_or("YOU@EXAMPLE.COM"),
-                extra_flags(req)
+                "run in a terminal: {}",
+                req.login_command(req.user.as_deref().unwrap_or_default())
             )));
         }
         if let Some(user) = &req.user {
@@ -636,21 +643,12 @@ fn same_user(a: &str, b: &str) -> bool {
     a.to_lowercase() == b.to_lowercase()
 }
 
-/// The command that signs the account in again: by its configured name when
-/// the request used one, else with every flag spelled out.
-fn login_command(req: &Request, account: &Account) -> String {
-    match &req.account_name {
-        Some(name) => format!("ooauth2 login {name}"),
-        None => account.login_command(),
-    }
-}
-
 fn login_required(req: &Request, account: &Account, reason: &str) -> Error {
     Error::new(
         Code::LoginRequired,
         format!("{reason} for {} ({})", account.user, account.realm()),
     )
-    .hint(format!("run: {}", login_command(req, account)))
+    .hint(format!("run: {}", req.login_command(&account.user)))
 }
 
 fn mismatch(wanted: &str, got: &str) -> Error {
@@ -661,10 +659,6 @@ fn mismatch(wanted: &str, got: &str) -> Error {
     .hint(format!(
         "sign in as {wanted} (use a private browser window), or ask for user={got}"
     ))
-}
-
-fn extra_flags(req: &Request) -> String {
-    req.account("").flags()
 }
 
 /// What `doctor`'s refresh of a stored account showed.
@@ -809,19 +803,17 @@ mod tests {
     fn run(dir: &std::path::Path, req: &Request, now: u64) -> Result<Answer> {
         let clock = FakeClock(Cell::new(now));
         let mut ui = NoUi;
-        let config = HttpConfig {
-            connect_timeout: Duration::from_secs(1),
-            timeout: Duration::from_secs(1),
-            retries: 0,
-            verbose: 0,
+        let options = Options {
+            http: HttpConfig {
+                connect_timeout: Duration::from_secs(1),
+                timeout: Duration::from_secs(1),
+                retries: 0,
+                verbose: 0,
+            },
+            lock_timeout: Duration::from_secs(1),
+            secret_cmd_timeout: Duration::from_secs(1),
         };
-        let mut engine = Engine::new(
-            Store::at(dir.to_path_buf()),
-            &clock,
-            config,
-            &mut ui,
-            Duration::from_secs(1),
-        );
+        let mut engine = Engine::new(Store::at(dir.to_path_buf()), &clock, options, &mut ui);
         match engine.handle(req)? {
             Outcome::Token(a) => Ok(*a),
             Outcome::Erased { .. } => panic!("erase outcome"),

@@ -237,6 +237,17 @@ pub fn one_line(s: &str) -> String {
     }
 }
 
+/// A value as messages quote it: cut to `max` characters and folded to one
+/// line, so a long or hostile value can neither flood nor inject a line.
+pub fn shorten(value: &str, max: usize) -> String {
+    one_line(&value.chars().take(max).collect::<String>())
+}
+
+/// A value the user gave, as a message quotes it: [`shorten`]ed to 60 characters.
+pub fn shown(value: &str) -> String {
+    shorten(value, 60)
+}
+
 /// Shorthand for results carrying our error.
 pub type Result<T> = std::result::Result<T, Error>;
 

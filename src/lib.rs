@@ -10,6 +10,7 @@
 //!   ─► engine::Outcome        rendered by the front end
 //! ```
 
+pub mod account;
 pub mod config;
 pub mod engine;
 pub mod error;
@@ -19,4 +20,7 @@ pub mod protocol;
 pub mod provider;
 pub mod request;
 pub mod sasl;
+pub mod secret;
+pub mod settings;
 pub mod store;
+pub mod time;

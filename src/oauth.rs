@@ -6,6 +6,7 @@
 
 use crate::error::{Code, Error, Result};
 use crate::provider::Endpoints;
+use crate::settings::Settings;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
@@ -32,30 +33,13 @@ pub struct HttpConfig {
 impl HttpConfig {
     /// Defaults (10 s connect, 30 s per request, 3 retries), overridden by
     /// `OOAUTH2_CONNECT_TIMEOUT` and `OOAUTH2_HTTP_TIMEOUT` (seconds).
-    pub fn from_env(verbose: u8) -> Result<HttpConfig> {
+    pub fn new(settings: &Settings, verbose: u8) -> Result<HttpConfig> {
         Ok(HttpConfig {
-            connect_timeout: env_secs("OOAUTH2_CONNECT_TIMEOUT", 10.0)?,
-            timeout: env_secs("OOAUTH2_HTTP_TIMEOUT", 30.0)?,
+            connect_timeout: settings.connect_timeout()?,
+            timeout: settings.http_timeout()?,
             retries: 3,
             verbose,
         })
-    }
-}
-
-/// Reads a duration in (possibly fractional) seconds from the environment.
-pub fn env_secs(name: &str, default: f64) -> Result<Duration> {
-    match std::env::var(name) {
-        Err(_) => Ok(Duration::from_secs_f64(default)),
-        Ok(v) => v
-            .parse::<f64>()
-            .ok()
-            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
-            .map(Duration::from_secs_f64)
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "{name} must be a number of seconds above 0 and at most 86400"
-                ))
-            }),
     }
 }
 
@@ -1217,42 +1201,6 @@ pub fn proxy_for(url: &str) -> Option<String> {
     Some(format!("{shown} (from {name})"))
 }
 
-/// An HTTP `Date` header (RFC 9110 §5.6.7 IMF-fixdate, `Sun, 06 Nov 1994
-/// 08:49:37 GMT`) as Unix seconds; the obsolete forms are not read.
-pub fn parse_http_date(s: &str) -> Option<u64> {
-    let words: Vec<&str> = s.split_ascii_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = words.as_slice() else {
-        return None;
-    };
-    let day: u32 = day.parse().ok()?;
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| m == month)? as i64
-        + 1;
-    let year: i64 = year.parse().ok()?;
-    let hms: Vec<u64> = time
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    let [h, m, sec] = hms.as_slice() else {
-        return None;
-    };
-    if !(1..=31).contains(&day) || *h > 23 || *m > 59 || *sec > 60 || year < 1970 {
-        return None;
-    }
-    // Howard Hinnant's days-from-civil.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
-    Some(days * 86_400 + h * 3600 + m * 60 + sec)
-}
-
 /// The AADSTS code a Microsoft error message names, if any.
 pub fn aadsts_in(text: &str) -> Option<u64> {
     let rest = &text[text.find("AADSTS")? + 6..];
@@ -1360,29 +1308,7 @@ mod tests {
     }
 
     #[test]
-    fn http_dates_and_aadsts_codes_for_doctor() {
-        assert_eq!(
-            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
-        );
-        assert_eq!(
-            parse_http_date("Sat, 28 Nov 2026 11:06:40 GMT"),
-            Some(1_795_863_600 - 1_795_863_600 % 86_400 + 11 * 3600 + 6 * 60 + 40)
-        );
-        assert_eq!(
-            parse_http_date("Thu, 29 Feb 2024 00:00:00 GMT"),
-            Some(1_709_164_800)
-        );
-        for bad in [
-            "Sunday, 06-Nov-94 08:49:37 GMT",
-            "Sun Nov  6 08:49:37 1994",
-            "Sun, 06 Nov 1994 08:49:37 UTC",
-            "Sun, 06 Foo 1994 08:49:37 GMT",
-            "Sun, 06 Nov 1994 25:49:37 GMT",
-            "",
-        ] {
-            assert_eq!(parse_http_date(bad), None, "{bad}");
-        }
+    fn aadsts_codes_for_doctor() {
         assert_eq!(
             aadsts_in("h refused: invalid_client: AADSTS7000218: x"),
             Some(7000218)

@@ -589,7 +589,7 @@ mod proptests {
                     );
                     prop_assert!(!r.tenant.is_empty() && !r.tenant.starts_with('.'));
                     prop_assert!(r.user.is_some() || r.provider.has_id_token() || r.action == Action::Capability);
-                    prop_assert!(!(r.provider == crate::provider::Provider::Google && r.flow == crate::request::Flow::Device && first("flow").is_some()));
+                    prop_assert!(!(r.provider == crate::provider::Provider::Google && r.flow == crate::provider::Flow::Device && first("flow").is_some()));
                     // With an issuer, the token endpoint may wait for discovery.
                     prop_assert!(!r.endpoints.token.is_empty() || r.issuer.is_some());
                     for url in [Some(&r.endpoints.token).filter(|t| !t.is_empty()), r.endpoints.authorize.as_ref(), r.endpoints.device.as_ref(), r.issuer.as_ref()].into_iter().flatten() {

@@ -2,8 +2,7 @@
 //! which scope is asked for, which flows a provider allows, which authorities
 //! and endpoints are acceptable.
 
-use crate::error::{Code, Error, Result};
-use crate::request::Flow;
+use crate::error::{Code, Error, Result, shorten};
 use reqwest::Url;
 use std::net::IpAddr;
 
@@ -204,6 +203,17 @@ impl Provider {
     }
 }
 
+/// How an interactive sign-in is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// RFC 8628 device code: a code typed in on any browser.
+    Device,
+    /// RFC 6749 §4.1 authorization code with PKCE (RFC 7636) on a loopback
+    /// redirect (RFC 8252): a browser on this machine, or one whose traffic
+    /// reaches it (`ssh -L`).
+    AuthCode,
+}
+
 /// The endpoints of one provider (and, for Microsoft, authority and tenant).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
@@ -330,7 +340,7 @@ pub fn parse_discovery(issuer: &str, body: &[u8]) -> Result<Discovery> {
     if named.trim_end_matches('/') != issuer {
         return Err(bad(format!(
             "names another issuer ({}); refused",
-            shorten(named)
+            shorten(named, 80)
         )));
     }
     let url = |k: &str| -> Result<Option<String>> {
@@ -356,7 +366,7 @@ pub fn normalize_authority(raw: &str) -> Result<String> {
 
 /// Checks and normalises the URL of key `key` by the rules of `authority`.
 pub fn normalize_url(key: &str, raw: &str) -> Result<String> {
-    let bad = |why: &str| Error::invalid(format!("{key} '{}' {why}", shorten(raw)));
+    let bad = |why: &str| Error::invalid(format!("{key} '{}' {why}", shorten(raw, 80)));
     if raw.len() > 512 {
         return Err(Error::invalid(format!("{key} is longer than 512 bytes")));
     }
@@ -414,10 +424,6 @@ pub fn same_access(a: &str, b: &str) -> bool {
         v
     }
     set(a) == set(b)
-}
-
-fn shorten(s: &str) -> String {
-    crate::error::one_line(&s.chars().take(80).collect::<String>())
 }
 
 /// A mail protocol whose server a provider preset knows.

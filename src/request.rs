@@ -1,9 +1,10 @@
 //! The typed request every front end builds (helper protocol, `token` flags,
 //! legacy `ooauth2.py` flags): one validation, so the front ends cannot drift.
 
-use crate::error::{Error, Result};
-use crate::provider::{self, Discovery, Endpoints, Provider};
-use std::fmt;
+use crate::account::{self, Account};
+use crate::error::{Error, Result, shown};
+use crate::provider::{self, Discovery, Endpoints, Flow, Provider};
+use crate::secret::{Secret, SecretCommand};
 
 /// What the caller wants done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,86 +50,8 @@ pub enum Interactive {
     Never,
 }
 
-/// How an interactive sign-in is done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    /// RFC 8628 device code: a code typed in on any browser.
-    Device,
-    /// RFC 6749 §4.1 authorization code with PKCE (RFC 7636) on a loopback
-    /// redirect (RFC 8252): a browser on this machine, or one whose traffic
-    /// reaches it (`ssh -L`).
-    AuthCode,
-}
-
 /// Default for `signin_timeout`: five minutes to finish signing in.
 pub const DEFAULT_SIGNIN_TIMEOUT: u64 = 300;
-
-/// A secret string whose `Debug` never shows the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
-
-impl Secret {
-    /// The secret value, for the one place that sends or stores it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-/// The identity of a stored account: provider + authority + tenant + client
-/// id + user. For providers other than Microsoft the authority is the
-/// preset's (or the given) base, or the token endpoint of `generic`, and the
-/// tenant is empty.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    pub provider: Provider,
-    pub authority: String,
-    pub tenant: String,
-    pub client_id: String,
-    pub user: String,
-}
-
-impl Account {
-    /// The exact command that signs this account in again.
-    pub fn login_command(&self) -> String {
-        format!(
-            "ooauth2 login --client-id {} --user {}{}",
-            self.client_id,
-            self.user,
-            self.flags()
-        )
-    }
-
-    /// The flags beyond client id and user that name this account.
-    pub fn flags(&self) -> String {
-        let mut s = String::new();
-        if self.provider != Provider::Microsoft {
-            s.push_str(&format!(" --provider {}", self.provider.name()));
-        }
-        if self.provider.is_microsoft() && self.tenant != provider::DEFAULT_TENANT {
-            s.push_str(&format!(" --tenant {}", self.tenant));
-        }
-        if self.provider != Provider::Generic && self.authority != self.provider.default_authority()
-        {
-            s.push_str(&format!(" --authority {}", self.authority));
-        }
-        s
-    }
-
-    /// "tenant T" for Microsoft, "provider P" for the others: for messages.
-    pub fn realm(&self) -> String {
-        if self.provider.is_microsoft() {
-            format!("tenant {}", self.tenant)
-        } else {
-            format!("provider {}", self.provider.name())
-        }
-    }
-}
 
 /// A validated request.
 #[derive(Debug, Clone)]
@@ -170,7 +93,7 @@ pub struct Request {
     pub open_browser: Option<bool>,
     /// Where the client secret comes from when the request has none: set
     /// by the config layer, run only if the provider is reached.
-    pub client_secret_cmd: Option<crate::config::SecretCommand>,
+    pub client_secret_cmd: Option<SecretCommand>,
     /// The named account the request came from, for hints.
     pub account_name: Option<String>,
     /// The account's `notify_cmd` from the config file: how the sign-in UI
@@ -203,7 +126,7 @@ impl Request {
                 .into_iter()
                 .find(|x| x.as_str() == a)
                 .ok_or_else(|| {
-                    Error::invalid(format!("unknown action '{}'", shorten(a))).hint(format!(
+                    Error::invalid(format!("unknown action '{}'", shown(a))).hint(format!(
                         "use one of: {}",
                         Action::ALL.map(|a| a.as_str()).join(", ")
                     ))
@@ -217,7 +140,7 @@ impl Request {
             None if issuer.is_some() => Provider::Generic,
             None => Provider::Microsoft,
             Some(p) => Provider::from_name(p).ok_or_else(|| {
-                Error::invalid(format!("unknown provider '{}'", shorten(p)))
+                Error::invalid(format!("unknown provider '{}'", shown(p)))
                     .hint(format!("use one of: {}", Provider::names()))
             })?,
         };
@@ -309,7 +232,7 @@ impl Request {
             Some(v) => {
                 return Err(Error::invalid(format!(
                     "interactive must be auto, always or never, not '{}'",
-                    shorten(v)
+                    shown(v)
                 )));
             }
         };
@@ -327,7 +250,7 @@ impl Request {
             Some(v) => {
                 return Err(Error::invalid(format!(
                     "flow must be device or authcode, not '{}'",
-                    shorten(v)
+                    shown(v)
                 )));
             }
         };
@@ -352,7 +275,7 @@ impl Request {
             Some(v) => {
                 return Err(Error::invalid(format!(
                     "open_browser must be true, false or auto, not '{}'",
-                    shorten(v)
+                    shown(v)
                 )));
             }
         };
@@ -423,7 +346,7 @@ impl Request {
                 return Provider::from_name(value).map(|_| ()).ok_or_else(|| {
                     Error::invalid(format!(
                         "unknown provider '{}'; the providers are: {}",
-                        shorten(value),
+                        shown(value),
                         Provider::names()
                     ))
                 });
@@ -483,6 +406,35 @@ impl Request {
             .unwrap_or_default()
     }
 
+    /// The command that signs this request's account in again, as `user`
+    /// (empty: not known yet): by the configured name when it came from
+    /// one, else every flag, a generic account's endpoints and scope too.
+    pub fn login_command(&self, user: &str) -> String {
+        if let Some(name) = &self.account_name {
+            return account::login_command(Some(name), &self.account(user));
+        }
+        let mut cmd = self.account(user).login_command();
+        if self.provider == Provider::Generic {
+            let e = &self.endpoints;
+            let mut flag = |name: &str, value: Option<&str>| {
+                if let Some(v) = value.filter(|v| !v.is_empty()) {
+                    cmd.push_str(&format!(" --{name} {}", account::shell_word(v)));
+                }
+            };
+            flag("issuer", self.issuer.as_deref());
+            flag(
+                "token-endpoint",
+                Some(&e.token)
+                    .filter(|_| self.issuer.is_none())
+                    .map(String::as_str),
+            );
+            flag("authorization-endpoint", e.authorize.as_deref());
+            flag("device-authorization-endpoint", e.device.as_deref());
+            flag("scope", self.scope.as_deref());
+        }
+        cmd
+    }
+
     /// The account this request names, when the user is known.
     pub fn account(&self, user: &str) -> Account {
         Account {
@@ -501,10 +453,6 @@ impl Request {
 
 const GENERIC_HINT: &str = "give issuer= (OpenID Connect discovery), or token_endpoint= with \
      authorization_endpoint= and/or device_authorization_endpoint=";
-
-fn shorten(s: &str) -> String {
-    crate::error::one_line(&s.chars().take(60).collect::<String>())
-}
 
 /// Refuses a flow the provider does not allow, before any network call.
 fn check_flow(provider: Provider, endpoints: &Endpoints, flow: Flow) -> Result<()> {
@@ -535,10 +483,7 @@ fn parse_number(key: &str, v: &str, min: u64, max: u64) -> Result<u64> {
         .ok()
         .filter(|_| v.bytes().all(|b| b.is_ascii_digit()))
         .ok_or_else(|| {
-            Error::invalid(format!(
-                "{key} must be a whole number, not '{}'",
-                shorten(v)
-            ))
+            Error::invalid(format!("{key} must be a whole number, not '{}'", shown(v)))
         })?;
     if n < min || n > max {
         return Err(Error::invalid(format!(
@@ -558,7 +503,7 @@ fn check_tenant(t: &str) -> Result<String> {
     if !ok {
         return Err(Error::invalid(format!(
             "tenant '{}' is not a tenant id, domain or keyword",
-            shorten(t)
+            shown(t)
         ))
         .hint("use common, organizations, consumers, a directory GUID or a domain"));
     }
@@ -573,7 +518,7 @@ fn check_client_id(c: &str) -> Result<String> {
     if !ok {
         return Err(Error::invalid(format!(
             "client_id '{}' has characters a client id cannot have",
-            shorten(c)
+            shown(c)
         )));
     }
     Ok(c.to_string())
@@ -619,7 +564,7 @@ fn check_host(h: &str) -> Result<String> {
     if !ok {
         return Err(Error::invalid(format!(
             "host '{}' is not a host name or address",
-            shorten(h)
+            shown(h)
         )));
     }
     Ok(h.to_string())
@@ -637,7 +582,7 @@ fn check_secret(key: &str, s: &str, max: usize) -> Result<Secret> {
             "{key} must be printable ASCII (value not shown)"
         )));
     }
-    Ok(Secret(s.to_string()))
+    Ok(Secret::new(s))
 }
 
 #[cfg(test)]

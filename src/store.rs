@@ -7,9 +7,10 @@
 //! `<dir>/discovery/<sha>.json` caches an issuer's OpenID Connect discovery
 //! document (in a subdirectory, so it is never listed as an account).
 
+use crate::account::Account;
 use crate::error::{Code, Error, Result};
 use crate::provider::{Discovery, Provider};
-use crate::request::Account;
+use crate::settings::Settings;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
@@ -28,9 +29,6 @@ pub struct CachedDiscovery {
     pub doc: Discovery,
     pub fetched_at: u64,
 }
-
-/// Environment variable that overrides the store location.
-pub const STORE_ENV: &str = "OOAUTH2_STORE_DIR";
 
 /// One account's state on disk.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -140,18 +138,8 @@ pub struct AccountLock {
 impl Store {
     /// The store at `$OOAUTH2_STORE_DIR`, else `$XDG_DATA_HOME/ooauth2`.
     /// Nothing is created until something is written.
-    pub fn open() -> Result<Store> {
-        if let Some(dir) = std::env::var_os(STORE_ENV).filter(|d| !d.is_empty()) {
-            return Ok(Store::at(PathBuf::from(dir)));
-        }
-        let dirs = directories::ProjectDirs::from("", "", "ooauth2").ok_or_else(|| {
-            Error::new(
-                Code::StoreError,
-                "cannot find a home directory for the store",
-            )
-            .hint(format!("set HOME, XDG_DATA_HOME or {STORE_ENV}"))
-        })?;
-        Ok(Store::at(dirs.data_dir().to_path_buf()))
+    pub fn open(settings: &Settings) -> Result<Store> {
+        settings.store_dir().map(Store::at)
     }
 
     /// A store at an explicit directory.

@@ -2,16 +2,16 @@
 //! `token`, `login`, `status`, `erase`. Each turns its input into the same
 //! [`Request`] the helper protocol builds and hands it to the engine.
 
-use crate::ui::TerminalUi;
+use crate::context::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ooauth2::config;
-use ooauth2::engine::{Answer, Engine, Outcome, SystemClock};
+use ooauth2::engine::{Answer, Outcome};
 use ooauth2::error::{Error, Result};
-use ooauth2::oauth::{HttpConfig, env_secs};
 use ooauth2::protocol::{self, Dir};
 use ooauth2::request::{Action, Request};
 use ooauth2::sasl;
-use ooauth2::store::Store;
+use ooauth2::secret::SecretCommand;
+use ooauth2::time::{Clock, SystemClock, utc};
 use std::io::Write;
 
 const AFTER_HELP: &str = "\
@@ -326,10 +326,10 @@ pub enum Format {
 impl AccountArgs {
     /// The request of `pairs` (built from these flags and more), with the
     /// named account's values beneath and `--client-secret-cmd` on top.
-    fn request(&self, pairs: Vec<(String, String)>) -> Result<Request> {
-        let mut req = config::request(pairs, self.name.as_deref())?;
+    fn request(&self, ctx: &Context, pairs: Vec<(String, String)>) -> Result<Request> {
+        let mut req = ctx.request(pairs, self.name.as_deref())?;
         if let Some(cmd) = &self.client_secret_cmd {
-            req.client_secret_cmd = Some(config::SecretCommand::from_flag(cmd)?);
+            req.client_secret_cmd = Some(SecretCommand::from_flag(cmd)?);
         }
         Ok(req)
     }
@@ -356,24 +356,6 @@ impl AccountArgs {
         );
         p
     }
-}
-
-/// Runs a request through a fresh engine with the real store, clock and terminal.
-pub fn run_request(req: &Request, verbose: u8, enter_on_stdin: bool) -> Result<Outcome> {
-    let store = Store::open()?;
-    let http = HttpConfig::from_env(verbose)?;
-    let lock_timeout = env_secs("OOAUTH2_LOCK_TIMEOUT", 60.0)?;
-    let clock = SystemClock;
-    // The account's notify_cmd, else the environment's.
-    let notify = req
-        .notify_cmd
-        .clone()
-        .or_else(|| std::env::var(crate::ui::NOTIFY_ENV).ok());
-    let mut ui = TerminalUi::new(enter_on_stdin)
-        .with_notify(notify, req.user.as_deref())
-        .with_open(req.open_browser);
-    let mut engine = Engine::new(store, &clock, http, &mut ui, lock_timeout);
-    engine.handle(req)
 }
 
 /// Prints an error for a person: the message, then what to do.
@@ -500,15 +482,15 @@ pub fn fast_token(args: &[String]) -> Option<Cli> {
 
 /// Runs a parsed command line; returns the exit status.
 pub fn run(cli: Cli) -> u8 {
-    let verbose = cli.verbose;
+    let ctx = &Context::new(cli.verbose);
     let result = match cli.command {
-        Command::Helper => return helper(verbose),
-        Command::Token(args) => token(&args, verbose),
-        Command::Login(args) => login(&args, verbose),
-        Command::Status(args) => status(&args),
-        Command::Erase(args) => erase(&args, verbose),
-        Command::Test(args) => test_mail(&args, verbose),
-        Command::Doctor(args) => return doctor(&args, verbose),
+        Command::Helper => return helper(ctx),
+        Command::Token(args) => token(ctx, &args),
+        Command::Login(args) => login(ctx, &args),
+        Command::Status(args) => status(ctx, &args),
+        Command::Erase(args) => erase(ctx, &args),
+        Command::Test(args) => test_mail(ctx, &args),
+        Command::Doctor(args) => return doctor(ctx, &args),
         Command::Completions { shell } => completions(shell),
         Command::Man => man(),
     };
@@ -521,14 +503,14 @@ pub fn run(cli: Cli) -> u8 {
     }
 }
 
-fn helper(verbose: u8) -> u8 {
+fn helper(ctx: &Context) -> u8 {
     let result = protocol::read_request(std::io::stdin().lock())
-        .and_then(|pairs| config::request(pairs, None))
+        .and_then(|pairs| ctx.request(pairs, None))
         .and_then(|req| {
             if req.action == Action::Capability {
                 return Ok(capability());
             }
-            run_request(&req, verbose, false).map(|o| outcome_pairs(&o, &req))
+            ctx.run(&req, false).map(|o| outcome_pairs(&o, &req))
         });
     let (pairs, status) = match result {
         Ok(p) => (p, 0),
@@ -596,7 +578,7 @@ fn outcome_pairs(outcome: &Outcome, req: &Request) -> Vec<(&'static str, String)
     }
 }
 
-fn token(args: &TokenArgs, verbose: u8) -> Result<()> {
+fn token(ctx: &Context, args: &TokenArgs) -> Result<()> {
     let mut pairs = args.account.pairs(Action::Get);
     let mut add = |k: &str, v: &Option<String>| {
         if let Some(v) = v {
@@ -610,8 +592,8 @@ fn token(args: &TokenArgs, verbose: u8) -> Result<()> {
         pairs.push(("interactive".into(), "never".into()));
     }
     args.signin.add_pairs(&mut pairs);
-    let req = args.account.request(pairs)?;
-    let Outcome::Token(a) = run_request(&req, verbose, false)? else {
+    let req = args.account.request(ctx, pairs)?;
+    let Outcome::Token(a) = ctx.run(&req, false)? else {
         return Err(Error::invalid("unexpected answer"));
     };
     warn(&a);
@@ -635,12 +617,12 @@ fn token(args: &TokenArgs, verbose: u8) -> Result<()> {
     print_stdout(&format!("{line}\n"))
 }
 
-fn login(args: &LoginArgs, verbose: u8) -> Result<()> {
+fn login(ctx: &Context, args: &LoginArgs) -> Result<()> {
     let mut pairs = args.account.pairs(Action::Login);
     pairs.push(("interactive".into(), "always".into()));
     args.signin.add_pairs(&mut pairs);
-    let req = args.account.request(pairs)?;
-    let Outcome::Token(a) = run_request(&req, verbose, true)? else {
+    let req = args.account.request(ctx, pairs)?;
+    let Outcome::Token(a) = ctx.run(&req, true)? else {
         return Err(Error::invalid("unexpected answer"));
     };
     eprintln!(
@@ -651,9 +633,9 @@ fn login(args: &LoginArgs, verbose: u8) -> Result<()> {
     Ok(())
 }
 
-fn erase(args: &AccountArgs, verbose: u8) -> Result<()> {
-    let req = args.request(args.pairs(Action::Erase))?;
-    match run_request(&req, verbose, false)? {
+fn erase(ctx: &Context, args: &AccountArgs) -> Result<()> {
+    let req = args.request(ctx, args.pairs(Action::Erase))?;
+    match ctx.run(&req, false)? {
         Outcome::Erased {
             user: Some(u),
             existed: true,
@@ -665,7 +647,7 @@ fn erase(args: &AccountArgs, verbose: u8) -> Result<()> {
 
 /// `test imap|pop|smtp`: a token from the engine, exactly as `token` gets it,
 /// then a real login (src/mailtest.rs).
-fn test_mail(args: &TestArgs, verbose: u8) -> Result<()> {
+fn test_mail(ctx: &Context, args: &TestArgs) -> Result<()> {
     use crate::mailtest::{Login, Report, Target, Tls};
     let action = if args.refresh {
         Action::Refresh
@@ -680,7 +662,7 @@ fn test_mail(args: &TestArgs, verbose: u8) -> Result<()> {
         pairs.push(("interactive".into(), "never".into()));
     }
     args.signin.add_pairs(&mut pairs);
-    let req = args.account.request(pairs)?;
+    let req = args.account.request(ctx, pairs)?;
     let service = args.service;
     // The provider's own server, unless --host names another; generic has
     // none, and nothing is asked of anyone before that is settled.
@@ -714,10 +696,10 @@ fn test_mail(args: &TestArgs, verbose: u8) -> Result<()> {
         port,
         mechanism: args.mechanism,
         ca_file: args.ca_file.clone(),
-        connect_timeout: env_secs("OOAUTH2_CONNECT_TIMEOUT", 10.0)?,
-        timeout: env_secs("OOAUTH2_HTTP_TIMEOUT", 30.0)?,
+        connect_timeout: ctx.settings.connect_timeout()?,
+        timeout: ctx.settings.http_timeout()?,
     };
-    let Outcome::Token(a) = run_request(&req, verbose, false)? else {
+    let Outcome::Token(a) = ctx.run(&req, false)? else {
         return Err(Error::invalid("unexpected answer"));
     };
     warn(&a);
@@ -726,14 +708,8 @@ fn test_mail(args: &TestArgs, verbose: u8) -> Result<()> {
         a.source.as_str(),
         a.expires_in / 60
     );
-    let (login_cmd, doctor_cmd) = match &req.account_name {
-        Some(n) => (format!("ooauth2 login {n}"), format!("ooauth2 doctor {n}")),
-        None => {
-            let login = req.account(&a.user).login_command();
-            let doctor = login.replacen("ooauth2 login", "ooauth2 doctor", 1);
-            (login, doctor)
-        }
-    };
+    let login_cmd = req.login_command(&a.user);
+    let doctor_cmd = login_cmd.replacen("ooauth2 login", "ooauth2 doctor", 1);
     let login = Login {
         user: &a.user,
         token: &a.access_token,
@@ -745,7 +721,7 @@ fn test_mail(args: &TestArgs, verbose: u8) -> Result<()> {
     let mut stderr = std::io::stderr();
     let mut report = Report {
         out: &mut stderr,
-        verbose: verbose > 0,
+        verbose: ctx.verbose > 0,
     };
     let summary = crate::mailtest::run(&target, &login, &mut report)?;
     print_stdout(&format!("{summary}\n"))
@@ -753,13 +729,15 @@ fn test_mail(args: &TestArgs, verbose: u8) -> Result<()> {
 
 /// `doctor`: the checks of src/doctor.rs, one line each on stdout; exit 1
 /// when one found a problem.
-fn doctor(args: &DoctorArgs, verbose: u8) -> u8 {
+fn doctor(ctx: &Context, args: &DoctorArgs) -> u8 {
     let account = &args.account;
-    let selected =
-        (*account != AccountArgs::default()).then(|| account.request(account.pairs(Action::Get)));
-    let now = ooauth2::engine::Clock::now(&SystemClock);
-    let online = (!args.offline).then_some(crate::doctor::Online { verbose });
-    let findings = crate::doctor::run(selected, now, online);
+    let selected = (*account != AccountArgs::default())
+        .then(|| account.request(ctx, account.pairs(Action::Get)));
+    let now = SystemClock.now();
+    let online = (!args.offline).then_some(crate::doctor::Online {
+        verbose: ctx.verbose,
+    });
+    let findings = crate::doctor::run(&ctx.settings, selected, now, online);
     let text: String = findings.iter().map(|f| format!("{f}\n")).collect();
     if let Err(e) = print_stdout(&text) {
         report(&e);
@@ -893,16 +871,15 @@ impl StatusRow {
     }
 }
 
-fn status(args: &StatusArgs) -> Result<()> {
-    let config = config::load()?;
-    let store = Store::open()?;
+fn status(ctx: &Context, args: &StatusArgs) -> Result<()> {
+    let config = config::load(&ctx.settings)?;
+    let store = ctx.store()?;
     let mut records = store.list()?;
     let configured = config
         .as_ref()
         .map(|c| c.accounts.as_slice())
         .unwrap_or_default();
-    let now = SystemClock;
-    let now = ooauth2::engine::Clock::now(&now);
+    let now = SystemClock.now();
     let mut rows = Vec::new();
     // Configured accounts first, each with its stored record if there is one.
     for named in configured {
@@ -1027,36 +1004,9 @@ fn tenant_column(tenant: &str, authority: &str) -> String {
     }
 }
 
-/// `YYYY-MM-DD HH:MM UTC` from Unix seconds (Howard Hinnant's civil-from-days).
-pub fn utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        rem / 3600,
-        (rem % 3600) / 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(utc(1_795_000_000), "2026-11-18 11:06 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
-    }
 
     fn argv(s: &[&str]) -> Vec<String> {
         std::iter::once("ooauth2")

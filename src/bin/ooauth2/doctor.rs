@@ -14,13 +14,17 @@
 //! else a device authorization and one poll. The provider's refusal is
 //! decoded into the fix it calls for.
 
+use ooauth2::account;
 use ooauth2::config;
-use ooauth2::engine::{Clock, Engine, RefreshCheck, SystemClock};
+use ooauth2::engine::{Engine, Options, RefreshCheck};
 use ooauth2::error::{Code, Error, Result};
-use ooauth2::oauth::{self, HttpConfig};
+use ooauth2::oauth;
+use ooauth2::provider::Flow;
 use ooauth2::provider::Provider;
-use ooauth2::request::{Flow, Interactive, Request};
+use ooauth2::request::{Interactive, Request};
+use ooauth2::settings::{CONFIG_ENV, Settings};
 use ooauth2::store::{Record, Store};
+use ooauth2::time::{Clock, SystemClock, parse_http_date, utc};
 use std::fmt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -87,9 +91,14 @@ struct Target {
 /// Runs every check. `selected` is the account the user named (or the
 /// error building it); `None` checks every configured and stored account.
 /// `online` is `None` with `--offline`.
-pub fn run(selected: Option<Result<Request>>, now: u64, online: Option<Online>) -> Vec<Finding> {
+pub fn run(
+    settings: &Settings,
+    selected: Option<Result<Request>>,
+    now: u64,
+    online: Option<Online>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
-    let store = match Store::open() {
+    let store = match Store::open(settings) {
         Ok(s) => Some(s),
         Err(e) => {
             out.push(problem_of(&e, "set HOME or OOAUTH2_STORE_DIR"));
@@ -99,7 +108,7 @@ pub fn run(selected: Option<Result<Request>>, now: u64, online: Option<Online>) 
     if let Some(store) = &store {
         check_store_dir(store.dir(), &mut out);
     }
-    let config = check_config(&mut out);
+    let config = check_config(settings, &mut out);
     let targets = match &store {
         Some(store) => check_accounts(store, config.as_ref(), selected, now, &mut out),
         None => Vec::new(),
@@ -108,7 +117,9 @@ pub fn run(selected: Option<Result<Request>>, now: u64, online: Option<Online>) 
         (None, _) => out.push(Finding::Skipped(
             "network checks (reachability, clock skew, app registration): --offline".into(),
         )),
-        (Some(online), Some(store)) => check_network(store, targets, now, online, &mut out),
+        (Some(online), Some(store)) => {
+            check_network(settings, store, targets, now, online, &mut out)
+        }
         (Some(_), None) => out.push(Finding::Skipped(
             "network checks: no store, so no account to check".into(),
         )),
@@ -224,8 +235,8 @@ fn check_store_dir(dir: &Path, out: &mut Vec<Finding>) {
 }
 
 /// The config file, if any: not writable by others, and valid.
-fn check_config(out: &mut Vec<Finding>) -> Option<config::Config> {
-    let path = match config::path() {
+fn check_config(settings: &Settings, out: &mut Vec<Finding>) -> Option<config::Config> {
+    let path = match settings.config_path() {
         Ok(p) => p,
         Err(e) => {
             out.push(problem_of(&e, "set HOME or OOAUTH2_CONFIG"));
@@ -252,10 +263,7 @@ fn check_config(out: &mut Vec<Finding>) -> Option<config::Config> {
     if !meta.is_file() {
         out.push(Finding::Problem(
             format!("the config file {shown} is not a regular file"),
-            format!(
-                "replace it with a file, or point {} elsewhere",
-                config::CONFIG_ENV
-            ),
+            format!("replace it with a file, or point {} elsewhere", CONFIG_ENV),
         ));
         return None;
     }
@@ -326,25 +334,6 @@ fn matches(req: &Request, rec: &Record) -> bool {
     Store::id(&want) == Store::id(&rec.account())
 }
 
-/// The command that signs the account of `req` in.
-fn login_for(req: &Request) -> String {
-    if let Some(name) = &req.account_name {
-        return format!("ooauth2 login {name}");
-    }
-    let mut cmd = format!(
-        "ooauth2 login --client-id {} --user {}",
-        req.client_id.as_deref().unwrap_or("CLIENT-ID"),
-        req.user.as_deref().unwrap_or("YOU@EXAMPLE.COM")
-    );
-    if req.tenant != ooauth2::provider::DEFAULT_TENANT {
-        cmd.push_str(&format!(" --tenant {}", req.tenant));
-    }
-    if req.authority != ooauth2::provider::DEFAULT_AUTHORITY {
-        cmd.push_str(&format!(" --authority {}", req.authority));
-    }
-    cmd
-}
-
 /// The selected account, or every configured and stored one; returns the
 /// accounts for the network checks.
 fn check_accounts(
@@ -408,11 +397,14 @@ fn check_accounts(
                 .unwrap_or_else(|| "the account".into());
             out.push(Finding::Problem(
                 format!("{label} is not stored: it was never signed in, or was erased"),
-                format!("run: {}", login_for(req)),
+                format!(
+                    "run: {}",
+                    req.login_command(req.user.as_deref().unwrap_or_default())
+                ),
             ));
             targets.push(Target {
                 label,
-                login: login_for(req),
+                login: req.login_command(req.user.as_deref().unwrap_or_default()),
                 req: req.clone(),
                 rec: None,
             });
@@ -468,11 +460,11 @@ fn names(rec: &Record, name: Option<&str>) -> (String, String) {
     match name {
         Some(n) => (
             format!("account '{n}' ({})", rec.user),
-            format!("ooauth2 login {n}"),
+            account::login_command(Some(n), &rec.account()),
         ),
         None => (
             format!("account {}", rec.user),
-            rec.account().login_command(),
+            account::login_command(None, &rec.account()),
         ),
     }
 }
@@ -514,7 +506,7 @@ fn check_record(rec: &Record, name: Option<&str>, now: u64, out: &mut Vec<Findin
         (Some(_), None) => {
             let when = rec
                 .refresh_token_obtained_at
-                .map(|t| format!(", obtained {}", crate::cli::utc(t)))
+                .map(|t| format!(", obtained {}", utc(t)))
                 .unwrap_or_default();
             out.push(Finding::Ok(format!("{label} has a refresh token{when}")));
             true
@@ -631,6 +623,7 @@ fn check_scope(rec: &Record, label: &str, login: &str, out: &mut Vec<Finding>) {
 /// Reachability and clock once per provider host, then the app
 /// registration of each account whose host answered.
 fn check_network(
+    settings: &Settings,
     store: &Store,
     targets: Vec<Target>,
     now: u64,
@@ -643,12 +636,8 @@ fn check_network(
         ));
         return;
     }
-    let settings = HttpConfig::from_env(online.verbose).and_then(|http| {
-        let lock = oauth::env_secs("OOAUTH2_LOCK_TIMEOUT", 60.0)?;
-        Ok((http, lock))
-    });
-    let (http_config, lock_timeout) = match settings {
-        Ok(s) => s,
+    let options = match Options::new(settings, online.verbose) {
+        Ok(o) => o,
         Err(e) => {
             out.push(problem_of(&e, "fix the variable it names"));
             return;
@@ -657,7 +646,7 @@ fn check_network(
     let clock = SystemClock;
     // Never shown: every request here is made with interactive=never.
     let mut ui = crate::ui::TerminalUi::new(false);
-    let mut engine = Engine::new(store.clone(), &clock, http_config, &mut ui, lock_timeout);
+    let mut engine = Engine::new(store.clone(), &clock, options, &mut ui);
     // Each token endpoint's host is asked once; its accounts share the answer.
     let mut reached: Vec<(String, bool)> = Vec::new();
     for t in targets {
@@ -729,7 +718,7 @@ fn clock_finding(host: &str, date: Option<&str>, local: u64) -> Finding {
             "the clock: {host} sent no Date header to compare with"
         ));
     };
-    let Some(theirs) = oauth::parse_http_date(date) else {
+    let Some(theirs) = parse_http_date(date) else {
         return Finding::Skipped(format!(
             "the clock: the Date header of {host} ('{}') is not an HTTP date",
             ooauth2::error::one_line(&date.chars().take(60).collect::<String>())

@@ -2,7 +2,8 @@
 //! rules: `--opt=value` or `--opt value`, unambiguous prefixes) with the same
 //! output lines, and handed to the engine like every other front end.
 
-use crate::cli::{print_stdout, report, run_request, warn};
+use crate::cli::{print_stdout, report, warn};
+use crate::context::Context;
 use ooauth2::engine::Outcome;
 use ooauth2::error::{Error, Result};
 use ooauth2::request::{Action, Request};
@@ -215,7 +216,7 @@ fn run_inner(args: &[String]) -> Result<()> {
         pairs.push(("refresh_token".into(), rt));
     }
     let req = Request::from_pairs(&pairs)?;
-    let Outcome::Token(a) = run_request(&req, 0, device)? else {
+    let Outcome::Token(a) = Context::new(0).run(&req, device)? else {
         return Err(Error::invalid("unexpected answer"));
     };
     warn(&a);

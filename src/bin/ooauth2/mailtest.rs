@@ -635,7 +635,7 @@ pub fn describe_challenge(b64: &str) -> String {
 }
 
 fn shorten(s: &str) -> String {
-    one_line(&s.chars().take(200).collect::<String>())
+    ooauth2::error::shorten(s, 200)
 }
 
 // ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 //! `main` only picks the front end; `cli::run` and `legacy::run` pick the exit status.
 
 mod cli;
+mod context;
 mod doctor;
 mod legacy;
 mod mailtest;

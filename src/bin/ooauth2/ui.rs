@@ -30,14 +30,9 @@ pub struct TerminalUi {
     open: Option<bool>,
     /// The live countdown of a device sign-in shown on a terminal.
     countdown: Option<Countdown>,
+    /// Whether `notify-send` may stand in for a missing `notify_cmd`.
+    notify_send: bool,
 }
-
-/// Environment variable giving a `notify_cmd` to accounts that have none.
-pub const NOTIFY_ENV: &str = "OOAUTH2_NOTIFY_CMD";
-
-/// Environment variable that, set to `0` (or `false`, `no`, `off`), keeps
-/// ooauth2 from falling back to `notify-send`.
-pub const NOTIFY_SEND_ENV: &str = "OOAUTH2_NOTIFY_SEND";
 
 /// How long `show` waits for a notifier before polling anyway.
 const NOTIFY_WAIT: Duration = Duration::from_secs(2);
@@ -146,7 +141,15 @@ impl TerminalUi {
             user: String::new(),
             open: None,
             countdown: None,
+            notify_send: true,
         }
+    }
+
+    /// Whether `notify-send` may tell the code when nothing else can
+    /// (`OOAUTH2_NOTIFY_SEND=0` says no).
+    pub fn with_notify_send(mut self, allowed: bool) -> TerminalUi {
+        self.notify_send = allowed;
+        self
     }
 
     /// Tells the code to `command` (run with `sh -c`) when no terminal can
@@ -168,6 +171,11 @@ impl TerminalUi {
     pub fn with_open(mut self, open: Option<bool>) -> TerminalUi {
         self.open = open;
         self
+    }
+
+    /// `notify-send`, when this UI may use it.
+    fn notify_send(&self) -> Option<PathBuf> {
+        notify_send(self.notify_send)
     }
 
     /// Starts reading stdin lines, once, if they are the person's.
@@ -203,7 +211,7 @@ impl TerminalUi {
         let user = self.user.as_str();
         if let Some(notify) = &self.notify {
             notify.run(uri, code, expires_in, message);
-        } else if let Some(program) = notify_send() {
+        } else if let Some(program) = self.notify_send() {
             let account = if user.is_empty() {
                 String::new()
             } else {
@@ -271,10 +279,8 @@ fn desktop_session() -> bool {
 
 /// `notify-send`, when it may be used: not turned off, a desktop session,
 /// and the program on PATH.
-fn notify_send() -> Option<PathBuf> {
-    let off = std::env::var(NOTIFY_SEND_ENV)
-        .is_ok_and(|v| matches!(v.trim(), "0" | "false" | "no" | "off"));
-    if off || !desktop_session() {
+fn notify_send(allowed: bool) -> Option<PathBuf> {
+    if !allowed || !desktop_session() {
         return None;
     }
     on_path("notify-send")
@@ -618,7 +624,7 @@ fn open_browser(url: &str) {
 
 impl SignInUi for TerminalUi {
     fn can_prompt(&self) -> bool {
-        terminal() || self.notify.is_some() || notify_send().is_some()
+        terminal() || self.notify.is_some() || self.notify_send().is_some()
     }
 }
 

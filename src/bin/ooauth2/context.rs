@@ -1,0 +1,59 @@
+//! The one wiring of the engine for a run: the environment read once, the
+//! named-account overlay, and a fresh engine over the real store, clock and
+//! terminal. Every front end reaches the core through here.
+
+use crate::ui::TerminalUi;
+use ooauth2::config;
+use ooauth2::engine::{Engine, Options, Outcome};
+use ooauth2::error::Result;
+use ooauth2::request::Request;
+use ooauth2::settings::Settings;
+use ooauth2::store::Store;
+use ooauth2::time::SystemClock;
+
+/// What every command of one run shares.
+pub struct Context {
+    /// The environment, read once.
+    pub settings: Settings,
+    /// `-v` counted: 1 logs each HTTP exchange, 2 also its fields (redacted).
+    pub verbose: u8,
+}
+
+impl Context {
+    /// The context of this process.
+    pub fn new(verbose: u8) -> Context {
+        Context {
+            settings: Settings::from_env(),
+            verbose,
+        }
+    }
+
+    /// The request of `pairs`, with the named account's values beneath
+    /// when `name` (or an `account` pair) names one.
+    pub fn request(&self, pairs: Vec<(String, String)>, name: Option<&str>) -> Result<Request> {
+        config::request(pairs, name, &self.settings)
+    }
+
+    /// The store this run uses.
+    pub fn store(&self) -> Result<Store> {
+        Store::open(&self.settings)
+    }
+
+    /// Runs `req` through a fresh engine with the real store, clock and
+    /// terminal; with `enter_on_stdin`, stdin lines are the person's.
+    pub fn run(&self, req: &Request, enter_on_stdin: bool) -> Result<Outcome> {
+        let store = self.store()?;
+        let options = Options::new(&self.settings, self.verbose)?;
+        // The account's notify_cmd, else the environment's.
+        let notify = req
+            .notify_cmd
+            .clone()
+            .or_else(|| self.settings.notify_cmd().map(str::to_string));
+        let mut ui = TerminalUi::new(enter_on_stdin)
+            .with_notify(notify, req.user.as_deref())
+            .with_notify_send(!self.settings.notify_send_off())
+            .with_open(req.open_browser);
+        let mut engine = Engine::new(store, &SystemClock, options, &mut ui);
+        engine.handle(req)
+    }
+}
