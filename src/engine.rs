@@ -119,7 +119,7 @@ impl<'a> Engine<'a> {
 
     /// Carries out any action but `capability` (which needs no engine).
     pub fn handle(&mut self, req: &Request) -> Result<Outcome> {
-        match req.action {
+        match req.action() {
             Action::Get => self.get(req, false).map(boxed),
             Action::Refresh => self.get(req, true).map(boxed),
             Action::Login => self.login(req).map(boxed),
@@ -141,10 +141,10 @@ impl<'a> Engine<'a> {
     /// The user a request means: `user=`, or the only account stored for its
     /// authority, tenant and client id.
     fn resolve_user(&self, req: &Request) -> Result<Option<String>> {
-        if let Some(u) = &req.user {
-            return Ok(Some(u.clone()));
+        if let Some(u) = req.user() {
+            return Ok(Some(u.to_string()));
         }
-        let client_id = req.client_id.as_deref().unwrap_or_default();
+        let client_id = req.client_id().unwrap_or_default();
         let mut users = self.store.find_users(&req.account(""))?;
         match users.len() {
             0 => Ok(None),
@@ -158,7 +158,7 @@ impl<'a> Engine<'a> {
     }
 
     fn may_sign_in(&self, req: &Request) -> bool {
-        match req.interactive {
+        match req.interactive() {
             Interactive::Always => true,
             Interactive::Never => false,
             Interactive::Auto => self.ui.can_prompt(),
@@ -170,7 +170,7 @@ impl<'a> Engine<'a> {
         let Some(user) = self.resolve_user(req)? else {
             let reason = format!(
                 "no account is stored for client id {} ({})",
-                req.client_id.as_deref().unwrap_or_default(),
+                req.client_id().unwrap_or_default(),
                 req.account("").realm()
             );
             if self.may_sign_in(req) {
@@ -207,10 +207,9 @@ impl<'a> Engine<'a> {
         rec.access_token.is_some()
             && rec
                 .expires_at
-                .is_some_and(|t| t >= now.saturating_add(req.min_ttl) && t > now)
+                .is_some_and(|t| t >= now.saturating_add(req.min_ttl()) && t > now)
             && req
-                .scope
-                .as_deref()
+                .scope()
                 .is_none_or(|s| provider::same_access(s, &rec.scope))
     }
 
@@ -234,7 +233,10 @@ impl<'a> Engine<'a> {
             };
             return self.sign_in_locked(req, account, lock, Some(rec), &reason);
         }
-        let scope = req.scope.clone().unwrap_or_else(|| rec.scope.clone());
+        let scope = req
+            .scope()
+            .map(str::to_string)
+            .unwrap_or_else(|| rec.scope.clone());
         let mut retried = false;
         loop {
             let rt = rec.refresh_token.clone().unwrap_or_default();
@@ -331,7 +333,7 @@ impl<'a> Engine<'a> {
     /// discovery document, cached in the store for a day. While the issuer
     /// cannot be reached, an older cached copy serves.
     fn resolved<'r>(&mut self, req: &'r Request) -> Result<Cow<'r, Request>> {
-        let Some(issuer) = req.issuer.clone() else {
+        let Some(issuer) = req.issuer().map(str::to_string) else {
             return Ok(Cow::Borrowed(req));
         };
         let now = self.clock.now();
@@ -372,7 +374,7 @@ impl<'a> Engine<'a> {
     /// The client credentials of a request. Called only just before a
     /// grant, so a `client_secret_cmd` runs only when the provider is reached.
     fn client(&mut self, req: &Request, account: &Account) -> Result<(String, Option<String>)> {
-        let secret = match (&req.client_secret, &req.client_secret_cmd) {
+        let secret = match (req.client_secret(), req.client_secret_cmd()) {
             (Some(s), _) => Some(s.expose().to_string()),
             (None, Some(cmd)) => {
                 if self.command_secret.is_none() {
@@ -401,7 +403,7 @@ impl<'a> Engine<'a> {
         };
         oauth::refresh(
             self.http()?,
-            &req.endpoints.token,
+            &req.endpoints().token,
             &client,
             refresh_token,
             scope,
@@ -420,9 +422,8 @@ impl<'a> Engine<'a> {
         if !self.may_sign_in(req) {
             return Err(login_required(req, account, reason));
         }
-        let scope = req.provider.signin_scope(
-            req.scope
-                .as_deref()
+        let scope = req.provider().signin_scope(
+            req.scope()
                 .or(rec.as_ref().map(|r| r.scope.as_str()))
                 .unwrap_or(req.default_scope()),
         );
@@ -443,7 +444,7 @@ impl<'a> Engine<'a> {
         let req = &*resolved;
         // Before anything is asked of the provider (or of client_secret_cmd).
         req.check_flow()?;
-        let endpoints = &req.endpoints;
+        let endpoints = req.endpoints();
         let (id, secret) = self.client(req, account)?;
         let client = Client {
             id: &id,
@@ -454,12 +455,12 @@ impl<'a> Engine<'a> {
             .http
             .as_ref()
             .ok_or_else(|| Error::new(Code::NetworkError, "no HTTP client"))?;
-        match req.flow {
+        match req.flow() {
             Flow::Device => oauth::device_flow(http, endpoints, &client, scope, &mut *self.ui),
             Flow::AuthCode => {
                 let opts = oauth::AuthCodeOptions {
-                    redirect_port: req.redirect_port,
-                    timeout: Duration::from_secs(req.signin_timeout),
+                    redirect_port: req.redirect_port(),
+                    timeout: Duration::from_secs(req.signin_timeout()),
                     user: Some(account.user.as_str()).filter(|u| !u.is_empty()),
                 };
                 oauth::authcode_flow(http, endpoints, &client, scope, &opts, &mut *self.ui)
@@ -470,25 +471,24 @@ impl<'a> Engine<'a> {
     /// `login`: a new sign-in, whatever is stored.
     fn login(&mut self, req: &Request) -> Result<Answer> {
         if !self.may_sign_in(req) {
-            let why = if req.interactive == Interactive::Never {
+            let why = if req.interactive() == Interactive::Never {
                 "a sign-in was asked for with interactive=never"
             } else {
                 "a sign-in is needed but there is no terminal to show its instructions"
             };
             return Err(Error::new(Code::LoginRequired, why).hint(format!(
                 "run in a terminal: {}",
-                req.login_command(req.user.as_deref().unwrap_or_default())
+                req.login_command(req.user().unwrap_or_default())
             )));
         }
-        if let Some(user) = &req.user {
+        if let Some(user) = req.user() {
             let account = req.account(user);
             let lock = self.store.lock(&account, self.lock_timeout)?;
             let rec = self.store.load(&account)?;
-            let mut forced = req.clone();
-            forced.interactive = Interactive::Always;
+            let forced = req.with_interactive(Interactive::Always);
             return self.sign_in_locked(&forced, &account, &lock, rec, "a sign-in was asked for");
         }
-        let scope = req.provider.signin_scope(req.default_scope());
+        let scope = req.provider().signin_scope(req.default_scope());
         let tok = self.sign_in_flow(req, &req.account(""), &scope)?;
         let user = tok.id_user.clone().ok_or_else(|| {
             Error::new(
@@ -506,13 +506,12 @@ impl<'a> Engine<'a> {
     /// `store`: import a refresh token, proving it works by refreshing with it.
     fn import(&mut self, req: &Request) -> Result<Answer> {
         let rt = req
-            .refresh_token
-            .as_ref()
+            .refresh_token()
             .ok_or_else(|| Error::invalid("action=store needs refresh_token"))?
             .expose()
             .to_string();
         let base = req.default_scope();
-        if let Some(user) = &req.user {
+        if let Some(user) = req.user() {
             let account = req.account(user);
             // A corrupt record fails before any request; a refused token creates no file.
             self.store.load(&account)?;
@@ -525,7 +524,7 @@ impl<'a> Engine<'a> {
             return self.persist_imported(&lock, &account, rec, base, &rt, &tok);
         }
         // Without user= the id_token is the only way to learn whose token this is.
-        let scope = req.provider.signin_scope(base);
+        let scope = req.provider().signin_scope(base);
         let tok = self.refresh_grant(req, &req.account(""), &rt, &scope)?;
         let user = tok.id_user.clone().ok_or_else(|| {
             Error::invalid("the provider did not say whose refresh token this is; pass user=")
@@ -716,14 +715,14 @@ impl Engine<'_> {
     pub fn check_device(&mut self, req: &Request) -> Result<()> {
         let resolved = self.resolved(req)?;
         let req = &*resolved;
-        let account = req.account(req.user.as_deref().unwrap_or_default());
+        let account = req.account(req.user().unwrap_or_default());
         let (id, secret) = self.client(req, &account)?;
         let client = Client {
             id: &id,
             secret: secret.as_deref(),
         };
-        let scope = req.provider.signin_scope(req.default_scope());
-        oauth::check_device_flow(self.http()?, &req.endpoints, &client, &scope)
+        let scope = req.provider().signin_scope(req.default_scope());
+        oauth::check_device_flow(self.http()?, req.endpoints(), &client, &scope)
     }
 
     /// The HTTP client of this engine (built on first use), for `doctor`'s
@@ -737,6 +736,7 @@ impl Engine<'_> {
 mod tests {
     use super::*;
     use crate::oauth::DeviceAuth;
+    use crate::request::Raw;
     use std::cell::Cell;
     use std::path::PathBuf;
 
@@ -776,19 +776,14 @@ mod tests {
         let dir =
             std::env::temp_dir().join(format!("ooauth2-engine-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let pairs: Vec<(String, String)> = [
-            ("client_id", "cid"),
-            ("user", "me@example.com"),
-            ("interactive", "never"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .chain([(
-            "authority".to_string(),
-            format!("http://127.0.0.1:{}", closed_port()),
-        )])
-        .collect();
-        let req = Request::from_pairs(&pairs).unwrap();
+        let raw = Raw {
+            client_id: Some("cid".into()),
+            user: Some("me@example.com".into()),
+            interactive: Some("never".into()),
+            authority: Some(format!("http://127.0.0.1:{}", closed_port())),
+            ..Raw::default()
+        };
+        let req = Request::validate(raw).unwrap();
         let store = Store::at(dir.clone());
         let account = req.account("me@example.com");
         let lock = store.lock(&account, Duration::from_secs(1)).unwrap();

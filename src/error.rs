@@ -34,6 +34,8 @@ pub enum Code {
     StoreError,
     /// The account's lock was not released within the wait limit.
     StoreBusy,
+    /// The answer could not be written (stdout closed with an error, disk full).
+    OutputError,
     /// The provider could not be reached or did not answer in time.
     NetworkError,
     /// The provider answered with 5xx or 429 after retries.
@@ -44,7 +46,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, for `capability` and the documentation test.
-    pub const ALL: [Code; 16] = [
+    pub const ALL: [Code; 17] = [
         Code::InvalidRequest,
         Code::LoginRequired,
         Code::InvalidGrant,
@@ -58,6 +60,7 @@ impl Code {
         Code::ProviderError,
         Code::StoreError,
         Code::StoreBusy,
+        Code::OutputError,
         Code::NetworkError,
         Code::ServerError,
         Code::BadResponse,
@@ -79,6 +82,7 @@ impl Code {
             Code::ProviderError => "provider_error",
             Code::StoreError => "store_error",
             Code::StoreBusy => "store_busy",
+            Code::OutputError => "output_error",
             Code::NetworkError => "network_error",
             Code::ServerError => "server_error",
             Code::BadResponse => "bad_response",
@@ -89,7 +93,8 @@ impl Code {
     pub fn exit_status(self) -> u8 {
         match self {
             Code::InvalidRequest => 2,
-            Code::StoreError => 74,
+            // sysexits' EX_IOERR, design.md's status for I/O failures.
+            Code::StoreError | Code::OutputError => 74,
             Code::StoreBusy | Code::NetworkError | Code::ServerError | Code::BadResponse => 75,
             Code::LoginRequired
             | Code::InvalidGrant
@@ -125,6 +130,9 @@ impl Code {
             }
             Code::StoreError => "run 'ooauth2 doctor' to check the store and the config file",
             Code::StoreBusy => "try again once the other ooauth2 process is done",
+            Code::OutputError => {
+                "check where the output goes (a full disk, a closed pipe or terminal)"
+            }
             Code::NetworkError => "check the network connection and try again",
             Code::ServerError => "try again later",
             Code::BadResponse => {

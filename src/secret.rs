@@ -76,6 +76,17 @@ impl fmt::Debug for SecretCommand {
     }
 }
 
+impl From<String> for SecretCommand {
+    /// A command given as a plain request value, named by its key.
+    fn from(command: String) -> SecretCommand {
+        SecretCommand {
+            what: "client_secret_cmd".into(),
+            place: "client_secret_cmd".into(),
+            command,
+        }
+    }
+}
+
 /// The most of a command's stdout that is read: a secret is one short line.
 const MAX_OUTPUT: u64 = 64 * 1024;
 
@@ -91,17 +102,23 @@ impl SecretCommand {
 
     /// A `--client-secret-cmd` given on the command line.
     pub fn from_flag(command: &str) -> Result<SecretCommand> {
-        if command.trim().is_empty() || command.contains('\0') {
+        let cmd = SecretCommand {
+            what: "--client-secret-cmd".into(),
+            place: "--client-secret-cmd".into(),
+            command: command.to_string(),
+        };
+        if cmd.is_unusable() {
             return Err(
                 Error::invalid("--client-secret-cmd must be a non-empty shell command")
                     .hint("e.g. --client-secret-cmd 'pass show mail/client-secret'"),
             );
         }
-        Ok(SecretCommand {
-            what: "--client-secret-cmd".into(),
-            place: "--client-secret-cmd".into(),
-            command: command.to_string(),
-        })
+        Ok(cmd)
+    }
+
+    /// Whether the command is empty or holds a NUL, which no shell runs.
+    pub fn is_unusable(&self) -> bool {
+        self.command.trim().is_empty() || self.command.contains('\0')
     }
 
     fn fail(&self, why: impl fmt::Display) -> Error {

@@ -9,6 +9,7 @@
 
 use crate::account::Account;
 use crate::error::{Code, Error, Result};
+use crate::protocol::keys::Raw;
 use crate::provider::{Discovery, Provider};
 use crate::settings::Settings;
 use serde::{Deserialize, Serialize};
@@ -108,6 +109,29 @@ impl Record {
             .as_deref()
             .and_then(Provider::from_name)
             .unwrap_or(Provider::Microsoft)
+    }
+
+    /// The request a stored account is refreshed with when no config entry
+    /// names it: its provider, endpoints, client id, user and scope.
+    pub fn raw(&self) -> Raw {
+        let provider = self.provider_preset();
+        let mut raw = Raw {
+            provider: Some(provider.name().to_string()),
+            client_id: Some(self.client_id.clone()),
+            user: Some(self.user.clone()),
+            scope: Some(self.scope.clone()),
+            ..Raw::default()
+        };
+        if provider == Provider::Generic {
+            // A generic account's authority is its token endpoint.
+            raw.token_endpoint = Some(self.authority.clone());
+        } else {
+            raw.authority = Some(self.authority.clone());
+        }
+        if provider.is_microsoft() {
+            raw.tenant = Some(self.tenant.clone());
+        }
+        raw
     }
 
     /// The identity this record belongs to.

@@ -4,9 +4,9 @@
 
 use crate::ui::TerminalUi;
 use ooauth2::config;
-use ooauth2::engine::{Engine, Options, Outcome};
-use ooauth2::error::Result;
-use ooauth2::request::Request;
+use ooauth2::engine::{Answer, Engine, Options, Outcome};
+use ooauth2::error::{Error, Result};
+use ooauth2::request::{Raw, Request};
 use ooauth2::settings::Settings;
 use ooauth2::store::Store;
 use ooauth2::time::SystemClock;
@@ -28,10 +28,10 @@ impl Context {
         }
     }
 
-    /// The request of `pairs`, with the named account's values beneath
-    /// when `name` (or an `account` pair) names one.
-    pub fn request(&self, pairs: Vec<(String, String)>, name: Option<&str>) -> Result<Request> {
-        config::request(pairs, name, &self.settings)
+    /// The request of `raw`, with the named account's values beneath
+    /// when its `account` names one.
+    pub fn request(&self, raw: Raw) -> Result<Request> {
+        config::request(raw, &self.settings)
     }
 
     /// The store this run uses.
@@ -45,15 +45,23 @@ impl Context {
         let store = self.store()?;
         let options = Options::new(&self.settings, self.verbose)?;
         // The account's notify_cmd, else the environment's.
-        let notify = req
-            .notify_cmd
-            .clone()
-            .or_else(|| self.settings.notify_cmd().map(str::to_string));
+        let notify = req.notify_cmd().or(self.settings.notify_cmd());
         let mut ui = TerminalUi::new(enter_on_stdin)
-            .with_notify(notify, req.user.as_deref())
+            .with_notify(notify.map(str::to_string), req.user())
             .with_notify_send(!self.settings.notify_send_off())
-            .with_open(req.open_browser);
+            .with_open(req.open_browser());
         let mut engine = Engine::new(store, &SystemClock, options, &mut ui);
         engine.handle(req)
+    }
+
+    /// [`Context::run`] for the actions that answer with a token.
+    pub fn token(&self, req: &Request, enter_on_stdin: bool) -> Result<Box<Answer>> {
+        match self.run(req, enter_on_stdin)? {
+            Outcome::Token(a) => Ok(a),
+            Outcome::Erased { .. } => Err(Error::invalid(format!(
+                "action={} answered without a token",
+                req.action().as_str()
+            ))),
+        }
     }
 }

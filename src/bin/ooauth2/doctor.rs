@@ -21,7 +21,7 @@ use ooauth2::error::{Code, Error, Result};
 use ooauth2::oauth;
 use ooauth2::provider::Flow;
 use ooauth2::provider::Provider;
-use ooauth2::request::{Interactive, Request};
+use ooauth2::request::{Interactive, Raw, Request};
 use ooauth2::settings::{CONFIG_ENV, Settings};
 use ooauth2::store::{Record, Store};
 use ooauth2::time::{Clock, SystemClock, parse_http_date, utc};
@@ -327,8 +327,8 @@ fn check_config(settings: &Settings, out: &mut Vec<Finding>) -> Option<config::C
 /// identity (as the store names files), the user and client id matching
 /// any when the request leaves them out.
 fn matches(req: &Request, rec: &Record) -> bool {
-    let mut want = req.account(req.user.as_deref().unwrap_or(&rec.user));
-    if req.client_id.is_none() {
+    let mut want = req.account(req.user().unwrap_or(&rec.user));
+    if req.client_id().is_none() {
         want.client_id.clone_from(&rec.client_id);
     }
     Store::id(&want) == Store::id(&rec.account())
@@ -373,11 +373,8 @@ fn check_accounts(
         Some(Ok(req)) => wanted.push(req),
         None => {
             for named in config.map(|c| c.accounts.as_slice()).unwrap_or_default() {
-                match Request::from_pairs(&named.pairs) {
-                    Ok(mut req) => {
-                        req.account_name = Some(named.name.clone());
-                        wanted.push(req);
-                    }
+                match named.request(Raw::default()) {
+                    Ok(req) => wanted.push(req),
                     Err(e) => out.push(problem_of(&e, "fix the account in the config file")),
                 }
             }
@@ -390,21 +387,17 @@ fn check_accounts(
             .collect();
         if found.is_empty() {
             let label = req
-                .account_name
-                .as_ref()
+                .account_name()
                 .map(|n| format!("account '{n}'"))
-                .or_else(|| req.user.as_ref().map(|u| format!("account {u}")))
+                .or_else(|| req.user().map(|u| format!("account {u}")))
                 .unwrap_or_else(|| "the account".into());
             out.push(Finding::Problem(
                 format!("{label} is not stored: it was never signed in, or was erased"),
-                format!(
-                    "run: {}",
-                    req.login_command(req.user.as_deref().unwrap_or_default())
-                ),
+                format!("run: {}", req.login_command(req.user().unwrap_or_default())),
             ));
             targets.push(Target {
                 label,
-                login: req.login_command(req.user.as_deref().unwrap_or_default()),
+                login: req.login_command(req.user().unwrap_or_default()),
                 req: req.clone(),
                 rec: None,
             });
@@ -412,8 +405,8 @@ fn check_accounts(
         for i in found {
             seen[i] = true;
             let rec = &records[i];
-            check_record(rec, req.account_name.as_deref(), now, out);
-            let (label, login) = names(rec, req.account_name.as_deref());
+            check_record(rec, req.account_name(), now, out);
+            let (label, login) = names(rec, req.account_name());
             targets.push(Target {
                 label,
                 login,
@@ -426,7 +419,7 @@ fn check_accounts(
         for (rec, _) in records.iter().zip(&seen).filter(|(_, seen)| !**seen) {
             check_record(rec, None, now, out);
             let (label, login) = names(rec, None);
-            match request_for(rec) {
+            match Request::validate(rec.raw()) {
                 Ok(req) => targets.push(Target {
                     label,
                     login,
@@ -449,7 +442,7 @@ fn check_accounts(
     }
     for t in &mut targets {
         // The checks never start a sign-in.
-        t.req.interactive = Interactive::Never;
+        t.req = t.req.with_interactive(Interactive::Never);
     }
     targets
 }
@@ -467,29 +460,6 @@ fn names(rec: &Record, name: Option<&str>) -> (String, String) {
             account::login_command(None, &rec.account()),
         ),
     }
-}
-
-/// The request a stored account that no config entry names is refreshed
-/// with: its provider, endpoints, client id, user and scope.
-fn request_for(rec: &Record) -> Result<Request> {
-    let provider = rec.provider_preset();
-    let mut pairs = vec![
-        ("provider", provider.name().to_string()),
-        ("client_id", rec.client_id.clone()),
-        ("user", rec.user.clone()),
-        ("scope", rec.scope.clone()),
-    ];
-    if provider == Provider::Generic {
-        // A generic account's authority is its token endpoint.
-        pairs.push(("token_endpoint", rec.authority.clone()));
-    } else {
-        pairs.push(("authority", rec.authority.clone()));
-    }
-    if provider.is_microsoft() {
-        pairs.push(("tenant", rec.tenant.clone()));
-    }
-    let pairs: Vec<(String, String)> = pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    Request::from_pairs(&pairs)
 }
 
 /// The scope names that open each mail protocol, by protocol.
@@ -653,9 +623,9 @@ fn check_network(
         // An issuer's account reaches its issuer first (discovery).
         let token_url = t
             .req
-            .issuer
-            .clone()
-            .unwrap_or_else(|| t.req.endpoints.token.clone());
+            .issuer()
+            .map(str::to_string)
+            .unwrap_or_else(|| t.req.endpoints().token.clone());
         let host = host_label(&token_url);
         let ok = match reached.iter().find(|(h, _)| *h == host) {
             Some((_, ok)) => *ok,
@@ -747,9 +717,9 @@ fn check_registration(engine: &mut Engine, t: &Target, now: u64, out: &mut Vec<F
     let label = &t.label;
     let stored = t.rec.as_ref().filter(|r| r.refresh_token.is_some());
     if let Some(rec) = stored {
-        if t.req.provider == Provider::Google
-            && t.req.client_secret.is_none()
-            && t.req.client_secret_cmd.is_none()
+        if t.req.provider() == Provider::Google
+            && t.req.client_secret().is_none()
+            && t.req.client_secret_cmd().is_none()
         {
             out.push(Finding::Skipped(format!(
                 "{label}: the refresh check (Google wants the client secret: give doctor \
@@ -775,7 +745,7 @@ fn check_registration(engine: &mut Engine, t: &Target, now: u64, out: &mut Vec<F
         }
         return;
     }
-    if t.req.flow == Flow::Device && t.req.endpoints.device.is_some() {
+    if t.req.flow() == Flow::Device && t.req.endpoints().device.is_some() {
         match engine.check_device(&t.req) {
             Ok(()) => out.push(Finding::Ok(format!(
                 "{label}: the app registration allows the device flow (a device \
@@ -788,7 +758,7 @@ fn check_registration(engine: &mut Engine, t: &Target, now: u64, out: &mut Vec<F
     out.push(Finding::Skipped(format!(
         "{label}: the app registration check ({} signs in with a browser, so there is \
          nothing to ask without you; `ooauth2 login` shows the provider's answer)",
-        t.req.provider.name()
+        t.req.provider().name()
     )));
 }
 
@@ -796,9 +766,9 @@ fn check_registration(engine: &mut Engine, t: &Target, now: u64, out: &mut Vec<F
 fn refusal(e: &Error, t: &Target, what: &str, now: u64) -> Finding {
     let label = &t.label;
     let aadsts = oauth::aadsts_in(&e.message);
-    let microsoft = t.req.provider.is_microsoft();
+    let microsoft = t.req.provider().is_microsoft();
     let said = format!("the {what} was refused: {}", e.message);
-    let client = t.req.client_id.as_deref().unwrap_or("CLIENT-ID");
+    let client = t.req.client_id().unwrap_or("CLIENT-ID");
     let problem = |what: String, fix: String| Finding::Problem(format!("{label}: {what}"), fix);
     // Microsoft's wording of AADSTS7000218, also from a provider that sends
     // no code.
@@ -821,7 +791,7 @@ fn refusal(e: &Error, t: &Target, what: &str, now: u64) -> Finding {
                  --tenant set to that directory (its ID or domain), and personal accounts need \
                  an app whose Supported account types include personal Microsoft accounts \
                  (tenant now: {})",
-                t.req.tenant
+                t.req.tenant()
             ),
         ),
         (_, Some(70011)) | (Code::InvalidScope, _) if microsoft => problem(
@@ -834,7 +804,7 @@ fn refusal(e: &Error, t: &Target, what: &str, now: u64) -> Finding {
                 ooauth2::provider::DEFAULT_SCOPE
             ),
         ),
-        (Code::InvalidGrant, _) if t.req.provider == Provider::Google => {
+        (Code::InvalidGrant, _) if t.req.provider() == Provider::Google => {
             match google_refused_after(t.rec.as_ref(), now) {
                 Some(age) if GOOGLE_TESTING_AGE.contains(&age) => problem(
                     format!(

@@ -8,10 +8,13 @@
 //!
 //! ```
 //!
-//! One table, [`KEYS`], drives parsing, writing, `capability` and the check that
-//! `protocol.md` documents every key.
+//! One table, [`keys`], drives parsing, writing, `capability`, the config
+//! file's keys and the check that `protocol.md` documents every key.
+
+pub mod keys;
 
 use crate::error::{Error, Result};
+use keys::{Raw, RequestKey, ResponseKey};
 use std::io::{BufRead, Read, Write};
 
 /// Version of the protocol, reported by `capability`.
@@ -20,93 +23,20 @@ pub const VERSION: u32 = 1;
 /// The largest request accepted, in bytes (including line ends).
 pub const MAX_REQUEST: usize = 64 * 1024;
 
-/// Which way a key travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dir {
-    Request,
-    Response,
-}
-
-/// One protocol key.
-#[derive(Debug, Clone, Copy)]
-pub struct Key {
-    pub name: &'static str,
-    pub dir: Dir,
-    /// Secret values are never logged or echoed in errors.
-    pub secret: bool,
-}
-
-const fn key(name: &'static str, dir: Dir, secret: bool) -> Key {
-    Key { name, dir, secret }
-}
-
-/// Every key of the protocol.
-pub const KEYS: &[Key] = &[
-    key("action", Dir::Request, false),
-    key("account", Dir::Request, false),
-    key("client_id", Dir::Request, false),
-    key("client_secret", Dir::Request, true),
-    key("tenant", Dir::Request, false),
-    key("authority", Dir::Request, false),
-    key("user", Dir::Request, false),
-    key("scope", Dir::Request, false),
-    key("min_ttl", Dir::Request, false),
-    key("interactive", Dir::Request, false),
-    key("host", Dir::Request, false),
-    key("port", Dir::Request, false),
-    key("refresh_token", Dir::Request, true),
-    key("flow", Dir::Request, false),
-    key("redirect_port", Dir::Request, false),
-    key("signin_timeout", Dir::Request, false),
-    key("open_browser", Dir::Request, false),
-    key("provider", Dir::Request, false),
-    key("authorization_endpoint", Dir::Request, false),
-    key("token_endpoint", Dir::Request, false),
-    key("device_authorization_endpoint", Dir::Request, false),
-    key("issuer", Dir::Request, false),
-    key("user", Dir::Response, false),
-    key("access_token", Dir::Response, true),
-    key("token_type", Dir::Response, false),
-    key("expires_at", Dir::Response, false),
-    key("expires_in", Dir::Response, false),
-    key("scope", Dir::Response, false),
-    key("source", Dir::Response, false),
-    key("xoauth2", Dir::Response, true),
-    key("oauthbearer", Dir::Response, true),
-    key("erased", Dir::Response, false),
-    key("version", Dir::Response, false),
-    key("actions", Dir::Response, false),
-    key("request_keys", Dir::Response, false),
-    key("response_keys", Dir::Response, false),
-    key("secret_keys", Dir::Response, false),
-    key("errors", Dir::Response, false),
-    key("error", Dir::Response, false),
-    key("error_description", Dir::Response, false),
-    key("hint", Dir::Response, false),
-];
-
-/// Names of the keys that travel in `dir`, in table order.
-pub fn key_names(dir: Dir) -> Vec<&'static str> {
-    KEYS.iter()
-        .filter(|k| k.dir == dir)
-        .map(|k| k.name)
-        .collect()
-}
-
-/// Names of the keys whose values are secrets, whichever way they travel.
-pub fn secret_key_names() -> Vec<&'static str> {
-    KEYS.iter().filter(|k| k.secret).map(|k| k.name).collect()
-}
-
-fn is_key(name: &str, dir: Dir) -> bool {
-    KEYS.iter().any(|k| k.dir == dir && k.name == name)
-}
-
 /// Reads one request from `input`: stops at the first blank line or EOF and
 /// never reads more than [`MAX_REQUEST`] + 1 bytes.
-pub fn read_request(input: impl Read) -> Result<Vec<(String, String)>> {
+pub fn read_request(input: impl Read) -> Result<Raw> {
+    let mut raw = Raw::default();
+    for (k, v) in read_pairs(input)? {
+        raw.set(k, v);
+    }
+    Ok(raw)
+}
+
+/// The request's lines as key/value pairs, in the order given.
+fn read_pairs(input: impl Read) -> Result<Vec<(RequestKey, String)>> {
     let mut reader = std::io::BufReader::new(input.take(MAX_REQUEST as u64 + 1));
-    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut pairs: Vec<(RequestKey, String)> = Vec::new();
     let mut total = 0usize;
     let mut line = Vec::new();
     for number in 1.. {
@@ -131,9 +61,9 @@ pub fn read_request(input: impl Read) -> Result<Vec<(String, String)>> {
             break;
         }
         let (k, v) = parse_line(number, text)?;
-        if pairs.iter().any(|(seen, _)| seen == &k) {
+        if pairs.iter().any(|(seen, _)| *seen == k) {
             return Err(
-                Error::invalid(format!("duplicate key '{k}' on line {number}"))
+                Error::invalid(format!("duplicate key '{}' on line {number}", k.name()))
                     .hint("give each key once"),
             );
         }
@@ -151,7 +81,7 @@ fn strip_line_end(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-fn parse_line(number: usize, bytes: &[u8]) -> Result<(String, String)> {
+fn parse_line(number: usize, bytes: &[u8]) -> Result<(RequestKey, String)> {
     if bytes.contains(&0) {
         return Err(Error::invalid(format!("line {number} contains a NUL byte")).hint(FORMAT_HINT));
     }
@@ -167,7 +97,7 @@ fn parse_line(number: usize, bytes: &[u8]) -> Result<(String, String)> {
     if k.is_empty() {
         return Err(Error::invalid(format!("line {number} has an empty key")).hint(FORMAT_HINT));
     }
-    if !is_key(k, Dir::Request) {
+    let Some(key) = RequestKey::from_name(k).filter(|k| k.sources().wire) else {
         // Only a name that looks like a key is echoed: `client_secret:SECRET` or
         // `refresh_token 0.AXo` are mostly secret.
         let looks_like_key = k.len() <= 32
@@ -180,7 +110,7 @@ fn parse_line(number: usize, bytes: &[u8]) -> Result<(String, String)> {
             .hint("write key=value, with a lowercase key such as client_id"));
         }
         let shown = k;
-        return Err(if is_key(k, Dir::Response) {
+        return Err(if ResponseKey::from_name(k).is_some() {
             Error::invalid(format!(
                 "'{shown}' on line {number} is a response key, not a request key"
             ))
@@ -189,27 +119,31 @@ fn parse_line(number: usize, bytes: &[u8]) -> Result<(String, String)> {
             Error::invalid(format!("unknown key '{shown}' on line {number}"))
                 .hint("run 'ooauth2 helper' with action=capability to list the keys")
         });
-    }
+    };
     if v.chars().any(|c| c.is_control()) {
         return Err(Error::invalid(format!(
             "the value of '{k}' on line {number} contains a control character"
         ))
         .hint("values are one line of text without control characters"));
     }
-    Ok((k.to_string(), v.to_string()))
+    Ok((key, v.to_string()))
 }
 
 /// Writes a response block. A value holding a line break or NUL is refused, so
 /// a value can never inject a second key.
-pub fn write_response(out: &mut impl Write, pairs: &[(&str, String)]) -> std::io::Result<()> {
+pub fn write_response(
+    out: &mut impl Write,
+    pairs: &[(ResponseKey, String)],
+) -> std::io::Result<()> {
     let mut buf = String::new();
     for (k, v) in pairs {
-        if !is_key(k, Dir::Response) || v.contains(['\n', '\r', '\0']) {
+        if v.contains(['\n', '\r', '\0']) {
             return Err(std::io::Error::other(format!(
-                "refusing to write response key '{k}'"
+                "refusing to write response key '{}'",
+                k.name()
             )));
         }
-        buf.push_str(k);
+        buf.push_str(k.name());
         buf.push('=');
         buf.push_str(v);
         buf.push('\n');
@@ -220,13 +154,12 @@ pub fn write_response(out: &mut impl Write, pairs: &[(&str, String)]) -> std::io
 }
 
 /// The failure block for an error.
-pub fn error_pairs(err: &Error) -> Vec<(&'static str, String)> {
-    let mut pairs = vec![
-        ("error", err.code.as_str().to_string()),
-        ("error_description", err.message.clone()),
-    ];
-    pairs.push(("hint", err.next_step().to_string()));
-    pairs
+pub fn error_pairs(err: &Error) -> Vec<(ResponseKey, String)> {
+    vec![
+        (ResponseKey::Error, err.code.as_str().to_string()),
+        (ResponseKey::ErrorDescription, err.message.clone()),
+        (ResponseKey::Hint, err.next_step().to_string()),
+    ]
 }
 
 #[cfg(test)]
@@ -234,8 +167,8 @@ mod tests {
     use super::*;
     use crate::error::Code;
 
-    fn parse(b: &[u8]) -> Result<Vec<(String, String)>> {
-        read_request(b)
+    fn parse(b: &[u8]) -> Result<Vec<(RequestKey, String)>> {
+        read_pairs(b)
     }
 
     #[test]
@@ -244,10 +177,12 @@ mod tests {
         assert_eq!(
             p,
             vec![
-                ("action".into(), "get".into()),
-                ("user".into(), "a=b".into())
+                (RequestKey::Action, "get".into()),
+                (RequestKey::User, "a=b".into())
             ]
         );
+        let raw = read_request(&b"action=get\nuser=a=b\n"[..]).unwrap();
+        assert_eq!(raw.user.as_deref(), Some("a=b"));
         assert_eq!(parse(b"user=x").unwrap().len(), 1);
         assert!(parse(b"").unwrap().is_empty());
     }
@@ -262,6 +197,7 @@ mod tests {
             (b"user=\xff\n", "not valid UTF-8"),
             (b"=x\n", "empty key"),
             (b"access_token=x\n", "response key"),
+            (b"notify_cmd=x\n", "unknown key 'notify_cmd'"),
             (b"user=a\rb\n", "control character"),
         ] {
             let e = parse(input).unwrap_err();
@@ -280,9 +216,10 @@ mod tests {
     #[test]
     fn writer_refuses_injection() {
         let mut out = Vec::new();
-        assert!(write_response(&mut out, &[("user", "a\nerror=x".into())]).is_err());
-        assert!(write_response(&mut out, &[("bogus", "a".into())]).is_err());
-        write_response(&mut out, &[("user", "a".into())]).unwrap();
+        let user = ResponseKey::User;
+        assert!(write_response(&mut out, &[(user, "a\nerror=x".into())]).is_err());
+        assert!(write_response(&mut out, &[(user, "a\0".into())]).is_err());
+        write_response(&mut out, &[(user, "a".into())]).unwrap();
         assert_eq!(out, b"user=a\n\n");
     }
 }
@@ -293,12 +230,19 @@ mod tests {
 mod proptests {
     use super::*;
     use crate::error::Code;
-    use crate::request::{Action, Request};
     use proptest::collection::vec;
     use proptest::prelude::*;
 
     fn request_keys() -> Vec<&'static str> {
-        key_names(Dir::Request)
+        keys::wire_keys().map(RequestKey::name).collect()
+    }
+
+    /// Every key name of the table, whichever way it travels.
+    fn any_key_names() -> Vec<&'static str> {
+        let request = RequestKey::ALL.iter().map(|k| k.name());
+        request
+            .chain(ResponseKey::ALL.iter().map(|k| k.name()))
+            .collect()
     }
 
     /// Bytes that matter to the parser: names, '=', line ends, NUL, invalid
@@ -324,7 +268,10 @@ mod proptests {
         ];
         let s = seed as usize;
         match pick % 20 {
-            0..=5 => KEYS[s % KEYS.len()].name.as_bytes().to_vec(),
+            0..=5 => {
+                let all = any_key_names();
+                all[s % all.len()].as_bytes().to_vec()
+            }
             6..=8 => b"=".to_vec(),
             9..=11 => b"\n".to_vec(),
             12 => b"\r\n".to_vec(),
@@ -345,12 +292,13 @@ mod proptests {
     /// fragments (so it may hold '=', NUL, line ends...), and a line end that
     /// is usually LF, sometimes CRLF, CR or nothing.
     fn line(key: u8, value: &[(u8, u32)], end: u8) -> Vec<u8> {
-        let request: Vec<&str> = key_names(Dir::Request);
+        let request = request_keys();
+        let all = any_key_names();
         let mut out = match key % 16 {
             0..=12 => request[usize::from(key / 16) % request.len()]
                 .as_bytes()
                 .to_vec(),
-            13 => KEYS[usize::from(key) % KEYS.len()].name.as_bytes().to_vec(),
+            13 => all[usize::from(key) % all.len()].as_bytes().to_vec(),
             _ => fragment(key / 16, u32::from(key)),
         };
         out.push(b'=');
@@ -479,33 +427,6 @@ mod proptests {
             })
     }
 
-    /// Pairs for `Request::from_pairs`: known keys (sometimes twice) and
-    /// unknown ones, with valid, borderline and hostile values.
-    fn any_pairs() -> impl Strategy<Value = Vec<(String, String)>> {
-        let key = prop_oneof![
-            8 => proptest::sample::select(request_keys()).prop_map(str::to_string),
-            1 => "\\PC{0,10}",
-        ];
-        let value = prop_oneof![
-            3 => proptest::sample::select(vec![
-                "get", "login", "refresh", "store", "erase", "capability", "never", "auto",
-                "always", "0", "1", "65535", "65536", "86400", "86401", "-1", "+5", "١",
-                "18446744073709551616", "common", "../x", "a/b", "http://127.0.0.1:1",
-                "http://[::1]:8080/", "http://localhost", "http://evil.example", "https://x",
-                "https://u:p@x", "https://x/?q", "https://x/#f", "ftp://x", "https://x/../../y",
-                "offline_access a b", "a\"b", "a\\b", "me@example.com", "a b", "SeCrEt-value",
-                "google", "yahoo", "generic", "microsoft-us", "device", "authcode",
-                "",
-            ])
-            .prop_map(str::to_string),
-            3 => any::<String>(),
-            1 => "[ -~]{0,20}",
-            1 => (1usize..20_000).prop_map(|n| "a".repeat(n)),
-            1 => "SeCrEt[!-~]{1,30}",
-        ];
-        vec((key, value), 0..14)
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig {
             cases: 10_000,
@@ -515,14 +436,14 @@ mod proptests {
 
         #[test]
         fn arbitrary_bytes_give_valid_pairs_or_invalid_request(input in wire_bytes()) {
-            match read_request(&input[..]) {
+            match read_pairs(&input[..]) {
                 Ok(pairs) => {
-                    let keys = request_keys();
-                    for (i, (k, v)) in pairs.iter().enumerate() {
-                        prop_assert!(keys.contains(&k.as_str()), "unknown key {k:?}");
+                    for (i, (key, v)) in pairs.iter().enumerate() {
+                        let k = key.name();
+                        prop_assert!(key.sources().wire, "not a wire key {k:?}");
                         prop_assert!(!v.chars().any(char::is_control), "control in {v:?}");
                         prop_assert!(
-                            !pairs[..i].iter().any(|(seen, _)| seen == k),
+                            !pairs[..i].iter().any(|(seen, _)| seen == key),
                             "duplicate {k:?}"
                         );
                         prop_assert!(has_line(&input, k, v), "{k}={v} is not a line of the input");
@@ -546,7 +467,9 @@ mod proptests {
 
         #[test]
         fn well_formed_requests_round_trip((pairs, bytes) in well_formed()) {
-            let got = read_request(&bytes[..]);
+            let got = read_pairs(&bytes[..]).map(|p| {
+                p.into_iter().map(|(k, v)| (k.name().to_string(), v)).collect::<Vec<_>>()
+            });
             prop_assert!(got.is_ok(), "{:?} on {:?}", got, String::from_utf8_lossy(&bytes));
             prop_assert_eq!(got.ok(), Some(pairs));
         }
@@ -555,70 +478,8 @@ mod proptests {
         fn cr_only_line_ends_never_split_a_request((pairs, _) in well_formed()) {
             prop_assume!(pairs.len() >= 2);
             let text: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let e = read_request(text.join("\r").as_bytes()).unwrap_err();
+            let e = read_pairs(text.join("\r").as_bytes()).unwrap_err();
             prop_assert_eq!(e.code, Code::InvalidRequest);
-        }
-
-        #[test]
-        fn from_pairs_never_panics_and_accepts_only_valid_requests(pairs in any_pairs()) {
-            let is_secret = |k: &str| k == "client_secret" || k == "refresh_token";
-            // Marked secrets that no other key or value holds, so seeing one means a leak.
-            let secrets: Vec<&str> = pairs
-                .iter()
-                .filter(|(k, v)| is_secret(k) && v.starts_with("SeCrEt"))
-                .map(|(_, v)| v.as_str())
-                .filter(|s| !pairs.iter().any(|(k, v)| (!is_secret(k) && v.contains(s)) || k.contains(s)))
-                .collect();
-            match Request::from_pairs(&pairs) {
-                Ok(r) => {
-                    let first = |k: &str| {
-                        pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
-                    };
-                    prop_assert!(r.client_id.is_some() || r.action == Action::Capability);
-                    prop_assert_eq!(r.refresh_token.is_some(), r.action == Action::Store);
-                    prop_assert!(
-                        r.authority.starts_with("https://")
-                            || crate::provider::is_loopback_host(
-                                reqwest::Url::parse(&r.authority)
-                                    .ok()
-                                    .and_then(|u| u.host_str().map(str::to_string))
-                                    .unwrap_or_default()
-                                    .as_str()
-                            ),
-                        "authority {}", r.authority
-                    );
-                    prop_assert!(!r.tenant.is_empty() && !r.tenant.starts_with('.'));
-                    prop_assert!(r.user.is_some() || r.provider.has_id_token() || r.action == Action::Capability);
-                    prop_assert!(!(r.provider == crate::provider::Provider::Google && r.flow == crate::provider::Flow::Device && first("flow").is_some()));
-                    // With an issuer, the token endpoint may wait for discovery.
-                    prop_assert!(!r.endpoints.token.is_empty() || r.issuer.is_some());
-                    for url in [Some(&r.endpoints.token).filter(|t| !t.is_empty()), r.endpoints.authorize.as_ref(), r.endpoints.device.as_ref(), r.issuer.as_ref()].into_iter().flatten() {
-                        prop_assert!(url.starts_with("https://") || url.starts_with("http://127.0.0.1") || url.starts_with("http://[::1]") || url.starts_with("http://localhost"), "endpoint {}", url);
-                    }
-                    prop_assert!(r.tenant.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)));
-                    if let Some(u) = &r.user {
-                        prop_assert!(!u.chars().any(|c| c.is_control() || c.is_whitespace()));
-                        prop_assert!(!u.is_empty() && u.len() <= 320);
-                    }
-                    prop_assert!(r.min_ttl <= 86_400);
-                    prop_assert!(r.port != Some(0));
-                    if let Some(v) = first("min_ttl") {
-                        prop_assert_eq!(v.parse::<u64>().ok(), Some(r.min_ttl));
-                    }
-                    let shown = format!("{r:?}");
-                    for s in &secrets {
-                        prop_assert!(!shown.contains(s), "Debug shows a secret: {shown}");
-                    }
-                }
-                Err(e) => {
-                    prop_assert_eq!(e.code, Code::InvalidRequest);
-                    let text = format!("{} {}", e.message, e.hint.clone().unwrap_or_default());
-                    prop_assert!(!text.chars().any(char::is_control), "{text:?}");
-                    for s in &secrets {
-                        prop_assert!(!text.contains(s), "error echoes a secret: {text}");
-                    }
-                }
-            }
         }
     }
 
@@ -649,7 +510,7 @@ mod proptests {
             prop_assert_eq!(lines.len(), pairs.len() + 2, "{:?}", text);
             prop_assert_eq!(lines[0], format!("error={}", code.as_str()));
             for (line, (k, _)) in lines.iter().zip(&pairs) {
-                prop_assert!(line.starts_with(&format!("{}=", k)), "{}", line);
+                prop_assert!(line.starts_with(&format!("{}=", k.name())), "{}", line);
                 prop_assert!(!line.contains(['\r', '\0']));
             }
             prop_assert_eq!(&lines[pairs.len()..], &["", ""]);
@@ -673,7 +534,7 @@ mod proptests {
                 input.extend_from_slice(b"\nmore=1\n");
             }
             let mut reader = Counting(&input, 0);
-            let got = read_request(&mut reader);
+            let got = read_pairs(&mut reader);
             prop_assert!(reader.1 <= MAX_REQUEST + 1, "read {} bytes", reader.1);
             if extra == 0 && !blank {
                 // Exactly MAX_REQUEST bytes: accepted. (The ending blank line

@@ -2,11 +2,11 @@
 //! rules: `--opt=value` or `--opt value`, unambiguous prefixes) with the same
 //! output lines, and handed to the engine like every other front end.
 
-use crate::cli::{print_stdout, report, warn};
 use crate::context::Context;
-use ooauth2::engine::Outcome;
-use ooauth2::error::{Error, Result};
-use ooauth2::request::{Action, Request};
+use crate::output::{Failure, Status, print_stdout, warn};
+use ooauth2::error::{Code, Error, Result};
+use ooauth2::protocol::keys::RequestKey;
+use ooauth2::request::{Action, Raw, Request};
 use ooauth2::sasl;
 use std::io::BufRead;
 
@@ -154,16 +154,42 @@ fn parse(args: &[String]) -> Result<Options> {
     Ok(o)
 }
 
-/// Runs an `ooauth2.py` command line; returns the exit status.
-pub fn run(args: &[String]) -> u8 {
+/// The request an `ooauth2.py` command line makes: a device sign-in, or
+/// the import of its refresh token (checked by one refresh).
+fn request_of(o: &Options) -> Result<Raw> {
+    let mut raw = Raw::default();
+    // ooauth2.py's option names, and the request keys they give.
+    for (option, key) in [
+        ("client_id", RequestKey::ClientId),
+        ("tenant", RequestKey::Tenant),
+        ("user", RequestKey::User),
+        ("authority", RequestKey::Authority),
+    ] {
+        if let Some(v) = o.get(option) {
+            raw.set(key, v.into());
+        }
+    }
+    raw.scope = Some(o.get("scope").unwrap_or(LEGACY_SCOPE).into());
+    if o.device {
+        raw.action = Some(Action::Login.as_str().into());
+        raw.interactive = Some("always".into());
+    } else {
+        let rt = refresh_token_value(o.get("refresh_token").unwrap_or_default())?;
+        raw.action = Some(Action::Store.as_str().into());
+        raw.refresh_token = Some(rt.into());
+    }
+    Ok(raw)
+}
+
+/// Runs an `ooauth2.py` command line.
+pub fn run(args: &[String]) -> std::result::Result<Status, Failure> {
     match run_inner(&args[1.min(args.len())..]) {
-        Ok(()) => 0,
+        Ok(()) => Ok(Status::Done),
         Err(e) => {
-            if e.code == ooauth2::error::Code::InvalidRequest {
+            if e.code == Code::InvalidRequest {
                 eprintln!("usage: ooauth2 [options]   (ooauth2 --help for the list)");
             }
-            report(&e);
-            e.exit_status()
+            Err(e.into())
         }
     }
 }
@@ -196,29 +222,9 @@ fn run_inner(args: &[String]) -> Result<()> {
             missing.join(" ")
         )));
     }
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    for key in ["client_id", "tenant", "user", "authority"] {
-        if let Some(v) = o.get(key) {
-            pairs.push((key.into(), v.into()));
-        }
-    }
-    pairs.push((
-        "scope".into(),
-        o.get("scope").unwrap_or(LEGACY_SCOPE).into(),
-    ));
     let device = o.device;
-    if device {
-        pairs.push(("action".into(), Action::Login.as_str().into()));
-        pairs.push(("interactive".into(), "always".into()));
-    } else {
-        let rt = refresh_token_value(o.get("refresh_token").unwrap_or_default())?;
-        pairs.push(("action".into(), Action::Store.as_str().into()));
-        pairs.push(("refresh_token".into(), rt));
-    }
-    let req = Request::from_pairs(&pairs)?;
-    let Outcome::Token(a) = Context::new(0).run(&req, device)? else {
-        return Err(Error::invalid("unexpected answer"));
-    };
+    let req = Request::validate(request_of(&o)?)?;
+    let a = Context::new(0).token(&req, device)?;
     warn(&a);
     let token_line = if o.encoded {
         sasl::xoauth2(o.get("user").unwrap_or(&a.user), &a.access_token)

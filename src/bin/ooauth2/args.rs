@@ -1,0 +1,382 @@
+//! The command line's definition (clap derive) and what each set of flags
+//! puts into the typed request: a flag lands in a field of [`Raw`], so a
+//! misspelled key is a compile error.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ooauth2::error::Result;
+use ooauth2::request::{Action, Raw};
+use ooauth2::secret::SecretCommand;
+
+const AFTER_HELP: &str = "\
+Examples:
+  ooauth2 login --client-id 9e5f94bc-... --user me@example.com
+  ooauth2 token --client-id 9e5f94bc-... --user me@example.com
+  ooauth2 token work        (an [accounts.work] table of the config file)
+  printf 'action=get\\nclient_id=...\\nuser=me@example.com\\n\\n' | ooauth2 helper
+  ooauth2 --generate_access_token --client_id=... --refresh_token=@refresh-token.txt
+
+Environment: OOAUTH2_CONFIG (config file, default
+$XDG_CONFIG_HOME/ooauth2/config.toml), OOAUTH2_STORE_DIR (store location), OOAUTH2_LOCK_TIMEOUT,
+OOAUTH2_HTTP_TIMEOUT, OOAUTH2_CONNECT_TIMEOUT, OOAUTH2_SECRET_CMD_TIMEOUT (seconds), HTTPS_PROXY,
+OOAUTH2_NOTIFY_CMD (tells the sign-in code when no terminal can),
+OOAUTH2_NOTIFY_SEND=0 (no notify-send fallback), NO_COLOR.
+Exit status: 0 ok, 1 sign-in or app registration needed, 2 bad request,
+74 store error, 75 temporary failure.";
+
+/// ooauth2 gets, renews and keeps OAuth2 tokens for mail clients.
+#[derive(Parser, Debug, PartialEq, Eq)]
+#[command(name = "ooauth2", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Show each HTTP exchange on stderr; twice (-vv) also the form fields
+    /// and answers, every secret replaced by its length.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Answer one helper-protocol request read from stdin (see protocol.md).
+    #[command(after_help = "\
+Examples:
+  printf 'action=get\\nclient_id=CLIENT\\nuser=me@example.com\\n\\n' | ooauth2 helper
+  printf 'action=capability\\n\\n' | ooauth2 helper")]
+    Helper,
+    /// Print a valid access token on one line (for msmtp passwordeval, mbsync PassCmd).
+    #[command(after_help = "\
+Prints exactly one line on success and nothing on stdout on failure.
+Examples:
+  passwordeval \"ooauth2 token work\"                                       (msmtp, named account)
+  passwordeval \"ooauth2 token --client-id CLIENT --user me@example.com\"   (msmtp)
+  PassCmd \"ooauth2 token --client-id CLIENT --user me@example.com\"        (mbsync)
+  ooauth2 token --client-id CLIENT --user me@example.com --format xoauth2")]
+    Token(TokenArgs),
+    /// Sign in (device code flow, or --flow authcode in a browser) and store the tokens.
+    #[command(after_help = "\
+Examples:
+  ooauth2 login --client-id CLIENT --user me@example.com
+  ooauth2 login --client-id CLIENT --tenant contoso.onmicrosoft.com --user me@contoso.com
+  ooauth2 login --client-id CLIENT --user me@example.com --flow authcode --open
+  ooauth2 login work --flow authcode --redirect-port 8765   (ssh -L 8765:127.0.0.1:8765 HOST)")]
+    Login(LoginArgs),
+    /// List the configured and stored accounts (never shows a secret).
+    #[command(after_help = "Examples:\n  ooauth2 status\n  ooauth2 status --json")]
+    Status(StatusArgs),
+    /// Forget a stored account.
+    #[command(after_help = "Example:\n  ooauth2 erase --client-id CLIENT --user me@example.com")]
+    Erase(AccountArgs),
+    /// Log in to the mail server (IMAP, POP3 or SMTP) with the account's token, over TLS.
+    #[command(after_help = "\
+Reports each step on stderr (connect, tls, authenticate, and for IMAP a LIST
+of INBOX, for POP3 a STAT of the mailbox); on success prints one summary line
+on stdout. The token and the SASL string are never shown, not even with
+--verbose.
+Without --host, the provider's own server: microsoft outlook.office365.com
+(imap 993, pop 995) and smtp.office365.com:587; microsoft-us *.office365.us;
+microsoft-china partner.outlook.cn and smtp.partner.outlook.cn; google
+imap/pop/smtp.gmail.com; yahoo imap/pop/smtp.mail.yahoo.com; aol
+imap/pop/smtp.aol.com; fastmail imap/pop/smtp.fastmail.com (smtp on 465
+outside Microsoft). generic needs --host.
+Exit status: 0 logged in, 1 the server refused the token, 2 bad flags,
+75 network or TLS failure.
+Examples:
+  ooauth2 test imap work      (the provider's server, e.g. outlook.office365.com:993)
+  ooauth2 test pop work
+  ooauth2 test smtp work
+  ooauth2 test pop work --host pop.example.org --port 110 --tls starttls
+  ooauth2 test imap --client-id CLIENT --user me@example.com --mechanism oauthbearer
+  ooauth2 test imap work --host imap.example.org --port 143 --tls starttls
+  ooauth2 test smtp work --host 127.0.0.1 --port 1587 --ca-file private-ca.pem
+  ooauth2 test imap work --refresh     (a fresh access token first)")]
+    Test(TestArgs),
+    /// Check the store, the config file, the accounts and the provider; say what to fix.
+    #[command(after_help = "\
+Prints one line per check: `ok: ...`, `problem: ... -> what to do`, or
+`skipped: ...`. Exit status 0 when no check found a problem, 1 when one did.
+Offline: the store's location and permissions, the config file, each
+account's refresh token, access token and scope. Online (not with
+--offline), per provider host and account: reachable (through HTTPS_PROXY
+and the system CA store), the clock within 300 s of the provider's Date
+header, and the app registration: a refresh with the stored refresh token
+(stored again as any refresh stores it), or a device authorization and one
+poll. No token, code or secret is ever shown.
+Examples:
+  ooauth2 doctor            (every configured and stored account)
+  ooauth2 doctor work
+  ooauth2 doctor --offline
+  ooauth2 doctor --client-id CLIENT --user me@example.com")]
+    Doctor(DoctorArgs),
+    /// Print a shell completion script on stdout.
+    #[command(after_help = "\
+Examples:
+  ooauth2 completions bash > ~/.local/share/bash-completion/completions/ooauth2
+  ooauth2 completions zsh > ~/.zfunc/_ooauth2      (with fpath+=~/.zfunc in ~/.zshrc)
+  ooauth2 completions fish > ~/.config/fish/completions/ooauth2.fish")]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    #[command(after_help = "\
+Example:
+  mkdir -p ~/.local/share/man/man1 && ooauth2 man > ~/.local/share/man/man1/ooauth2.1")]
+    Man,
+}
+
+/// `test` flags.
+#[derive(Args, Debug, PartialEq, Eq)]
+pub struct TestArgs {
+    /// Which server to log in to.
+    #[arg(value_enum)]
+    pub service: crate::mailtest::Service,
+    #[command(flatten)]
+    pub account: AccountArgs,
+    #[command(flatten)]
+    pub signin: SignInArgs,
+    /// Mail server host (default: the provider's, e.g. outlook.office365.com
+    /// for imap and pop, smtp.office365.com for smtp; required with
+    /// provider generic).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Mail server port (default: the provider's with its host; with --host,
+    /// 993 for imap, 995 for pop, 587 for smtp).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// How TLS starts (default: from the port; 993, 995 and 465 implicit,
+    /// 143, 110 (STLS) and 587 STARTTLS).
+    #[arg(long, value_enum)]
+    pub tls: Option<crate::mailtest::Tls>,
+    /// SASL mechanism.
+    #[arg(long, value_enum, default_value_t = crate::mailtest::Mechanism::Xoauth2)]
+    pub mechanism: crate::mailtest::Mechanism,
+    /// A PEM file of CA certificates to trust besides the system's.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Renew when fewer than this many seconds are left (default 300).
+    #[arg(long)]
+    pub min_ttl: Option<String>,
+    /// Get a new access token from the provider first, even if one is cached.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Never start a sign-in; fail with login_required instead.
+    #[arg(long)]
+    pub non_interactive: bool,
+}
+
+/// `doctor` flags.
+#[derive(Args, Debug, Default, PartialEq, Eq)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub account: AccountArgs,
+    /// Skip the network checks (reachability, clock skew, app registration).
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// `status` flags.
+#[derive(Args, Debug, Default, PartialEq, Eq)]
+pub struct StatusArgs {
+    /// Print one JSON array of the accounts instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which account, at which provider.
+#[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountArgs {
+    /// A named account from the config file; the flags override its values.
+    #[arg(value_name = "ACCOUNT")]
+    pub name: Option<String>,
+    /// Provider preset: microsoft (default), microsoft-us, microsoft-china,
+    /// google, yahoo, aol, fastmail or generic.
+    #[arg(long, value_name = "PROVIDER")]
+    pub provider: Option<String>,
+    /// Application (client) id of the app registration.
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Directory: common, organizations, consumers, a GUID or a domain.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// The mailbox account, e.g. me@example.com.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Identity platform base URL (national clouds, tests).
+    #[arg(long)]
+    pub authority: Option<String>,
+    /// Space-separated scopes (default: IMAP, POP, SMTP and offline_access).
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// generic: the OpenID Connect issuer whose discovery document gives the endpoints.
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// generic: the token endpoint.
+    #[arg(long, value_name = "URL")]
+    pub token_endpoint: Option<String>,
+    /// generic: the authorization endpoint (browser sign-in).
+    #[arg(long, value_name = "URL")]
+    pub authorization_endpoint: Option<String>,
+    /// generic: the device authorization endpoint (device sign-in).
+    #[arg(long, value_name = "URL")]
+    pub device_authorization_endpoint: Option<String>,
+    /// A shell command that prints the client secret (e.g. 'pass show
+    /// mail/secret'); run only when the provider is reached.
+    #[arg(long, value_name = "COMMAND")]
+    pub client_secret_cmd: Option<String>,
+}
+
+/// How an interactive sign-in runs (`token` and `login`).
+#[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignInArgs {
+    /// Sign-in flow: device (a code typed in any browser) or authcode (a
+    /// browser redirect to 127.0.0.1).
+    #[arg(long, value_name = "FLOW")]
+    pub flow: Option<String>,
+    /// authcode: the local port the browser comes back to (default: any free port).
+    #[arg(long, value_name = "PORT")]
+    pub redirect_port: Option<String>,
+    /// authcode: seconds to wait for the browser (default 300).
+    #[arg(long, value_name = "SECONDS")]
+    pub signin_timeout: Option<String>,
+    /// Open the sign-in page with xdg-open (default: only when a desktop
+    /// session is detected, DISPLAY or WAYLAND_DISPLAY).
+    #[arg(long, conflicts_with = "no_open")]
+    pub open: bool,
+    /// Never open a browser; only print the page to visit.
+    #[arg(long)]
+    pub no_open: bool,
+}
+
+impl SignInArgs {
+    /// Puts the sign-in flags into `raw`.
+    pub fn apply(&self, raw: &mut Raw) {
+        raw.flow.clone_from(&self.flow);
+        raw.redirect_port.clone_from(&self.redirect_port);
+        raw.signin_timeout.clone_from(&self.signin_timeout);
+        if self.open {
+            raw.open_browser = Some("true".into());
+        }
+        if self.no_open {
+            raw.open_browser = Some("false".into());
+        }
+    }
+}
+
+/// `login` flags.
+#[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub account: AccountArgs,
+    #[command(flatten)]
+    pub signin: SignInArgs,
+}
+
+/// `token` flags.
+#[derive(Args, Debug, Default, PartialEq, Eq)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub account: AccountArgs,
+    #[command(flatten)]
+    pub signin: SignInArgs,
+    /// Renew when fewer than this many seconds are left (default 300).
+    #[arg(long)]
+    pub min_ttl: Option<String>,
+    /// Server host name for the OAUTHBEARER string.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Server port for the OAUTHBEARER string.
+    #[arg(long)]
+    pub port: Option<String>,
+    /// Never start a sign-in; fail with login_required instead.
+    #[arg(long)]
+    pub non_interactive: bool,
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = Format::Raw)]
+    pub format: Format,
+}
+
+/// Output of `token`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// The bare access token (msmtp, mbsync with a SASL plugin).
+    #[default]
+    Raw,
+    /// base64 XOAUTH2 string.
+    Xoauth2,
+    /// base64 OAUTHBEARER string (RFC 7628).
+    Oauthbearer,
+    /// One line of JSON.
+    Json,
+}
+
+impl AccountArgs {
+    /// The request these flags give for `action`; the account name, if
+    /// any, in `account` for the config overlay.
+    pub fn raw(&self, action: Action) -> Result<Raw> {
+        let client_secret_cmd = match &self.client_secret_cmd {
+            Some(cmd) => Some(SecretCommand::from_flag(cmd)?),
+            None => None,
+        };
+        Ok(Raw {
+            action: Some(action.as_str().to_string()),
+            account: self.name.clone(),
+            provider: self.provider.clone(),
+            client_id: self.client_id.clone(),
+            tenant: self.tenant.clone(),
+            user: self.user.clone(),
+            authority: self.authority.clone(),
+            scope: self.scope.clone(),
+            issuer: self.issuer.clone(),
+            token_endpoint: self.token_endpoint.clone(),
+            authorization_endpoint: self.authorization_endpoint.clone(),
+            device_authorization_endpoint: self.device_authorization_endpoint.clone(),
+            client_secret_cmd,
+            ..Raw::default()
+        })
+    }
+
+    /// Whether no flag or name was given (`doctor` then checks every account).
+    pub fn is_empty(&self) -> bool {
+        *self == AccountArgs::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_land_in_their_request_keys() {
+        let cli = Cli::try_parse_from([
+            "ooauth2",
+            "token",
+            "work",
+            "--client-id",
+            "c",
+            "--tenant",
+            "t",
+            "--open",
+            "--client-secret-cmd",
+            "pass x",
+        ])
+        .unwrap();
+        let Command::Token(t) = cli.command else {
+            panic!("not token");
+        };
+        let mut raw = t.account.raw(Action::Get).unwrap();
+        t.signin.apply(&mut raw);
+        assert_eq!(raw.account.as_deref(), Some("work"));
+        assert_eq!(raw.client_id.as_deref(), Some("c"));
+        assert_eq!(raw.tenant.as_deref(), Some("t"));
+        assert_eq!(raw.open_browser.as_deref(), Some("true"));
+        assert!(raw.client_secret_cmd.is_some());
+    }
+}
