@@ -11,7 +11,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 /// A config file is a few hundred bytes; anything near this is not one.
-pub const MAX_CONFIG: u64 = 1024 * 1024;
+const MAX_CONFIG: u64 = 1024 * 1024;
 
 /// The text of the config file at `path` once it passed every check;
 /// `None` when there is no file.

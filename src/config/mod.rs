@@ -17,7 +17,6 @@
 mod file;
 mod parse;
 
-pub use file::MAX_CONFIG;
 pub use parse::{parse, valid_name};
 
 use crate::error::{Error, Result};

@@ -22,15 +22,12 @@ use ooauth2::oauth;
 use ooauth2::provider::Flow;
 use ooauth2::provider::Provider;
 use ooauth2::request::{Interactive, Raw, Request};
-use ooauth2::settings::{CONFIG_ENV, Settings};
+use ooauth2::settings::Settings;
 use ooauth2::store::{Record, Store};
 use ooauth2::time::{Clock, SystemClock, parse_http_date, utc};
 use std::fmt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-
-/// The largest config file read (as `config::load`).
-const MAX_CONFIG: u64 = 1024 * 1024;
 
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,7 +231,9 @@ fn check_store_dir(dir: &Path, out: &mut Vec<Finding>) {
     }
 }
 
-/// The config file, if any: not writable by others, and valid.
+/// The config file, if any: read by the same checks every command applies
+/// (ownership, mode, directory, size, UTF-8, each key), so doctor calls
+/// valid exactly what the other commands accept.
 fn check_config(settings: &Settings, out: &mut Vec<Finding>) -> Option<config::Config> {
     let path = match settings.config_path() {
         Ok(p) => p,
@@ -244,77 +243,19 @@ fn check_config(settings: &Settings, out: &mut Vec<Finding>) -> Option<config::C
         }
     };
     let shown = path.display();
-    let meta = match std::fs::metadata(&path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    match config::load(settings) {
+        Ok(None) => {
             out.push(Finding::Ok(format!(
                 "no config file at {shown} (named accounts are optional)"
             )));
-            return None;
+            None
         }
-        Err(e) => {
-            out.push(Finding::Problem(
-                format!("cannot inspect the config file {shown}: {e}"),
-                "check the file and its directory".into(),
-            ));
-            return None;
-        }
-    };
-    if !meta.is_file() {
-        out.push(Finding::Problem(
-            format!("the config file {shown} is not a regular file"),
-            format!("replace it with a file, or point {} elsewhere", CONFIG_ENV),
-        ));
-        return None;
-    }
-    let mode = meta.permissions().mode() & 0o777;
-    let writable = mode & 0o022 != 0;
-    if writable {
-        out.push(Finding::Problem(
-            format!(
-                "the config file {shown} has mode {mode:04o}: other users can change the \
-                 commands it runs, so ooauth2 refuses to use it"
-            ),
-            format!("chmod 600 {shown}"),
-        ));
-    }
-    if meta.len() > MAX_CONFIG {
-        out.push(Finding::Problem(
-            format!("the config file {shown} is larger than {MAX_CONFIG} bytes"),
-            "it holds only [accounts.NAME] tables; check that it is the right file".into(),
-        ));
-        return None;
-    }
-    let text = match std::fs::read(&path).map(String::from_utf8) {
-        Ok(Ok(t)) => t,
-        Ok(Err(_)) => {
-            out.push(Finding::Problem(
-                format!("the config file {shown} is not valid UTF-8"),
-                "save it as UTF-8".into(),
-            ));
-            return None;
-        }
-        Err(e) => {
-            out.push(Finding::Problem(
-                format!("cannot read the config file {shown}: {e}"),
-                format!("chmod 600 {shown} (it must be yours)"),
-            ));
-            return None;
-        }
-    };
-    match config::parse(&text, &path) {
-        Ok(c) => {
-            let mode_ok = if writable {
-                ""
-            } else {
-                ", not writable by others"
-            };
+        Ok(Some(c)) => {
             out.push(Finding::Ok(format!(
-                "the config file {shown} is valid ({} account(s){mode_ok})",
+                "the config file {shown} is valid ({} account(s), not writable by others)",
                 c.accounts.len()
             )));
-            // A file ooauth2 refuses to use names no account yet.
-            (!writable).then_some(c)
+            Some(c)
         }
         Err(e) => {
             out.push(problem_of(&e, "fix the line it names (see the README)"));
