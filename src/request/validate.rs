@@ -7,7 +7,7 @@ use super::{Action, DEFAULT_MIN_TTL, DEFAULT_SIGNIN_TIMEOUT, Interactive, Raw, R
 use crate::error::{Error, Result, shown};
 use crate::protocol::keys::RequestKey;
 use crate::provider::{self, Endpoints, Flow, Provider};
-use crate::secret::Secret;
+use crate::secret::{Secret, SecretCommand};
 
 /// Builds and validates the request of `raw`; `named` is the config
 /// account whose values lie beneath, if any.
@@ -23,15 +23,8 @@ pub(super) fn request(raw: Raw, named: Option<String>) -> Result<Request> {
     let tenant = tenant(provider, raw.tenant.as_deref())?;
     let (authority, endpoints) = endpoints(&raw, provider, issuer.as_deref(), &tenant)?;
     let flow = flow(&raw, provider, &endpoints, issuer.is_some())?;
-    let client_secret = raw
-        .client_secret
-        .map(|s| check_secret(RequestKey::ClientSecret, s, 1024))
-        .transpose()?;
-    // A secret given outright wins: the command is then never run.
-    let client_secret_cmd = match client_secret {
-        Some(_) => None,
-        None => raw.client_secret_cmd.map(check_command).transpose()?,
-    };
+    let (client_secret, client_secret_cmd) =
+        client_secret(raw.client_secret, raw.client_secret_cmd)?;
     let req = Request {
         action,
         provider,
@@ -76,6 +69,18 @@ pub(super) fn request(raw: Raw, named: Option<String>) -> Result<Request> {
     };
     complete(&req)?;
     Ok(req)
+}
+
+/// The client secret given outright, which wins (the command is then
+/// never run), else the command that prints it.
+fn client_secret(
+    secret: Option<Secret>,
+    cmd: Option<SecretCommand>,
+) -> Result<(Option<Secret>, Option<SecretCommand>)> {
+    match secret {
+        Some(s) => Ok((Some(check_secret(RequestKey::ClientSecret, s, 1024)?), None)),
+        None => Ok((None, cmd.map(check_command).transpose()?)),
+    }
 }
 
 fn action(v: Option<&str>) -> Result<Action> {
@@ -486,7 +491,7 @@ fn check_secret(key: RequestKey, s: Secret, max: usize) -> Result<Secret> {
 }
 
 /// A `client_secret_cmd` a shell can run.
-fn check_command(cmd: crate::secret::SecretCommand) -> Result<crate::secret::SecretCommand> {
+fn check_command(cmd: SecretCommand) -> Result<SecretCommand> {
     if cmd.is_unusable() {
         return Err(Error::invalid(format!(
             "{} must be a non-empty shell command",

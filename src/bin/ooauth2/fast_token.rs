@@ -14,16 +14,15 @@ pub fn fast_token(args: &[String]) -> Option<Cli> {
         return None;
     }
     let mut t = TokenArgs::default();
-    let mut verbose = 0;
+    let mut verbose = false;
     let mut seen: Vec<&str> = Vec::new();
     let mut rest = args[2..].iter();
     while let Some(arg) = rest.next() {
         // One positional: the account name (`token work`); clap takes the rest.
         if !arg.starts_with('-') {
-            if t.account.name.is_some() {
+            if t.account.name.replace(arg.clone()).is_some() {
                 return None;
             }
-            t.account.name = Some(arg.clone());
             continue;
         }
         let (name, inline) = match arg.split_once('=') {
@@ -36,49 +35,18 @@ pub fn fast_token(args: &[String]) -> Option<Cli> {
             return None;
         }
         seen.push(key);
-        if matches!(
-            name,
-            "-v" | "--verbose" | "--non-interactive" | "--open" | "--no-open"
-        ) {
-            if inline.is_some() {
-                return None;
-            }
-            if name == "--non-interactive" {
-                t.non_interactive = true;
-            } else if name == "--open" {
-                t.signin.open = true;
-            } else if name == "--no-open" {
-                t.signin.no_open = true;
-            } else {
-                verbose = 1;
-            }
+        if let Some(on) = switch(&mut t, &mut verbose, name) {
+            // A switch takes no value.
+            inline.is_none().then_some(())?;
+            *on = true;
             continue;
         }
-        let slot = match name {
-            "--provider" => &mut t.account.provider,
-            "--client-id" => &mut t.account.client_id,
-            "--tenant" => &mut t.account.tenant,
-            "--user" => &mut t.account.user,
-            "--authority" => &mut t.account.authority,
-            "--scope" => &mut t.account.scope,
-            "--issuer" => &mut t.account.issuer,
-            "--token-endpoint" => &mut t.account.token_endpoint,
-            "--authorization-endpoint" => &mut t.account.authorization_endpoint,
-            "--device-authorization-endpoint" => &mut t.account.device_authorization_endpoint,
-            "--client-secret-cmd" => &mut t.account.client_secret_cmd,
-            "--min-ttl" => &mut t.min_ttl,
-            "--host" => &mut t.host,
-            "--port" => &mut t.port,
-            "--flow" => &mut t.signin.flow,
-            "--redirect-port" => &mut t.signin.redirect_port,
-            "--signin-timeout" => &mut t.signin.signin_timeout,
-            "--format" => {
-                let v = inline.or_else(|| rest.next().cloned())?;
-                t.format = Format::from_str(&v, false).ok()?;
-                continue;
-            }
-            _ => return None,
-        };
+        if name == "--format" {
+            let v = inline.or_else(|| rest.next().cloned())?;
+            t.format = Format::from_str(&v, false).ok()?;
+            continue;
+        }
+        let slot = slot(&mut t, name)?;
         let v = match inline {
             Some(v) => v,
             None => rest.next().filter(|v| !v.starts_with('-'))?.clone(),
@@ -90,8 +58,44 @@ pub fn fast_token(args: &[String]) -> Option<Cli> {
         return None;
     }
     Some(Cli {
-        verbose,
+        verbose: u8::from(verbose),
         command: Command::Token(t),
+    })
+}
+
+/// The flag `name` that takes no value, as the switch it turns on.
+fn switch<'t>(t: &'t mut TokenArgs, verbose: &'t mut bool, name: &str) -> Option<&'t mut bool> {
+    match name {
+        "-v" | "--verbose" => Some(verbose),
+        "--non-interactive" => Some(&mut t.non_interactive),
+        "--open" => Some(&mut t.signin.open),
+        "--no-open" => Some(&mut t.signin.no_open),
+        _ => None,
+    }
+}
+
+/// The field the flag `name` fills with its value.
+fn slot<'t>(t: &'t mut TokenArgs, name: &str) -> Option<&'t mut Option<String>> {
+    let a = &mut t.account;
+    Some(match name {
+        "--provider" => &mut a.provider,
+        "--client-id" => &mut a.client_id,
+        "--tenant" => &mut a.tenant,
+        "--user" => &mut a.user,
+        "--authority" => &mut a.authority,
+        "--scope" => &mut a.scope,
+        "--issuer" => &mut a.issuer,
+        "--token-endpoint" => &mut a.token_endpoint,
+        "--authorization-endpoint" => &mut a.authorization_endpoint,
+        "--device-authorization-endpoint" => &mut a.device_authorization_endpoint,
+        "--client-secret-cmd" => &mut a.client_secret_cmd,
+        "--min-ttl" => &mut t.min_ttl,
+        "--host" => &mut t.host,
+        "--port" => &mut t.port,
+        "--flow" => &mut t.signin.flow,
+        "--redirect-port" => &mut t.signin.redirect_port,
+        "--signin-timeout" => &mut t.signin.signin_timeout,
+        _ => return None,
     })
 }
 

@@ -1,0 +1,184 @@
+//! One account's record: its identity, scope and tokens, as the JSON file
+//! holds them, and the checks a file must pass to be read as one.
+
+use crate::account::Account;
+use crate::error::{Code, Error, Result};
+use crate::protocol::keys::Raw;
+use crate::provider::Provider;
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::ErrorKind;
+use std::path::Path;
+
+/// The record format this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One account's state on disk.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    pub version: u32,
+    /// The provider preset; records written before presets have none, which
+    /// means Microsoft.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    pub authority: String,
+    pub tenant: String,
+    pub client_id: String,
+    pub user: String,
+    /// The scope requested at sign-in; sent again on every refresh.
+    pub scope: String,
+    pub refresh_token: Option<String>,
+    pub refresh_token_obtained_at: Option<u64>,
+    pub access_token: Option<String>,
+    pub token_type: Option<String>,
+    pub expires_at: Option<u64>,
+    /// The scope the provider says the access token carries.
+    pub granted_scope: Option<String>,
+    /// Set when the provider refused the refresh token; the token is kept.
+    pub needs_login: Option<String>,
+    pub updated_at: u64,
+}
+
+impl Record {
+    /// An empty record for `account`.
+    pub fn new(account: &Account, scope: &str, now: u64) -> Record {
+        Record {
+            version: SCHEMA_VERSION,
+            provider: Some(account.provider.name().to_string()),
+            authority: account.authority.clone(),
+            tenant: account.tenant.clone(),
+            client_id: account.client_id.clone(),
+            user: account.user.clone(),
+            scope: scope.to_string(),
+            refresh_token: None,
+            refresh_token_obtained_at: None,
+            access_token: None,
+            token_type: None,
+            expires_at: None,
+            granted_scope: None,
+            needs_login: None,
+            updated_at: now,
+        }
+    }
+
+    /// The first text field holding a control character; such a value could
+    /// break a response line, so the record is treated as corrupt.
+    fn field_with_control_chars(&self) -> Option<&'static str> {
+        let fields: [(&'static str, Option<&str>); 11] = [
+            ("provider", self.provider.as_deref()),
+            ("authority", Some(&self.authority)),
+            ("tenant", Some(&self.tenant)),
+            ("client_id", Some(&self.client_id)),
+            ("user", Some(&self.user)),
+            ("scope", Some(&self.scope)),
+            ("refresh_token", self.refresh_token.as_deref()),
+            ("access_token", self.access_token.as_deref()),
+            ("token_type", self.token_type.as_deref()),
+            ("granted_scope", self.granted_scope.as_deref()),
+            ("needs_login", self.needs_login.as_deref()),
+        ];
+        fields
+            .into_iter()
+            .find(|(_, v)| v.is_some_and(|v| v.chars().any(char::is_control)))
+            .map(|(k, _)| k)
+    }
+
+    /// The record's provider: none (an older record) means Microsoft; an
+    /// unknown name never gets here (`read_record` refuses it).
+    pub fn provider_preset(&self) -> Provider {
+        self.provider
+            .as_deref()
+            .and_then(Provider::from_name)
+            .unwrap_or(Provider::Microsoft)
+    }
+
+    /// The request a stored account is refreshed with when no config entry
+    /// names it: its provider, endpoints, client id, user and scope.
+    pub fn raw(&self) -> Raw {
+        let provider = self.provider_preset();
+        let mut raw = Raw {
+            provider: Some(provider.name().to_string()),
+            client_id: Some(self.client_id.clone()),
+            user: Some(self.user.clone()),
+            scope: Some(self.scope.clone()),
+            ..Raw::default()
+        };
+        if provider == Provider::Generic {
+            // A generic account's authority is its token endpoint.
+            raw.token_endpoint = Some(self.authority.clone());
+        } else {
+            raw.authority = Some(self.authority.clone());
+        }
+        if provider.is_microsoft() {
+            raw.tenant = Some(self.tenant.clone());
+        }
+        raw
+    }
+
+    /// The identity this record belongs to.
+    pub fn account(&self) -> Account {
+        Account {
+            provider: self.provider_preset(),
+            authority: self.authority.clone(),
+            tenant: self.tenant.clone(),
+            client_id: self.client_id.clone(),
+            user: self.user.clone(),
+        }
+    }
+}
+
+/// Reads and checks one record file; `None` if it does not exist.
+pub(super) fn read_record(path: &Path) -> Result<Option<Record>> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::store("read", path, &e)),
+    };
+    let corrupt = |why: String| {
+        Error::new(
+            Code::StoreError,
+            format!("{} is not a valid ooauth2 record: {why}", path.display()),
+        )
+        .hint("move the file away (or run 'ooauth2 erase' for the account) and sign in again")
+    };
+    let newer = |version: u64| {
+        Error::new(
+            Code::StoreError,
+            format!(
+                "{} was written by a newer ooauth2 (record version {version}, this build reads {SCHEMA_VERSION})",
+                path.display()
+            ),
+        )
+        .hint("upgrade ooauth2; the record is left as it is")
+    };
+    // One parse on the cached path; the slower one below only explains a failure.
+    let rec = match serde_json::from_slice::<Record>(&bytes) {
+        Ok(rec) if rec.version > SCHEMA_VERSION => return Err(newer(rec.version.into())),
+        Ok(rec) => rec,
+        Err(_) => {
+            // serde's messages quote the offending value, which may be a token: say where only.
+            let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                corrupt(format!(
+                    "bad JSON at line {}, column {}",
+                    e.line(),
+                    e.column()
+                ))
+            })?;
+            return Err(match value.get("version").and_then(|v| v.as_u64()) {
+                None => corrupt("no version".into()),
+                Some(v) if v > u64::from(SCHEMA_VERSION) => newer(v),
+                Some(_) => corrupt("a field is missing, unknown or of the wrong type".into()),
+            });
+        }
+    };
+    if let Some(field) = rec.field_with_control_chars() {
+        return Err(corrupt(format!("{field} holds a control character")));
+    }
+    if let Some(p) = rec.provider.as_deref()
+        && Provider::from_name(p).is_none()
+    {
+        return Err(corrupt("provider is not one this build knows".into()));
+    }
+    Ok(Some(rec))
+}
