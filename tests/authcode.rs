@@ -3,15 +3,11 @@
 //! plays the browser (GET the URL at the mock, redirects not followed, then
 //! GET the Location on the binary's loopback listener), and checks the page,
 //! the answer, the store and what reached the mock's token endpoint.
-// Test set-up fails loudly by design.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::browser::{Page, SignIn, get};
+use crate::support::mock_idp::{AuthorizeMode, Grant};
+use crate::support::run::{CLIENT, Env, USER};
 use std::net::TcpStream;
-use support::browser::{Page, SignIn, get};
-use support::mock_idp::{AuthorizeMode, Grant};
-use support::run::{CLIENT, Env, USER};
 
 /// `ooauth2 helper` with an `action=login` request for `USER` and `extra` lines.
 fn helper(env: &Env, extra: &str) -> SignIn {
@@ -329,7 +325,7 @@ impl Pasting {
     }
 
     /// Closes stdin, waits for the exit (killed by PID after 30 s).
-    fn finish(self) -> support::run::Run {
+    fn finish(self) -> crate::support::run::Run {
         self.0.finish()
     }
 }

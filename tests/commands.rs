@@ -2,13 +2,11 @@
 //! `status`, `erase`, and the help texts. stdout is data: one line on
 //! success, nothing on failure.
 
-mod support;
-
+use crate::support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
+use crate::support::run::{CLIENT, Env, Run, USER, finish, strings};
 use base64::Engine as _;
 use std::ffi::OsStr;
 use std::process::Stdio;
-use support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
-use support::run::{CLIENT, Env, Run, USER, finish, strings};
 
 fn decode(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD

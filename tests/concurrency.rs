@@ -1,13 +1,9 @@
 //! Many processes at once: one refresh per account, the same token for all,
 //! and device-flow pacing that follows the provider.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
+use crate::support::mock_idp::{DeviceOutcome, DeviceScript, Grant};
+use crate::support::run::{Env, USER, finish};
 use std::time::Duration;
-use support::mock_idp::{DeviceOutcome, DeviceScript, Grant};
-use support::run::{Env, USER, finish};
 
 /// `n` gets of `USER` at once; the access token each one printed.
 fn stampede(env: &Env, n: usize) -> Vec<String> {

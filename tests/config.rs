@@ -2,14 +2,9 @@
 //! `account=work` and `status`, driven through the binary with
 //! `OOAUTH2_CONFIG` pointing at a file in the test's own directory.
 
-// Helpers outside #[test] fns panic on set-up failures too, like the tests.
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
+use crate::support::mock_idp::Grant;
+use crate::support::run::{CLIENT, Env, Run, USER, set_mode};
 use std::path::PathBuf;
-use support::mock_idp::Grant;
-use support::run::{CLIENT, Env, Run, USER, set_mode};
 
 /// Writes `body` as the config file (mode 0600) and returns its path.
 fn write_config(env: &Env, body: &str) -> PathBuf {
@@ -219,7 +214,7 @@ fn a_config_writable_by_others_is_refused() {
 #[test]
 fn a_config_owned_by_another_user_is_refused() {
     let env = Env::new();
-    if !support::run::running_as_root(&env) {
+    if !crate::support::run::running_as_root(&env) {
         // Only root can give a file away; the check is the same code.
         return;
     }

@@ -7,14 +7,10 @@
 //! The `test` cases need Debian's packages like tests/real_clients.rs
 //! (`.ci/run` installs them); without them they fail with the apt-get line.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
+use crate::support::mail::{Dovecot, free_port};
+use crate::support::run::{CLIENT, Env, Run, USER, set_mode};
 use std::path::PathBuf;
 use std::time::Duration;
-use support::mail::{Dovecot, free_port};
-use support::run::{CLIENT, Env, Run, USER, set_mode};
 
 /// A seeded account at the mock provider and a Dovecot that trusts it.
 /// Dovecot is declared first so that it stops before the store goes.
@@ -508,7 +504,7 @@ fn doctor_online_reaches_the_provider_checks_the_clock_and_refreshes_keeping_the
         assert!(run.stdout.contains(&n), "{n:?}: {run:#?}");
     }
     // One probe, one refresh; the rotated token is what the store holds now.
-    assert_eq!(env.idp.count(support::mock_idp::Grant::Refresh), 1);
+    assert_eq!(env.idp.count(crate::support::mock_idp::Grant::Refresh), 1);
     assert_eq!(env.idp.total_count(), 2);
     let new_rt = env.stored_refresh_token(USER);
     assert_ne!(new_rt, old_rt);
@@ -769,7 +765,7 @@ struct UntrustedHttps {
 
 impl UntrustedHttps {
     fn start(dir: &std::path::Path) -> UntrustedHttps {
-        let openssl = support::mail::program("openssl");
+        let openssl = crate::support::mail::program("openssl");
         let (cert, key) = (dir.join("self.pem"), dir.join("self.key"));
         let made = std::process::Command::new(&openssl)
             .args([
@@ -883,7 +879,7 @@ fn doctor_finds_a_clock_that_is_fast_or_slow() {
 
 #[test]
 fn doctor_finds_an_app_registration_without_public_client_flows() {
-    use support::mock_idp::Registration;
+    use crate::support::mock_idp::Registration;
     let env = Env::new();
     env.seed(USER);
     env.idp.set_registration(Registration::NoPublicClientFlows);
@@ -914,9 +910,11 @@ fn doctor_finds_an_app_registration_without_public_client_flows() {
         ],
     );
     assert_eq!(env.idp.devicecode_count(), 1);
-    assert_eq!(env.idp.count(support::mock_idp::Grant::Device), 1);
+    assert_eq!(env.idp.count(crate::support::mock_idp::Grant::Device), 1);
     // Neither the device code nor the user code is shown.
-    let polls = env.idp.token_requests(support::mock_idp::Grant::Device);
+    let polls = env
+        .idp
+        .token_requests(crate::support::mock_idp::Grant::Device);
     let code = polls[0].get("device_code").unwrap().to_string();
     assert!(!run.stdout.contains(&code) && !run.stderr.contains(&code));
     assert!(!run.stdout.contains("enter the code"), "{run:#?}");
@@ -936,7 +934,7 @@ fn doctor_says_the_device_flow_is_allowed_when_the_provider_waits_for_a_sign_in(
         "{run:#?}"
     );
     assert_eq!(env.idp.devicecode_count(), 1);
-    assert_eq!(env.idp.count(support::mock_idp::Grant::Device), 1);
+    assert_eq!(env.idp.count(crate::support::mock_idp::Grant::Device), 1);
     // Only the not-stored problem; nothing was stored by the check.
     assert_eq!(problems(&run).len(), 1, "{run:#?}");
     assert_eq!(env.records().len(), 1);
@@ -944,7 +942,7 @@ fn doctor_says_the_device_flow_is_allowed_when_the_provider_waits_for_a_sign_in(
 
 #[test]
 fn doctor_finds_a_client_id_unknown_to_the_tenant() {
-    use support::mock_idp::Registration;
+    use crate::support::mock_idp::Registration;
     let env = Env::new();
     env.seed(USER);
     env.idp.set_registration(Registration::AppNotFound);
@@ -967,7 +965,7 @@ fn doctor_finds_a_client_id_unknown_to_the_tenant() {
 
 #[test]
 fn doctor_tells_personal_accounts_to_use_outlook_office_com_scopes() {
-    use support::mock_idp::Registration;
+    use crate::support::mock_idp::Registration;
     let env = Env::new();
     let rt = env.idp.issue_refresh_token(USER, CLIENT);
     let scope = "offline_access https://outlook.office365.com/IMAP.AccessAsUser.All \

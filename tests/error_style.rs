@@ -3,13 +3,9 @@
 //! same in the helper's response block and on stderr. A catalogue of real
 //! failures, one or more per front end and error code, each produced for
 //! real against the mock provider, a closed port or a broken store.
-// Test set-up fails loudly by design.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
-use support::mock_idp::Fault;
-use support::run::{CLIENT, Env, Run, USER, set_mode};
+use crate::support::mock_idp::Fault;
+use crate::support::run::{CLIENT, Env, Run, USER, set_mode};
 
 /// The two closing lines of a failure's stderr, checked for the style.
 #[track_caller]

@@ -2,14 +2,10 @@
 //! and `--json`), the shell completions and man page generated from the
 //! command line, and sign-in instructions sent by `notify_cmd` when no
 //! terminal can show them.
-// Test set-up fails loudly by design.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::run::{CLIENT, Env, Run, USER, set_mode};
 use std::path::Path;
 use std::process::Command;
-use support::run::{CLIENT, Env, Run, USER, set_mode};
 
 const OTHER: &str = "other@example.com";
 
@@ -276,10 +272,11 @@ fn log_value(log: &str, key: &str) -> Option<String> {
 }
 
 fn pending_then_approve(env: &Env) {
-    env.idp.set_device_script(support::mock_idp::DeviceScript {
-        pending_polls: 3,
-        ..Default::default()
-    });
+    env.idp
+        .set_device_script(crate::support::mock_idp::DeviceScript {
+            pending_polls: 3,
+            ..Default::default()
+        });
 }
 
 #[test]
@@ -456,7 +453,9 @@ fn notify_send_tells_page_and_code_when_a_desktop_session_has_no_terminal() {
         "{args:?}"
     );
     // The device code is a secret: never handed to another program.
-    let device_code = env.idp.token_requests(support::mock_idp::Grant::Device)[0]
+    let device_code = env
+        .idp
+        .token_requests(crate::support::mock_idp::Grant::Device)[0]
         .get("device_code")
         .unwrap()
         .to_string();

@@ -3,16 +3,14 @@
 //! serves a still-valid cached token when a refresh fails for a transient
 //! reason (design.md, contracts 1, 2 and 5).
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
+use crate::support::mock_idp::{Fault, Grant, MockIdp};
+use crate::support::run::{
+    Env, NO_FILE_WRITES, NOBODY, Run, USER, finish, running_as_root, set_mode,
+};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::mock_idp::{Fault, Grant, MockIdp};
-use support::run::{Env, NO_FILE_WRITES, NOBODY, Run, USER, finish, running_as_root, set_mode};
 
 /// Forces a refresh attempt although the cached token is still valid.
 const FORCE: &str = "min_ttl=7200\ninteractive=never";
@@ -621,7 +619,7 @@ fn an_endless_answer_is_refused_without_reading_it_all() {
 /// a refresh is retried.
 #[test]
 fn the_code_exchange_is_not_retried_after_a_server_error() {
-    use support::browser::{SignIn, get};
+    use crate::support::browser::{SignIn, get};
     let env = Env::new();
     let req = format!(
         "{}action=login\ninteractive=always\nflow=authcode\n\n",

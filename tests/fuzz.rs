@@ -8,18 +8,15 @@
 //! documented code that matches the status, and a rejected request creates or
 //! changes no file. The generator is a fixed xorshift, so a failure names the
 //! case number that reproduces it.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::mock_idp::rng::Rng;
+use crate::support::run::{CLIENT, Env, USER, parse_response};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::mock_idp::rng::Rng;
-use support::run::{CLIENT, Env, USER, parse_response};
 
 /// Generated requests fed to the binary by `ten_thousand_generated_requests`.
 const CASES: u64 = 10_000;
@@ -255,7 +252,7 @@ fn tree_diff(before: &Tree, after: &Tree) -> String {
 /// every run.
 fn rng_for_case(case: u64) -> Rng {
     let mut r = Rng::seeded((case + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    r.next();
+    r.next_u64();
     r
 }
 
@@ -585,7 +582,7 @@ fn generate(case: u64, ctx: &Ctx) -> (Kind, Vec<u8>) {
                         let junk = hostile(&mut rng);
                         bytes.splice(at..at, junk);
                     }
-                    5 if at < bytes.len() => bytes[at] = rng.next() as u8,
+                    5 if at < bytes.len() => bytes[at] = rng.next_u64() as u8,
                     6 => {
                         // Repeat a line (a duplicate key).
                         let copy: Vec<u8> =

@@ -2,15 +2,13 @@
 //! output lines on stdout, messages on stderr, exit statuses, and what is left
 //! in the store, driven against the mock identity provider.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
+use crate::support::run::{CLIENT, Env, Run, USER, strings};
 use base64::Engine as _;
-use support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
-use support::run::{CLIENT, Env, Run, USER, strings};
 
 const DEVICE: &str = "--generate_refresh_and_access_token";
 const REFRESH: &str = "--generate_access_token";

@@ -17,18 +17,14 @@
 //! a login. Needs Debian's packages (`.ci/run` installs them); without them
 //! every test fails with the apt-get line to run.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
-use support::mail::{
+use crate::support::mail::{
     Dovecot, client_command, drive, program, repo_file, require_other_programs, run_timeout,
     substitute, terminal_command,
 };
-use support::run::{CLIENT, Env, NOBODY, Run, USER, running_as_root, set_mode};
+use crate::support::run::{CLIENT, Env, NOBODY, Run, USER, running_as_root, set_mode};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// Tokens the size Microsoft issues.
 const MICROSOFT_SIZE: usize = 2500;

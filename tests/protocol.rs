@@ -1,10 +1,8 @@
 //! The helper protocol end to end: every action, key and error code of
 //! protocol.md, driven through `ooauth2 helper` against the mock provider.
 
-mod support;
-
-use support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
-use support::run::{CLIENT, Env, USER, parse_response};
+use crate::support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
+use crate::support::run::{CLIENT, Env, USER, parse_response};
 
 #[test]
 fn capability_lists_actions_keys_and_errors() {

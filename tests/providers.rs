@@ -4,14 +4,10 @@
 //! token rotation), Yahoo and Fastmail (no identity scopes, so `user` is
 //! required), and `generic` with explicit endpoints. `authority` moves a
 //! preset's endpoints to the mock, keeping the preset's own paths.
-// Test set-up fails loudly by design.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
-use support::browser::{SignIn, get};
-use support::mock_idp::Grant;
-use support::run::{CLIENT, Env, Run, USER, set_mode};
+use crate::support::browser::{SignIn, get};
+use crate::support::mock_idp::Grant;
+use crate::support::run::{CLIENT, Env, Run, USER, set_mode};
 
 const SECRET: &str = "GOCSPX-mock-desktop-secret";
 const FASTMAIL_SCOPE: &str = "https://www.fastmail.com/dev/protocol-imap https://www.fastmail.com/dev/protocol-pop https://www.fastmail.com/dev/protocol-smtp";
@@ -244,10 +240,11 @@ fn generic_with_explicit_endpoints_signs_in_by_auth_code_and_by_device() {
          token_endpoint={base}/token\ndevice_authorization_endpoint={base}/devicecode\n\
          action=login\ninteractive=always\n\n"
     );
-    env.idp.set_device_script(support::mock_idp::DeviceScript {
-        outcome: support::mock_idp::DeviceOutcome::Approve("dev@example.com".into()),
-        ..Default::default()
-    });
+    env.idp
+        .set_device_script(crate::support::mock_idp::DeviceScript {
+            outcome: crate::support::mock_idp::DeviceOutcome::Approve("dev@example.com".into()),
+            ..Default::default()
+        });
     let run = env.run(&["helper"], device.as_bytes());
     run.expect(0);
     assert_eq!(env.idp.devicecode_count(), 1);
@@ -449,11 +446,12 @@ fn an_issuer_is_discovered_once_cached_and_used_for_sign_in_and_refresh() {
 fn rfc8414_metadata_serves_when_openid_configuration_is_missing() {
     let env = Env::new();
     env.idp
-        .set_discovery_mode(support::mock_idp::DiscoveryMode::Rfc8414Only);
-    env.idp.set_device_script(support::mock_idp::DeviceScript {
-        outcome: support::mock_idp::DeviceOutcome::Approve(USER.into()),
-        ..Default::default()
-    });
+        .set_discovery_mode(crate::support::mock_idp::DiscoveryMode::Rfc8414Only);
+    env.idp
+        .set_device_script(crate::support::mock_idp::DeviceScript {
+            outcome: crate::support::mock_idp::DeviceOutcome::Approve(USER.into()),
+            ..Default::default()
+        });
     let run = issuer_helper(&env, "action=login\ninteractive=always\nflow=device\n");
     run.expect(0);
     assert_eq!(env.idp.discovery_count(), 2);
@@ -466,7 +464,7 @@ fn rfc8414_metadata_serves_when_openid_configuration_is_missing() {
 fn a_document_naming_another_issuer_is_refused_before_any_grant() {
     let env = Env::new();
     env.idp
-        .set_discovery_mode(support::mock_idp::DiscoveryMode::WrongIssuer);
+        .set_discovery_mode(crate::support::mock_idp::DiscoveryMode::WrongIssuer);
     let run = issuer_helper(&env, "action=login\ninteractive=always\n");
     run.expect(75);
     assert!(
@@ -479,7 +477,7 @@ fn a_document_naming_another_issuer_is_refused_before_any_grant() {
     assert!(discovery_files(&env).is_empty());
     // A flow the document does not offer is refused before any grant too.
     env.idp
-        .set_discovery_mode(support::mock_idp::DiscoveryMode::NoDevice);
+        .set_discovery_mode(crate::support::mock_idp::DiscoveryMode::NoDevice);
     let run = issuer_helper(&env, "action=login\ninteractive=always\nflow=device\n");
     run.expect(2);
     assert!(
@@ -516,10 +514,11 @@ fn a_document_naming_another_issuer_is_refused_before_any_grant() {
 #[test]
 fn a_stale_document_serves_while_the_issuer_is_down_and_is_renewed_after_a_day() {
     let env = Env::new();
-    env.idp.set_device_script(support::mock_idp::DeviceScript {
-        outcome: support::mock_idp::DeviceOutcome::Approve(USER.into()),
-        ..Default::default()
-    });
+    env.idp
+        .set_device_script(crate::support::mock_idp::DeviceScript {
+            outcome: crate::support::mock_idp::DeviceOutcome::Approve(USER.into()),
+            ..Default::default()
+        });
     issuer_helper(&env, "action=login\ninteractive=always\nflow=device\n").expect(0);
     assert_eq!(env.idp.discovery_count(), 1);
     // Two days old.
@@ -530,7 +529,7 @@ fn a_stale_document_serves_while_the_issuer_is_down_and_is_renewed_after_a_day()
     doc["fetched_at"] = old.into();
     std::fs::write(&cache, doc.to_string()).unwrap();
     env.idp
-        .set_discovery_mode(support::mock_idp::DiscoveryMode::Unavailable);
+        .set_discovery_mode(crate::support::mock_idp::DiscoveryMode::Unavailable);
     env.expire_cached(USER);
     let run = issuer_helper(&env, "");
     run.expect(0);
@@ -543,7 +542,7 @@ fn a_stale_document_serves_while_the_issuer_is_down_and_is_renewed_after_a_day()
     assert_eq!(env.idp.count(Grant::Refresh), 1);
     // Back up: the next renewal fetches a new copy and caches it.
     env.idp
-        .set_discovery_mode(support::mock_idp::DiscoveryMode::Both);
+        .set_discovery_mode(crate::support::mock_idp::DiscoveryMode::Both);
     env.expire_cached(USER);
     let before = env.idp.discovery_count();
     issuer_helper(&env, "").expect(0);

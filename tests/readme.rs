@@ -6,17 +6,13 @@
 //! provider, and a `pass` on PATH that knows the one secret. Then real msmtp,
 //! with contrib/msmtp/msmtprc and the README's `passwordeval` line, sends a
 //! message through the private Dovecot of the real-client tests.
-// Test set-up fails loudly by design.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::browser::{SignIn, get};
+use crate::support::mail::{Dovecot, client_command, program, repo_file, run_timeout, substitute};
+use crate::support::mock_idp::AuthorizeMode;
+use crate::support::run::{Env, Run, bin, set_mode};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use support::browser::{SignIn, get};
-use support::mail::{Dovecot, client_command, program, repo_file, run_timeout, substitute};
-use support::mock_idp::AuthorizeMode;
-use support::run::{Env, Run, bin, set_mode};
 
 /// The text of the README's section headed `heading`, up to the next `## `.
 fn readme_section(heading: &str) -> String {

@@ -7,17 +7,13 @@
 //! Needs Debian's packages (`.ci/run` installs them); without them every
 //! test fails with the apt-get line to run.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
-use std::path::PathBuf;
-use std::time::Duration;
-use support::mail::{
+use crate::support::mail::{
     Dovecot, client_command, program, repo, repo_file, run_timeout, substitute, tagged_ok,
 };
-use support::mock_idp::Grant;
-use support::run::{CLIENT, Env, Run, USER};
+use crate::support::mock_idp::Grant;
+use crate::support::run::{CLIENT, Env, Run, USER};
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// Tokens the size Microsoft issues.
 const MICROSOFT_SIZE: usize = 2500;
@@ -81,7 +77,7 @@ impl Setup {
         );
         let path = self.dc.dir.join(name);
         std::fs::write(&path, text).unwrap();
-        support::run::set_mode(&path, 0o600);
+        crate::support::run::set_mode(&path, 0o600);
         path
     }
 

@@ -4,15 +4,12 @@
 //! secret or device code shows on stderr, on the stdout of a failure, or in
 //! any file but the account's own record. The verbose log still says what
 //! happened: method, URL, status and the provider's error code.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
+use crate::support::run::{CLIENT, Env, Run, USER, finish};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
-use support::run::{CLIENT, Env, Run, USER, finish};
 
 /// Text every token, code or secret of these tests starts with; none may
 /// show outside the record (and the answer of a successful request).

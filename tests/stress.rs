@@ -3,16 +3,12 @@
 //! accounts that do not wait for each other, readers that never wait behind
 //! a refresh, and locks that die with a SIGKILLed holder.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
+use crate::support::mock_idp::{DeviceOutcome, DeviceScript, Grant};
+use crate::support::run::{Env, Run, USER, finish};
 use std::collections::HashSet;
 use std::process::Child;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
-use support::mock_idp::{DeviceOutcome, DeviceScript, Grant};
-use support::run::{Env, Run, USER, finish};
 
 const PROCESSES: usize = 64;
 const ROUNDS: usize = 20;

@@ -7,9 +7,6 @@
 //! Everything lives under the test's temporary directory and on free
 //! 127.0.0.1 ports; Dovecot runs in the foreground as a child of the test and
 //! is stopped by its PID. No system service or file is touched.
-#![allow(dead_code)]
-// Test set-up fails loudly by design.
-#![allow(clippy::unwrap_used)]
 
 use super::run::{Env, Run, bin};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -693,7 +690,6 @@ pub struct Imap {
     r: BufReader<TcpStream>,
     w: TcpStream,
     tag: u32,
-    pub greeting: String,
 }
 
 impl Imap {
@@ -705,12 +701,7 @@ impl Imap {
         let mut greeting = String::new();
         r.read_line(&mut greeting)
             .unwrap_or_else(|e| panic!("no IMAP greeting ({e}); see {log}"));
-        Imap {
-            r,
-            w,
-            tag: 0,
-            greeting,
-        }
+        Imap { r, w, tag: 0 }
     }
 
     fn line(&mut self) -> String {

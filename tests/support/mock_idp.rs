@@ -19,7 +19,6 @@
 //!
 //! Used by the integration tests (`mod support;`) and by
 //! `examples/mock-idp.rs` (`#[path = ...]`).
-#![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{ErrorKind, Read, Write};
@@ -82,10 +81,6 @@ pub struct Recorded {
     pub tenant: String,
     /// The decoded `application/x-www-form-urlencoded` body.
     pub form: Vec<(String, String)>,
-    /// The decoded query string.
-    pub query: Vec<(String, String)>,
-    /// Headers in arrival order; names are lower-cased.
-    pub headers: Vec<(String, String)>,
     /// When the request was fully read.
     pub at: Instant,
 }
@@ -96,14 +91,6 @@ impl Recorded {
         self.form
             .iter()
             .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The first header value for `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
@@ -444,11 +431,6 @@ impl MockIdp {
         self.lock().authorize_mode = mode;
     }
 
-    /// Requests to the authorize endpoint.
-    pub fn authorize_count(&self) -> usize {
-        self.lock().n_authorize
-    }
-
     /// How the discovery documents are served from now on.
     pub fn set_discovery_mode(&self, mode: DiscoveryMode) {
         self.lock().discovery_mode = mode;
@@ -714,8 +696,6 @@ impl State {
             path: req.path.clone(),
             tenant,
             form: req.form.clone(),
-            query: req.query.clone(),
-            headers: req.headers.clone(),
             at: req.at,
         });
     }
@@ -2127,7 +2107,7 @@ fn iso_time(unix: u64) -> String {
 /// Ids shaped like Microsoft's trace and correlation ids.
 impl Rng {
     fn uuid(&mut self) -> String {
-        let (a, b) = (self.next(), self.next());
+        let (a, b) = (self.next_u64(), self.next_u64());
         uuid_from(a, b)
     }
 }

@@ -1,8 +1,5 @@
 //! Drives the built binary as its users do: argv, stdin, environment, exit
 //! status, stdout, stderr and the files left in a private store directory.
-#![allow(dead_code)]
-// Test set-up fails loudly by design.
-#![allow(clippy::unwrap_used)]
 
 use super::mock_idp::MockIdp;
 use std::collections::BTreeMap;
