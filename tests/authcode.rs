@@ -5,8 +5,8 @@
 //! the answer, the store and what reached the mock's token endpoint.
 
 use crate::support::browser::{Page, SignIn, get};
-use crate::support::mock_idp::{AuthorizeMode, Grant};
 use crate::support::run::{CLIENT, Env, USER};
+use mock_idp::{AuthorizeMode, Grant};
 use std::net::TcpStream;
 
 /// `ooauth2 helper` with an `action=login` request for `USER` and `extra` lines.

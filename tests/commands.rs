@@ -2,9 +2,9 @@
 //! `status`, `erase`, and the help texts. stdout is data: one line on
 //! success, nothing on failure.
 
-use crate::support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
 use crate::support::run::{CLIENT, Env, Run, USER, finish, strings};
 use base64::Engine as _;
+use mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
 use std::ffi::OsStr;
 use std::process::Stdio;
 
@@ -68,7 +68,7 @@ fn token_prints_the_cached_access_token_on_one_line() {
     let env = Env::new();
     env.seed(USER);
     let at = cached_at(&env, USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = env.token(USER, &[]);
     assert_eq!(one_line(&run), at);
     assert_eq!(run.stdout, format!("{at}\n"));
@@ -154,7 +154,7 @@ fn invalid_flags_are_usage_errors_with_empty_stdout() {
     let env = Env::new();
     env.seed(USER);
     let snapshot = env.snapshot();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let a = env.idp.authority();
     let cases: Vec<(Vec<String>, &str)> = vec![
         (env.args("token", USER, &["--min-ttl", "abc"]), "min_ttl"),
@@ -209,7 +209,7 @@ fn corrupt_record_is_a_store_error_and_left_alone() {
     env.seed(USER);
     let (path, _) = env.record_path(USER);
     std::fs::write(&path, b"{ not json").unwrap();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = env.token(USER, &["--non-interactive"]);
     assert_failed(&run, 74, &[&path.display().to_string()]);
     assert_eq!(std::fs::read(&path).unwrap(), b"{ not json");
@@ -239,7 +239,7 @@ fn expired_token_is_refreshed_once_and_the_new_one_printed() {
     let old_rt = env.seed(USER);
     let old_at = cached_at(&env, USER);
     env.expire_cached(USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = env.token(USER, &["--non-interactive"]);
     let at = one_line(&run).to_string();
     assert_ne!(at, old_at);
@@ -265,7 +265,7 @@ fn min_ttl_forces_an_early_refresh() {
     let env = Env::new();
     env.seed(USER);
     let old_at = cached_at(&env, USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = env.token(USER, &["--min-ttl", "7200"]);
     let at = one_line(&run);
     assert_ne!(at, old_at);
@@ -359,7 +359,7 @@ fn login_then_status_shows_the_account_without_secrets() {
         );
     }
     // The stored account now answers token without a request.
-    env.idp.reset_counts();
+    env.idp.reset_log();
     assert_eq!(
         env.token(USER, &["--non-interactive"]).stdout,
         format!("{at}\n")
@@ -567,7 +567,7 @@ fn closed_stdout_still_persists_the_rotated_refresh_token() {
     let env = Env::new();
     let old_rt = env.seed(USER);
     env.expire_cached(USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = run_with_closed_stdout(&env, &env.args("token", USER, &[]));
     assert_eq!(run.status, 0, "{run:#?}");
     assert!(!run.stderr.contains("panicked"), "{run:#?}");

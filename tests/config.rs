@@ -2,8 +2,8 @@
 //! `account=work` and `status`, driven through the binary with
 //! `OOAUTH2_CONFIG` pointing at a file in the test's own directory.
 
-use crate::support::mock_idp::Grant;
 use crate::support::run::{CLIENT, Env, Run, USER, set_mode};
+use mock_idp::Grant;
 use std::path::PathBuf;
 
 /// Writes `body` as the config file (mode 0600) and returns its path.
@@ -45,7 +45,7 @@ fn token_work_answers_from_the_cache_without_a_provider_request() {
     env.seed(USER);
     let at = env.cached_access_token(USER);
     let cfg = work_config(&env, &format!("user = \"{USER}\"\n"));
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = run(&env, &cfg, &["token", "work"], b"");
     run.expect(0);
     assert_eq!(run.stdout, format!("{at}\n"));
@@ -90,7 +90,7 @@ fn account_key_in_the_helper_protocol() {
     let env = Env::new();
     env.seed(USER);
     let cfg = work_config(&env, &format!("user = \"{USER}\"\n"));
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = run(
         &env,
         &cfg,
@@ -234,7 +234,7 @@ fn a_client_secret_cmd_that_hangs_is_stopped_and_one_that_lingers_is_not_waited_
     let env = Env::new();
     env.seed(USER);
     env.expire_cached(USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let cfg = work_config(
         &env,
         &format!("user = \"{USER}\"\nclient_secret_cmd = \"sleep 30\"\n"),
@@ -288,7 +288,7 @@ fn client_secret_cmd_runs_only_when_the_provider_is_reached() {
     // A refresh carries the command's first line as the client secret.
     env.idp.require_secret(CLIENT, secret);
     env.expire_cached(USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let r = run(&env, &cfg, &["token", "work"], b"");
     r.expect(0);
     assert!(marker.exists());
@@ -317,7 +317,7 @@ fn a_failing_client_secret_cmd_is_a_clear_error() {
     );
     env.expire_cached(USER);
     let before = env.snapshot();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let r = run(&env, &cfg, &["token", "work"], b"");
     assert_failed(
         &r,
@@ -386,7 +386,7 @@ fn login_and_erase_by_name() {
     assert!(r.stderr.contains(&format!("signed in as {USER}")), "{r:#?}");
     assert_eq!(env.idp.devicecode_count(), 1);
     assert_eq!(env.record(USER)["client_id"].as_str(), Some(CLIENT));
-    env.idp.reset_counts();
+    env.idp.reset_log();
     run(&env, &cfg, &["token", "work"], b"").expect(0);
     assert_eq!(env.idp.total_count(), 0);
     let r = run(&env, &cfg, &["erase", "work"], b"");

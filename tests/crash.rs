@@ -5,8 +5,8 @@
 //! The kill points come from a fixed pseudo-random sequence, so a failure
 //! names its iteration and repeats; `OOAUTH2_CRASH_SEED=<n>` tries another.
 
-use crate::support::mock_idp::{DeviceOutcome, DeviceScript};
 use crate::support::run::{Env, USER};
+use mock_idp::{DeviceOutcome, DeviceScript};
 use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};

@@ -455,7 +455,7 @@ fn doctor_is_all_ok_for_a_seeded_account() {
     };
     let flags = env.account_flags(USER);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     for run in [offline(&flags), offline(&[])] {
         run.expect(0);
         assert_eq!(problems(&run), Vec::<String>::new());
@@ -486,7 +486,7 @@ fn doctor_online_reaches_the_provider_checks_the_clock_and_refreshes_keeping_the
     let mut args = vec!["-v".to_string()];
     args.extend(env.account_flags(USER));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = doctor(&env, &args, None);
     run.expect(0);
     assert_eq!(problems(&run), Vec::<String>::new());
@@ -504,7 +504,7 @@ fn doctor_online_reaches_the_provider_checks_the_clock_and_refreshes_keeping_the
         assert!(run.stdout.contains(&n), "{n:?}: {run:#?}");
     }
     // One probe, one refresh; the rotated token is what the store holds now.
-    assert_eq!(env.idp.count(crate::support::mock_idp::Grant::Refresh), 1);
+    assert_eq!(env.idp.count(mock_idp::Grant::Refresh), 1);
     assert_eq!(env.idp.total_count(), 2);
     let new_rt = env.stored_refresh_token(USER);
     assert_ne!(new_rt, old_rt);
@@ -879,7 +879,7 @@ fn doctor_finds_a_clock_that_is_fast_or_slow() {
 
 #[test]
 fn doctor_finds_an_app_registration_without_public_client_flows() {
-    use crate::support::mock_idp::Registration;
+    use mock_idp::Registration;
     let env = Env::new();
     env.seed(USER);
     env.idp.set_registration(Registration::NoPublicClientFlows);
@@ -897,7 +897,7 @@ fn doctor_finds_an_app_registration_without_public_client_flows() {
     );
     assert_eq!(env.stored_refresh_token(USER), rt);
     // Never signed in: a device authorization and exactly one poll.
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let flags = env.account_flags("new@example.com");
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let run = doctor(&env, &flags, None);
@@ -910,11 +910,9 @@ fn doctor_finds_an_app_registration_without_public_client_flows() {
         ],
     );
     assert_eq!(env.idp.devicecode_count(), 1);
-    assert_eq!(env.idp.count(crate::support::mock_idp::Grant::Device), 1);
+    assert_eq!(env.idp.count(mock_idp::Grant::Device), 1);
     // Neither the device code nor the user code is shown.
-    let polls = env
-        .idp
-        .token_requests(crate::support::mock_idp::Grant::Device);
+    let polls = env.idp.token_requests(mock_idp::Grant::Device);
     let code = polls[0].get("device_code").unwrap().to_string();
     assert!(!run.stdout.contains(&code) && !run.stderr.contains(&code));
     assert!(!run.stdout.contains("enter the code"), "{run:#?}");
@@ -926,7 +924,7 @@ fn doctor_says_the_device_flow_is_allowed_when_the_provider_waits_for_a_sign_in(
     env.seed(USER);
     let flags = env.account_flags("new@example.com");
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = doctor(&env, &flags, None);
     assert!(
         run.stdout
@@ -934,7 +932,7 @@ fn doctor_says_the_device_flow_is_allowed_when_the_provider_waits_for_a_sign_in(
         "{run:#?}"
     );
     assert_eq!(env.idp.devicecode_count(), 1);
-    assert_eq!(env.idp.count(crate::support::mock_idp::Grant::Device), 1);
+    assert_eq!(env.idp.count(mock_idp::Grant::Device), 1);
     // Only the not-stored problem; nothing was stored by the check.
     assert_eq!(problems(&run).len(), 1, "{run:#?}");
     assert_eq!(env.records().len(), 1);
@@ -942,7 +940,7 @@ fn doctor_says_the_device_flow_is_allowed_when_the_provider_waits_for_a_sign_in(
 
 #[test]
 fn doctor_finds_a_client_id_unknown_to_the_tenant() {
-    use crate::support::mock_idp::Registration;
+    use mock_idp::Registration;
     let env = Env::new();
     env.seed(USER);
     env.idp.set_registration(Registration::AppNotFound);
@@ -965,7 +963,7 @@ fn doctor_finds_a_client_id_unknown_to_the_tenant() {
 
 #[test]
 fn doctor_tells_personal_accounts_to_use_outlook_office_com_scopes() {
-    use crate::support::mock_idp::Registration;
+    use mock_idp::Registration;
     let env = Env::new();
     let rt = env.idp.issue_refresh_token(USER, CLIENT);
     let scope = "offline_access https://outlook.office365.com/IMAP.AccessAsUser.All \

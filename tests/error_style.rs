@@ -4,8 +4,8 @@
 //! failures, one or more per front end and error code, each produced for
 //! real against the mock provider, a closed port or a broken store.
 
-use crate::support::mock_idp::Fault;
 use crate::support::run::{CLIENT, Env, Run, USER, set_mode};
+use mock_idp::Fault;
 
 /// The two closing lines of a failure's stderr, checked for the style.
 #[track_caller]

@@ -272,11 +272,10 @@ fn log_value(log: &str, key: &str) -> Option<String> {
 }
 
 fn pending_then_approve(env: &Env) {
-    env.idp
-        .set_device_script(crate::support::mock_idp::DeviceScript {
-            pending_polls: 3,
-            ..Default::default()
-        });
+    env.idp.set_device_script(mock_idp::DeviceScript {
+        pending_polls: 3,
+        ..Default::default()
+    });
 }
 
 #[test]
@@ -453,9 +452,7 @@ fn notify_send_tells_page_and_code_when_a_desktop_session_has_no_terminal() {
         "{args:?}"
     );
     // The device code is a secret: never handed to another program.
-    let device_code = env
-        .idp
-        .token_requests(crate::support::mock_idp::Grant::Device)[0]
+    let device_code = env.idp.token_requests(mock_idp::Grant::Device)[0]
         .get("device_code")
         .unwrap()
         .to_string();

@@ -3,10 +3,10 @@
 //! serves a still-valid cached token when a refresh fails for a transient
 //! reason (design.md, contracts 1, 2 and 5).
 
-use crate::support::mock_idp::{Fault, Grant, MockIdp};
 use crate::support::run::{
     Env, NO_FILE_WRITES, NOBODY, Run, USER, finish, running_as_root, set_mode,
 };
+use mock_idp::{Fault, Grant, MockIdp};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Command;
@@ -100,7 +100,7 @@ fn signed_in() -> (Env, String) {
     let env = Env::new();
     env.seed(USER);
     let cached = env.cached_access_token(USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     (env, cached)
 }
 
@@ -337,7 +337,7 @@ fn a_provider_that_never_answers_times_out() {
 
     env.expire_cached(USER);
     let before = env.snapshot();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     env.idp.push_fault(Fault::NeverAnswer);
     let mut cmd = env.command(&["helper"]);
     cmd.env("OOAUTH2_HTTP_TIMEOUT", "1");
@@ -419,7 +419,7 @@ fn a_429_with_a_long_retry_after_gives_up_at_once() {
 
     env.expire_cached(USER);
     let before = env.snapshot();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     env.idp.push_fault(busy.clone());
     let (run, took) = helper(&env, "interactive=never");
     assert_failed(&run, 75, "server_error", "retry after 120 s");
@@ -442,7 +442,7 @@ fn a_connection_closed_without_an_answer() {
 
     env.expire_cached(USER);
     let before = env.snapshot();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     env.idp.push_fault(Fault::CloseWithoutAnswer);
     let (run, took) = helper(&env, "interactive=never");
     assert_failed(&run, 75, "network_error", "127.0.0.1");
@@ -490,7 +490,7 @@ fn a_redirect_to_another_host_is_not_followed() {
 
     env.expire_cached(USER);
     let before = env.snapshot();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     env.idp.push_fault(Fault::Redirect(target.clone()));
     let (run, _) = helper(&env, "interactive=never");
     assert_failed(

@@ -9,8 +9,8 @@
 //! changes no file. The generator is a fixed xorshift, so a failure names the
 //! case number that reproduces it.
 
-use crate::support::mock_idp::rng::Rng;
 use crate::support::run::{CLIENT, Env, USER, parse_response};
+use mock_idp::rng::Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};

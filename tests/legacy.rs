@@ -6,9 +6,9 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
 use crate::support::run::{CLIENT, Env, Run, USER, strings};
 use base64::Engine as _;
+use mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
 
 const DEVICE: &str = "--generate_refresh_and_access_token";
 const REFRESH: &str = "--generate_access_token";
@@ -469,7 +469,7 @@ fn refresh_mode_tenant_default_and_given() {
     };
     env.run(&base(None), b"").expect(0);
     assert_eq!(env.idp.token_requests(Grant::Refresh)[0].tenant, "common");
-    env.idp.reset_counts();
+    env.idp.reset_log();
     env.run(&base(Some("contoso.onmicrosoft.com")), b"")
         .expect(0);
     let reqs = env.idp.requests();

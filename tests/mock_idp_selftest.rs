@@ -5,9 +5,9 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant, MockIdp};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant, MockIdp};
 use reqwest::blocking::Client;
 use serde_json::Value;
 
@@ -449,7 +449,7 @@ fn counts_are_exact_under_concurrency() {
         "{:?}",
         idp.requests()
     );
-    idp.reset_counts();
+    idp.reset_log();
     assert_eq!(idp.count(Grant::Refresh), 0);
     assert!(idp.requests().is_empty());
 }

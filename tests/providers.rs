@@ -6,8 +6,8 @@
 //! preset's endpoints to the mock, keeping the preset's own paths.
 
 use crate::support::browser::{SignIn, get};
-use crate::support::mock_idp::Grant;
 use crate::support::run::{CLIENT, Env, Run, USER, set_mode};
+use mock_idp::Grant;
 
 const SECRET: &str = "GOCSPX-mock-desktop-secret";
 const FASTMAIL_SCOPE: &str = "https://www.fastmail.com/dev/protocol-imap https://www.fastmail.com/dev/protocol-pop https://www.fastmail.com/dev/protocol-smtp";
@@ -199,7 +199,7 @@ fn yahoo_signs_in_on_its_paths_and_needs_user() {
     assert_eq!(x[0].path, "/oauth2/get_token");
     assert_eq!(env.record(USER)["provider"], "yahoo");
     // Without user: refused, nothing sent (Yahoo names no account).
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let req = format!(
         "provider=yahoo\nclient_id={CLIENT}\nauthority={}\naction=login\n\n",
         env.idp.authority()
@@ -240,11 +240,10 @@ fn generic_with_explicit_endpoints_signs_in_by_auth_code_and_by_device() {
          token_endpoint={base}/token\ndevice_authorization_endpoint={base}/devicecode\n\
          action=login\ninteractive=always\n\n"
     );
-    env.idp
-        .set_device_script(crate::support::mock_idp::DeviceScript {
-            outcome: crate::support::mock_idp::DeviceOutcome::Approve("dev@example.com".into()),
-            ..Default::default()
-        });
+    env.idp.set_device_script(mock_idp::DeviceScript {
+        outcome: mock_idp::DeviceOutcome::Approve("dev@example.com".into()),
+        ..Default::default()
+    });
     let run = env.run(&["helper"], device.as_bytes());
     run.expect(0);
     assert_eq!(env.idp.devicecode_count(), 1);
@@ -446,12 +445,11 @@ fn an_issuer_is_discovered_once_cached_and_used_for_sign_in_and_refresh() {
 fn rfc8414_metadata_serves_when_openid_configuration_is_missing() {
     let env = Env::new();
     env.idp
-        .set_discovery_mode(crate::support::mock_idp::DiscoveryMode::Rfc8414Only);
-    env.idp
-        .set_device_script(crate::support::mock_idp::DeviceScript {
-            outcome: crate::support::mock_idp::DeviceOutcome::Approve(USER.into()),
-            ..Default::default()
-        });
+        .set_discovery_mode(mock_idp::DiscoveryMode::Rfc8414Only);
+    env.idp.set_device_script(mock_idp::DeviceScript {
+        outcome: mock_idp::DeviceOutcome::Approve(USER.into()),
+        ..Default::default()
+    });
     let run = issuer_helper(&env, "action=login\ninteractive=always\nflow=device\n");
     run.expect(0);
     assert_eq!(env.idp.discovery_count(), 2);
@@ -464,7 +462,7 @@ fn rfc8414_metadata_serves_when_openid_configuration_is_missing() {
 fn a_document_naming_another_issuer_is_refused_before_any_grant() {
     let env = Env::new();
     env.idp
-        .set_discovery_mode(crate::support::mock_idp::DiscoveryMode::WrongIssuer);
+        .set_discovery_mode(mock_idp::DiscoveryMode::WrongIssuer);
     let run = issuer_helper(&env, "action=login\ninteractive=always\n");
     run.expect(75);
     assert!(
@@ -477,7 +475,7 @@ fn a_document_naming_another_issuer_is_refused_before_any_grant() {
     assert!(discovery_files(&env).is_empty());
     // A flow the document does not offer is refused before any grant too.
     env.idp
-        .set_discovery_mode(crate::support::mock_idp::DiscoveryMode::NoDevice);
+        .set_discovery_mode(mock_idp::DiscoveryMode::NoDevice);
     let run = issuer_helper(&env, "action=login\ninteractive=always\nflow=device\n");
     run.expect(2);
     assert!(
@@ -514,11 +512,10 @@ fn a_document_naming_another_issuer_is_refused_before_any_grant() {
 #[test]
 fn a_stale_document_serves_while_the_issuer_is_down_and_is_renewed_after_a_day() {
     let env = Env::new();
-    env.idp
-        .set_device_script(crate::support::mock_idp::DeviceScript {
-            outcome: crate::support::mock_idp::DeviceOutcome::Approve(USER.into()),
-            ..Default::default()
-        });
+    env.idp.set_device_script(mock_idp::DeviceScript {
+        outcome: mock_idp::DeviceOutcome::Approve(USER.into()),
+        ..Default::default()
+    });
     issuer_helper(&env, "action=login\ninteractive=always\nflow=device\n").expect(0);
     assert_eq!(env.idp.discovery_count(), 1);
     // Two days old.
@@ -529,7 +526,7 @@ fn a_stale_document_serves_while_the_issuer_is_down_and_is_renewed_after_a_day()
     doc["fetched_at"] = old.into();
     std::fs::write(&cache, doc.to_string()).unwrap();
     env.idp
-        .set_discovery_mode(crate::support::mock_idp::DiscoveryMode::Unavailable);
+        .set_discovery_mode(mock_idp::DiscoveryMode::Unavailable);
     env.expire_cached(USER);
     let run = issuer_helper(&env, "");
     run.expect(0);
@@ -541,8 +538,7 @@ fn a_stale_document_serves_while_the_issuer_is_down_and_is_renewed_after_a_day()
     );
     assert_eq!(env.idp.count(Grant::Refresh), 1);
     // Back up: the next renewal fetches a new copy and caches it.
-    env.idp
-        .set_discovery_mode(crate::support::mock_idp::DiscoveryMode::Both);
+    env.idp.set_discovery_mode(mock_idp::DiscoveryMode::Both);
     env.expire_cached(USER);
     let before = env.idp.discovery_count();
     issuer_helper(&env, "").expect(0);

@@ -9,8 +9,8 @@
 
 use crate::support::browser::{SignIn, get};
 use crate::support::mail::{Dovecot, client_command, program, repo_file, run_timeout, substitute};
-use crate::support::mock_idp::AuthorizeMode;
 use crate::support::run::{Env, Run, bin, set_mode};
+use mock_idp::AuthorizeMode;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -10,8 +10,8 @@
 use crate::support::mail::{
     Dovecot, client_command, program, repo, repo_file, run_timeout, substitute, tagged_ok,
 };
-use crate::support::mock_idp::Grant;
 use crate::support::run::{CLIENT, Env, Run, USER};
+use mock_idp::Grant;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -303,7 +303,7 @@ fn msmtp_after_the_access_token_expired_refreshes_once_and_sends() {
     let s = setup(0);
     let rc = s.msmtprc("msmtprc");
     s.expect_ok("first msmtp", &s.msmtp(&rc, "first"));
-    s.env.idp.reset_counts();
+    s.env.idp.reset_log();
     s.env.idp.expire_access_tokens();
     s.env.expire_cached(USER);
     let run = s.msmtp(&rc, "second");
@@ -325,7 +325,7 @@ fn msmtp_with_a_revoked_refresh_token_fails_and_sends_nothing() {
     s.env.idp.revoke_refresh_token(&rt);
     s.env.idp.expire_access_tokens();
     s.env.expire_cached(USER);
-    s.env.idp.reset_counts();
+    s.env.idp.reset_log();
     let rc = s.msmtprc("msmtprc");
     // No terminal: stdin is a pipe, and the test process has no tty for it.
     let run = s.msmtp(&rc, "never");
@@ -399,7 +399,7 @@ fn mbsync_and_msmtp_at_once_on_an_expired_token_make_one_refresh() {
     s.seed_inbox("for everyone");
     s.env.idp.expire_access_tokens();
     s.env.expire_cached(USER);
-    s.env.idp.reset_counts();
+    s.env.idp.reset_log();
     // A slow provider keeps the clients' ooauth2 runs overlapping.
     s.env.idp.set_delay_ms(300);
     let n = 3;

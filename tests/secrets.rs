@@ -5,8 +5,8 @@
 //! any file but the account's own record. The verbose log still says what
 //! happened: method, URL, status and the provider's error code.
 
-use crate::support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
 use crate::support::run::{CLIENT, Env, Run, USER, finish};
+use mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;

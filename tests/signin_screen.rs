@@ -5,8 +5,8 @@
 //! desktop session is detected or `--open` asks, never with `--no-open`
 //! (a stub `xdg-open` first on PATH records what it was given).
 
-use crate::support::mock_idp::{DeviceScript, Grant};
 use crate::support::run::{Env, Run, USER, bin, set_mode};
+use mock_idp::{DeviceScript, Grant};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};

@@ -1,6 +1,7 @@
 //! The one integration-test target: every themed file below drives the built
 //! `ooauth2` binary as its users do (argv, stdin, files, real mail clients)
-//! against the mock identity provider, with the harness in `support/`.
+//! against the mock identity provider (`crates/mock-idp`), with the harness
+//! in `support/`.
 //! One target means one link and one build of the harness, not twenty.
 
 // Test set-up fails loudly by design: a panic names what went wrong.

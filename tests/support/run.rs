@@ -1,7 +1,7 @@
 //! Drives the built binary as its users do: argv, stdin, environment, exit
 //! status, stdout, stderr and the files left in a private store directory.
 
-use super::mock_idp::MockIdp;
+use mock_idp::MockIdp;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::Write;

@@ -1,9 +1,6 @@
 //! xorshift64*: the one small pseudo-random generator of the tests, for the
-//! mock provider's tokens and codes and for generated fuzz requests. Not for
-//! anything security relevant.
-//!
-//! A module of `mock_idp.rs` (so that `examples/mock-idp.rs` gets it too),
-//! used by the tests as `support::mock_idp::rng`.
+//! mock provider's tokens and codes and for generated fuzz requests
+//! (`mock_idp::rng::Rng`). Not for anything security relevant.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -30,6 +27,7 @@ impl Rng {
         Rng(seed | 1)
     }
 
+    /// The next number of the sequence.
     pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
@@ -49,10 +47,12 @@ impl Rng {
         self.next_u64() % 100 < percent
     }
 
+    /// One of `items`, which must not be empty.
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 
+    /// `len` bytes.
     pub fn bytes(&mut self, len: usize) -> Vec<u8> {
         (0..len).map(|_| self.next_u64() as u8).collect()
     }
