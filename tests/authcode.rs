@@ -5,7 +5,7 @@
 //! the answer, the store and what reached the mock's token endpoint.
 
 use crate::support::browser::{Page, SignIn, get};
-use crate::support::run::{CLIENT, Env, USER};
+use crate::support::run::{CLIENT, Env, USER, free_port};
 use mock_idp::{AuthorizeMode, Grant};
 use std::net::TcpStream;
 
@@ -196,10 +196,7 @@ fn no_browser_within_signin_timeout_is_expired_token() {
 #[test]
 fn login_command_with_a_fixed_redirect_port() {
     let env = Env::new();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let args = env.args(
         "login",
         USER,

@@ -14,14 +14,6 @@ fn decode(s: &str) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("not base64 ({e}): {s:?}"))
 }
 
-/// The cached access token of `user`.
-fn cached_at(env: &Env, user: &str) -> String {
-    env.record(user)["access_token"]
-        .as_str()
-        .expect("a cached access token")
-        .to_string()
-}
-
 /// `ooauth2 token --non-interactive` for the client at the mock, naming no
 /// user.
 fn token_without_user(env: &Env) -> Run {
@@ -67,7 +59,7 @@ fn one_line(run: &Run) -> &str {
 fn token_prints_the_cached_access_token_on_one_line() {
     let env = Env::new();
     env.seed(USER);
-    let at = cached_at(&env, USER);
+    let at = env.cached_access_token(USER);
     env.idp.reset_log();
     let run = env.token(USER, &[]);
     assert_eq!(one_line(&run), at);
@@ -82,7 +74,7 @@ fn token_prints_the_cached_access_token_on_one_line() {
 fn token_formats_xoauth2_and_oauthbearer() {
     let env = Env::new();
     env.seed(USER);
-    let at = cached_at(&env, USER);
+    let at = env.cached_access_token(USER);
     let run = env.token(USER, &["--format", "xoauth2"]);
     assert_eq!(
         decode(one_line(&run)),
@@ -108,7 +100,7 @@ fn token_formats_xoauth2_and_oauthbearer() {
 fn token_json_is_one_line_of_json() {
     let env = Env::new();
     env.seed(USER);
-    let at = cached_at(&env, USER);
+    let at = env.cached_access_token(USER);
     let run = env.token(USER, &["--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(one_line(&run)).unwrap();
     assert_eq!(v["user"], USER);
@@ -237,7 +229,7 @@ fn provider_down_is_a_temporary_failure() {
 fn expired_token_is_refreshed_once_and_the_new_one_printed() {
     let env = Env::new();
     let old_rt = env.seed(USER);
-    let old_at = cached_at(&env, USER);
+    let old_at = env.cached_access_token(USER);
     env.expire_cached(USER);
     env.idp.reset_log();
     let run = env.token(USER, &["--non-interactive"]);
@@ -264,7 +256,7 @@ fn expired_token_is_refreshed_once_and_the_new_one_printed() {
 fn min_ttl_forces_an_early_refresh() {
     let env = Env::new();
     env.seed(USER);
-    let old_at = cached_at(&env, USER);
+    let old_at = env.cached_access_token(USER);
     env.idp.reset_log();
     let run = env.token(USER, &["--min-ttl", "7200"]);
     let at = one_line(&run);
@@ -276,7 +268,7 @@ fn min_ttl_forces_an_early_refresh() {
 fn transient_failure_with_a_valid_cached_token_still_prints_it() {
     let env = Env::new();
     env.seed(USER);
-    let at = cached_at(&env, USER);
+    let at = env.cached_access_token(USER);
     for _ in 0..4 {
         env.idp.push_fault(Fault::Status(503));
     }
@@ -312,7 +304,7 @@ fn token_without_user_needs_one_unambiguous_account() {
     let env = Env::new();
     env.seed(USER);
     let run = token_without_user(&env);
-    assert_eq!(one_line(&run), cached_at(&env, USER));
+    assert_eq!(one_line(&run), env.cached_access_token(USER));
     env.seed("other@example.com");
     let run = token_without_user(&env);
     assert_failed(&run, 2, &[USER, "other@example.com"]);

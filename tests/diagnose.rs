@@ -7,8 +7,8 @@
 //! The `test` cases need Debian's packages like tests/real_clients.rs
 //! (`.ci/run` installs them); without them they fail with the apt-get line.
 
-use crate::support::mail::{Dovecot, free_port};
-use crate::support::run::{CLIENT, Env, Run, USER, set_mode};
+use crate::support::mail::Dovecot;
+use crate::support::run::{CLIENT, Env, Run, USER, free_port, set_mode};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -62,25 +62,6 @@ impl Setup {
         assert!(!all.contains(&xo[..40]), "the SASL string leaked: {run:#?}");
     }
 
-    /// Asserts that Dovecot logged `n` logins of the account with `method`
-    /// at `service`. Its log process writes a moment after the client is
-    /// answered: wait for it.
-    #[track_caller]
-    fn expect_logins(&self, method: &str, service: &str, n: usize) {
-        let count = || {
-            self.dc
-                .logins()
-                .iter()
-                .filter(|(u, m, s)| u == USER && m == method && s == service)
-                .count()
-        };
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while count() < n && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert_eq!(count(), n, "{method} at {service}:\n{}", self.dc.logs());
-    }
-
     #[track_caller]
     fn expect_ok(&self, run: &Run, needles: &[&str]) {
         assert_eq!(run.status, 0, "{run:#?}\n{}", self.dc.logs());
@@ -115,7 +96,7 @@ fn test_imap_logs_in_over_imaps_with_xoauth2_and_oauthbearer_and_lists_inbox() {
             .starts_with(&format!("IMAP login ok: {USER} at 127.0.0.1:")),
         "{run:#?}"
     );
-    s.expect_logins("XOAUTH2", "imap-login", 1);
+    s.dc.expect_logins("XOAUTH2", "imap-login", 1, "");
 
     // OAUTHBEARER, with the dialogue shown: still no secret.
     let run = s.test(
@@ -131,12 +112,12 @@ fn test_imap_logs_in_over_imaps_with_xoauth2_and_oauthbearer_and_lists_inbox() {
             "list ok (INBOX found)",
         ],
     );
-    s.expect_logins("OAUTHBEARER", "imap-login", 1);
+    s.dc.expect_logins("OAUTHBEARER", "imap-login", 1, "");
 
     // STARTTLS on the plain IMAP listener.
     let run = s.test("imap", s.dc.imap_port, &["--tls", "starttls"]);
     s.expect_ok(&run, &["STARTTLS, certificate for 127.0.0.1", "list ok"]);
-    s.expect_logins("XOAUTH2", "imap-login", 2);
+    s.dc.expect_logins("XOAUTH2", "imap-login", 2, "");
 }
 
 #[test]
@@ -154,14 +135,14 @@ fn test_smtp_logs_in_to_submission_after_starttls() {
             "SMTP login ok",
         ],
     );
-    s.expect_logins("XOAUTH2", "submission-login", 1);
+    s.dc.expect_logins("XOAUTH2", "submission-login", 1, "");
     let run = s.test(
         "smtp",
         s.dc.submission_port,
         &["--mechanism", "oauthbearer"],
     );
     s.expect_ok(&run, &["authenticate ok (OAUTHBEARER"]);
-    s.expect_logins("OAUTHBEARER", "submission-login", 1);
+    s.dc.expect_logins("OAUTHBEARER", "submission-login", 1, "");
 }
 
 #[test]
@@ -191,7 +172,7 @@ fn test_pop_logs_in_over_pop3s_and_stls_and_reads_the_mailbox() {
                 .ends_with(", 1 message(s) in the mailbox"),
         "{run:#?}"
     );
-    s.expect_logins("XOAUTH2", "pop3-login", 1);
+    s.dc.expect_logins("XOAUTH2", "pop3-login", 1, "");
     // OAUTHBEARER with the dialogue shown: the mock's short token fits the
     // AUTH line as an initial response (RFC 5034), which is not shown.
     let run = s.test(
@@ -208,7 +189,7 @@ fn test_pop_logs_in_over_pop3s_and_stls_and_reads_the_mailbox() {
             "C: STAT",
         ],
     );
-    s.expect_logins("OAUTHBEARER", "pop3-login", 1);
+    s.dc.expect_logins("OAUTHBEARER", "pop3-login", 1, "");
     // A real-sized token (1.5 KB) is too long for the 255-octet AUTH line:
     // it follows the server's empty challenge.
     s.env.idp.set_token_size(1500);
@@ -221,7 +202,7 @@ fn test_pop_logs_in_over_pop3s_and_stls_and_reads_the_mailbox() {
             "stat ok (1 message(s)",
         ],
     );
-    s.expect_logins("XOAUTH2", "pop3-login", 2);
+    s.dc.expect_logins("XOAUTH2", "pop3-login", 2, "");
     // STLS on the plain POP3 listener.
     let run = s.test("pop", s.dc.pop3_port, &["--tls", "starttls", "-v"]);
     s.expect_ok(
@@ -232,7 +213,7 @@ fn test_pop_logs_in_over_pop3s_and_stls_and_reads_the_mailbox() {
             "stat ok (1 message(s)",
         ],
     );
-    s.expect_logins("XOAUTH2", "pop3-login", 3);
+    s.dc.expect_logins("XOAUTH2", "pop3-login", 3, "");
 }
 
 #[test]
@@ -344,22 +325,14 @@ fn network_and_tls_failures_exit_75() {
 #[test]
 fn test_without_host_for_a_generic_provider_fails_before_asking_anyone() {
     let env = Env::new();
-    let cfg = env.root.join("config.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[accounts.custom]\nprovider = \"generic\"\nclient_id = \"{CLIENT}\"\n\
-             token_endpoint = \"{}/common/oauth2/v2.0/token\"\nuser = \"{USER}\"\n\
-             scope = \"imap smtp\"\n",
-            env.idp.authority()
-        ),
-    )
-    .unwrap();
-    set_mode(&cfg, 0o600);
+    let cfg = env.write_config(&format!(
+        "[accounts.custom]\nprovider = \"generic\"\nclient_id = \"{CLIENT}\"\n\
+         token_endpoint = \"{}/common/oauth2/v2.0/token\"\nuser = \"{USER}\"\n\
+         scope = \"imap smtp\"\n",
+        env.idp.authority()
+    ));
     for (service, port) in [("imap", "993"), ("pop", "995"), ("smtp", "587")] {
-        let mut cmd = env.command(&["test", service, "custom"]);
-        cmd.env("OOAUTH2_CONFIG", &cfg);
-        let run = env.run_with(cmd, b"");
+        let run = env.run_with_config(&cfg, &["test", service, "custom"], b"");
         run.expect_failure(
             2,
             &[
@@ -547,16 +520,10 @@ fn doctor_finds_an_open_store_directory_and_files() {
 fn doctor_finds_a_config_file_others_can_write() {
     let env = Env::new();
     env.seed(USER);
-    let cfg = env.root.join("config.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[accounts.work]\nclient_id = \"{CLIENT}\"\nauthority = \"{}\"\nuser = \"{USER}\"\n",
-            env.idp.authority()
-        ),
-    )
-    .unwrap();
-    set_mode(&cfg, 0o600);
+    let cfg = env.write_config(&format!(
+        "[accounts.work]\nclient_id = \"{CLIENT}\"\nauthority = \"{}\"\nuser = \"{USER}\"\n",
+        env.idp.authority()
+    ));
     let run = doctor(&env, &["work"], Some(&cfg));
     run.expect(0);
     assert!(
@@ -1004,17 +971,11 @@ fn doctor_recognises_a_google_testing_app_by_the_refresh_token_age() {
     let env = Env::new();
     let secret = "google-desktop-secret-77";
     let rt = env.idp.issue_refresh_token(USER, CLIENT);
-    let cfg = env.root.join("config.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[accounts.gmail]\nprovider = \"google\"\nclient_id = \"{CLIENT}\"\n\
-             authority = \"{}\"\nuser = \"{USER}\"\nclient_secret_cmd = \"echo {secret}\"\n",
-            env.idp.authority()
-        ),
-    )
-    .unwrap();
-    set_mode(&cfg, 0o600);
+    let cfg = env.write_config(&format!(
+        "[accounts.gmail]\nprovider = \"google\"\nclient_id = \"{CLIENT}\"\n\
+         authority = \"{}\"\nuser = \"{USER}\"\nclient_secret_cmd = \"echo {secret}\"\n",
+        env.idp.authority()
+    ));
     let store = env.run(
         &["helper"],
         format!(

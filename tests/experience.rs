@@ -9,21 +9,6 @@ use std::process::Command;
 
 const OTHER: &str = "other@example.com";
 
-/// Runs `args` with `OOAUTH2_CONFIG` pointing at `config`.
-fn run_with_config(env: &Env, config: &Path, args: &[&str]) -> Run {
-    let mut cmd = env.command(args);
-    cmd.env("OOAUTH2_CONFIG", config);
-    env.run_with(cmd, b"")
-}
-
-/// Writes a private config file holding `body`.
-fn write_config(env: &Env, body: &str) -> std::path::PathBuf {
-    let path = env.root.join("config.toml");
-    std::fs::write(&path, body).unwrap();
-    set_mode(&path, 0o600);
-    path
-}
-
 // ---------------------------------------------------------------------------
 // status
 // ---------------------------------------------------------------------------
@@ -37,14 +22,12 @@ fn status_json_lists_accounts_with_their_state_and_no_secret() {
     env.idp.revoke_refresh_token(&rt);
     env.token(OTHER, &["--non-interactive"]).expect(1);
     let a = env.idp.authority();
-    let config = write_config(
-        &env,
-        &format!(
+    let config = env.write_config(&format!(
             "[accounts.work]\nclient_id = \"{CLIENT}\"\nauthority = \"{a}\"\nuser = \"{USER}\"\n\
              [accounts.new]\nclient_id = \"{CLIENT}\"\nauthority = \"{a}\"\nuser = \"new@example.com\"\n"
         ),
     );
-    let run = run_with_config(&env, &config, &["status", "--json"]);
+    let run = env.run_with_config(&config, &["status", "--json"], b"");
     run.expect(0);
     assert_eq!(run.stdout.lines().count(), 1, "one JSON document: {run:#?}");
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
@@ -88,7 +71,7 @@ fn status_json_lists_accounts_with_their_state_and_no_secret() {
         }
     }
     // The table tells the same states.
-    let table = run_with_config(&env, &config, &["status"]);
+    let table = env.run_with_config(&config, &["status"], b"");
     table.expect(0);
     for state in ["ready", "needs sign-in", "never signed in"] {
         assert!(table.stdout.contains(state), "{table:#?}");
@@ -367,13 +350,10 @@ fn the_accounts_notify_cmd_wins_over_the_environment() {
     let (mine, my_log) = stub_notifier(&env, "account", 0);
     let (other, other_log) = stub_notifier(&env, "environment", 0);
     let a = env.idp.authority();
-    let config = write_config(
-        &env,
-        &format!(
-            "[accounts.work]\nclient_id = \"{CLIENT}\"\nauthority = \"{a}\"\nuser = \"{USER}\"\n\
+    let config = env.write_config(&format!(
+        "[accounts.work]\nclient_id = \"{CLIENT}\"\nauthority = \"{a}\"\nuser = \"{USER}\"\n\
              notify_cmd = \"{mine}\"\n"
-        ),
-    );
+    ));
     let run = token_without_terminal(&env, Some(&other), Some(&config));
     run.expect(0);
     assert!(my_log.exists(), "{run:#?}");

@@ -9,7 +9,7 @@
 //! changes no file. The generator is a fixed xorshift, so a failure names the
 //! case number that reproduces it.
 
-use crate::support::run::{CLIENT, Env, USER, parse_response};
+use crate::support::run::{CLIENT, Env, USER, free_port, parse_response};
 use mock_idp::rng::Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -89,12 +89,6 @@ fn run_bounded(mut cmd: Command, stdin: Vec<u8>) -> Result<Out, String> {
             Err(format!("no answer within {} s: killed", HANG.as_secs()))
         }
     }
-}
-
-/// A port on 127.0.0.1 that nothing listens on.
-fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 /// `env.command(args)`, with HTTPS sent to a closed local port: even a request
@@ -676,7 +670,7 @@ fn fuzz_worker(worker: u64) -> (Vec<String>, Tally) {
     let env = Env::new();
     env.seed(USER);
     let doc = documented(&env);
-    let guard = closed_port();
+    let guard = free_port();
     let ctx = Ctx {
         authority: env.idp.authority(),
     };
@@ -811,7 +805,7 @@ fn check_hostile(env: &Env, doc: &Documented, key: &str, value: &[u8], want: Wan
     }
     let before = tree(&env.root);
     let requests = env.idp.total_count();
-    let out = run_bounded(command(env, closed_port(), &["helper"]), join(&lines)).unwrap();
+    let out = run_bounded(command(env, free_port(), &["helper"]), join(&lines)).unwrap();
     let what = format!("{key}={}: {out:?}", show(value));
     let code = check_answer(&out, doc).unwrap_or_else(|e| panic!("{e}: {what}"));
     let description = parse_response(&out.stdout())
@@ -1056,7 +1050,7 @@ fn hostile_identity_flags_of_the_token_command() {
     let env = Env::new();
     let authority = env.idp.authority();
     let base = |flag: &str, value: &OsStr| -> Command {
-        let mut c = command(&env, closed_port(), &[]);
+        let mut c = command(&env, free_port(), &[]);
         c.arg("token").arg("--non-interactive");
         for (f, v) in [
             ("--client-id", FUZZ_CLIENT),
@@ -1214,7 +1208,7 @@ fn request_size_limit_end_to_end() {
     };
     let ask = |input: Vec<u8>| {
         let started = Instant::now();
-        let out = run_bounded(command(&env, closed_port(), &["helper"]), input).unwrap();
+        let out = run_bounded(command(&env, free_port(), &["helper"]), input).unwrap();
         check_answer(&out, &doc).unwrap();
         (out, started.elapsed())
     };

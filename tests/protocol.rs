@@ -1,7 +1,7 @@
 //! The helper protocol end to end: every action, key and error code of
 //! protocol.md, driven through `ooauth2 helper` against the mock provider.
 
-use crate::support::run::{CLIENT, Env, USER, parse_response};
+use crate::support::run::{CLIENT, Env, USER, free_port, parse_response};
 use mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
 
 #[test]
@@ -415,10 +415,7 @@ fn bad_provider_answers_are_bad_response() {
 fn unreachable_provider_is_network_error() {
     let env = Env::new();
     // A port nobody listens on.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let req = format!(
         "client_id={CLIENT}\nauthority=http://127.0.0.1:{port}\nuser={USER}\naction=store\nrefresh_token=x\n"
     );

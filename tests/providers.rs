@@ -6,7 +6,7 @@
 //! preset's endpoints to the mock, keeping the preset's own paths.
 
 use crate::support::browser::{SignIn, get};
-use crate::support::run::{CLIENT, Env, Run, USER, set_mode};
+use crate::support::run::{CLIENT, Env, Run, USER};
 use mock_idp::Grant;
 
 const SECRET: &str = "GOCSPX-mock-desktop-secret";
@@ -335,17 +335,11 @@ fn the_same_user_at_microsoft_and_google_is_two_records() {
 fn a_gmail_account_from_the_config_file_logs_in_and_gives_tokens() {
     let env = Env::new();
     env.idp.require_secret(CLIENT, SECRET);
-    let config = env.root.join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[accounts.gmail]\nprovider = \"google\"\nclient_id = \"{CLIENT}\"\n\
-             client_secret_cmd = \"echo {SECRET}\"\nuser = \"{USER}\"\nauthority = \"{}\"\n",
-            env.idp.authority()
-        ),
-    )
-    .unwrap();
-    set_mode(&config, 0o600);
+    let config = env.write_config(&format!(
+        "[accounts.gmail]\nprovider = \"google\"\nclient_id = \"{CLIENT}\"\n\
+         client_secret_cmd = \"echo {SECRET}\"\nuser = \"{USER}\"\nauthority = \"{}\"\n",
+        env.idp.authority()
+    ));
     let signin = SignIn::start(&env, &["login", "gmail"], "", Some(&config));
     let url = signin.url_matching(&format!("{}/o/oauth2/v2/auth?", env.idp.authority()), "");
     browse(&url);
@@ -355,9 +349,7 @@ fn a_gmail_account_from_the_config_file_logs_in_and_gives_tokens() {
         run.stderr.contains("signed in as me@example.com"),
         "{run:#?}"
     );
-    let mut cmd = env.command(&["token", "gmail"]);
-    cmd.env("OOAUTH2_CONFIG", &config);
-    let token = env.run_with(cmd, b"");
+    let token = env.run_with_config(&config, &["token", "gmail"], b"");
     token.expect(0);
     assert_eq!(token.stdout, format!("{}\n", env.cached_access_token(USER)));
 }

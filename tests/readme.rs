@@ -8,7 +8,9 @@
 //! message through the private Dovecot of the real-client tests.
 
 use crate::support::browser::{SignIn, get};
-use crate::support::mail::{Dovecot, client_command, program, repo_file, run_timeout, substitute};
+use crate::support::mail::{
+    Dovecot, Input, client_command, program, repo_file, run_timeout, substitute,
+};
 use crate::support::run::{Env, Run, bin, set_mode};
 use mock_idp::AuthorizeMode;
 use std::path::{Path, PathBuf};
@@ -153,12 +155,9 @@ fn msmtp_sends(env: &Env, dc: &Dovecot, dir: &Path, user: &str, command: &str) -
         .args(["-a", "work", "rcpt@example.org"]);
     let msg =
         format!("From: {user}\r\nTo: rcpt@example.org\r\nSubject: readme {user}\r\n\r\nHi.\r\n");
-    let run = run_timeout(cmd, msg.as_bytes(), Duration::from_secs(30));
-    assert_eq!(run.status, 0, "msmtp: {run:#?}\n{}", dc.logs());
-    dc.sink
-        .messages()
-        .iter()
-        .any(|m| m.data.contains(&format!("Subject: readme {user}")))
+    let run = run_timeout(cmd, Input::Bytes(msg.as_bytes()), Duration::from_secs(30));
+    dc.expect_ok("msmtp", &run);
+    dc.sink.delivered(&format!("readme {user}"))
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! any file but the account's own record. The verbose log still says what
 //! happened: method, URL, status and the provider's error code.
 
-use crate::support::run::{CLIENT, Env, Run, USER, finish};
+use crate::support::run::{CLIENT, Env, Run, USER, finish, free_port};
 use mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -503,11 +503,7 @@ fn timeout_and_refused_connection() {
         ],
     );
     // Nothing listens on the authority: the import of a valid token fails.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let rt = c.env.idp.issue_refresh_token(USER, CLIENT);
     c.also.push(rt.clone());
     let req = format!(

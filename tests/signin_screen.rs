@@ -5,7 +5,7 @@
 //! desktop session is detected or `--open` asks, never with `--no-open`
 //! (a stub `xdg-open` first on PATH records what it was given).
 
-use crate::support::run::{Env, Run, USER, bin, set_mode};
+use crate::support::run::{Env, Run, USER, bin, set_mode, sh_quote};
 use mock_idp::{DeviceScript, Grant};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -21,11 +21,6 @@ struct Pty {
     input: Option<ChildStdin>,
     screen: Arc<Mutex<Vec<u8>>>,
     stdout: PathBuf,
-}
-
-/// Quotes `s` for `sh`.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 impl Pty {
