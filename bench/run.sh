@@ -16,11 +16,12 @@ done
 # Two builds: the plain `cargo build --release` one, and the static-pie one
 # the README recommends installing (no dynamic loader work at start).
 host=$(rustc -vV | sed -n 's/^host: //p')
-cargo build --release --quiet --bin ooauth2 --example mock-idp
+cargo build --release --quiet --bin ooauth2
+cargo build --release --quiet -p mock-idp
 RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --quiet --bin ooauth2 --target "$host"
 dynamic=$PWD/target/release/ooauth2
 bin=$PWD/target/$host/release/ooauth2
-mock=$PWD/target/release/examples/mock-idp
+mock=$PWD/target/release/mock-idp
 
 work=$(mktemp -d)
 mock_pid=""

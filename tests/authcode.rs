@@ -3,15 +3,11 @@
 //! plays the browser (GET the URL at the mock, redirects not followed, then
 //! GET the Location on the binary's loopback listener), and checks the page,
 //! the answer, the store and what reached the mock's token endpoint.
-// Test set-up fails loudly by design.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::browser::{Page, SignIn, get};
+use crate::support::run::{CLIENT, Env, USER, free_port};
+use mock_idp::{AuthorizeMode, Grant};
 use std::net::TcpStream;
-use support::browser::{Page, SignIn, get};
-use support::mock_idp::{AuthorizeMode, Grant};
-use support::run::{CLIENT, Env, USER};
 
 /// `ooauth2 helper` with an `action=login` request for `USER` and `extra` lines.
 fn helper(env: &Env, extra: &str) -> SignIn {
@@ -200,10 +196,7 @@ fn no_browser_within_signin_timeout_is_expired_token() {
 #[test]
 fn login_command_with_a_fixed_redirect_port() {
     let env = Env::new();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let args = env.args(
         "login",
         USER,
@@ -329,7 +322,7 @@ impl Pasting {
     }
 
     /// Closes stdin, waits for the exit (killed by PID after 30 s).
-    fn finish(self) -> support::run::Run {
+    fn finish(self) -> crate::support::run::Run {
         self.0.finish()
     }
 }

@@ -2,26 +2,16 @@
 //! `status`, `erase`, and the help texts. stdout is data: one line on
 //! success, nothing on failure.
 
-mod support;
-
+use crate::support::run::{CLIENT, Env, Run, USER, finish, strings};
 use base64::Engine as _;
+use mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
 use std::ffi::OsStr;
 use std::process::Stdio;
-use support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
-use support::run::{CLIENT, Env, Run, USER, finish, strings};
 
 fn decode(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(s.trim_end_matches('\n'))
         .unwrap_or_else(|e| panic!("not base64 ({e}): {s:?}"))
-}
-
-/// The cached access token of `user`.
-fn cached_at(env: &Env, user: &str) -> String {
-    env.record(user)["access_token"]
-        .as_str()
-        .expect("a cached access token")
-        .to_string()
 }
 
 /// `ooauth2 token --non-interactive` for the client at the mock, naming no
@@ -69,8 +59,8 @@ fn one_line(run: &Run) -> &str {
 fn token_prints_the_cached_access_token_on_one_line() {
     let env = Env::new();
     env.seed(USER);
-    let at = cached_at(&env, USER);
-    env.idp.reset_counts();
+    let at = env.cached_access_token(USER);
+    env.idp.reset_log();
     let run = env.token(USER, &[]);
     assert_eq!(one_line(&run), at);
     assert_eq!(run.stdout, format!("{at}\n"));
@@ -84,7 +74,7 @@ fn token_prints_the_cached_access_token_on_one_line() {
 fn token_formats_xoauth2_and_oauthbearer() {
     let env = Env::new();
     env.seed(USER);
-    let at = cached_at(&env, USER);
+    let at = env.cached_access_token(USER);
     let run = env.token(USER, &["--format", "xoauth2"]);
     assert_eq!(
         decode(one_line(&run)),
@@ -110,7 +100,7 @@ fn token_formats_xoauth2_and_oauthbearer() {
 fn token_json_is_one_line_of_json() {
     let env = Env::new();
     env.seed(USER);
-    let at = cached_at(&env, USER);
+    let at = env.cached_access_token(USER);
     let run = env.token(USER, &["--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(one_line(&run)).unwrap();
     assert_eq!(v["user"], USER);
@@ -156,7 +146,7 @@ fn invalid_flags_are_usage_errors_with_empty_stdout() {
     let env = Env::new();
     env.seed(USER);
     let snapshot = env.snapshot();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let a = env.idp.authority();
     let cases: Vec<(Vec<String>, &str)> = vec![
         (env.args("token", USER, &["--min-ttl", "abc"]), "min_ttl"),
@@ -211,7 +201,7 @@ fn corrupt_record_is_a_store_error_and_left_alone() {
     env.seed(USER);
     let (path, _) = env.record_path(USER);
     std::fs::write(&path, b"{ not json").unwrap();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = env.token(USER, &["--non-interactive"]);
     assert_failed(&run, 74, &[&path.display().to_string()]);
     assert_eq!(std::fs::read(&path).unwrap(), b"{ not json");
@@ -239,9 +229,9 @@ fn provider_down_is_a_temporary_failure() {
 fn expired_token_is_refreshed_once_and_the_new_one_printed() {
     let env = Env::new();
     let old_rt = env.seed(USER);
-    let old_at = cached_at(&env, USER);
+    let old_at = env.cached_access_token(USER);
     env.expire_cached(USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = env.token(USER, &["--non-interactive"]);
     let at = one_line(&run).to_string();
     assert_ne!(at, old_at);
@@ -266,8 +256,8 @@ fn expired_token_is_refreshed_once_and_the_new_one_printed() {
 fn min_ttl_forces_an_early_refresh() {
     let env = Env::new();
     env.seed(USER);
-    let old_at = cached_at(&env, USER);
-    env.idp.reset_counts();
+    let old_at = env.cached_access_token(USER);
+    env.idp.reset_log();
     let run = env.token(USER, &["--min-ttl", "7200"]);
     let at = one_line(&run);
     assert_ne!(at, old_at);
@@ -278,7 +268,7 @@ fn min_ttl_forces_an_early_refresh() {
 fn transient_failure_with_a_valid_cached_token_still_prints_it() {
     let env = Env::new();
     env.seed(USER);
-    let at = cached_at(&env, USER);
+    let at = env.cached_access_token(USER);
     for _ in 0..4 {
         env.idp.push_fault(Fault::Status(503));
     }
@@ -314,7 +304,7 @@ fn token_without_user_needs_one_unambiguous_account() {
     let env = Env::new();
     env.seed(USER);
     let run = token_without_user(&env);
-    assert_eq!(one_line(&run), cached_at(&env, USER));
+    assert_eq!(one_line(&run), env.cached_access_token(USER));
     env.seed("other@example.com");
     let run = token_without_user(&env);
     assert_failed(&run, 2, &[USER, "other@example.com"]);
@@ -361,7 +351,7 @@ fn login_then_status_shows_the_account_without_secrets() {
         );
     }
     // The stored account now answers token without a request.
-    env.idp.reset_counts();
+    env.idp.reset_log();
     assert_eq!(
         env.token(USER, &["--non-interactive"]).stdout,
         format!("{at}\n")
@@ -569,7 +559,7 @@ fn closed_stdout_still_persists_the_rotated_refresh_token() {
     let env = Env::new();
     let old_rt = env.seed(USER);
     env.expire_cached(USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = run_with_closed_stdout(&env, &env.args("token", USER, &[]));
     assert_eq!(run.status, 0, "{run:#?}");
     assert!(!run.stderr.contains("panicked"), "{run:#?}");

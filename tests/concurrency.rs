@@ -1,13 +1,9 @@
 //! Many processes at once: one refresh per account, the same token for all,
 //! and device-flow pacing that follows the provider.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
+use crate::support::run::{Env, USER, finish};
+use mock_idp::{DeviceOutcome, DeviceScript, Grant};
 use std::time::Duration;
-use support::mock_idp::{DeviceOutcome, DeviceScript, Grant};
-use support::run::{Env, USER, finish};
 
 /// `n` gets of `USER` at once; the access token each one printed.
 fn stampede(env: &Env, n: usize) -> Vec<String> {
@@ -25,7 +21,7 @@ fn sixteen_processes_on_an_expired_token_make_one_refresh() {
     let env = Env::new();
     env.seed(USER);
     env.expire_cached(USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     // A slow provider keeps every process waiting on the same lock.
     env.idp.set_delay_ms(300);
     let tokens = stampede(&env, 16);
@@ -49,7 +45,7 @@ fn single_use_refresh_tokens_never_see_invalid_grant() {
     env.seed(USER);
     for _ in 0..3 {
         env.expire_cached(USER);
-        env.idp.reset_counts();
+        env.idp.reset_log();
         let tokens = stampede(&env, 8);
         assert_eq!(env.idp.count(Grant::Refresh), 1);
         assert!(tokens.iter().all(|t| t == &tokens[0]));

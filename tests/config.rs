@@ -2,46 +2,17 @@
 //! `account=work` and `status`, driven through the binary with
 //! `OOAUTH2_CONFIG` pointing at a file in the test's own directory.
 
-// Helpers outside #[test] fns panic on set-up failures too, like the tests.
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
+use crate::support::run::{CLIENT, Env, USER, set_mode};
+use mock_idp::Grant;
 use std::path::PathBuf;
-use support::mock_idp::Grant;
-use support::run::{CLIENT, Env, Run, USER, set_mode};
-
-/// Writes `body` as the config file (mode 0600) and returns its path.
-fn write_config(env: &Env, body: &str) -> PathBuf {
-    let path = env.root.join("config.toml");
-    std::fs::write(&path, body).unwrap();
-    set_mode(&path, 0o600);
-    path
-}
 
 /// A config naming the mock's test client as `[accounts.work]`, plus `extra` lines.
 fn work_config(env: &Env, extra: &str) -> PathBuf {
-    write_config(
-        env,
-        &format!(
-            "# mail accounts\n[accounts.work]\nprovider = \"microsoft\"\nclient_id = \"{CLIENT}\"\n\
+    env.write_config(&format!(
+        "# mail accounts\n[accounts.work]\nprovider = \"microsoft\"\nclient_id = \"{CLIENT}\"\n\
              authority = \"{}\"\n{extra}",
-            env.idp.authority()
-        ),
-    )
-}
-
-/// Runs the binary with `OOAUTH2_CONFIG` set to `config`.
-fn run(env: &Env, config: &PathBuf, args: &[&str], stdin: &[u8]) -> Run {
-    let mut cmd = env.command(args);
-    cmd.env("OOAUTH2_CONFIG", config);
-    env.run_with(cmd, stdin)
-}
-
-/// Asserts a failed run: the status, nothing on stdout, the needles on stderr.
-#[track_caller]
-fn assert_failed(run: &Run, status: i32, needles: &[&str]) {
-    run.expect_failure(status, needles);
+        env.idp.authority()
+    ))
 }
 
 #[test]
@@ -50,14 +21,14 @@ fn token_work_answers_from_the_cache_without_a_provider_request() {
     env.seed(USER);
     let at = env.cached_access_token(USER);
     let cfg = work_config(&env, &format!("user = \"{USER}\"\n"));
-    env.idp.reset_counts();
-    let run = run(&env, &cfg, &["token", "work"], b"");
+    env.idp.reset_log();
+    let run = env.run_with_config(&cfg, &["token", "work"], b"");
     run.expect(0);
     assert_eq!(run.stdout, format!("{at}\n"));
     assert_eq!(env.idp.total_count(), 0);
     // Without `user` the only stored account of the client is the one.
     let cfg = work_config(&env, "");
-    let run = self::run(&env, &cfg, &["token", "work", "--format", "xoauth2"], b"");
+    let run = env.run_with_config(&cfg, &["token", "work", "--format", "xoauth2"], b"");
     run.expect(0);
     assert_eq!(run.stdout.lines().count(), 1);
     assert_eq!(env.idp.total_count(), 0);
@@ -70,10 +41,9 @@ fn explicit_flags_and_keys_override_the_file() {
     let at = env.cached_access_token(USER);
     // The file names a user that was never signed in; the flag wins.
     let cfg = work_config(&env, "user = \"nobody@example.com\"\n");
-    let failed = run(&env, &cfg, &["token", "work", "--non-interactive"], b"");
-    assert_failed(&failed, 1, &["nobody@example.com"]);
-    let run1 = run(
-        &env,
+    let failed = env.run_with_config(&cfg, &["token", "work", "--non-interactive"], b"");
+    failed.expect_failure(1, &["nobody@example.com"]);
+    let run1 = env.run_with_config(
         &cfg,
         &["token", "work", "--user", USER, "--non-interactive"],
         b"",
@@ -81,13 +51,13 @@ fn explicit_flags_and_keys_override_the_file() {
     run1.expect(0);
     assert_eq!(run1.stdout, format!("{at}\n"));
     let req = format!("account=work\nuser={USER}\ninteractive=never\n\n");
-    let run2 = run(&env, &cfg, &["helper"], req.as_bytes());
+    let run2 = env.run_with_config(&cfg, &["helper"], req.as_bytes());
     run2.expect(0);
     assert_eq!(run2.pairs()["access_token"], at);
     assert_eq!(run2.pairs()["user"], USER);
     // An explicit value is checked by the usual rules.
-    let bad = run(&env, &cfg, &["token", "work", "--user", "a b"], b"");
-    assert_failed(&bad, 2, &["user must not contain spaces"]);
+    let bad = env.run_with_config(&cfg, &["token", "work", "--user", "a b"], b"");
+    bad.expect_failure(2, &["user must not contain spaces"]);
 }
 
 #[test]
@@ -95,9 +65,8 @@ fn account_key_in_the_helper_protocol() {
     let env = Env::new();
     env.seed(USER);
     let cfg = work_config(&env, &format!("user = \"{USER}\"\n"));
-    env.idp.reset_counts();
-    let run = run(
-        &env,
+    env.idp.reset_log();
+    let run = env.run_with_config(
         &cfg,
         &["helper"],
         b"action=get\naccount=work\ninteractive=never\n\n",
@@ -114,32 +83,25 @@ fn unknown_account_names_the_file_and_the_configured_names() {
     let env = Env::new();
     let cfg = work_config(&env, "[accounts.home]\nclient_id = \"c2\"\n");
     let cfg_s = cfg.display().to_string();
-    let r = run(&env, &cfg, &["token", "wrok"], b"");
-    assert_failed(
-        &r,
-        2,
-        &["no account 'wrok'", &cfg_s, "configured: work, home"],
-    );
-    let r = run(&env, &cfg, &["helper"], b"account=wrok\n\n");
+    let r = env.run_with_config(&cfg, &["token", "wrok"], b"");
+    r.expect_failure(2, &["no account 'wrok'", &cfg_s, "configured: work, home"]);
+    let r = env.run_with_config(&cfg, &["helper"], b"account=wrok\n\n");
     r.expect(2);
     assert_eq!(r.pairs()["error"], "invalid_request");
     assert!(r.pairs()["hint"].contains("configured: work, home"));
     // No config file at all: the path it looked for is named.
     let missing = env.root.join("none.toml");
-    let r = run(&env, &missing, &["token", "work"], b"");
-    assert_failed(&r, 2, &["no account 'work'", "none.toml"]);
+    let r = env.run_with_config(&missing, &["token", "work"], b"");
+    r.expect_failure(2, &["no account 'work'", "none.toml"]);
     assert!(env.files().is_empty());
 }
 
 #[test]
 fn bad_toml_names_the_file_and_line() {
     let env = Env::new();
-    let cfg = write_config(
-        &env,
-        "[accounts.work]\nclient_id = \"c\"\nuser = me@example.com\n",
-    );
-    let r = run(&env, &cfg, &["token", "work"], b"");
-    assert_failed(&r, 2, &[&format!("{}:3:", cfg.display()), "invalid TOML"]);
+    let cfg = env.write_config("[accounts.work]\nclient_id = \"c\"\nuser = me@example.com\n");
+    let r = env.run_with_config(&cfg, &["token", "work"], b"");
+    r.expect_failure(2, &[&format!("{}:3:", cfg.display()), "invalid TOML"]);
     assert!(env.files().is_empty());
 }
 
@@ -168,11 +130,11 @@ fn unknown_keys_and_bad_values_name_the_line_and_key() {
             vec![":1:", "account name"],
         ),
     ] {
-        let cfg = write_config(&env, body);
-        let r = run(&env, &cfg, &["token", "work"], b"");
+        let cfg = env.write_config(body);
+        let r = env.run_with_config(&cfg, &["token", "work"], b"");
         let mut all = vec![cfg.to_str().unwrap()];
         all.extend(needles);
-        assert_failed(&r, 2, &all);
+        r.expect_failure(2, &all);
     }
 }
 
@@ -180,8 +142,8 @@ fn unknown_keys_and_bad_values_name_the_line_and_key() {
 fn a_client_secret_in_the_file_is_refused() {
     let env = Env::new();
     let cfg = work_config(&env, "client_secret = \"hunter2-in-file\"\n");
-    let r = run(&env, &cfg, &["token", "work"], b"");
-    assert_failed(&r, 2, &[":6:", "client_secret", "client_secret_cmd"]);
+    let r = env.run_with_config(&cfg, &["token", "work"], b"");
+    r.expect_failure(2, &[":6:", "client_secret", "client_secret_cmd"]);
     assert!(!r.stderr.contains("hunter2-in-file"), "{r:#?}");
 }
 
@@ -192,12 +154,12 @@ fn a_config_writable_by_others_is_refused() {
     let cfg = work_config(&env, &format!("user = \"{USER}\"\n"));
     for mode in [0o620, 0o602, 0o666] {
         set_mode(&cfg, mode);
-        let r = run(&env, &cfg, &["token", "work"], b"");
-        assert_failed(&r, 74, &[cfg.to_str().unwrap(), "chmod 600"]);
+        let r = env.run_with_config(&cfg, &["token", "work"], b"");
+        r.expect_failure(74, &[cfg.to_str().unwrap(), "chmod 600"]);
     }
     // Read-only for others is fine.
     set_mode(&cfg, 0o644);
-    run(&env, &cfg, &["token", "work"], b"").expect(0);
+    env.run_with_config(&cfg, &["token", "work"], b"").expect(0);
     // A directory others can write to lets them replace the file...
     let dir = env.root.join("shared");
     std::fs::create_dir(&dir).unwrap();
@@ -205,21 +167,18 @@ fn a_config_writable_by_others_is_refused() {
     std::fs::copy(&cfg, &inside).unwrap();
     set_mode(&inside, 0o600);
     set_mode(&dir, 0o777);
-    let r = run(&env, &inside, &["token", "work"], b"");
-    assert_failed(
-        &r,
-        74,
-        &["directory", "writable by other users", "chmod go-w"],
-    );
+    let r = env.run_with_config(&inside, &["token", "work"], b"");
+    r.expect_failure(74, &["directory", "writable by other users", "chmod go-w"]);
     // ...unless it is sticky, like /tmp.
     set_mode(&dir, 0o1777);
-    run(&env, &inside, &["token", "work"], b"").expect(0);
+    env.run_with_config(&inside, &["token", "work"], b"")
+        .expect(0);
 }
 
 #[test]
 fn a_config_owned_by_another_user_is_refused() {
     let env = Env::new();
-    if !support::run::running_as_root(&env) {
+    if !crate::support::run::running_as_root(&env) {
         // Only root can give a file away; the check is the same code.
         return;
     }
@@ -230,8 +189,8 @@ fn a_config_owned_by_another_user_is_refused() {
         .status()
         .unwrap();
     assert!(chown.success());
-    let r = run(&env, &cfg, &["token", "work"], b"");
-    assert_failed(&r, 74, &["belongs to another user", "OOAUTH2_CONFIG"]);
+    let r = env.run_with_config(&cfg, &["token", "work"], b"");
+    r.expect_failure(74, &["belongs to another user", "OOAUTH2_CONFIG"]);
 }
 
 #[test]
@@ -239,7 +198,7 @@ fn a_client_secret_cmd_that_hangs_is_stopped_and_one_that_lingers_is_not_waited_
     let env = Env::new();
     env.seed(USER);
     env.expire_cached(USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let cfg = work_config(
         &env,
         &format!("user = \"{USER}\"\nclient_secret_cmd = \"sleep 30\"\n"),
@@ -250,8 +209,7 @@ fn a_client_secret_cmd_that_hangs_is_stopped_and_one_that_lingers_is_not_waited_
     let started = std::time::Instant::now();
     let r = env.run_with(cmd, b"");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
-    assert_failed(
-        &r,
+    r.expect_failure(
         2,
         &[
             "client_secret_cmd of account 'work' did not finish within 0.5 s",
@@ -269,7 +227,7 @@ fn a_client_secret_cmd_that_hangs_is_stopped_and_one_that_lingers_is_not_waited_
     );
     env.idp.require_secret(CLIENT, "lingering-secret");
     let started = std::time::Instant::now();
-    run(&env, &cfg, &["token", "work"], b"").expect(0);
+    env.run_with_config(&cfg, &["token", "work"], b"").expect(0);
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert_eq!(env.idp.count(Grant::Refresh), 1);
 }
@@ -288,13 +246,13 @@ fn client_secret_cmd_runs_only_when_the_provider_is_reached() {
         ),
     );
     // From the cache: the command is not run.
-    run(&env, &cfg, &["token", "work"], b"").expect(0);
+    env.run_with_config(&cfg, &["token", "work"], b"").expect(0);
     assert!(!marker.exists(), "client_secret_cmd ran for a cached token");
     // A refresh carries the command's first line as the client secret.
     env.idp.require_secret(CLIENT, secret);
     env.expire_cached(USER);
-    env.idp.reset_counts();
-    let r = run(&env, &cfg, &["token", "work"], b"");
+    env.idp.reset_log();
+    let r = env.run_with_config(&cfg, &["token", "work"], b"");
     r.expect(0);
     assert!(marker.exists());
     let sent = env.idp.token_requests(Grant::Refresh);
@@ -308,7 +266,8 @@ fn client_secret_cmd_runs_only_when_the_provider_is_reached() {
     std::fs::remove_file(&marker).unwrap();
     env.expire_cached(USER);
     let req = format!("account=work\nclient_secret={secret}\n\n");
-    run(&env, &cfg, &["helper"], req.as_bytes()).expect(0);
+    env.run_with_config(&cfg, &["helper"], req.as_bytes())
+        .expect(0);
     assert!(!marker.exists());
 }
 
@@ -322,10 +281,9 @@ fn a_failing_client_secret_cmd_is_a_clear_error() {
     );
     env.expire_cached(USER);
     let before = env.snapshot();
-    env.idp.reset_counts();
-    let r = run(&env, &cfg, &["token", "work"], b"");
-    assert_failed(
-        &r,
+    env.idp.reset_log();
+    let r = env.run_with_config(&cfg, &["token", "work"], b"");
+    r.expect_failure(
         2,
         &[
             "client_secret_cmd of account 'work' failed with exit status 7",
@@ -348,7 +306,7 @@ fn status_lists_configured_and_stored_accounts() {
              [accounts.new]\nclient_id = \"{CLIENT}\"\nuser = \"new@example.com\"\n"
         ),
     );
-    let r = run(&env, &cfg, &["status"], b"");
+    let r = env.run_with_config(&cfg, &["status"], b"");
     r.expect(0);
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(lines.len(), 4, "{r:#?}");
@@ -385,16 +343,16 @@ fn status_lists_configured_and_stored_accounts() {
 fn login_and_erase_by_name() {
     let env = Env::new();
     let cfg = work_config(&env, &format!("user = \"{USER}\"\n"));
-    let r = run(&env, &cfg, &["login", "work"], b"");
+    let r = env.run_with_config(&cfg, &["login", "work"], b"");
     r.expect(0);
     assert_eq!(r.stdout, "");
     assert!(r.stderr.contains(&format!("signed in as {USER}")), "{r:#?}");
     assert_eq!(env.idp.devicecode_count(), 1);
     assert_eq!(env.record(USER)["client_id"].as_str(), Some(CLIENT));
-    env.idp.reset_counts();
-    run(&env, &cfg, &["token", "work"], b"").expect(0);
+    env.idp.reset_log();
+    env.run_with_config(&cfg, &["token", "work"], b"").expect(0);
     assert_eq!(env.idp.total_count(), 0);
-    let r = run(&env, &cfg, &["erase", "work"], b"");
+    let r = env.run_with_config(&cfg, &["erase", "work"], b"");
     r.expect(0);
     assert!(r.stderr.contains(&format!("erased {USER}")), "{r:#?}");
     assert!(env.records().is_empty());
@@ -404,7 +362,7 @@ fn login_and_erase_by_name() {
 fn a_named_account_that_needs_a_sign_in_is_told_to_log_in_by_name() {
     let env = Env::new();
     let cfg = work_config(&env, &format!("user = \"{USER}\"\n"));
-    let run = run(&env, &cfg, &["token", "work", "--non-interactive"], b"");
-    assert_failed(&run, 1, &["ooauth2: hint: run: ooauth2 login work"]);
+    let run = env.run_with_config(&cfg, &["token", "work", "--non-interactive"], b"");
+    run.expect_failure(1, &["ooauth2: hint: run: ooauth2 login work"]);
     assert!(env.files().is_empty());
 }

@@ -5,15 +5,11 @@
 //! The kill points come from a fixed pseudo-random sequence, so a failure
 //! names its iteration and repeats; `OOAUTH2_CRASH_SEED=<n>` tries another.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
+use crate::support::run::{Env, USER};
+use mock_idp::{DeviceOutcome, DeviceScript};
 use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
-use support::mock_idp::{DeviceOutcome, DeviceScript};
-use support::run::{Env, USER};
 
 const DEFAULT_SEED: u64 = 0x5eed_0a11_2026_0003;
 

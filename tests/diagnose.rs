@@ -7,14 +7,10 @@
 //! The `test` cases need Debian's packages like tests/real_clients.rs
 //! (`.ci/run` installs them); without them they fail with the apt-get line.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
+use crate::support::mail::Dovecot;
+use crate::support::run::{CLIENT, Env, Run, USER, free_port, set_mode};
 use std::path::PathBuf;
 use std::time::Duration;
-use support::mail::{Dovecot, free_port};
-use support::run::{CLIENT, Env, Run, USER, set_mode};
 
 /// A seeded account at the mock provider and a Dovecot that trusts it.
 /// Dovecot is declared first so that it stops before the store goes.
@@ -66,25 +62,6 @@ impl Setup {
         assert!(!all.contains(&xo[..40]), "the SASL string leaked: {run:#?}");
     }
 
-    /// Asserts that Dovecot logged `n` logins of the account with `method`
-    /// at `service`. Its log process writes a moment after the client is
-    /// answered: wait for it.
-    #[track_caller]
-    fn expect_logins(&self, method: &str, service: &str, n: usize) {
-        let count = || {
-            self.dc
-                .logins()
-                .iter()
-                .filter(|(u, m, s)| u == USER && m == method && s == service)
-                .count()
-        };
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while count() < n && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert_eq!(count(), n, "{method} at {service}:\n{}", self.dc.logs());
-    }
-
     #[track_caller]
     fn expect_ok(&self, run: &Run, needles: &[&str]) {
         assert_eq!(run.status, 0, "{run:#?}\n{}", self.dc.logs());
@@ -119,7 +96,7 @@ fn test_imap_logs_in_over_imaps_with_xoauth2_and_oauthbearer_and_lists_inbox() {
             .starts_with(&format!("IMAP login ok: {USER} at 127.0.0.1:")),
         "{run:#?}"
     );
-    s.expect_logins("XOAUTH2", "imap-login", 1);
+    s.dc.expect_logins("XOAUTH2", "imap-login", 1, "");
 
     // OAUTHBEARER, with the dialogue shown: still no secret.
     let run = s.test(
@@ -135,12 +112,12 @@ fn test_imap_logs_in_over_imaps_with_xoauth2_and_oauthbearer_and_lists_inbox() {
             "list ok (INBOX found)",
         ],
     );
-    s.expect_logins("OAUTHBEARER", "imap-login", 1);
+    s.dc.expect_logins("OAUTHBEARER", "imap-login", 1, "");
 
     // STARTTLS on the plain IMAP listener.
     let run = s.test("imap", s.dc.imap_port, &["--tls", "starttls"]);
     s.expect_ok(&run, &["STARTTLS, certificate for 127.0.0.1", "list ok"]);
-    s.expect_logins("XOAUTH2", "imap-login", 2);
+    s.dc.expect_logins("XOAUTH2", "imap-login", 2, "");
 }
 
 #[test]
@@ -158,14 +135,14 @@ fn test_smtp_logs_in_to_submission_after_starttls() {
             "SMTP login ok",
         ],
     );
-    s.expect_logins("XOAUTH2", "submission-login", 1);
+    s.dc.expect_logins("XOAUTH2", "submission-login", 1, "");
     let run = s.test(
         "smtp",
         s.dc.submission_port,
         &["--mechanism", "oauthbearer"],
     );
     s.expect_ok(&run, &["authenticate ok (OAUTHBEARER"]);
-    s.expect_logins("OAUTHBEARER", "submission-login", 1);
+    s.dc.expect_logins("OAUTHBEARER", "submission-login", 1, "");
 }
 
 #[test]
@@ -195,7 +172,7 @@ fn test_pop_logs_in_over_pop3s_and_stls_and_reads_the_mailbox() {
                 .ends_with(", 1 message(s) in the mailbox"),
         "{run:#?}"
     );
-    s.expect_logins("XOAUTH2", "pop3-login", 1);
+    s.dc.expect_logins("XOAUTH2", "pop3-login", 1, "");
     // OAUTHBEARER with the dialogue shown: the mock's short token fits the
     // AUTH line as an initial response (RFC 5034), which is not shown.
     let run = s.test(
@@ -212,7 +189,7 @@ fn test_pop_logs_in_over_pop3s_and_stls_and_reads_the_mailbox() {
             "C: STAT",
         ],
     );
-    s.expect_logins("OAUTHBEARER", "pop3-login", 1);
+    s.dc.expect_logins("OAUTHBEARER", "pop3-login", 1, "");
     // A real-sized token (1.5 KB) is too long for the 255-octet AUTH line:
     // it follows the server's empty challenge.
     s.env.idp.set_token_size(1500);
@@ -225,7 +202,7 @@ fn test_pop_logs_in_over_pop3s_and_stls_and_reads_the_mailbox() {
             "stat ok (1 message(s)",
         ],
     );
-    s.expect_logins("XOAUTH2", "pop3-login", 2);
+    s.dc.expect_logins("XOAUTH2", "pop3-login", 2, "");
     // STLS on the plain POP3 listener.
     let run = s.test("pop", s.dc.pop3_port, &["--tls", "starttls", "-v"]);
     s.expect_ok(
@@ -236,7 +213,7 @@ fn test_pop_logs_in_over_pop3s_and_stls_and_reads_the_mailbox() {
             "stat ok (1 message(s)",
         ],
     );
-    s.expect_logins("XOAUTH2", "pop3-login", 3);
+    s.dc.expect_logins("XOAUTH2", "pop3-login", 3, "");
 }
 
 #[test]
@@ -348,22 +325,14 @@ fn network_and_tls_failures_exit_75() {
 #[test]
 fn test_without_host_for_a_generic_provider_fails_before_asking_anyone() {
     let env = Env::new();
-    let cfg = env.root.join("config.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[accounts.custom]\nprovider = \"generic\"\nclient_id = \"{CLIENT}\"\n\
-             token_endpoint = \"{}/common/oauth2/v2.0/token\"\nuser = \"{USER}\"\n\
-             scope = \"imap smtp\"\n",
-            env.idp.authority()
-        ),
-    )
-    .unwrap();
-    set_mode(&cfg, 0o600);
+    let cfg = env.write_config(&format!(
+        "[accounts.custom]\nprovider = \"generic\"\nclient_id = \"{CLIENT}\"\n\
+         token_endpoint = \"{}/common/oauth2/v2.0/token\"\nuser = \"{USER}\"\n\
+         scope = \"imap smtp\"\n",
+        env.idp.authority()
+    ));
     for (service, port) in [("imap", "993"), ("pop", "995"), ("smtp", "587")] {
-        let mut cmd = env.command(&["test", service, "custom"]);
-        cmd.env("OOAUTH2_CONFIG", &cfg);
-        let run = env.run_with(cmd, b"");
+        let run = env.run_with_config(&cfg, &["test", service, "custom"], b"");
         run.expect_failure(
             2,
             &[
@@ -459,7 +428,7 @@ fn doctor_is_all_ok_for_a_seeded_account() {
     };
     let flags = env.account_flags(USER);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     for run in [offline(&flags), offline(&[])] {
         run.expect(0);
         assert_eq!(problems(&run), Vec::<String>::new());
@@ -490,7 +459,7 @@ fn doctor_online_reaches_the_provider_checks_the_clock_and_refreshes_keeping_the
     let mut args = vec!["-v".to_string()];
     args.extend(env.account_flags(USER));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = doctor(&env, &args, None);
     run.expect(0);
     assert_eq!(problems(&run), Vec::<String>::new());
@@ -508,7 +477,7 @@ fn doctor_online_reaches_the_provider_checks_the_clock_and_refreshes_keeping_the
         assert!(run.stdout.contains(&n), "{n:?}: {run:#?}");
     }
     // One probe, one refresh; the rotated token is what the store holds now.
-    assert_eq!(env.idp.count(support::mock_idp::Grant::Refresh), 1);
+    assert_eq!(env.idp.count(mock_idp::Grant::Refresh), 1);
     assert_eq!(env.idp.total_count(), 2);
     let new_rt = env.stored_refresh_token(USER);
     assert_ne!(new_rt, old_rt);
@@ -551,16 +520,10 @@ fn doctor_finds_an_open_store_directory_and_files() {
 fn doctor_finds_a_config_file_others_can_write() {
     let env = Env::new();
     env.seed(USER);
-    let cfg = env.root.join("config.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[accounts.work]\nclient_id = \"{CLIENT}\"\nauthority = \"{}\"\nuser = \"{USER}\"\n",
-            env.idp.authority()
-        ),
-    )
-    .unwrap();
-    set_mode(&cfg, 0o600);
+    let cfg = env.write_config(&format!(
+        "[accounts.work]\nclient_id = \"{CLIENT}\"\nauthority = \"{}\"\nuser = \"{USER}\"\n",
+        env.idp.authority()
+    ));
     let run = doctor(&env, &["work"], Some(&cfg));
     run.expect(0);
     assert!(
@@ -769,7 +732,7 @@ struct UntrustedHttps {
 
 impl UntrustedHttps {
     fn start(dir: &std::path::Path) -> UntrustedHttps {
-        let openssl = support::mail::program("openssl");
+        let openssl = crate::support::mail::program("openssl");
         let (cert, key) = (dir.join("self.pem"), dir.join("self.key"));
         let made = std::process::Command::new(&openssl)
             .args([
@@ -883,7 +846,7 @@ fn doctor_finds_a_clock_that_is_fast_or_slow() {
 
 #[test]
 fn doctor_finds_an_app_registration_without_public_client_flows() {
-    use support::mock_idp::Registration;
+    use mock_idp::Registration;
     let env = Env::new();
     env.seed(USER);
     env.idp.set_registration(Registration::NoPublicClientFlows);
@@ -901,7 +864,7 @@ fn doctor_finds_an_app_registration_without_public_client_flows() {
     );
     assert_eq!(env.stored_refresh_token(USER), rt);
     // Never signed in: a device authorization and exactly one poll.
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let flags = env.account_flags("new@example.com");
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let run = doctor(&env, &flags, None);
@@ -914,9 +877,9 @@ fn doctor_finds_an_app_registration_without_public_client_flows() {
         ],
     );
     assert_eq!(env.idp.devicecode_count(), 1);
-    assert_eq!(env.idp.count(support::mock_idp::Grant::Device), 1);
+    assert_eq!(env.idp.count(mock_idp::Grant::Device), 1);
     // Neither the device code nor the user code is shown.
-    let polls = env.idp.token_requests(support::mock_idp::Grant::Device);
+    let polls = env.idp.token_requests(mock_idp::Grant::Device);
     let code = polls[0].get("device_code").unwrap().to_string();
     assert!(!run.stdout.contains(&code) && !run.stderr.contains(&code));
     assert!(!run.stdout.contains("enter the code"), "{run:#?}");
@@ -928,7 +891,7 @@ fn doctor_says_the_device_flow_is_allowed_when_the_provider_waits_for_a_sign_in(
     env.seed(USER);
     let flags = env.account_flags("new@example.com");
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = doctor(&env, &flags, None);
     assert!(
         run.stdout
@@ -936,7 +899,7 @@ fn doctor_says_the_device_flow_is_allowed_when_the_provider_waits_for_a_sign_in(
         "{run:#?}"
     );
     assert_eq!(env.idp.devicecode_count(), 1);
-    assert_eq!(env.idp.count(support::mock_idp::Grant::Device), 1);
+    assert_eq!(env.idp.count(mock_idp::Grant::Device), 1);
     // Only the not-stored problem; nothing was stored by the check.
     assert_eq!(problems(&run).len(), 1, "{run:#?}");
     assert_eq!(env.records().len(), 1);
@@ -944,7 +907,7 @@ fn doctor_says_the_device_flow_is_allowed_when_the_provider_waits_for_a_sign_in(
 
 #[test]
 fn doctor_finds_a_client_id_unknown_to_the_tenant() {
-    use support::mock_idp::Registration;
+    use mock_idp::Registration;
     let env = Env::new();
     env.seed(USER);
     env.idp.set_registration(Registration::AppNotFound);
@@ -967,7 +930,7 @@ fn doctor_finds_a_client_id_unknown_to_the_tenant() {
 
 #[test]
 fn doctor_tells_personal_accounts_to_use_outlook_office_com_scopes() {
-    use support::mock_idp::Registration;
+    use mock_idp::Registration;
     let env = Env::new();
     let rt = env.idp.issue_refresh_token(USER, CLIENT);
     let scope = "offline_access https://outlook.office365.com/IMAP.AccessAsUser.All \
@@ -1008,17 +971,11 @@ fn doctor_recognises_a_google_testing_app_by_the_refresh_token_age() {
     let env = Env::new();
     let secret = "google-desktop-secret-77";
     let rt = env.idp.issue_refresh_token(USER, CLIENT);
-    let cfg = env.root.join("config.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[accounts.gmail]\nprovider = \"google\"\nclient_id = \"{CLIENT}\"\n\
-             authority = \"{}\"\nuser = \"{USER}\"\nclient_secret_cmd = \"echo {secret}\"\n",
-            env.idp.authority()
-        ),
-    )
-    .unwrap();
-    set_mode(&cfg, 0o600);
+    let cfg = env.write_config(&format!(
+        "[accounts.gmail]\nprovider = \"google\"\nclient_id = \"{CLIENT}\"\n\
+         authority = \"{}\"\nuser = \"{USER}\"\nclient_secret_cmd = \"echo {secret}\"\n",
+        env.idp.authority()
+    ));
     let store = env.run(
         &["helper"],
         format!(

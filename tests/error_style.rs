@@ -3,13 +3,9 @@
 //! same in the helper's response block and on stderr. A catalogue of real
 //! failures, one or more per front end and error code, each produced for
 //! real against the mock provider, a closed port or a broken store.
-// Test set-up fails loudly by design.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
-use support::mock_idp::Fault;
-use support::run::{CLIENT, Env, Run, USER, set_mode};
+use crate::support::run::{CLIENT, Env, Run, USER, free_port, set_mode};
+use mock_idp::Fault;
 
 /// The two closing lines of a failure's stderr, checked for the style.
 #[track_caller]
@@ -153,9 +149,7 @@ fn command_failures_read_the_same_way() {
         &env.login(USER, &["--flow", "authcode", "--redirect-port", "99999"]),
     );
     // A provider that is not there.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let port = free_port();
     let run = env.run(
         &[
             "token",
@@ -187,20 +181,21 @@ fn command_failures_read_the_same_way() {
     std::fs::write(&path, "{ not json").unwrap();
     command_styled("token, corrupt record", &env.token(USER, &[]));
     // The config file.
-    let cfg = env.root.join("config.toml");
-    std::fs::write(&cfg, "[accounts.work]\nclient_id = 3\n").unwrap();
-    set_mode(&cfg, 0o600);
-    let mut cmd = env.command(&["token", "work"]);
-    cmd.env("OOAUTH2_CONFIG", &cfg);
-    command_styled("config, wrong type", &env.run_with(cmd, b""));
+    let cfg = env.write_config("[accounts.work]\nclient_id = 3\n");
+    command_styled(
+        "config, wrong type",
+        &env.run_with_config(&cfg, &["token", "work"], b""),
+    );
     std::fs::write(&cfg, "[accounts.work\n").unwrap();
-    let mut cmd = env.command(&["token", "work"]);
-    cmd.env("OOAUTH2_CONFIG", &cfg);
-    command_styled("config, bad TOML", &env.run_with(cmd, b""));
+    command_styled(
+        "config, bad TOML",
+        &env.run_with_config(&cfg, &["token", "work"], b""),
+    );
     set_mode(&cfg, 0o666);
-    let mut cmd = env.command(&["status"]);
-    cmd.env("OOAUTH2_CONFIG", &cfg);
-    command_styled("config, writable by others", &env.run_with(cmd, b""));
+    command_styled(
+        "config, writable by others",
+        &env.run_with_config(&cfg, &["status"], b""),
+    );
     // A mail server that is not there.
     let run = env.run(
         &[

@@ -2,31 +2,12 @@
 //! and `--json`), the shell completions and man page generated from the
 //! command line, and sign-in instructions sent by `notify_cmd` when no
 //! terminal can show them.
-// Test set-up fails loudly by design.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::run::{CLIENT, Env, Run, USER, set_mode};
 use std::path::Path;
 use std::process::Command;
-use support::run::{CLIENT, Env, Run, USER, set_mode};
 
 const OTHER: &str = "other@example.com";
-
-/// Runs `args` with `OOAUTH2_CONFIG` pointing at `config`.
-fn run_with_config(env: &Env, config: &Path, args: &[&str]) -> Run {
-    let mut cmd = env.command(args);
-    cmd.env("OOAUTH2_CONFIG", config);
-    env.run_with(cmd, b"")
-}
-
-/// Writes a private config file holding `body`.
-fn write_config(env: &Env, body: &str) -> std::path::PathBuf {
-    let path = env.root.join("config.toml");
-    std::fs::write(&path, body).unwrap();
-    set_mode(&path, 0o600);
-    path
-}
 
 // ---------------------------------------------------------------------------
 // status
@@ -41,14 +22,12 @@ fn status_json_lists_accounts_with_their_state_and_no_secret() {
     env.idp.revoke_refresh_token(&rt);
     env.token(OTHER, &["--non-interactive"]).expect(1);
     let a = env.idp.authority();
-    let config = write_config(
-        &env,
-        &format!(
+    let config = env.write_config(&format!(
             "[accounts.work]\nclient_id = \"{CLIENT}\"\nauthority = \"{a}\"\nuser = \"{USER}\"\n\
              [accounts.new]\nclient_id = \"{CLIENT}\"\nauthority = \"{a}\"\nuser = \"new@example.com\"\n"
         ),
     );
-    let run = run_with_config(&env, &config, &["status", "--json"]);
+    let run = env.run_with_config(&config, &["status", "--json"], b"");
     run.expect(0);
     assert_eq!(run.stdout.lines().count(), 1, "one JSON document: {run:#?}");
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
@@ -92,7 +71,7 @@ fn status_json_lists_accounts_with_their_state_and_no_secret() {
         }
     }
     // The table tells the same states.
-    let table = run_with_config(&env, &config, &["status"]);
+    let table = env.run_with_config(&config, &["status"], b"");
     table.expect(0);
     for state in ["ready", "needs sign-in", "never signed in"] {
         assert!(table.stdout.contains(state), "{table:#?}");
@@ -276,7 +255,7 @@ fn log_value(log: &str, key: &str) -> Option<String> {
 }
 
 fn pending_then_approve(env: &Env) {
-    env.idp.set_device_script(support::mock_idp::DeviceScript {
+    env.idp.set_device_script(mock_idp::DeviceScript {
         pending_polls: 3,
         ..Default::default()
     });
@@ -371,13 +350,10 @@ fn the_accounts_notify_cmd_wins_over_the_environment() {
     let (mine, my_log) = stub_notifier(&env, "account", 0);
     let (other, other_log) = stub_notifier(&env, "environment", 0);
     let a = env.idp.authority();
-    let config = write_config(
-        &env,
-        &format!(
-            "[accounts.work]\nclient_id = \"{CLIENT}\"\nauthority = \"{a}\"\nuser = \"{USER}\"\n\
+    let config = env.write_config(&format!(
+        "[accounts.work]\nclient_id = \"{CLIENT}\"\nauthority = \"{a}\"\nuser = \"{USER}\"\n\
              notify_cmd = \"{mine}\"\n"
-        ),
-    );
+    ));
     let run = token_without_terminal(&env, Some(&other), Some(&config));
     run.expect(0);
     assert!(my_log.exists(), "{run:#?}");
@@ -456,7 +432,7 @@ fn notify_send_tells_page_and_code_when_a_desktop_session_has_no_terminal() {
         "{args:?}"
     );
     // The device code is a secret: never handed to another program.
-    let device_code = env.idp.token_requests(support::mock_idp::Grant::Device)[0]
+    let device_code = env.idp.token_requests(mock_idp::Grant::Device)[0]
         .get("device_code")
         .unwrap()
         .to_string();

@@ -3,16 +3,14 @@
 //! serves a still-valid cached token when a refresh fails for a transient
 //! reason (design.md, contracts 1, 2 and 5).
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
+use crate::support::run::{
+    Env, NO_FILE_WRITES, NOBODY, Run, USER, finish, running_as_root, set_mode,
+};
+use mock_idp::{Fault, Grant, MockIdp};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::mock_idp::{Fault, Grant, MockIdp};
-use support::run::{Env, NO_FILE_WRITES, NOBODY, Run, USER, finish, running_as_root, set_mode};
 
 /// Forces a refresh attempt although the cached token is still valid.
 const FORCE: &str = "min_ttl=7200\ninteractive=never";
@@ -102,7 +100,7 @@ fn signed_in() -> (Env, String) {
     let env = Env::new();
     env.seed(USER);
     let cached = env.cached_access_token(USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     (env, cached)
 }
 
@@ -339,7 +337,7 @@ fn a_provider_that_never_answers_times_out() {
 
     env.expire_cached(USER);
     let before = env.snapshot();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     env.idp.push_fault(Fault::NeverAnswer);
     let mut cmd = env.command(&["helper"]);
     cmd.env("OOAUTH2_HTTP_TIMEOUT", "1");
@@ -421,7 +419,7 @@ fn a_429_with_a_long_retry_after_gives_up_at_once() {
 
     env.expire_cached(USER);
     let before = env.snapshot();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     env.idp.push_fault(busy.clone());
     let (run, took) = helper(&env, "interactive=never");
     assert_failed(&run, 75, "server_error", "retry after 120 s");
@@ -444,7 +442,7 @@ fn a_connection_closed_without_an_answer() {
 
     env.expire_cached(USER);
     let before = env.snapshot();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     env.idp.push_fault(Fault::CloseWithoutAnswer);
     let (run, took) = helper(&env, "interactive=never");
     assert_failed(&run, 75, "network_error", "127.0.0.1");
@@ -492,7 +490,7 @@ fn a_redirect_to_another_host_is_not_followed() {
 
     env.expire_cached(USER);
     let before = env.snapshot();
-    env.idp.reset_counts();
+    env.idp.reset_log();
     env.idp.push_fault(Fault::Redirect(target.clone()));
     let (run, _) = helper(&env, "interactive=never");
     assert_failed(
@@ -621,7 +619,7 @@ fn an_endless_answer_is_refused_without_reading_it_all() {
 /// a refresh is retried.
 #[test]
 fn the_code_exchange_is_not_retried_after_a_server_error() {
-    use support::browser::{SignIn, get};
+    use crate::support::browser::{SignIn, get};
     let env = Env::new();
     let req = format!(
         "{}action=login\ninteractive=always\nflow=authcode\n\n",

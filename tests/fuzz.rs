@@ -8,18 +8,15 @@
 //! documented code that matches the status, and a rejected request creates or
 //! changes no file. The generator is a fixed xorshift, so a failure names the
 //! case number that reproduces it.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::run::{CLIENT, Env, USER, free_port, parse_response};
+use mock_idp::rng::Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::mock_idp::rng::Rng;
-use support::run::{CLIENT, Env, USER, parse_response};
 
 /// Generated requests fed to the binary by `ten_thousand_generated_requests`.
 const CASES: u64 = 10_000;
@@ -92,12 +89,6 @@ fn run_bounded(mut cmd: Command, stdin: Vec<u8>) -> Result<Out, String> {
             Err(format!("no answer within {} s: killed", HANG.as_secs()))
         }
     }
-}
-
-/// A port on 127.0.0.1 that nothing listens on.
-fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 /// `env.command(args)`, with HTTPS sent to a closed local port: even a request
@@ -255,7 +246,7 @@ fn tree_diff(before: &Tree, after: &Tree) -> String {
 /// every run.
 fn rng_for_case(case: u64) -> Rng {
     let mut r = Rng::seeded((case + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    r.next();
+    r.next_u64();
     r
 }
 
@@ -585,7 +576,7 @@ fn generate(case: u64, ctx: &Ctx) -> (Kind, Vec<u8>) {
                         let junk = hostile(&mut rng);
                         bytes.splice(at..at, junk);
                     }
-                    5 if at < bytes.len() => bytes[at] = rng.next() as u8,
+                    5 if at < bytes.len() => bytes[at] = rng.next_u64() as u8,
                     6 => {
                         // Repeat a line (a duplicate key).
                         let copy: Vec<u8> =
@@ -679,7 +670,7 @@ fn fuzz_worker(worker: u64) -> (Vec<String>, Tally) {
     let env = Env::new();
     env.seed(USER);
     let doc = documented(&env);
-    let guard = closed_port();
+    let guard = free_port();
     let ctx = Ctx {
         authority: env.idp.authority(),
     };
@@ -814,7 +805,7 @@ fn check_hostile(env: &Env, doc: &Documented, key: &str, value: &[u8], want: Wan
     }
     let before = tree(&env.root);
     let requests = env.idp.total_count();
-    let out = run_bounded(command(env, closed_port(), &["helper"]), join(&lines)).unwrap();
+    let out = run_bounded(command(env, free_port(), &["helper"]), join(&lines)).unwrap();
     let what = format!("{key}={}: {out:?}", show(value));
     let code = check_answer(&out, doc).unwrap_or_else(|e| panic!("{e}: {what}"));
     let description = parse_response(&out.stdout())
@@ -1059,7 +1050,7 @@ fn hostile_identity_flags_of_the_token_command() {
     let env = Env::new();
     let authority = env.idp.authority();
     let base = |flag: &str, value: &OsStr| -> Command {
-        let mut c = command(&env, closed_port(), &[]);
+        let mut c = command(&env, free_port(), &[]);
         c.arg("token").arg("--non-interactive");
         for (f, v) in [
             ("--client-id", FUZZ_CLIENT),
@@ -1217,7 +1208,7 @@ fn request_size_limit_end_to_end() {
     };
     let ask = |input: Vec<u8>| {
         let started = Instant::now();
-        let out = run_bounded(command(&env, closed_port(), &["helper"]), input).unwrap();
+        let out = run_bounded(command(&env, free_port(), &["helper"]), input).unwrap();
         check_answer(&out, &doc).unwrap();
         (out, started.elapsed())
     };

@@ -2,15 +2,13 @@
 //! output lines on stdout, messages on stderr, exit statuses, and what is left
 //! in the store, driven against the mock identity provider.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::support::run::{CLIENT, Env, Run, USER, strings};
 use base64::Engine as _;
-use support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
-use support::run::{CLIENT, Env, Run, USER, strings};
+use mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
 
 const DEVICE: &str = "--generate_refresh_and_access_token";
 const REFRESH: &str = "--generate_access_token";
@@ -63,12 +61,6 @@ fn env_with_rt_file() -> (Env, String) {
     let env = Env::new();
     let (_, path) = rt_file(&env, USER, "rt.txt");
     (env, at_arg(&path))
-}
-
-/// Asserts a failed run: the status, nothing on stdout, the needles on stderr.
-#[track_caller]
-fn assert_failed(run: &Run, status: i32, needles: &[&str]) {
-    run.expect_failure(status, needles);
 }
 
 /// No request reached the provider and no file was written.
@@ -236,7 +228,7 @@ fn device_mode_failures_leave_stdout_empty() {
         ..DeviceScript::default()
     });
     let run = legacy_device(&env, &[], &[]);
-    assert_failed(&run, 1, &["declined"]);
+    run.expect_failure(1, &["declined"]);
     assert!(run.stderr.contains("enter the code"), "{run:#?}");
     assert!(env.records().is_empty());
 
@@ -247,7 +239,7 @@ fn device_mode_failures_leave_stdout_empty() {
         ..DeviceScript::default()
     });
     let run = legacy_device(&env, &["--encoded", "--user", USER], &[]);
-    assert_failed(&run, 1, &["intruder@example.com"]);
+    run.expect_failure(1, &["intruder@example.com"]);
     assert!(env.records().is_empty());
 }
 
@@ -263,7 +255,7 @@ fn declined_sign_in_gets_a_sign_in_hint_not_a_refresh_token_hint() {
             ..DeviceScript::default()
         });
         let run = legacy_device(&env, &[], &[]);
-        assert_failed(&run, 1, &["hint:"]);
+        run.expect_failure(1, &["hint:"]);
         let hint = run
             .stderr
             .lines()
@@ -471,7 +463,7 @@ fn refresh_mode_tenant_default_and_given() {
     };
     env.run(&base(None), b"").expect(0);
     assert_eq!(env.idp.token_requests(Grant::Refresh)[0].tenant, "common");
-    env.idp.reset_counts();
+    env.idp.reset_log();
     env.run(&base(Some("contoso.onmicrosoft.com")), b"")
         .expect(0);
     let reqs = env.idp.requests();
@@ -517,16 +509,16 @@ fn refresh_failures_leave_stdout_empty_and_store_nothing() {
     let (rt, path) = rt_file(&env, USER, "revoked.txt");
     env.idp.revoke_refresh_token(&rt);
     let run = run_with(&at_arg(&path));
-    assert_failed(&run, 1, &["AADSTS50173", "error"]);
+    run.expect_failure(1, &["AADSTS50173", "error"]);
     assert!(!run.stderr.contains(&rt), "secret on stderr");
     // Unknown to the provider.
     let path = env.root.join("unknown.txt");
     std::fs::write(&path, "not-a-valid-token\n").unwrap();
-    assert_failed(&run_with(&at_arg(&path)), 1, &["AADSTS70000"]);
+    run_with(&at_arg(&path)).expect_failure(1, &["AADSTS70000"]);
     // Expired after 90 days of inactivity.
     let (rt, path) = rt_file(&env, USER, "expired.txt");
     env.idp.expire_refresh_token(&rt);
-    assert_failed(&run_with(&at_arg(&path)), 1, &["AADSTS700082"]);
+    run_with(&at_arg(&path)).expect_failure(1, &["AADSTS700082"]);
     assert!(env.records().is_empty(), "{:?}", env.records());
     assert_eq!(env.idp.count(Grant::Refresh), 3);
     // Provider down: temporary failure.
@@ -534,7 +526,7 @@ fn refresh_failures_leave_stdout_empty_and_store_nothing() {
     for _ in 0..4 {
         env.idp.push_fault(Fault::Status(503));
     }
-    assert_failed(&run_with(&at_arg(&path)), 75, &["error"]);
+    run_with(&at_arg(&path)).expect_failure(75, &["error"]);
     assert!(env.records().is_empty());
 }
 
@@ -553,7 +545,7 @@ fn unreadable_or_empty_refresh_token_is_a_usage_error() {
             &env.legacy_refresh_args(&[], &["--refresh_token", &rt_arg], None),
             stdin.as_bytes(),
         );
-        assert_failed(&run, 2, &[needle]);
+        run.expect_failure(2, &[needle]);
     }
     assert_nothing_done(&env);
 }
@@ -668,8 +660,7 @@ fn ambiguous_and_unknown_options_are_usage_errors() {
     let env = Env::new();
     let a = env.idp.authority();
     let run = env.run(&["--gen", "--client_id", CLIENT, "--authority", &a], b"");
-    assert_failed(
-        &run,
+    run.expect_failure(
         2,
         &[
             "ambiguous option: --gen",
@@ -678,11 +669,11 @@ fn ambiguous_and_unknown_options_are_usage_errors() {
         ],
     );
     let run = env.run(&["--bogus", "--client_id", CLIENT], b"");
-    assert_failed(&run, 2, &["no such option: --bogus"]);
+    run.expect_failure(2, &["no such option: --bogus"]);
     let run = env.run(&[REFRESH, "--client_id"], b"");
-    assert_failed(&run, 2, &["--client_id option requires 1 argument"]);
+    run.expect_failure(2, &["--client_id option requires 1 argument"]);
     let run = env.run(&[REFRESH, "--encoded=yes", "--client_id", CLIENT], b"");
-    assert_failed(&run, 2, &["--encoded option does not take a value"]);
+    run.expect_failure(2, &["--encoded option does not take a value"]);
     assert_nothing_done(&env);
 }
 
@@ -749,12 +740,12 @@ fn missing_options_are_named_before_any_request() {
         let run = env.run(&argv, b"");
         let mut all = vec!["missing options"];
         all.extend(needles);
-        assert_failed(&run, 2, &all);
+        run.expect_failure(2, &all);
         assert_eq!(env.idp.total_count(), 0, "{argv:?}: a request was made");
         assert_eq!(env.idp.devicecode_count(), 0);
     }
     // Nothing to do.
     let run = env.run(&["--client_id", CLIENT, "--authority", &a], b"");
-    assert_failed(&run, 2, &["nothing to do", "--generate_access_token"]);
+    run.expect_failure(2, &["nothing to do", "--generate_access_token"]);
     assert_nothing_done(&env);
 }

@@ -17,18 +17,14 @@
 //! a login. Needs Debian's packages (`.ci/run` installs them); without them
 //! every test fails with the apt-get line to run.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
+use crate::support::mail::{
+    Dovecot, Input, client_command, in_maildir, program, repo_file, require_other_programs,
+    run_timeout, substitute, terminal_command, token_command,
+};
+use crate::support::run::{CLIENT, Env, NOBODY, Run, USER, running_as_root, set_mode};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
-use support::mail::{
-    Dovecot, client_command, drive, program, repo_file, require_other_programs, run_timeout,
-    substitute, terminal_command,
-};
-use support::run::{CLIENT, Env, NOBODY, Run, USER, running_as_root, set_mode};
+use std::time::Duration;
 
 /// Tokens the size Microsoft issues.
 const MICROSOFT_SIZE: usize = 2500;
@@ -57,12 +53,6 @@ fn setup(token_size: usize, signed_in: bool) -> Setup {
 }
 
 impl Setup {
-    /// `ooauth2 token` with the mock provider's authority, as put in the
-    /// contrib files' command lines.
-    fn token_command(&self) -> String {
-        format!("ooauth2 token --authority {}", self.env.idp.authority())
-    }
-
     /// The contrib file `rel`, with the account and `pairs` substituted,
     /// written as `name` (mode 0600) in Dovecot's directory.
     fn contrib(&self, rel: &str, name: &str, pairs: &[(&str, &str)]) -> PathBuf {
@@ -90,28 +80,14 @@ impl Setup {
 
     /// XOAUTH2 logins of the account Dovecot logged at `service`.
     fn logins(&self, service: &str) -> usize {
-        self.dc
-            .logins()
-            .iter()
-            .filter(|(u, m, s)| u == USER && m == "XOAUTH2" && s == service)
-            .count()
+        self.dc.login_count("XOAUTH2", service)
     }
 
-    /// Waits (Dovecot's log process writes a moment after the client got
-    /// its answer) until Dovecot logged at least `n` XOAUTH2 logins at
-    /// `service`, then asserts exactly `n`.
+    /// [`Dovecot::expect_logins`] for XOAUTH2 at `service`, showing `run`.
     #[track_caller]
     fn expect_logins(&self, service: &str, n: usize, run: &Run) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while self.logins(service) < n && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert_eq!(
-            self.logins(service),
-            n,
-            "XOAUTH2 logins at {service}: {run:#?}\n{}",
-            self.dc.logs()
-        );
+        self.dc
+            .expect_logins("XOAUTH2", service, n, &format!("{run:#?}"));
     }
 
     /// Asserts that nobody logged in and that no error text reached
@@ -128,24 +104,6 @@ impl Setup {
         }
         assert!(self.dc.sink.messages().is_empty());
     }
-
-    /// Fails with the client's output and Dovecot's log.
-    #[track_caller]
-    fn expect_ok(&self, what: &str, run: &Run) {
-        assert_eq!(run.status, 0, "{what} failed: {run:#?}\n{}", self.dc.logs());
-    }
-}
-
-/// Whether a Maildir folder `dir` holds a message with `marker`.
-fn in_maildir(dir: &Path, marker: &str) -> bool {
-    ["cur", "new"].iter().any(|sub| {
-        std::fs::read_dir(dir.join(sub)).is_ok_and(|rd| {
-            rd.flatten().any(|e| {
-                std::fs::read_to_string(e.path())
-                    .is_ok_and(|t| t.contains(&format!("Subject: {marker}")))
-            })
-        })
-    })
 }
 
 // ---------------------------------------------------------------------------
@@ -167,7 +125,10 @@ impl Setup {
                     "smtp.office365.com:587",
                     &format!("127.0.0.1:{}", self.dc.submission_port),
                 ),
-                ("\"ooauth2 token", &format!("\"{}", self.token_command())),
+                (
+                    "\"ooauth2 token",
+                    &format!("\"{}", token_command(&self.env)),
+                ),
             ],
         )
     }
@@ -189,7 +150,11 @@ impl Setup {
         let mut cmd = client_command(&self.env, &program("neomutt"));
         cmd.args(self.neomutt_args(&rc))
             .args(["-s", marker, "rcpt@example.org"]);
-        run_timeout(cmd, b"Sent by neomutt with ooauth2.\n", CLIENT_LIMIT)
+        run_timeout(
+            cmd,
+            Input::Bytes(b"Sent by neomutt with ooauth2.\n"),
+            CLIENT_LIMIT,
+        )
     }
 
     /// Opens the spool mailbox (INBOX over IMAP) in a terminal and quits.
@@ -199,21 +164,11 @@ impl Setup {
         words.extend(self.neomutt_args(&rc));
         words.extend(["-e".into(), "push <quit>".into()]);
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
-        drive(
+        run_timeout(
             terminal_command(&self.env, &words),
-            || false,
-            b"",
+            Input::KeysWhen(b"", &|| false),
             CLIENT_LIMIT,
         )
-    }
-
-    /// Whether the sink holds a message with `marker`.
-    fn delivered(&self, marker: &str) -> bool {
-        self.dc
-            .sink
-            .messages()
-            .iter()
-            .any(|m| m.data.contains(&format!("Subject: {marker}")))
     }
 }
 
@@ -222,7 +177,7 @@ fn neomutt_reads_inbox_over_imap_with_xoauth2() {
     let s = setup(0, true);
     s.seed_inbox("waiting for neomutt");
     let run = s.neomutt_read();
-    s.expect_ok("neomutt", &run);
+    s.dc.expect_ok("neomutt", &run);
     // The index shows the message: neomutt logged in and read INBOX.
     assert!(
         run.stdout.contains("waiting for neomutt"),
@@ -236,9 +191,9 @@ fn neomutt_reads_inbox_over_imap_with_xoauth2() {
 fn neomutt_sends_through_dovecot_submission_in_batch_mode() {
     let s = setup(0, true);
     let run = s.neomutt_send("hello from neomutt");
-    s.expect_ok("neomutt", &run);
+    s.dc.expect_ok("neomutt", &run);
     assert!(
-        s.delivered("hello from neomutt"),
+        s.dc.sink.delivered("hello from neomutt"),
         "not at the sink: {run:#?}\n{}",
         s.dc.logs()
     );
@@ -256,13 +211,13 @@ fn neomutt_with_microsoft_sized_tokens_reads_but_cannot_send_through_dovecot() {
     let s = setup(MICROSOFT_SIZE, true);
     s.seed_inbox("big token");
     let run = s.neomutt_read();
-    s.expect_ok("neomutt", &run);
+    s.dc.expect_ok("neomutt", &run);
     assert!(run.stdout.contains("big token"), "{run:#?}");
     s.expect_logins("imap-login", 2, &run);
 
     let run = s.neomutt_send("too long");
     assert_ne!(run.status, 0, "neomutt sent: {run:#?}\n{}", s.dc.logs());
-    assert!(!s.delivered("too long"));
+    assert!(!s.dc.sink.delivered("too long"));
     assert_eq!(s.logins("submission-login"), 0, "{}", s.dc.logs());
     assert!(
         run.stderr
@@ -321,7 +276,7 @@ impl Setup {
         );
         let mut cmd = client_command(&self.env, &program("offlineimap"));
         cmd.arg("-c").arg(&rc).args(["-o", "-u", "quiet"]);
-        (run_timeout(cmd, b"", CLIENT_LIMIT), maildir)
+        (run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT), maildir)
     }
 }
 
@@ -330,7 +285,7 @@ fn offlineimap_syncs_the_inbox_into_a_maildir() {
     let s = setup(0, true);
     s.seed_inbox("waiting for offlineimap");
     let (run, maildir) = s.offlineimap();
-    s.expect_ok("offlineimap", &run);
+    s.dc.expect_ok("offlineimap", &run);
     assert!(
         in_maildir(&maildir.join("INBOX"), "waiting for offlineimap"),
         "not synced to {}: {run:#?}\n{}",
@@ -409,7 +364,7 @@ impl Setup {
             .arg(&rc)
             .arg("--getmaildir")
             .arg(&gmdir);
-        (run_timeout(cmd, b"", CLIENT_LIMIT), maildir)
+        (run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT), maildir)
     }
 }
 
@@ -428,7 +383,7 @@ fn getmail_retrieves_a_message_into_a_maildir() {
     let s = setup(0, true);
     s.seed_inbox("waiting for getmail");
     let (run, maildir) = s.getmail();
-    s.expect_ok("getmail", &run);
+    s.dc.expect_ok("getmail", &run);
     assert!(
         in_maildir(&maildir, "waiting for getmail"),
         "not delivered to {}: {run:#?}\n{}",
@@ -477,7 +432,10 @@ impl Setup {
                     &format!("127.0.0.1:{}", self.dc.submission_port),
                 ),
                 ("you%40example.com", &USER.replace('@', "%40")),
-                ("= ooauth2 token", &format!("= {}", self.token_command())),
+                (
+                    "= ooauth2 token",
+                    &format!("= {}", token_command(&self.env)),
+                ),
             ],
         );
         let conf = config.join("aerc/accounts.conf");
@@ -487,12 +445,8 @@ impl Setup {
         cmd.env("XDG_CONFIG_HOME", &config)
             .env("XDG_CACHE_HOME", self.dc.dir.join("aerc-cache"))
             .env("SSL_CERT_FILE", &self.dc.cert);
-        drive(
-            cmd,
-            || self.logins("imap-login") > logins_before,
-            b":quit\r",
-            CLIENT_LIMIT,
-        )
+        let logged_in = || self.logins("imap-login") > logins_before;
+        run_timeout(cmd, Input::KeysWhen(b":quit\r", &logged_in), CLIENT_LIMIT)
     }
 }
 
@@ -500,7 +454,7 @@ impl Setup {
 fn aerc_logs_in_over_imap_with_xoauth2() {
     let s = setup(0, true);
     let run = s.aerc(0);
-    s.expect_ok("aerc", &run);
+    s.dc.expect_ok("aerc", &run);
     s.expect_logins("imap-login", 1, &run);
 }
 

@@ -1,10 +1,8 @@
 //! The helper protocol end to end: every action, key and error code of
 //! protocol.md, driven through `ooauth2 helper` against the mock provider.
 
-mod support;
-
-use support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
-use support::run::{CLIENT, Env, USER, parse_response};
+use crate::support::run::{CLIENT, Env, USER, free_port, parse_response};
+use mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
 
 #[test]
 fn capability_lists_actions_keys_and_errors() {
@@ -189,7 +187,7 @@ fn store_with_a_bad_refresh_token_stores_nothing() {
 fn cached_get_makes_no_request_and_carries_sasl_strings() {
     let env = Env::new();
     env.seed(USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = env.helper("host=outlook.office365.com\nport=993\ninteractive=never");
     run.expect(0);
     let p = run.pairs();
@@ -225,7 +223,7 @@ fn expired_token_is_refreshed_once_and_rotation_persisted() {
     let env = Env::new();
     let old_rt = env.seed(USER);
     env.expire_cached(USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = env.helper("interactive=never");
     run.expect(0);
     assert_eq!(run.pairs()["source"], "refresh");
@@ -248,7 +246,7 @@ fn min_ttl_decides_freshness() {
     let env = Env::new();
     env.idp.set_token_lifetime(600);
     env.seed(USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     assert_eq!(env.helper("min_ttl=300").pairs()["source"], "cache");
     assert_eq!(env.helper("min_ttl=900").pairs()["source"], "refresh");
     assert_eq!(env.idp.count(Grant::Refresh), 1);
@@ -258,7 +256,7 @@ fn min_ttl_decides_freshness() {
 fn refresh_action_forces_a_refresh() {
     let env = Env::new();
     env.seed(USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = env.helper("action=refresh");
     run.expect(0);
     assert_eq!(run.pairs()["source"], "refresh");
@@ -304,7 +302,7 @@ fn invalid_grant_marks_the_account_and_keeps_the_refresh_token() {
             .contains("AADSTS700082")
     );
     // Marked: the next get does not hammer the provider.
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let run = env.helper("interactive=never");
     run.expect(1);
     assert_eq!(run.pairs()["error"], "login_required");
@@ -344,7 +342,7 @@ fn server_errors_are_retried() {
     let env = Env::new();
     env.seed(USER);
     env.expire_cached(USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     env.idp.push_fault(Fault::Status(500));
     env.idp.push_fault(Fault::TooManyRequests {
         retry_after_secs: 1,
@@ -417,10 +415,7 @@ fn bad_provider_answers_are_bad_response() {
 fn unreachable_provider_is_network_error() {
     let env = Env::new();
     // A port nobody listens on.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let req = format!(
         "client_id={CLIENT}\nauthority=http://127.0.0.1:{port}\nuser={USER}\naction=store\nrefresh_token=x\n"
     );

@@ -4,14 +4,10 @@
 //! token rotation), Yahoo and Fastmail (no identity scopes, so `user` is
 //! required), and `generic` with explicit endpoints. `authority` moves a
 //! preset's endpoints to the mock, keeping the preset's own paths.
-// Test set-up fails loudly by design.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
-use support::browser::{SignIn, get};
-use support::mock_idp::Grant;
-use support::run::{CLIENT, Env, Run, USER, set_mode};
+use crate::support::browser::{SignIn, get};
+use crate::support::run::{CLIENT, Env, Run, USER};
+use mock_idp::Grant;
 
 const SECRET: &str = "GOCSPX-mock-desktop-secret";
 const FASTMAIL_SCOPE: &str = "https://www.fastmail.com/dev/protocol-imap https://www.fastmail.com/dev/protocol-pop https://www.fastmail.com/dev/protocol-smtp";
@@ -203,7 +199,7 @@ fn yahoo_signs_in_on_its_paths_and_needs_user() {
     assert_eq!(x[0].path, "/oauth2/get_token");
     assert_eq!(env.record(USER)["provider"], "yahoo");
     // Without user: refused, nothing sent (Yahoo names no account).
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let req = format!(
         "provider=yahoo\nclient_id={CLIENT}\nauthority={}\naction=login\n\n",
         env.idp.authority()
@@ -244,8 +240,8 @@ fn generic_with_explicit_endpoints_signs_in_by_auth_code_and_by_device() {
          token_endpoint={base}/token\ndevice_authorization_endpoint={base}/devicecode\n\
          action=login\ninteractive=always\n\n"
     );
-    env.idp.set_device_script(support::mock_idp::DeviceScript {
-        outcome: support::mock_idp::DeviceOutcome::Approve("dev@example.com".into()),
+    env.idp.set_device_script(mock_idp::DeviceScript {
+        outcome: mock_idp::DeviceOutcome::Approve("dev@example.com".into()),
         ..Default::default()
     });
     let run = env.run(&["helper"], device.as_bytes());
@@ -339,17 +335,11 @@ fn the_same_user_at_microsoft_and_google_is_two_records() {
 fn a_gmail_account_from_the_config_file_logs_in_and_gives_tokens() {
     let env = Env::new();
     env.idp.require_secret(CLIENT, SECRET);
-    let config = env.root.join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[accounts.gmail]\nprovider = \"google\"\nclient_id = \"{CLIENT}\"\n\
-             client_secret_cmd = \"echo {SECRET}\"\nuser = \"{USER}\"\nauthority = \"{}\"\n",
-            env.idp.authority()
-        ),
-    )
-    .unwrap();
-    set_mode(&config, 0o600);
+    let config = env.write_config(&format!(
+        "[accounts.gmail]\nprovider = \"google\"\nclient_id = \"{CLIENT}\"\n\
+         client_secret_cmd = \"echo {SECRET}\"\nuser = \"{USER}\"\nauthority = \"{}\"\n",
+        env.idp.authority()
+    ));
     let signin = SignIn::start(&env, &["login", "gmail"], "", Some(&config));
     let url = signin.url_matching(&format!("{}/o/oauth2/v2/auth?", env.idp.authority()), "");
     browse(&url);
@@ -359,9 +349,7 @@ fn a_gmail_account_from_the_config_file_logs_in_and_gives_tokens() {
         run.stderr.contains("signed in as me@example.com"),
         "{run:#?}"
     );
-    let mut cmd = env.command(&["token", "gmail"]);
-    cmd.env("OOAUTH2_CONFIG", &config);
-    let token = env.run_with(cmd, b"");
+    let token = env.run_with_config(&config, &["token", "gmail"], b"");
     token.expect(0);
     assert_eq!(token.stdout, format!("{}\n", env.cached_access_token(USER)));
 }
@@ -449,9 +437,9 @@ fn an_issuer_is_discovered_once_cached_and_used_for_sign_in_and_refresh() {
 fn rfc8414_metadata_serves_when_openid_configuration_is_missing() {
     let env = Env::new();
     env.idp
-        .set_discovery_mode(support::mock_idp::DiscoveryMode::Rfc8414Only);
-    env.idp.set_device_script(support::mock_idp::DeviceScript {
-        outcome: support::mock_idp::DeviceOutcome::Approve(USER.into()),
+        .set_discovery_mode(mock_idp::DiscoveryMode::Rfc8414Only);
+    env.idp.set_device_script(mock_idp::DeviceScript {
+        outcome: mock_idp::DeviceOutcome::Approve(USER.into()),
         ..Default::default()
     });
     let run = issuer_helper(&env, "action=login\ninteractive=always\nflow=device\n");
@@ -466,7 +454,7 @@ fn rfc8414_metadata_serves_when_openid_configuration_is_missing() {
 fn a_document_naming_another_issuer_is_refused_before_any_grant() {
     let env = Env::new();
     env.idp
-        .set_discovery_mode(support::mock_idp::DiscoveryMode::WrongIssuer);
+        .set_discovery_mode(mock_idp::DiscoveryMode::WrongIssuer);
     let run = issuer_helper(&env, "action=login\ninteractive=always\n");
     run.expect(75);
     assert!(
@@ -479,7 +467,7 @@ fn a_document_naming_another_issuer_is_refused_before_any_grant() {
     assert!(discovery_files(&env).is_empty());
     // A flow the document does not offer is refused before any grant too.
     env.idp
-        .set_discovery_mode(support::mock_idp::DiscoveryMode::NoDevice);
+        .set_discovery_mode(mock_idp::DiscoveryMode::NoDevice);
     let run = issuer_helper(&env, "action=login\ninteractive=always\nflow=device\n");
     run.expect(2);
     assert!(
@@ -516,8 +504,8 @@ fn a_document_naming_another_issuer_is_refused_before_any_grant() {
 #[test]
 fn a_stale_document_serves_while_the_issuer_is_down_and_is_renewed_after_a_day() {
     let env = Env::new();
-    env.idp.set_device_script(support::mock_idp::DeviceScript {
-        outcome: support::mock_idp::DeviceOutcome::Approve(USER.into()),
+    env.idp.set_device_script(mock_idp::DeviceScript {
+        outcome: mock_idp::DeviceOutcome::Approve(USER.into()),
         ..Default::default()
     });
     issuer_helper(&env, "action=login\ninteractive=always\nflow=device\n").expect(0);
@@ -530,7 +518,7 @@ fn a_stale_document_serves_while_the_issuer_is_down_and_is_renewed_after_a_day()
     doc["fetched_at"] = old.into();
     std::fs::write(&cache, doc.to_string()).unwrap();
     env.idp
-        .set_discovery_mode(support::mock_idp::DiscoveryMode::Unavailable);
+        .set_discovery_mode(mock_idp::DiscoveryMode::Unavailable);
     env.expire_cached(USER);
     let run = issuer_helper(&env, "");
     run.expect(0);
@@ -542,8 +530,7 @@ fn a_stale_document_serves_while_the_issuer_is_down_and_is_renewed_after_a_day()
     );
     assert_eq!(env.idp.count(Grant::Refresh), 1);
     // Back up: the next renewal fetches a new copy and caches it.
-    env.idp
-        .set_discovery_mode(support::mock_idp::DiscoveryMode::Both);
+    env.idp.set_discovery_mode(mock_idp::DiscoveryMode::Both);
     env.expire_cached(USER);
     let before = env.idp.discovery_count();
     issuer_helper(&env, "").expect(0);

@@ -6,17 +6,15 @@
 //! provider, and a `pass` on PATH that knows the one secret. Then real msmtp,
 //! with contrib/msmtp/msmtprc and the README's `passwordeval` line, sends a
 //! message through the private Dovecot of the real-client tests.
-// Test set-up fails loudly by design.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::browser::{SignIn, get};
+use crate::support::mail::{
+    Dovecot, Input, client_command, program, repo_file, run_timeout, substitute,
+};
+use crate::support::run::{Env, Run, bin, set_mode};
+use mock_idp::AuthorizeMode;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use support::browser::{SignIn, get};
-use support::mail::{Dovecot, client_command, program, repo_file, run_timeout, substitute};
-use support::mock_idp::AuthorizeMode;
-use support::run::{Env, Run, bin, set_mode};
 
 /// The text of the README's section headed `heading`, up to the next `## `.
 fn readme_section(heading: &str) -> String {
@@ -157,12 +155,9 @@ fn msmtp_sends(env: &Env, dc: &Dovecot, dir: &Path, user: &str, command: &str) -
         .args(["-a", "work", "rcpt@example.org"]);
     let msg =
         format!("From: {user}\r\nTo: rcpt@example.org\r\nSubject: readme {user}\r\n\r\nHi.\r\n");
-    let run = run_timeout(cmd, msg.as_bytes(), Duration::from_secs(30));
-    assert_eq!(run.status, 0, "msmtp: {run:#?}\n{}", dc.logs());
-    dc.sink
-        .messages()
-        .iter()
-        .any(|m| m.data.contains(&format!("Subject: readme {user}")))
+    let run = run_timeout(cmd, Input::Bytes(msg.as_bytes()), Duration::from_secs(30));
+    dc.expect_ok("msmtp", &run);
+    dc.sink.delivered(&format!("readme {user}"))
 }
 
 #[test]

@@ -7,17 +7,14 @@
 //! Needs Debian's packages (`.ci/run` installs them); without them every
 //! test fails with the apt-get line to run.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
+use crate::support::mail::{
+    Dovecot, Input, client_command, in_maildir, program, repo, repo_file, run_timeout, substitute,
+    tagged_ok, token_command,
+};
+use crate::support::run::{CLIENT, Env, Run, USER};
+use mock_idp::Grant;
 use std::path::PathBuf;
 use std::time::Duration;
-use support::mail::{
-    Dovecot, client_command, program, repo, repo_file, run_timeout, substitute, tagged_ok,
-};
-use support::mock_idp::Grant;
-use support::run::{CLIENT, Env, Run, USER};
 
 /// Tokens the size Microsoft issues.
 const MICROSOFT_SIZE: usize = 2500;
@@ -51,18 +48,6 @@ impl Setup {
         line.to_string()
     }
 
-    /// Fails with the client's output and Dovecot's log.
-    #[track_caller]
-    fn expect_ok(&self, what: &str, run: &Run) {
-        assert_eq!(run.status, 0, "{what} failed: {run:#?}\n{}", self.dc.logs());
-    }
-
-    /// The substitution that points a contrib `ooauth2 token` command at the
-    /// mock provider.
-    fn token_command(&self) -> String {
-        format!("ooauth2 token --authority {}", self.env.idp.authority())
-    }
-
     /// contrib/msmtp/msmtprc, substituted, written as `name`.
     fn msmtprc(&self, name: &str) -> PathBuf {
         let text = substitute(
@@ -76,12 +61,12 @@ impl Setup {
                 ),
                 ("YOUR-CLIENT-ID", CLIENT),
                 ("you@example.com", USER),
-                ("ooauth2 token", &self.token_command()),
+                ("ooauth2 token", &token_command(&self.env)),
             ],
         );
         let path = self.dc.dir.join(name);
         std::fs::write(&path, text).unwrap();
-        support::run::set_mode(&path, 0o600);
+        crate::support::run::set_mode(&path, 0o600);
         path
     }
 
@@ -94,16 +79,7 @@ impl Setup {
         let msg = format!(
             "From: {USER}\r\nTo: rcpt@example.org\r\nSubject: {marker}\r\n\r\nSent by msmtp with ooauth2.\r\n"
         );
-        run_timeout(cmd, msg.as_bytes(), CLIENT_LIMIT)
-    }
-
-    /// Whether the sink holds a message with `marker`.
-    fn delivered(&self, marker: &str) -> bool {
-        self.dc
-            .sink
-            .messages()
-            .iter()
-            .any(|m| m.data.contains(&format!("Subject: {marker}")))
+        run_timeout(cmd, Input::Bytes(msg.as_bytes()), CLIENT_LIMIT)
     }
 
     /// contrib/isync/mbsyncrc, substituted, syncing into `name/`.
@@ -120,7 +96,7 @@ impl Setup {
                 ),
                 ("YOUR-CLIENT-ID", CLIENT),
                 ("you@example.com", USER),
-                ("ooauth2 token", &self.token_command()),
+                ("ooauth2 token", &token_command(&self.env)),
                 ("~/Mail/work/", &format!("{}/", maildir.display())),
             ],
         );
@@ -135,7 +111,7 @@ impl Setup {
     fn mbsync(&self, rc: &PathBuf) -> Run {
         let mut cmd = client_command(&self.env, &program("mbsync"));
         cmd.arg("-c").arg(rc).arg("-a");
-        run_timeout(cmd, b"", CLIENT_LIMIT)
+        run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT)
     }
 
     /// Puts a message with `marker` in the account's INBOX over raw IMAP.
@@ -143,43 +119,6 @@ impl Setup {
         let xoauth2 = self.token(&["--format", "xoauth2"]);
         self.dc.seed_inbox(&xoauth2, USER, marker);
     }
-
-    /// Logins Dovecot logged for the account with `method` at `service`.
-    fn logins(&self, method: &str, service: &str) -> usize {
-        self.dc
-            .logins()
-            .iter()
-            .filter(|(u, m, s)| u == USER && m == method && s == service)
-            .count()
-    }
-
-    /// Asserts that Dovecot logged exactly `n` such logins. Its log process
-    /// writes a line a moment after the client got its answer: wait for it.
-    #[track_caller]
-    fn expect_logins(&self, method: &str, service: &str, n: usize) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while self.logins(method, service) < n && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert_eq!(
-            self.logins(method, service),
-            n,
-            "{method} logins at {service}:\n{}",
-            self.dc.logs()
-        );
-    }
-}
-
-/// Whether a synced maildir holds a message with `marker`.
-fn synced(maildir: &std::path::Path, marker: &str) -> bool {
-    ["cur", "new"].iter().any(|sub| {
-        std::fs::read_dir(maildir.join("INBOX").join(sub)).is_ok_and(|rd| {
-            rd.flatten().any(|e| {
-                std::fs::read_to_string(e.path())
-                    .is_ok_and(|t| t.contains(&format!("Subject: {marker}")))
-            })
-        })
-    })
 }
 
 // ---------------------------------------------------------------------------
@@ -198,10 +137,10 @@ fn curl_and_raw_imap(token_size: usize) {
         .arg(&s.dc.cert)
         .args(["--oauth2-bearer", &token, "-u", &format!("{USER}:")])
         .arg(format!("imaps://127.0.0.1:{}/", s.dc.imaps_port));
-    let run = run_timeout(cmd, b"", CLIENT_LIMIT);
-    s.expect_ok("curl", &run);
+    let run = run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT);
+    s.dc.expect_ok("curl", &run);
     assert!(run.stdout.contains("INBOX"), "curl listed: {run:?}");
-    s.expect_logins("OAUTHBEARER", "imap-login", 1);
+    s.dc.expect_logins("OAUTHBEARER", "imap-login", 1, "");
 
     // AUTHENTICATE XOAUTH2 with `--format xoauth2`.
     let xoauth2 = s.token(&["--format", "xoauth2"]);
@@ -226,8 +165,8 @@ fn curl_and_raw_imap(token_size: usize) {
     let ex = imap.authenticate("OAUTHBEARER", &bearer);
     assert!(tagged_ok(&ex), "OAUTHBEARER refused: {ex}\n{}", s.dc.logs());
     imap.command("LOGOUT", None);
-    s.expect_logins("XOAUTH2", "imap-login", 1);
-    s.expect_logins("OAUTHBEARER", "imap-login", 2);
+    s.dc.expect_logins("XOAUTH2", "imap-login", 1, "");
+    s.dc.expect_logins("OAUTHBEARER", "imap-login", 2, "");
 
     // A token the provider no longer accepts is refused by Dovecot too:
     // the server really checks.
@@ -255,9 +194,9 @@ fn msmtp_sends(token_size: usize) {
     let s = setup(token_size);
     let rc = s.msmtprc("msmtprc");
     let run = s.msmtp(&rc, "hello from msmtp");
-    s.expect_ok("msmtp", &run);
+    s.dc.expect_ok("msmtp", &run);
     assert!(
-        s.delivered("hello from msmtp"),
+        s.dc.sink.delivered("hello from msmtp"),
         "not at the sink: {:?}\n{}",
         s.dc.sink.messages(),
         s.dc.logs()
@@ -265,7 +204,7 @@ fn msmtp_sends(token_size: usize) {
     let m = &s.dc.sink.messages()[0];
     assert!(m.from.contains(USER), "{m:?}");
     assert!(m.to.iter().any(|t| t.contains("rcpt@example.org")), "{m:?}");
-    s.expect_logins("XOAUTH2", "submission-login", 1);
+    s.dc.expect_logins("XOAUTH2", "submission-login", 1, "");
 }
 
 #[test]
@@ -298,7 +237,7 @@ fn msmtp_oauthbearer_works_with_small_tokens_but_not_microsoft_sized_ones() {
             "token size {size}: {run:#?}\n{}",
             s.dc.logs()
         );
-        assert_eq!(s.delivered("bearer"), works);
+        assert_eq!(s.dc.sink.delivered("bearer"), works);
     }
 }
 
@@ -306,13 +245,13 @@ fn msmtp_oauthbearer_works_with_small_tokens_but_not_microsoft_sized_ones() {
 fn msmtp_after_the_access_token_expired_refreshes_once_and_sends() {
     let s = setup(0);
     let rc = s.msmtprc("msmtprc");
-    s.expect_ok("first msmtp", &s.msmtp(&rc, "first"));
-    s.env.idp.reset_counts();
+    s.dc.expect_ok("first msmtp", &s.msmtp(&rc, "first"));
+    s.env.idp.reset_log();
     s.env.idp.expire_access_tokens();
     s.env.expire_cached(USER);
     let run = s.msmtp(&rc, "second");
-    s.expect_ok("second msmtp", &run);
-    assert!(s.delivered("first") && s.delivered("second"));
+    s.dc.expect_ok("second msmtp", &run);
+    assert!(s.dc.sink.delivered("first") && s.dc.sink.delivered("second"));
     assert_eq!(s.env.idp.count(Grant::Refresh), 1, "refreshes");
     assert!(
         s.env
@@ -329,7 +268,7 @@ fn msmtp_with_a_revoked_refresh_token_fails_and_sends_nothing() {
     s.env.idp.revoke_refresh_token(&rt);
     s.env.idp.expire_access_tokens();
     s.env.expire_cached(USER);
-    s.env.idp.reset_counts();
+    s.env.idp.reset_log();
     let rc = s.msmtprc("msmtprc");
     // No terminal: stdin is a pipe, and the test process has no tty for it.
     let run = s.msmtp(&rc, "never");
@@ -377,14 +316,14 @@ fn mbsync_syncs(token_size: usize) {
     s.seed_inbox("waiting for mbsync");
     let (rc, maildir) = s.mbsyncrc("mail");
     let run = s.mbsync(&rc);
-    s.expect_ok("mbsync", &run);
+    s.dc.expect_ok("mbsync", &run);
     assert!(
-        synced(&maildir, "waiting for mbsync"),
+        in_maildir(&maildir.join("INBOX"), "waiting for mbsync"),
         "message not synced to {}: {run:#?}\n{}",
         maildir.display(),
         s.dc.logs()
     );
-    s.expect_logins("XOAUTH2", "imap-login", 2);
+    s.dc.expect_logins("XOAUTH2", "imap-login", 2, "");
 }
 
 #[test]
@@ -403,7 +342,7 @@ fn mbsync_and_msmtp_at_once_on_an_expired_token_make_one_refresh() {
     s.seed_inbox("for everyone");
     s.env.idp.expire_access_tokens();
     s.env.expire_cached(USER);
-    s.env.idp.reset_counts();
+    s.env.idp.reset_log();
     // A slow provider keeps the clients' ooauth2 runs overlapping.
     s.env.idp.set_delay_ms(300);
     let n = 3;
@@ -422,18 +361,22 @@ fn mbsync_and_msmtp_at_once_on_an_expired_token_make_one_refresh() {
             .map(|(rc, _)| scope.spawn(move || s.mbsync(rc)))
             .collect();
         for h in sends {
-            s.expect_ok("msmtp", &h.join().unwrap());
+            s.dc.expect_ok("msmtp", &h.join().unwrap());
         }
         for h in syncs {
-            s.expect_ok("mbsync", &h.join().unwrap());
+            s.dc.expect_ok("mbsync", &h.join().unwrap());
         }
     });
     assert_eq!(s.env.idp.count(Grant::Refresh), 1, "refreshes");
     for i in 0..n {
-        assert!(s.delivered(&format!("concurrent {i}")));
+        assert!(s.dc.sink.delivered(&format!("concurrent {i}")));
     }
     for (_, maildir) in &mbsyncrcs {
-        assert!(synced(maildir, "for everyone"), "{}", maildir.display());
+        assert!(
+            in_maildir(&maildir.join("INBOX"), "for everyone"),
+            "{}",
+            maildir.display()
+        );
     }
 }
 
@@ -453,10 +396,10 @@ fn python_script_logs_in_with_the_helper_protocol_and_selects_inbox() {
         .args(["--authority", &s.env.idp.authority()])
         .arg("--cafile")
         .arg(&s.dc.cert);
-    let run = run_timeout(cmd, b"", CLIENT_LIMIT);
-    s.expect_ok("imap_login.py", &run);
+    let run = run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT);
+    s.dc.expect_ok("imap_login.py", &run);
     assert_eq!(run.stdout, "INBOX: 1 messages\n", "{run:#?}");
-    s.expect_logins("XOAUTH2", "imap-login", 2);
+    s.dc.expect_logins("XOAUTH2", "imap-login", 2, "");
 
     // A refused account: ooauth2's error on stderr, status 1, no login.
     s.env.idp.revoke_all_for_user(USER);
@@ -466,11 +409,11 @@ fn python_script_logs_in_with_the_helper_protocol_and_selects_inbox() {
         .args(["--client-id", CLIENT, "--user", USER, "--host", "127.0.0.1"])
         .args(["--port", &s.dc.imaps_port.to_string()])
         .args(["--authority", &s.env.idp.authority()]);
-    let run = run_timeout(cmd, b"", CLIENT_LIMIT);
+    let run = run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT);
     assert_eq!(run.status, 1, "{run:#?}");
     assert!(run.stdout.is_empty(), "{run:#?}");
     assert!(run.stderr.contains("imap_login: error: "), "{run:#?}");
-    s.expect_logins("XOAUTH2", "imap-login", 2);
+    s.dc.expect_logins("XOAUTH2", "imap-login", 2, "");
 }
 
 #[test]
@@ -483,13 +426,13 @@ fn sh_script_prints_the_helper_values_that_dovecot_accepts() {
             "OOAUTH2_EXTRA",
             format!("authority={}", s.env.idp.authority()),
         );
-        run_timeout(cmd, b"", CLIENT_LIMIT)
+        run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT)
     };
     let run = run_sh("access_token");
-    s.expect_ok("get_token.sh", &run);
+    s.dc.expect_ok("get_token.sh", &run);
     assert_eq!(run.stdout.trim_end(), s.token(&[]));
     let run = run_sh("xoauth2");
-    s.expect_ok("get_token.sh xoauth2", &run);
+    s.dc.expect_ok("get_token.sh xoauth2", &run);
     let xoauth2 = run.stdout.trim_end().to_string();
     assert_eq!(xoauth2, s.token(&["--format", "xoauth2"]));
     let mut imap = s.dc.imap();

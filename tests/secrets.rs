@@ -4,15 +4,12 @@
 //! secret or device code shows on stderr, on the stdout of a failure, or in
 //! any file but the account's own record. The verbose log still says what
 //! happened: method, URL, status and the provider's error code.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::run::{CLIENT, Env, Run, USER, finish, free_port};
+use mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
-use support::run::{CLIENT, Env, Run, USER, finish};
 
 /// Text every token, code or secret of these tests starts with; none may
 /// show outside the record (and the answer of a successful request).
@@ -506,11 +503,7 @@ fn timeout_and_refused_connection() {
         ],
     );
     // Nothing listens on the authority: the import of a valid token fails.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let rt = c.env.idp.issue_refresh_token(USER, CLIENT);
     c.also.push(rt.clone());
     let req = format!(

@@ -4,18 +4,14 @@
 //! the same plain text as ever. And the browser: opened by `xdg-open` when a
 //! desktop session is detected or `--open` asks, never with `--no-open`
 //! (a stub `xdg-open` first on PATH records what it was given).
-// Test set-up fails loudly by design.
-#![allow(clippy::unwrap_used)]
 
-mod support;
-
+use crate::support::run::{Env, Run, USER, bin, set_mode, sh_quote};
+use mock_idp::{DeviceScript, Grant};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::mock_idp::{DeviceScript, Grant};
-use support::run::{Env, Run, USER, bin, set_mode};
 
 /// A run of the binary on a pseudo-terminal of `cols` x `rows`, its stdout
 /// sent to a file (as msmtp or mbsync capture it) and its terminal output
@@ -25,11 +21,6 @@ struct Pty {
     input: Option<ChildStdin>,
     screen: Arc<Mutex<Vec<u8>>>,
     stdout: PathBuf,
-}
-
-/// Quotes `s` for `sh`.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 impl Pty {

@@ -3,16 +3,12 @@
 //! accounts that do not wait for each other, readers that never wait behind
 //! a refresh, and locks that die with a SIGKILLed holder.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
+use crate::support::run::{Env, Run, USER, finish};
+use mock_idp::{DeviceOutcome, DeviceScript, Grant};
 use std::collections::HashSet;
 use std::process::Child;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
-use support::mock_idp::{DeviceOutcome, DeviceScript, Grant};
-use support::run::{Env, Run, USER, finish};
 
 const PROCESSES: usize = 64;
 const ROUNDS: usize = 20;
@@ -57,7 +53,7 @@ fn rounds(strict: bool) {
     for round in 0..ROUNDS {
         env.expire_cached(USER);
         let rt_before = env.stored_refresh_token(USER);
-        env.idp.reset_counts();
+        env.idp.reset_log();
         let runs = env.stampede(PROCESSES, USER, "interactive=never", Some("30"));
         for (i, run) in runs.iter().enumerate() {
             assert_eq!(run.status, 0, "round {round}, process {i}: {run:#?}");
@@ -113,7 +109,7 @@ fn two_accounts_refresh_at_the_same_time() {
         env.seed(u);
         env.expire_cached(u);
     }
-    env.idp.reset_counts();
+    env.idp.reset_log();
     env.idp.set_delay_ms(1000);
     let started = Instant::now();
     let children = [
@@ -146,7 +142,7 @@ fn cached_gets_never_wait_behind_a_refresh() {
     let other = "other@example.com";
     env.seed(USER);
     env.seed(other);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     env.idp.set_delay_ms(2000);
     // A forced refresh of USER holds USER's lock for two seconds.
     let refresher = start(&env, USER, "action=refresh", "30");
@@ -183,7 +179,7 @@ fn a_sign_in_killed_while_holding_the_lock_does_not_block_the_next_process() {
         pending_polls: 1000,
         outcome: DeviceOutcome::Approve(USER.into()),
     });
-    env.idp.reset_counts();
+    env.idp.reset_log();
     let mut signin = start(&env, USER, "action=login\ninteractive=always", "30");
     wait_for("the device code request", Duration::from_secs(5), || {
         env.idp.devicecode_count() == 1
@@ -216,7 +212,7 @@ fn a_refresh_killed_while_holding_the_lock_frees_the_process_waiting_for_it() {
     let env = Env::new();
     env.seed(USER);
     env.expire_cached(USER);
-    env.idp.reset_counts();
+    env.idp.reset_log();
     // The first refresh hangs at the provider for five seconds.
     env.idp.set_delay_ms(5000);
     let mut holder = start(&env, USER, "interactive=never", "30");

@@ -1,9 +1,6 @@
 //! The browser side of a loopback sign-in: a running `ooauth2` whose stderr
 //! is read line by line (to pick up the authorization URL), and a raw HTTP
 //! GET that never follows redirects.
-#![allow(dead_code)]
-// Test set-up fails loudly by design.
-#![allow(clippy::unwrap_used)]
 
 use super::run::{Env, Run};
 use std::io::{BufRead, BufReader, Read, Write};

@@ -7,16 +7,13 @@
 //! Everything lives under the test's temporary directory and on free
 //! 127.0.0.1 ports; Dovecot runs in the foreground as a child of the test and
 //! is stopped by its PID. No system service or file is touched.
-#![allow(dead_code)]
-// Test set-up fails loudly by design.
-#![allow(clippy::unwrap_used)]
 
-use super::run::{Env, Run, bin};
+use super::run::{Env, NOBODY, Run, USER, bin, free_port, set_mode, sh_quote};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -90,16 +87,6 @@ pub fn require_programs() {
     );
 }
 
-/// A free TCP port on 127.0.0.1 (free when asked; the OS does not reuse it at
-/// once).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Replaces every `from` in `text` with `to`; panics if `from` is absent, so
 /// a contrib file that drifts from its test fails loudly.
 pub fn substitute(text: &str, pairs: &[(&str, &str)]) -> String {
@@ -111,6 +98,23 @@ pub fn substitute(text: &str, pairs: &[(&str, &str)]) -> String {
     out
 }
 
+/// Whether a Maildir folder `dir` holds a message with `Subject: {marker}`.
+pub fn in_maildir(dir: &Path, marker: &str) -> bool {
+    let header = format!("Subject: {marker}");
+    ["cur", "new"].iter().any(|sub| {
+        std::fs::read_dir(dir.join(sub)).is_ok_and(|rd| {
+            rd.flatten()
+                .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(&header)))
+        })
+    })
+}
+
+/// The substitution that points a contrib `ooauth2 token` command at the
+/// mock provider.
+pub fn token_command(env: &Env) -> String {
+    format!("ooauth2 token --authority {}", env.idp.authority())
+}
+
 /// Uid and gid of the test process (the owner of a file it creates).
 fn current_ids(dir: &Path) -> (u32, u32) {
     let probe = dir.join(".ids");
@@ -120,28 +124,16 @@ fn current_ids(dir: &Path) -> (u32, u32) {
     (m.uid(), m.gid())
 }
 
-/// The name of `uid` in /etc/passwd.
-fn user_name(uid: u32) -> String {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-    passwd
-        .lines()
+/// The name of the entry whose third field is `id` in `file`: /etc/passwd
+/// for a uid, /etc/group for a gid.
+fn name_of(file: &str, id: u32) -> String {
+    let text = std::fs::read_to_string(file).unwrap();
+    text.lines()
         .find_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
-            (f.len() > 3 && f[2] == uid.to_string()).then(|| f[0].to_string())
+            (f.len() > 2 && f[2] == id.to_string()).then(|| f[0].to_string())
         })
-        .unwrap_or_else(|| panic!("uid {uid} has no name in /etc/passwd"))
-}
-
-/// The name of `gid` in /etc/group.
-fn group_name(gid: u32) -> String {
-    let group = std::fs::read_to_string("/etc/group").unwrap();
-    group
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() > 2 && f[2] == gid.to_string()).then(|| f[0].to_string())
-        })
-        .unwrap_or_else(|| panic!("gid {gid} has no name in /etc/group"))
+        .unwrap_or_else(|| panic!("{id} has no name in {file}"))
 }
 
 // ---------------------------------------------------------------------------
@@ -193,18 +185,29 @@ fn drain(
     )
 }
 
-/// Runs `cmd` with `stdin`, killing it after `limit`. A run that timed out has
+/// What a program run by [`run_timeout`] gets on stdin.
+pub enum Input<'a> {
+    /// These bytes, then end of file.
+    Bytes(&'a [u8]),
+    /// These keys once `ready()` holds (nothing if the program ends first),
+    /// and no end of file until the program ends: script(1) may end its
+    /// session when its input closes.
+    KeysWhen(&'a [u8], &'a dyn Fn() -> bool),
+}
+
+/// Runs `cmd` with `input`, killing it after `limit`. A run that timed out has
 /// status -1 and says so on stderr.
-pub fn run_timeout(mut cmd: Command, stdin: &[u8], limit: Duration) -> Run {
+pub fn run_timeout(mut cmd: Command, input: Input, limit: Duration) -> Run {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let input = stdin.to_vec();
-    let mut sin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
-        let _ = sin.write_all(&input);
-    });
+    let (keys, ready, close): (&[u8], &dyn Fn() -> bool, bool) = match input {
+        Input::Bytes(bytes) => (bytes, &|| true, true),
+        Input::KeysWhen(keys, ready) => (keys, ready, false),
+    };
+    let mut stdin = child.stdin.take();
+    let mut writer = None;
     let (out, err) = drain(&mut child);
     let deadline = Instant::now() + limit;
     let mut timed_out = false;
@@ -217,11 +220,31 @@ pub fn run_timeout(mut cmd: Command, stdin: &[u8], limit: Duration) -> Run {
             let _ = child.kill();
             break child.wait().unwrap();
         }
+        if stdin.is_some() && ready() {
+            writer = stdin.take().map(|s| type_in(s, keys.to_vec(), close));
+        }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let _ = writer.join();
+    // Only now is a held stdin closed.
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
     // A grandchild (PassCmd) may hold the pipes open after a kill.
     collect(status, timed_out, limit, out, err)
+}
+
+/// Writes `keys` on a thread, so that a program that does not read cannot
+/// hold up the deadline; hands stdin back, to be held open, unless `close`.
+fn type_in(
+    mut stdin: ChildStdin,
+    keys: Vec<u8>,
+    close: bool,
+) -> std::thread::JoinHandle<Option<ChildStdin>> {
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&keys);
+        let _ = stdin.flush();
+        (!close).then_some(stdin)
+    })
 }
 
 /// A command for a mail client: the same clean environment as the binary
@@ -299,6 +322,12 @@ impl Sink {
     /// The messages delivered so far.
     pub fn messages(&self) -> Vec<Delivered> {
         self.state.lock().unwrap().messages.clone()
+    }
+
+    /// Whether a message with `Subject: {subject}` was delivered.
+    pub fn delivered(&self, subject: &str) -> bool {
+        let header = format!("Subject: {subject}");
+        self.messages().iter().any(|m| m.data.contains(&header))
     }
 
     /// Every line the sink received, commands and message data.
@@ -466,8 +495,8 @@ impl Dovecot {
                 NOBODY,
             )
         } else {
-            let name = user_name(uid);
-            (name.clone(), group_name(gid), name, uid, gid)
+            let name = name_of("/etc/passwd", uid);
+            (name.clone(), name_of("/etc/group", gid), name, uid, gid)
         };
         let sink = Sink::start();
         let (imap_port, imaps_port, submission_port) = (free_port(), free_port(), free_port());
@@ -618,6 +647,38 @@ impl Dovecot {
             .collect()
     }
 
+    /// The logins of `USER` with `method` at `service` in the log.
+    pub fn login_count(&self, method: &str, service: &str) -> usize {
+        self.logins()
+            .iter()
+            .filter(|(u, m, s)| u == USER && m == method && s == service)
+            .count()
+    }
+
+    /// Asserts that Dovecot logged exactly `n` logins of `USER` with
+    /// `method` at `service`. Its log process writes a line a moment after
+    /// the client got its answer: wait for it (5 s at most). `context` goes
+    /// into the failure message.
+    #[track_caller]
+    pub fn expect_logins(&self, method: &str, service: &str, n: usize, context: &str) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.login_count(method, service) < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(
+            self.login_count(method, service),
+            n,
+            "{method} logins at {service}: {context}\n{}",
+            self.logs()
+        );
+    }
+
+    /// Asserts that a client's `run` succeeded, showing Dovecot's logs if not.
+    #[track_caller]
+    pub fn expect_ok(&self, what: &str, run: &Run) {
+        assert_eq!(run.status, 0, "{what} failed: {run:#?}\n{}", self.logs());
+    }
+
     /// Plain IMAP to the extra 127.0.0.1 listener.
     pub fn imap(&self) -> Imap {
         Imap::connect(self.imap_port, &self.logs_path_hint())
@@ -649,13 +710,6 @@ impl Drop for Dovecot {
             }
         }
     }
-}
-
-const NOBODY: u32 = 65534;
-
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// A self-signed certificate for localhost and 127.0.0.1 (as an IP address
@@ -693,7 +747,6 @@ pub struct Imap {
     r: BufReader<TcpStream>,
     w: TcpStream,
     tag: u32,
-    pub greeting: String,
 }
 
 impl Imap {
@@ -705,12 +758,7 @@ impl Imap {
         let mut greeting = String::new();
         r.read_line(&mut greeting)
             .unwrap_or_else(|e| panic!("no IMAP greeting ({e}); see {log}"));
-        Imap {
-            r,
-            w,
-            tag: 0,
-            greeting,
-        }
+        Imap { r, w, tag: 0 }
     }
 
     fn line(&mut self) -> String {
@@ -752,21 +800,10 @@ impl Imap {
         self.command(&format!("AUTHENTICATE {mech} {b64}"), Some(answer))
     }
 
-    /// Appends `msg` to `mailbox` with a synchronizing literal.
+    /// Appends `msg` to `mailbox` with a synchronizing literal: the
+    /// message is the answer to the server's continuation request.
     pub fn append(&mut self, mailbox: &str, msg: &str) -> String {
-        self.tag += 1;
-        let tag = format!("t{}", self.tag);
-        write!(self.w, "{tag} APPEND {mailbox} {{{}}}\r\n", msg.len()).unwrap();
-        let mut out = String::new();
-        loop {
-            let l = self.line();
-            out.push_str(&l);
-            if l.starts_with('+') {
-                write!(self.w, "{msg}\r\n").unwrap();
-            } else if l.starts_with(&format!("{tag} ")) {
-                return out;
-            }
-        }
+        self.command(&format!("APPEND {mailbox} {{{}}}", msg.len()), Some(msg))
     }
 }
 
@@ -802,11 +839,6 @@ pub fn require_other_programs() {
     );
 }
 
-/// Quotes `s` for sh.
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 /// `words` run under script(1), which gives them a pseudo-terminal (80x24,
 /// TERM=xterm), with the environment of [`client_command`]. script's exit
 /// status is the program's; its stdout is the program's screen output.
@@ -818,41 +850,4 @@ pub fn terminal_command(env: &Env, words: &[&str]) -> Command {
         .env("COLUMNS", "80")
         .env("LINES", "24");
     cmd
-}
-
-/// Runs `cmd` (e.g. a [`terminal_command`]); once `ready()` holds, types
-/// `keys` on its stdin and waits for it to end. Kills it after `limit`
-/// (status -1, said on stderr). If it ends before `ready()`, nothing is
-/// typed.
-pub fn drive(mut cmd: Command, ready: impl Fn() -> bool, keys: &[u8], limit: Duration) -> Run {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let mut sin = child.stdin.take();
-    // Kept open until the program ends: script(1) may end its session when
-    // its input closes.
-    let mut typed = None;
-    let (out, err) = drain(&mut child);
-    let deadline = Instant::now() + limit;
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        if sin.is_some() && ready() {
-            let mut s = sin.take().unwrap();
-            let _ = s.write_all(keys);
-            let _ = s.flush();
-            typed = Some(s);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    drop((sin, typed));
-    collect(status, timed_out, limit, out, err)
 }

@@ -1,10 +1,7 @@
 //! Drives the built binary as its users do: argv, stdin, environment, exit
 //! status, stdout, stderr and the files left in a private store directory.
-#![allow(dead_code)]
-// Test set-up fails loudly by design.
-#![allow(clippy::unwrap_used)]
 
-use super::mock_idp::MockIdp;
+use mock_idp::MockIdp;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::Write;
@@ -136,6 +133,23 @@ impl Env {
         self.run_with(self.command(args), stdin)
     }
 
+    /// Runs the binary with `args` and `stdin`, `OOAUTH2_CONFIG` pointing at
+    /// `config`.
+    pub fn run_with_config(&self, config: &Path, args: &[&str], stdin: &[u8]) -> Run {
+        let mut cmd = self.command(args);
+        cmd.env("OOAUTH2_CONFIG", config);
+        self.run_with(cmd, stdin)
+    }
+
+    /// Writes `body` as `config.toml` in the test's directory, private (the
+    /// binary refuses a config file others can write), and returns its path.
+    pub fn write_config(&self, body: &str) -> PathBuf {
+        let path = self.root.join("config.toml");
+        std::fs::write(&path, body).unwrap();
+        set_mode(&path, 0o600);
+        path
+    }
+
     /// Runs a prepared command.
     pub fn run_with(&self, mut cmd: Command, stdin: &[u8]) -> Run {
         let child = cmd.spawn().expect("spawn ooauth2");
@@ -243,10 +257,7 @@ impl Env {
         let rt = self.idp.issue_refresh_token(user, CLIENT);
         let run = self.helper_for(user, &format!("action=store\nrefresh_token={rt}\n"));
         run.expect(0);
-        self.record(user)["refresh_token"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.stored_refresh_token(user)
     }
 
     /// Every record file in the store, parsed.
@@ -339,6 +350,22 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
             }
         }
     }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on (when asked; the OS does
+/// not hand it out again at once): for a server to start on, or for a
+/// provider or server that is not there.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Quotes `s` for sh.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// Owned copies of `v`.

@@ -1,10 +1,6 @@
 //! xorshift64*: the one small pseudo-random generator of the tests, for the
-//! mock provider's tokens and codes and for generated fuzz requests. Not for
-//! anything security relevant.
-//!
-//! A module of `mock_idp.rs` (so that `examples/mock-idp.rs` gets it too),
-//! used by the tests as `support::mock_idp::rng`.
-#![allow(dead_code)]
+//! mock provider's tokens and codes and for generated fuzz requests
+//! (`mock_idp::rng::Rng`). Not for anything security relevant.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -31,7 +27,8 @@ impl Rng {
         Rng(seed | 1)
     }
 
-    pub fn next(&mut self) -> u64 {
+    /// The next number of the sequence.
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -42,20 +39,22 @@ impl Rng {
 
     /// A number in `0..n`.
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.next_u64() % n as u64) as usize
     }
 
     /// True with a chance of `percent` in a hundred.
     pub fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
+        self.next_u64() % 100 < percent
     }
 
+    /// One of `items`, which must not be empty.
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 
+    /// `len` bytes.
     pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
+        (0..len).map(|_| self.next_u64() as u8).collect()
     }
 
     /// `len` characters drawn from `alphabet`.

@@ -1,10 +1,11 @@
-//! Runs the mock Microsoft identity platform by hand.
+//! Runs the mock identity provider by hand, for people trying ooauth2 without
+//! a Microsoft account (README, "Try it") and for bench/run.sh:
 //!
-//! cargo run --example mock-idp -- [--port N] [--user EMAIL] [--token-lifetime SECS]
+//! cargo run -p mock-idp -- [--port N] [--user EMAIL] [--token-lifetime SECS]
 //!     [--pending-polls N] [--interval SECS]
-
-#[path = "../tests/support/mock_idp.rs"]
-mod mock_idp;
+//!
+//! It prints `authority=...` on stdout once it listens, then logs each
+//! request on stderr until it is stopped.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -14,8 +15,9 @@ use std::time::Duration;
 use mock_idp::{DeviceOutcome, DeviceScript, MockIdp};
 
 const USAGE: &str = "\
-usage: cargo run --example mock-idp -- [--port N] [--user EMAIL] [--token-lifetime SECS]
-                                       [--pending-polls N] [--interval SECS]
+usage: mock-idp [--port N] [--user EMAIL] [--token-lifetime SECS]
+                [--pending-polls N] [--interval SECS]
+       (from the source tree: cargo run -p mock-idp -- [options])
 
   --port N             listen on 127.0.0.1:N (default 0: any free port)
   --user EMAIL         account that approves device codes (default me@example.com)
@@ -100,6 +102,12 @@ fn main() -> ExitCode {
         outcome: DeviceOutcome::Approve(o.user.clone()),
     });
 
+    announce(&idp, &o);
+    log_requests(&idp)
+}
+
+/// The authority on stdout (for scripts), what is served on stderr.
+fn announce(idp: &MockIdp, o: &Options) {
     let authority = idp.authority();
     println!("authority={authority}");
     let _ = std::io::stdout().flush();
@@ -113,7 +121,10 @@ fn main() -> ExitCode {
          Point the client's authority at {authority}. Requests are logged below. Ctrl-C stops.",
         o.user, o.pending_polls, o.token_lifetime
     );
+}
 
+/// Logs each request on stderr as it arrives, until the process is stopped.
+fn log_requests(idp: &MockIdp) -> ! {
     let mut seen = 0;
     loop {
         thread::sleep(Duration::from_millis(200));

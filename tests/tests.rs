@@ -1,0 +1,31 @@
+//! The one integration-test target: every themed file below drives the built
+//! `ooauth2` binary as its users do (argv, stdin, files, real mail clients)
+//! against the mock identity provider (`crates/mock-idp`), with the harness
+//! in `support/`.
+//! One target means one link and one build of the harness, not twenty.
+
+// Test set-up fails loudly by design: a panic names what went wrong.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod authcode;
+mod commands;
+mod concurrency;
+mod config;
+mod crash;
+mod diagnose;
+mod error_style;
+mod experience;
+mod faults;
+mod fuzz;
+mod legacy;
+mod mock_idp_selftest;
+mod other_clients;
+mod protocol;
+mod providers;
+mod readme;
+mod real_clients;
+mod secrets;
+mod signin_screen;
+mod stress;
