@@ -1,6 +1,6 @@
 //! The validated request every front end ends in (helper protocol, `token`
 //! flags, legacy `ooauth2.py` flags, named accounts): built from a
-//! [`Raw`] by one validation ([`validate`]), immutable afterwards, so the
+//! [`Raw`] by one validation ([`Request::validate`]), immutable afterwards, so the
 //! front ends cannot drift.
 
 mod validate;
