@@ -9,6 +9,7 @@
 
 use crate::support::mail::Dovecot;
 use crate::support::run::{CLIENT, Env, Run, USER, free_port, set_mode};
+use mock_idp::Grant;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -477,7 +478,7 @@ fn doctor_online_reaches_the_provider_checks_the_clock_and_refreshes_keeping_the
         assert!(run.stdout.contains(&n), "{n:?}: {run:#?}");
     }
     // One probe, one refresh; the rotated token is what the store holds now.
-    assert_eq!(env.idp.count(mock_idp::Grant::Refresh), 1);
+    assert_eq!(env.idp.count(Grant::Refresh), 1);
     assert_eq!(env.idp.total_count(), 2);
     let new_rt = env.stored_refresh_token(USER);
     assert_ne!(new_rt, old_rt);
@@ -877,9 +878,9 @@ fn doctor_finds_an_app_registration_without_public_client_flows() {
         ],
     );
     assert_eq!(env.idp.devicecode_count(), 1);
-    assert_eq!(env.idp.count(mock_idp::Grant::Device), 1);
+    assert_eq!(env.idp.count(Grant::Device), 1);
     // Neither the device code nor the user code is shown.
-    let polls = env.idp.token_requests(mock_idp::Grant::Device);
+    let polls = env.idp.token_requests(Grant::Device);
     let code = polls[0].get("device_code").unwrap().to_string();
     assert!(!run.stdout.contains(&code) && !run.stderr.contains(&code));
     assert!(!run.stdout.contains("enter the code"), "{run:#?}");
@@ -899,7 +900,7 @@ fn doctor_says_the_device_flow_is_allowed_when_the_provider_waits_for_a_sign_in(
         "{run:#?}"
     );
     assert_eq!(env.idp.devicecode_count(), 1);
-    assert_eq!(env.idp.count(mock_idp::Grant::Device), 1);
+    assert_eq!(env.idp.count(Grant::Device), 1);
     // Only the not-stored problem; nothing was stored by the check.
     assert_eq!(problems(&run).len(), 1, "{run:#?}");
     assert_eq!(env.records().len(), 1);
@@ -1031,4 +1032,126 @@ fn doctor_recognises_a_google_testing_app_by_the_refresh_token_age() {
         ],
     );
     assert!(!run.stdout.contains("Testing"), "{run:#?}");
+}
+
+// ---------------------------------------------------------------------------
+// One home per rule: doctor builds, reads and names accounts as every other
+// command does (each of these once drifted apart).
+// ---------------------------------------------------------------------------
+
+/// Plain `doctor` (every account) uses a configured account whole, its
+/// `client_secret_cmd` included: a Google account is refresh-checked, and a
+/// confidential Microsoft app is not taken for one without its secret.
+#[test]
+fn doctor_of_every_account_uses_each_accounts_client_secret_cmd() {
+    let env = Env::new();
+    let secret = "confidential-app-secret-31";
+    env.seed(USER);
+    let cfg = env.write_config(&format!(
+        "[accounts.work]\nclient_id = \"{CLIENT}\"\nauthority = \"{}\"\nuser = \"{USER}\"\n\
+         client_secret_cmd = \"echo {secret}\"\n",
+        env.idp.authority()
+    ));
+    env.idp.require_secret(CLIENT, secret);
+    env.idp.reset_log();
+    let run = doctor(&env, &[], Some(&cfg));
+    run.expect(0);
+    assert!(
+        run.stdout.contains(
+            "ok: account 'work' (me@example.com): the provider accepted the refresh token"
+        ),
+        "{run:#?}"
+    );
+    let sent = env.idp.token_requests(Grant::Refresh);
+    assert_eq!(sent.len(), 1, "{run:#?}");
+    assert_eq!(sent[0].get("client_secret"), Some(secret));
+    assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
+
+    // A Google account: checked, not skipped for a secret it has.
+    let gmail = "me@gmail.example";
+    let rt = env.idp.issue_refresh_token(gmail, CLIENT);
+    env.run(
+        &["helper"],
+        format!(
+            "provider=google\nclient_id={CLIENT}\nauthority={}\nuser={gmail}\n\
+             client_secret={secret}\naction=store\nrefresh_token={rt}\n\n",
+            env.idp.authority()
+        )
+        .as_bytes(),
+    )
+    .expect(0);
+    let cfg = env.write_config(&format!(
+        "[accounts.gmail]\nprovider = \"google\"\nclient_id = \"{CLIENT}\"\n\
+         authority = \"{}\"\nuser = \"{gmail}\"\nclient_secret_cmd = \"echo {secret}\"\n",
+        env.idp.authority()
+    ));
+    let run = doctor(&env, &[], Some(&cfg));
+    assert!(
+        run.stdout.contains(&format!(
+            "ok: account 'gmail' ({gmail}): the provider accepted the refresh token"
+        )),
+        "{run:#?}"
+    );
+    assert!(
+        !run.stdout.contains("Google wants the client secret"),
+        "{run:#?}"
+    );
+}
+
+/// doctor reads the config file by the rules every other command applies:
+/// one in a directory others can write to is a problem, not "valid".
+#[test]
+fn doctor_refuses_a_config_file_every_other_command_refuses() {
+    let env = Env::new();
+    env.seed(USER);
+    let dir = env.root.join("shared");
+    std::fs::create_dir(&dir).unwrap();
+    set_mode(&dir, 0o777);
+    let cfg = dir.join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[accounts.work]\nclient_id = \"{CLIENT}\"\nauthority = \"{}\"\nuser = \"{USER}\"\n",
+            env.idp.authority()
+        ),
+    )
+    .unwrap();
+    set_mode(&cfg, 0o600);
+    let mut token = env.command(&["token", "work"]);
+    token.env("OOAUTH2_CONFIG", &cfg);
+    env.run_with(token, b"")
+        .expect_failure(74, &["directory", "writable by other users"]);
+    let run = doctor(&env, &["--offline"], Some(&cfg));
+    expect_problem(
+        &run,
+        &[
+            "the config file's directory",
+            "writable by other users",
+            &format!("-> run: chmod go-w {}", dir.display()),
+        ],
+    );
+    assert!(!run.stdout.contains("is valid ("), "{run:#?}");
+}
+
+/// The command doctor suggests signs the account in as it is: the
+/// provider named, and a user name a shell would split quoted.
+#[test]
+fn doctor_suggests_a_sign_in_command_that_names_the_provider() {
+    let env = Env::new();
+    let user = "odd;name@gmail.example";
+    let mut args = vec!["--offline", "--provider", "google"];
+    let flags = env.account_flags(user);
+    args.extend(flags.iter().map(String::as_str));
+    let run = doctor(&env, &args, None);
+    expect_problem(
+        &run,
+        &[
+            "is not stored",
+            &format!(
+                "-> run: ooauth2 login --client-id {CLIENT} --user 'odd;name@gmail.example' \
+                 --provider google --authority {}",
+                env.idp.authority()
+            ),
+        ],
+    );
 }
