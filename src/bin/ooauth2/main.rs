@@ -6,7 +6,7 @@ mod context;
 mod doctor;
 mod legacy;
 mod mailtest;
-mod ui;
+mod terminal;
 
 use clap::Parser;
 use std::process::ExitCode;
