@@ -3,7 +3,7 @@
 //! certificates of `--ca-file`), lines and literals read within limits, and
 //! the transcript, in which the caller may replace what a line really said.
 
-use super::{Report, Target, Tls};
+use super::{Report, Target, Tls, shorten};
 use ooauth2::error::{Code, Error, Result};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -214,6 +214,15 @@ impl<'t, 'r, 'o> Conn<'t, 'r, 'o> {
 }
 
 impl Conn<'_, '_, '_> {
+    /// A reply this protocol does not allow, quoted (shortened) after what
+    /// the server `did`.
+    pub(super) fn unexpected(&self, code: Code, did: &str, reply: &str) -> Error {
+        Error::new(
+            code,
+            format!("{} {did} '{}'", self.target.at(), shorten(reply)),
+        )
+    }
+
     /// The error of a failed read, write or handshake; a timeout says why
     /// servers are slow.
     fn io_error(&self, doing: &str, e: &std::io::Error) -> Error {

@@ -2,9 +2,9 @@
 //! commands, literals folded into their line, `AUTHENTICATE` with SASL-IR
 //! where the server offers it, `LIST "" "INBOX"` as the real command.
 
+use super::Mechanism;
 use super::conn::Conn;
 use super::dialogue::{Caps, Checked, Dialect, Stage, Turn};
-use super::{Mechanism, shorten};
 use ooauth2::error::{Code, Error, Result};
 
 /// The largest IMAP literal read in a response (LIST answers are tiny).
@@ -109,14 +109,13 @@ impl Dialect for Imap {
             ));
         }
         if !(upper.starts_with("* OK") || upper.starts_with("* PREAUTH")) {
-            return Err(Error::new(
-                Code::BadResponse,
-                format!(
-                    "{at} did not greet as an IMAP server: '{}'",
-                    shorten(&greeting)
-                ),
-            )
-            .hint("check --port (IMAP: 993 with implicit TLS, 143 with STARTTLS) and --tls"));
+            return Err(conn
+                .unexpected(
+                    Code::BadResponse,
+                    "did not greet as an IMAP server:",
+                    &greeting,
+                )
+                .hint("check --port (IMAP: 993 with implicit TLS, 143 with STARTTLS) and --tls"));
         }
         Ok(())
     }

@@ -79,16 +79,14 @@ impl Dialect for Pop {
         if pop_status(&greeting).is_ok() {
             return Ok(());
         }
-        let (code, why) = if greeting.starts_with("-ERR") {
-            (Code::NetworkError, "turned the connection away")
+        let (code, did) = if greeting.starts_with("-ERR") {
+            (Code::NetworkError, "turned the connection away:")
         } else {
-            (Code::BadResponse, "did not greet as a POP3 server")
+            (Code::BadResponse, "did not greet as a POP3 server:")
         };
-        let at = conn.target.at();
-        Err(
-            Error::new(code, format!("{at} {why}: '{}'", shorten(&greeting)))
-                .hint("check --port (POP3: 995 with implicit TLS, 110 with STLS) and --tls"),
-        )
+        Err(conn
+            .unexpected(code, did, &greeting)
+            .hint("check --port (POP3: 995 with implicit TLS, 110 with STLS) and --tls"))
     }
 
     fn starttls(&mut self, conn: &mut Conn) -> Result<()> {
@@ -141,14 +139,7 @@ impl Dialect for Pop {
             }
         };
         let Some((n, size)) = stat_counts(text) else {
-            return Err(Error::new(
-                Code::BadResponse,
-                format!(
-                    "{} answered STAT with '{}'",
-                    conn.target.at(),
-                    shorten(&stat)
-                ),
-            ));
+            return Err(conn.unexpected(Code::BadResponse, "answered STAT with", &stat));
         };
         conn.report
             .step(&format!("stat ok ({n} message(s), {size} octets)"));

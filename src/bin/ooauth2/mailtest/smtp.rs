@@ -3,9 +3,9 @@
 //! after STARTTLS, AUTH without an initial response; a successful AUTH is
 //! the whole test (nothing is sent).
 
+use super::Mechanism;
 use super::conn::Conn;
 use super::dialogue::{Caps, Checked, Dialect, Stage, Turn};
-use super::{Mechanism, shorten};
 use ooauth2::error::{Code, Error, Result};
 
 /// The name sent with EHLO.
@@ -34,15 +34,13 @@ fn smtp_reply(conn: &mut Conn) -> Result<Reply> {
             .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|c| c.parse::<u16>().ok());
         let Some(code) = code else {
-            return Err(Error::new(
-                Code::BadResponse,
-                format!(
-                    "{} did not answer as an SMTP server: '{}'",
-                    conn.target.at(),
-                    shorten(&line)
-                ),
-            )
-            .hint("check --port (SMTP: 587 with STARTTLS, 465 with implicit TLS) and --tls"));
+            return Err(conn
+                .unexpected(
+                    Code::BadResponse,
+                    "did not answer as an SMTP server:",
+                    &line,
+                )
+                .hint("check --port (SMTP: 587 with STARTTLS, 465 with implicit TLS) and --tls"));
         };
         let more = line.as_bytes().get(3) == Some(&b'-');
         lines.push(line.get(4..).unwrap_or("").to_string());
