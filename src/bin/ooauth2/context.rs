@@ -2,7 +2,7 @@
 //! named-account overlay, and a fresh engine over the real store, clock and
 //! terminal. Every front end reaches the core through here.
 
-use crate::ui::TerminalUi;
+use crate::terminal::TerminalUi;
 use ooauth2::config;
 use ooauth2::engine::{Answer, Engine, Options, Outcome};
 use ooauth2::error::{Error, Result};

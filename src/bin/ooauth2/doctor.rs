@@ -556,7 +556,7 @@ fn check_network(
     };
     let clock = SystemClock;
     // Never shown: every request here is made with interactive=never.
-    let mut ui = crate::ui::TerminalUi::new(false);
+    let mut ui = crate::terminal::TerminalUi::new(false);
     let mut engine = Engine::new(store.clone(), &clock, options, &mut ui);
     // Each token endpoint's host is asked once; its accounts share the answer.
     let mut reached: Vec<(String, bool)> = Vec::new();

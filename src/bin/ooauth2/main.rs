@@ -8,7 +8,7 @@ mod fast_token;
 mod front;
 mod mailtest;
 mod output;
-mod ui;
+mod terminal;
 
 use args::Cli;
 use clap::Parser;

@@ -197,7 +197,7 @@ fn configured_row(
 /// allowed by `NO_COLOR` and `TERM` (the same rule as the sign-in screen).
 fn use_style() -> bool {
     use std::io::IsTerminal;
-    std::io::stdout().is_terminal() && crate::ui::colour_allowed()
+    std::io::stdout().is_terminal() && crate::terminal::colour_allowed()
 }
 
 /// The aligned `status` table; with `bold`, the header line is bold.

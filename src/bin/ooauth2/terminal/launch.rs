@@ -1,0 +1,197 @@
+//! The programs started for the person: the user's `notify_cmd`, a desktop
+//! notification (`notify-send`) and the browser (`xdg-open`). Each gets
+//! stdin closed and our stderr as its stdout, so it can neither read the
+//! helper request nor write into our answer; none of them is ever handed a
+//! secret in argv.
+
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long `show` waits for a notifier before polling anyway.
+const NOTIFY_WAIT: Duration = Duration::from_secs(2);
+
+/// A `notify_cmd` and the account it speaks for.
+pub(super) struct Notify {
+    /// The command, run with `sh -c`.
+    command: String,
+    /// The account signing in, or empty.
+    user: String,
+}
+
+impl Notify {
+    /// The `notify_cmd` `command`, speaking for `user` (empty if unknown).
+    pub(super) fn new(command: String, user: &str) -> Notify {
+        Notify {
+            command,
+            user: user.to_string(),
+        }
+    }
+
+    /// Runs the command with the code in its environment (never in argv).
+    pub(super) fn run(&self, uri: &str, code: &str, expires_in: u64, message: &str) {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(&self.command)
+            .env("OOAUTH2_VERIFICATION_URI", uri)
+            .env("OOAUTH2_USER_CODE", code)
+            .env("OOAUTH2_EXPIRES_IN", expires_in.to_string())
+            .env("OOAUTH2_MESSAGE", message)
+            .env("OOAUTH2_ACCOUNT", &self.user);
+        run_notifier(cmd, "notify_cmd");
+    }
+}
+
+/// Tells the page (and the code, if there is one) by `notify-send`
+/// (`program`), for `user` if known.
+pub(super) fn desktop_notification(
+    program: PathBuf,
+    user: &str,
+    uri: &str,
+    code: &str,
+    expires_in: u64,
+) {
+    let account = if user.is_empty() {
+        String::new()
+    } else {
+        format!(" for {user}")
+    };
+    let body = if code.is_empty() {
+        format!("Open this page to sign in: {uri}")
+    } else {
+        format!(
+            "Open {uri} and enter the code {code} (valid for {} minutes).",
+            expires_in.div_ceil(60)
+        )
+    };
+    let mut cmd = Command::new(program);
+    cmd.arg("--app-name=ooauth2")
+        .arg("--urgency=critical")
+        .arg(format!("ooauth2: sign-in needed{account}"))
+        .arg(body);
+    run_notifier(cmd, "notify-send");
+}
+
+/// Runs a notifier with stdin closed and its stdout sent to our stderr, so
+/// it can neither read the helper request nor write into our answer. Waits
+/// a couple of seconds at most; a failure is a warning, the sign-in goes on.
+fn run_notifier(mut cmd: Command, name: &str) {
+    let warn = |why: String| {
+        eprintln!("ooauth2: warning: {name} {why}; still waiting for the sign-in");
+    };
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(our_stderr())
+        .stderr(Stdio::inherit())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return warn(format!("could not be started ({e})")),
+    };
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return,
+            Ok(Some(status)) => {
+                return warn(match status.code() {
+                    Some(c) => format!("failed with exit status {c}"),
+                    None => "was killed by a signal".to_string(),
+                });
+            }
+            Ok(None) if start.elapsed() < NOTIFY_WAIT => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(None) => {
+                // Still running (a notifier that waits for a click): reap it later.
+                std::thread::spawn(move || child.wait());
+                return;
+            }
+            Err(e) => return warn(format!("could not be waited for ({e})")),
+        }
+    }
+}
+
+/// Our stderr, as a child's stdout: what a helper program prints must never
+/// reach our stdout, which is the answer.
+fn our_stderr() -> Stdio {
+    match std::io::stderr().as_fd().try_clone_to_owned() {
+        Ok(fd) => Stdio::from(fd),
+        Err(_) => Stdio::null(),
+    }
+}
+
+/// Opens `url` (which holds no secret) with `xdg-open`; its output goes to
+/// stderr, never into our answer. A failure is a warning: the URL is printed.
+pub(super) fn open_browser(url: &str) {
+    match Command::new("xdg-open")
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(our_stderr())
+        .stderr(Stdio::inherit())
+        .spawn()
+    {
+        Ok(mut child) => {
+            std::thread::spawn(move || child.wait());
+        }
+        Err(e) => eprintln!("ooauth2: warning: cannot start xdg-open ({e}); open the page by hand"),
+    }
+}
+
+/// Whether `url` is a web page (what a browser may be handed).
+pub(super) fn is_web_url(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
+}
+
+/// Whether a browser can be opened unasked: a display and `xdg-open`.
+pub(super) fn browser_available() -> bool {
+    graphical_session() && on_path("xdg-open").is_some()
+}
+
+/// `notify-send`, when it may be used: not turned off, a desktop session,
+/// and the program on PATH.
+pub(super) fn notify_send(allowed: bool) -> Option<PathBuf> {
+    if !allowed || !desktop_session() {
+        return None;
+    }
+    on_path("notify-send")
+}
+
+/// Whether the environment variable is set to something.
+fn env_set(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
+}
+
+/// A display a browser can open on (X11 or Wayland).
+fn graphical_session() -> bool {
+    env_set("DISPLAY") || env_set("WAYLAND_DISPLAY")
+}
+
+/// A desktop session that can show a notification.
+fn desktop_session() -> bool {
+    env_set("DBUS_SESSION_BUS_ADDRESS") || graphical_session()
+}
+
+/// The executable `name` in a directory of PATH.
+fn on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .filter(|d| d.is_absolute())
+        .map(|d| d.join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_web_pages_are_opened() {
+        assert!(is_web_url("https://x/y") && is_web_url("HTTP://127.0.0.1/"));
+        assert!(!is_web_url("file:///etc/passwd") && !is_web_url("javascript:x"));
+    }
+}

@@ -1,0 +1,259 @@
+//! The person's side of a sign-in. At a terminal: the page and the code set
+//! apart, a QR code of the page when the window is large enough, and a live
+//! countdown until the code expires; ENTER polls at once, and in the auth
+//! code flow a pasted redirect URL (or code) stands in for the browser. In a
+//! pipe: the same instructions as plain text. With no terminal at all: the
+//! user's `notify_cmd`, else a desktop notification (`notify-send`). A
+//! browser is opened when asked, or by default in a desktop session.
+//!
+//! This file is what the engine sees: [`TerminalUi`] and its one `impl` per
+//! trait. Where text goes and when it may be styled is screen.rs, the words
+//! instructions.rs, the QR code qr.rs, the countdown countdown.rs, and the
+//! programs started for the person (notifiers, the browser) launch.rs.
+
+mod countdown;
+mod instructions;
+mod launch;
+mod qr;
+mod screen;
+
+pub use screen::colour_allowed;
+
+use countdown::Countdown;
+use launch::Notify;
+use ooauth2::engine::SignInUi;
+use ooauth2::oauth::{DeviceAuth, DeviceUi};
+use screen::Screen;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError, channel};
+use std::time::{Duration, Instant};
+
+/// Sign-in instructions for a person at a terminal.
+pub struct TerminalUi {
+    /// Whether lines on stdin are the person's (the login command, legacy
+    /// mode): ENTER polls now, a pasted line answers the auth code flow.
+    enter_on_stdin: bool,
+    /// The person's stdin lines, once something listens for them.
+    lines: Option<Receiver<String>>,
+    /// The `notify_cmd`, if there is one.
+    notify: Option<Notify>,
+    /// The account signing in, if known (for notifications).
+    user: String,
+    /// `open_browser`: `None` opens one when a desktop session is detected.
+    open: Option<bool>,
+    /// The live countdown of a device sign-in shown on a terminal.
+    countdown: Option<Countdown>,
+    /// Whether `notify-send` may stand in for a missing `notify_cmd`.
+    notify_send: bool,
+}
+
+impl TerminalUi {
+    /// A UI; with `enter_on_stdin`, lines on stdin are the person's.
+    pub fn new(enter_on_stdin: bool) -> TerminalUi {
+        TerminalUi {
+            enter_on_stdin,
+            lines: None,
+            notify: None,
+            user: String::new(),
+            open: None,
+            countdown: None,
+            notify_send: true,
+        }
+    }
+
+    /// Whether `notify-send` may tell the code when nothing else can
+    /// (`OOAUTH2_NOTIFY_SEND=0` says no).
+    pub fn with_notify_send(mut self, allowed: bool) -> TerminalUi {
+        self.notify_send = allowed;
+        self
+    }
+
+    /// Tells the code to `command` (run with `sh -c`) when no terminal can
+    /// show it; `user` is the account signing in, if known. With a command,
+    /// a sign-in is possible without a terminal.
+    pub fn with_notify(mut self, command: Option<String>, user: Option<&str>) -> TerminalUi {
+        self.user = user.unwrap_or_default().to_string();
+        self.notify = command
+            .filter(|c| !c.trim().is_empty())
+            .map(|command| Notify::new(command, user.unwrap_or_default()));
+        self
+    }
+
+    /// The `open_browser` wish: `Some(true)` always opens the sign-in page,
+    /// `Some(false)` never, `None` when a desktop session is detected.
+    pub fn with_open(mut self, open: Option<bool>) -> TerminalUi {
+        self.open = open;
+        self
+    }
+
+    /// `notify-send`, when this UI may use it.
+    fn notify_send(&self) -> Option<PathBuf> {
+        launch::notify_send(self.notify_send)
+    }
+
+    /// Starts reading stdin lines, once, if they are the person's.
+    fn listen_for_lines(&mut self) {
+        if !self.enter_on_stdin || self.lines.is_some() {
+            return;
+        }
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let stdin = std::io::stdin();
+            let mut line = String::new();
+            while stdin.lock().read_line(&mut line).is_ok_and(|n| n > 0) {
+                if tx.send(std::mem::take(&mut line)).is_err() {
+                    break;
+                }
+            }
+        });
+        self.lines = Some(rx);
+    }
+
+    /// Opens `page` in a browser when that is wished (or, unsaid, when a
+    /// desktop session can show one) and it is a web page.
+    fn maybe_open(&self, page: &str) {
+        let open = self.open.unwrap_or_else(launch::browser_available);
+        if open && launch::is_web_url(page) {
+            launch::open_browser(page);
+        }
+    }
+
+    /// Tells the person by `notify_cmd`, else `notify-send`, when no
+    /// terminal can show the instructions.
+    fn notify_elsewhere(&self, uri: &str, code: &str, expires_in: u64, message: &str) {
+        if screen::terminal() {
+            return;
+        }
+        if let Some(notify) = &self.notify {
+            notify.run(uri, code, expires_in, message);
+        } else if let Some(program) = self.notify_send() {
+            launch::desktop_notification(program, &self.user, uri, code, expires_in);
+        }
+    }
+
+    /// Waits up to `d` for a line on stdin; true if one came (poll now).
+    fn wait_for_line(&mut self, d: Duration) -> bool {
+        let Some(rx) = &self.lines else {
+            std::thread::sleep(d);
+            return false;
+        };
+        let start = Instant::now();
+        match rx.recv_timeout(d) {
+            Ok(_) => true,
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(d.saturating_sub(start.elapsed()));
+                self.lines = None;
+                false
+            }
+        }
+    }
+}
+
+impl DeviceUi for TerminalUi {
+    fn show(&mut self, auth: &DeviceAuth) {
+        let message = instructions::device_message(auth);
+        self.listen_for_lines();
+        let enter_hint = self.lines.is_some() && std::io::stdin().is_terminal();
+        let screen = Screen::open();
+        // The page with the code filled in, where the provider gives one.
+        let page = auth
+            .verification_uri_complete
+            .as_deref()
+            .unwrap_or(&auth.verification_uri);
+        if !matches!(screen, Some(Screen::Stderr)) {
+            // A pipe or a log file: the plain text, no escapes, no redraws.
+            let text = instructions::device_plain(&message, auth.expires_in, enter_hint);
+            let _ = std::io::stderr().write_all(text.as_bytes());
+        }
+        if let Some(mut screen) = screen {
+            let colour = colour_allowed();
+            let qr = screen
+                .size()
+                .and_then(|(cols, rows)| qr::qr_block(page, cols, rows, colour));
+            screen.write(&instructions::device_screen(
+                auth,
+                colour,
+                qr.as_deref(),
+                enter_hint,
+            ));
+            let expires_in = Duration::from_secs(auth.expires_in);
+            self.countdown = Some(Countdown::start(screen, expires_in));
+        }
+        self.maybe_open(page);
+        self.notify_elsewhere(
+            &auth.verification_uri,
+            &auth.user_code,
+            auth.expires_in,
+            &message,
+        );
+    }
+
+    fn wait(&mut self, interval: Duration) {
+        let end = Instant::now() + interval;
+        loop {
+            if let Some(c) = &mut self.countdown {
+                c.tick();
+            }
+            let now = Instant::now();
+            if now >= end {
+                return;
+            }
+            let step = match &self.countdown {
+                Some(c) => c.until_next_change(now).min(end - now),
+                None => end - now,
+            };
+            if self.wait_for_line(step) {
+                return;
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(mut c) = self.countdown.take() {
+            c.clear();
+        }
+    }
+
+    fn warn(&mut self, message: &str) {
+        // The warning must not land in the middle of the countdown line.
+        if let Some(c) = &mut self.countdown
+            && c.on_stderr()
+        {
+            c.clear();
+        }
+        eprintln!("ooauth2: warning: {message}");
+    }
+
+    fn pasted(&mut self) -> Option<String> {
+        let rx = self.lines.as_ref()?;
+        match rx.try_recv() {
+            Ok(line) => Some(line),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => {
+                self.lines = None;
+                None
+            }
+        }
+    }
+
+    fn show_authorize(&mut self, url: &str, redirect_uri: &str, wait: Duration) {
+        self.listen_for_lines();
+        let text = instructions::authorize(url, redirect_uri, wait, self.lines.is_some());
+        let _ = std::io::stderr().write_all(text.as_bytes());
+        // Redirected stderr: the person sees it on the terminal too.
+        if let Some(mut tty @ Screen::Tty(_)) = Screen::open() {
+            tty.write(&text);
+        }
+        self.maybe_open(url);
+        // The browser flow has no code to type: the page itself is the message.
+        self.notify_elsewhere(url, "", wait.as_secs(), &text);
+    }
+}
+
+impl SignInUi for TerminalUi {
+    fn can_prompt(&self) -> bool {
+        screen::terminal() || self.notify.is_some() || self.notify_send().is_some()
+    }
+}
