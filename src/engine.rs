@@ -4,7 +4,8 @@
 
 use crate::account::Account;
 use crate::error::{Code, Error, Result};
-use crate::oauth::{self, Client, DeviceUi, Http, HttpConfig, TokenResponse};
+use crate::flows::{self, SignInUi};
+use crate::oauth::{self, Client, Http, HttpConfig, TokenResponse};
 use crate::provider;
 use crate::provider::Flow;
 use crate::request::{Action, Interactive, Request};
@@ -14,12 +15,6 @@ use crate::store::{AccountLock, CachedDiscovery, Record, Store};
 use crate::time::Clock;
 use std::borrow::Cow;
 use std::time::Duration;
-
-/// The terminal side of a sign-in.
-pub trait SignInUi: DeviceUi {
-    /// Whether a terminal can show sign-in instructions (for `interactive=auto`).
-    fn can_prompt(&self) -> bool;
-}
 
 /// Where an answered token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -455,14 +450,14 @@ impl<'a> Engine<'a> {
             .as_ref()
             .ok_or_else(|| Error::new(Code::NetworkError, "no HTTP client"))?;
         match req.flow {
-            Flow::Device => oauth::device_flow(http, endpoints, &client, scope, &mut *self.ui),
+            Flow::Device => flows::device_flow(http, endpoints, &client, scope, &mut *self.ui),
             Flow::AuthCode => {
-                let opts = oauth::AuthCodeOptions {
+                let opts = flows::AuthCodeOptions {
                     redirect_port: req.redirect_port,
                     timeout: Duration::from_secs(req.signin_timeout),
                     user: Some(account.user.as_str()).filter(|u| !u.is_empty()),
                 };
-                oauth::authcode_flow(http, endpoints, &client, scope, &opts, &mut *self.ui)
+                flows::authcode_flow(http, endpoints, &client, scope, &opts, &mut *self.ui)
             }
         }
     }
@@ -751,19 +746,16 @@ mod tests {
     /// A UI that must never be used: these tests run no sign-in.
     struct NoUi;
 
-    impl DeviceUi for NoUi {
+    impl SignInUi for NoUi {
+        fn can_prompt(&self) -> bool {
+            false
+        }
         fn show(&mut self, _: &DeviceAuth) {
             panic!("no sign-in expected");
         }
         fn wait(&mut self, _: Duration) {}
         fn show_authorize(&mut self, _: &str, _: &str, _: Duration) {
             panic!("no sign-in expected");
-        }
-    }
-
-    impl SignInUi for NoUi {
-        fn can_prompt(&self) -> bool {
-            false
         }
     }
 

@@ -6,8 +6,8 @@
 //! user's `notify_cmd`, else a desktop notification (`notify-send`). A
 //! browser is opened when asked, or by default in a desktop session.
 
-use ooauth2::engine::SignInUi;
-use ooauth2::oauth::{DeviceAuth, DeviceUi};
+use ooauth2::flows::SignInUi;
+use ooauth2::oauth::DeviceAuth;
 use qrcodegen::{QrCode, QrCodeEcc};
 use std::fs::OpenOptions;
 use std::io::{BufRead, IsTerminal, Write};
@@ -452,7 +452,11 @@ fn device_screen(auth: &DeviceAuth, bold: bool, qr: Option<&str>, enter_hint: bo
     text
 }
 
-impl DeviceUi for TerminalUi {
+impl SignInUi for TerminalUi {
+    fn can_prompt(&self) -> bool {
+        terminal() || self.notify.is_some() || self.notify_send().is_some()
+    }
+
     fn show(&mut self, auth: &DeviceAuth) {
         let message = auth.message.clone().unwrap_or_else(|| {
             format!(
@@ -619,12 +623,6 @@ fn open_browser(url: &str) {
             std::thread::spawn(move || child.wait());
         }
         Err(e) => eprintln!("ooauth2: warning: cannot start xdg-open ({e}); open the page by hand"),
-    }
-}
-
-impl SignInUi for TerminalUi {
-    fn can_prompt(&self) -> bool {
-        terminal() || self.notify.is_some() || self.notify_send().is_some()
     }
 }
 

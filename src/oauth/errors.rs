@@ -1,0 +1,208 @@
+//! What a provider's refusal means: its OAuth `error` (RFC 6749 §5.2,
+//! §4.1.2.1, RFC 8628 §3.5) and Microsoft's AADSTS number classified into
+//! our typed [`Error`], with the hint that fits, where the answer arrives.
+
+use crate::error::{Code, Error, one_line, shorten};
+use serde_json::Value;
+
+/// The error code an OAuth `error` value means (RFC 6749 §4.1.2.1, §5.2,
+/// RFC 8628 §3.5), if it is one of the known ones.
+fn known_error(err: &str) -> Option<Code> {
+    Some(match err {
+        "invalid_grant" | "interaction_required" | "consent_required" | "login_required" => {
+            Code::InvalidGrant
+        }
+        "invalid_client" | "unauthorized_client" => Code::InvalidClient,
+        "invalid_scope" => Code::InvalidScope,
+        "authorization_declined" | "access_denied" => Code::AccessDenied,
+        "expired_token" => Code::ExpiredToken,
+        "bad_verification_code" => Code::BadVerificationCode,
+        "temporarily_unavailable" | "server_error" => Code::ServerError,
+        _ => return None,
+    })
+}
+
+/// Turns a non-200 answer into a typed error naming the provider's reason.
+pub(super) fn error_reply(status: u16, body: &[u8], host: &str) -> Error {
+    let v = serde_json::from_slice::<Value>(body).ok();
+    let oauth = v
+        .as_ref()
+        .and_then(|v| v.get("error").and_then(Value::as_str).map(|e| (e, v)));
+    let Some((err, v)) = oauth else {
+        return without_oauth_error(status, host);
+    };
+    let code = match known_error(err) {
+        Some(c) => c,
+        None if status == 429 || status >= 500 => Code::ServerError,
+        None => Code::ProviderError,
+    };
+    let shown_err = shorten(err, 60);
+    let message = match description(v) {
+        Some(d) => format!("{host} refused: {shown_err}: {d}"),
+        None => format!("{host} refused: {shown_err}"),
+    };
+    let e = Error::new(code, message);
+    match refusal_hint(code, v) {
+        Some(h) => e.hint(h),
+        None => e,
+    }
+}
+
+fn without_oauth_error(status: u16, host: &str) -> Error {
+    if status == 429 || status >= 500 {
+        return Error::new(
+            Code::ServerError,
+            format!("{host} answered HTTP {status} after retries"),
+        )
+        .hint("the provider has a problem; try again later");
+    }
+    Error::new(
+        Code::BadResponse,
+        format!("{host} answered HTTP {status} without an OAuth error"),
+    )
+    .hint("check the authority and tenant")
+}
+
+/// The first line of `error_description`, as our message quotes it.
+fn description(v: &Value) -> Option<String> {
+    v.get("error_description")
+        .and_then(Value::as_str)
+        // Microsoft appends Trace ID / Correlation ID lines; the first line says it all.
+        .map(|d| one_line(d.split(['\r', '\n']).next().unwrap_or("")))
+        // Quoted inside our sentence, which ends without a period.
+        .map(|d| d.trim_end_matches(['.', ' ']).to_string())
+        .filter(|d| !d.is_empty())
+}
+
+fn refusal_hint(code: Code, v: &Value) -> Option<&'static str> {
+    // Device-flow outcomes say what happened to the sign-in; Microsoft tags
+    // them with AADSTS codes whose usual hints speak of refresh tokens.
+    match code {
+        Code::AccessDenied => Some("the sign-in was declined; run the command again to retry"),
+        Code::ExpiredToken => {
+            Some("the code expired; run the command again and finish the sign-in in time")
+        }
+        Code::BadVerificationCode => {
+            Some("the provider no longer knows this sign-in code; run the command again")
+        }
+        Code::ServerError => aadsts_code(v)
+            .and_then(aadsts_hint)
+            .or(Some("the provider has a problem; try again later")),
+        _ => aadsts_code(v).and_then(aadsts_hint),
+    }
+}
+
+/// ` ERROR AADSTSn` for the `-v` line of an error answer; empty otherwise.
+pub(super) fn summary(status: u16, body: &[u8]) -> String {
+    if status < 400 {
+        return String::new();
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) => {
+            let err = v.get("error").and_then(Value::as_str).unwrap_or("?");
+            match aadsts_code(&v) {
+                Some(c) => format!(" {err} AADSTS{c}"),
+                None => format!(" {err}"),
+            }
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// Microsoft's number for a refusal: `error_codes`, else the `AADSTSn` its
+/// description starts with.
+fn aadsts_code(v: &Value) -> Option<u64> {
+    if let Some(c) = v
+        .get("error_codes")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .and_then(Value::as_u64)
+    {
+        return Some(c);
+    }
+    aadsts_in(v.get("error_description")?.as_str()?)
+}
+
+/// The AADSTS code a Microsoft error message names, if any.
+pub fn aadsts_in(text: &str) -> Option<u64> {
+    let rest = &text[text.find("AADSTS")? + 6..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Plain-language fixes for the AADSTS codes mail users meet.
+pub fn aadsts_hint(code: u64) -> Option<&'static str> {
+    Some(match code {
+        700082 => "the refresh token expired after 90 days without use; sign in again",
+        50173 => "the grant was revoked (password change or admin action); sign in again",
+        70000 => {
+            "the refresh token is not valid any more (revoked, or from another app); sign in again"
+        }
+        70043 => {
+            "your organisation's sign-in frequency policy requires a new sign-in; sign in again"
+        }
+        7000218 => {
+            "the app registration must allow public client flows (Azure portal > App registrations > Authentication > Allow public client flows: Yes), or pass client_secret"
+        }
+        900144 => "a required parameter (often the scope) is missing; check client_id and scope",
+        65001 => {
+            "the app has no consent for these permissions; sign in again and accept, or ask an administrator to grant consent"
+        }
+        70011 => {
+            "the scope is not valid for this account; use https://outlook.office.com/ scopes (personal accounts refuse outlook.office365.com)"
+        }
+        700016 => "no app with this client id exists in this tenant; check client_id and tenant",
+        90002 => "the tenant does not exist; check tenant",
+        50076 | 50079 => "multi-factor authentication is required; sign in again",
+        _ => return None,
+    })
+}
+
+/// An error the provider sent back through the browser's redirect
+/// (RFC 6749 §4.1.2.1), as a typed error.
+pub(crate) fn redirect_error(err: &str, description: Option<&str>) -> Error {
+    let code = known_error(err).unwrap_or(Code::ProviderError);
+    let shown = shorten(err, 60);
+    let message = match description.filter(|d| !d.is_empty()) {
+        Some(d) => format!("the sign-in was refused: {shown}: {d}"),
+        None => format!("the sign-in was refused: {shown}"),
+    };
+    let hint = match code {
+        Code::AccessDenied => {
+            "the sign-in was declined or cancelled; run the command again to retry"
+        }
+        Code::InvalidClient => {
+            "check client_id, and that the app registration has the redirect URI http://localhost (Mobile and desktop applications)"
+        }
+        Code::InvalidScope => "check scope",
+        Code::ServerError => "the provider has a problem; try again later",
+        _ => "run the command again; if it keeps failing, check client_id, tenant and scope",
+    };
+    Error::new(code, message).hint(hint)
+}
+
+/// The device code ran out before the user finished signing in.
+pub(crate) fn expired_code() -> Error {
+    Error::new(
+        Code::ExpiredToken,
+        "the sign-in code expired before the sign-in was completed",
+    )
+    .hint("run the command again and finish the sign-in within the time shown")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aadsts_codes_for_doctor() {
+        assert_eq!(
+            aadsts_in("h refused: invalid_client: AADSTS7000218: x"),
+            Some(7000218)
+        );
+        assert_eq!(
+            aadsts_in("h refused: invalid_grant: Token has been expired"),
+            None
+        );
+    }
+}
