@@ -250,7 +250,7 @@ impl<'a> Engine<'a> {
                     // access token that would not serve the account's usual scope.
                     let now = self.clock.now();
                     if let Some(new_rt) = &tok.refresh_token {
-                        rec.refresh_token = Some(new_rt.clone());
+                        rec.refresh_token = Some(new_rt.expose().to_string());
                         rec.refresh_token_obtained_at = Some(now);
                     }
                     rec.needs_login = None;
@@ -258,7 +258,7 @@ impl<'a> Engine<'a> {
                     self.store.save(lock, &rec)?;
                     return Ok(Answer {
                         user: account.user.clone(),
-                        access_token: tok.access_token.clone(),
+                        access_token: tok.access_token.expose().to_string(),
                         token_type: tok.token_type.clone(),
                         expires_at: now.saturating_add(tok.expires_in),
                         expires_in: tok.expires_in,
@@ -366,14 +366,14 @@ impl<'a> Engine<'a> {
 
     /// The client credentials of a request. Called only just before a
     /// grant, so a `client_secret_cmd` runs only when the provider is reached.
-    fn client(&mut self, req: &Request, account: &Account) -> Result<(String, Option<String>)> {
+    fn client(&mut self, req: &Request, account: &Account) -> Result<(String, Option<Secret>)> {
         let secret = match (&req.client_secret, &req.client_secret_cmd) {
-            (Some(s), _) => Some(s.expose().to_string()),
+            (Some(s), _) => Some(s.clone()),
             (None, Some(cmd)) => {
                 if self.command_secret.is_none() {
                     self.command_secret = Some(cmd.run(self.secret_cmd_timeout)?);
                 }
-                self.command_secret.as_ref().map(|s| s.expose().to_string())
+                self.command_secret.clone()
             }
             (None, None) => None,
         };
@@ -392,13 +392,13 @@ impl<'a> Engine<'a> {
         let (id, secret) = self.client(&req, account)?;
         let client = Client {
             id: &id,
-            secret: secret.as_deref(),
+            secret: secret.as_ref(),
         };
         oauth::refresh(
             self.http()?,
             &req.endpoints.token,
             &client,
-            refresh_token,
+            &Secret::new(refresh_token),
             scope,
         )
     }
@@ -442,7 +442,7 @@ impl<'a> Engine<'a> {
         let (id, secret) = self.client(req, account)?;
         let client = Client {
             id: &id,
-            secret: secret.as_deref(),
+            secret: secret.as_ref(),
         };
         self.http()?;
         let http = self
@@ -598,12 +598,12 @@ impl<'a> Engine<'a> {
     /// Puts a token answer into the record; a rotated refresh token replaces the old.
     fn apply(&self, rec: &mut Record, tok: &TokenResponse) {
         let now = self.clock.now();
-        rec.access_token = Some(tok.access_token.clone());
+        rec.access_token = Some(tok.access_token.expose().to_string());
         rec.token_type = Some(tok.token_type.clone());
         rec.expires_at = Some(now.saturating_add(tok.expires_in));
         rec.granted_scope = tok.scope.clone();
         if let Some(rt) = &tok.refresh_token {
-            rec.refresh_token = Some(rt.clone());
+            rec.refresh_token = Some(rt.expose().to_string());
             rec.refresh_token_obtained_at = Some(now);
         }
         rec.needs_login = None;
@@ -691,7 +691,7 @@ impl Engine<'_> {
                 if let Err(e) = self.check_user(&tok, &account.user) {
                     return Ok(RefreshCheck::Refused(e));
                 }
-                let rotated = tok.refresh_token.as_ref().is_some_and(|n| *n != rt);
+                let rotated = tok.refresh_token.as_ref().is_some_and(|n| n.expose() != rt);
                 self.persist(&lock, &account, Some(rec), &scope, &tok, Source::Refresh)?;
                 Ok(RefreshCheck::Refreshed { rotated })
             }
@@ -715,7 +715,7 @@ impl Engine<'_> {
         let (id, secret) = self.client(req, &account)?;
         let client = Client {
             id: &id,
-            secret: secret.as_deref(),
+            secret: secret.as_ref(),
         };
         let scope = req.provider.signin_scope(req.default_scope());
         oauth::check_device_flow(self.http()?, &req.endpoints, &client, &scope)

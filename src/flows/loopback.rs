@@ -11,6 +11,7 @@
 
 use super::SignInUi;
 use crate::error::{Code, Error, Result};
+use crate::secret::Secret;
 use reqwest::Url;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -67,7 +68,7 @@ impl Listener {
         state: &str,
         timeout: Duration,
         ui: &mut dyn SignInUi,
-    ) -> Result<String> {
+    ) -> Result<Secret> {
         let deadline = Instant::now() + timeout;
         self.listener.set_nonblocking(true).map_err(|e| {
             Error::new(
@@ -93,7 +94,7 @@ impl Listener {
         now: Instant,
         deadline: Instant,
         ui: &mut dyn SignInUi,
-    ) -> Option<Result<String>> {
+    ) -> Option<Result<Secret>> {
         match self.listener.accept() {
             Ok((stream, _)) => serve(stream, state, deadline),
             Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => {
@@ -128,7 +129,7 @@ impl Listener {
 }
 
 /// What a pasted line does to the wait. `None`: keep waiting.
-fn pasted(line: &str, state: &str, ui: &mut dyn SignInUi) -> Option<Result<String>> {
+fn pasted(line: &str, state: &str, ui: &mut dyn SignInUi) -> Option<Result<Secret>> {
     match check_paste(line, state) {
         Pasted::Code(code) => Some(Ok(code)),
         Pasted::Refused(e) => Some(Err(e)),
@@ -145,7 +146,7 @@ fn pasted(line: &str, state: &str, ui: &mut dyn SignInUi) -> Option<Result<Strin
 }
 
 /// Answers one connection. `None`: not the redirect, keep waiting.
-fn serve(mut stream: TcpStream, state: &str, deadline: Instant) -> Option<Result<String>> {
+fn serve(mut stream: TcpStream, state: &str, deadline: Instant) -> Option<Result<Secret>> {
     let left = deadline.saturating_duration_since(Instant::now());
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(READ_TIMEOUT.min(left).max(Duration::from_millis(10))));
@@ -197,7 +198,7 @@ fn serve(mut stream: TcpStream, state: &str, deadline: Instant) -> Option<Result
 }
 
 /// The redirect's code, if the redirect is one this sign-in may use.
-fn check_redirect(url: &Url, state: &str) -> Result<String> {
+fn check_redirect(url: &Url, state: &str) -> Result<Secret> {
     let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     let one = |k: &str| -> Result<Option<&str>> {
         let mut it = pairs
@@ -230,7 +231,7 @@ fn check_redirect(url: &Url, state: &str) -> Result<String> {
                 && c.len() <= 8192
                 && c.bytes().all(|b| (0x21..=0x7e).contains(&b)) =>
         {
-            Ok(c.to_string())
+            Ok(Secret::from(c))
         }
         Some(_) => Err(bad_redirect("the redirect holds a code that is not a code")),
         None => Err(bad_redirect("the redirect has neither a code nor an error")),
@@ -241,7 +242,7 @@ fn check_redirect(url: &Url, state: &str) -> Result<String> {
 #[derive(Debug)]
 enum Pasted {
     /// A code to exchange: from an address whose state matched, or typed bare.
-    Code(String),
+    Code(Secret),
     /// An address that ends the sign-in: a state mismatch, an `error=`, no code.
     Refused(Error),
     /// An empty line (ENTER alone): nothing to do.
@@ -285,7 +286,7 @@ fn check_paste(line: &str, state: &str) -> Pasted {
         && !line.contains("://")
         && line.bytes().all(|b| (0x21..=0x7e).contains(&b));
     if code_like {
-        Pasted::Code(line.to_string())
+        Pasted::Code(Secret::from(line))
     } else {
         Pasted::Unclear
     }
@@ -372,7 +373,9 @@ mod tests {
     #[test]
     fn redirects_are_checked_before_a_code_is_handed_on() {
         assert_eq!(
-            check_redirect(&redirect("code=c1&state=s"), "s").unwrap(),
+            check_redirect(&redirect("code=c1&state=s"), "s")
+                .unwrap()
+                .expose(),
             "c1"
         );
         for (q, code) in [
@@ -407,7 +410,7 @@ mod tests {
     #[test]
     fn pasted_lines_are_checked_like_redirects() {
         let code = |p: Pasted| match p {
-            Pasted::Code(c) => c,
+            Pasted::Code(c) => c.expose().to_string(),
             other => panic!("not a code: {other:?}"),
         };
         let refused = |p: Pasted| match p {

@@ -3,6 +3,7 @@
 //! the user opens to sign in.
 
 use crate::error::{Code, Error, Result};
+use crate::secret::Secret;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Url;
@@ -26,15 +27,15 @@ pub(super) fn random_token(bytes: usize) -> Result<String> {
 /// RFC 7636 §4.1 `code_verifier` (32 random bytes: 43 characters) and its
 /// §4.2 S256 `code_challenge`.
 pub(super) struct Pkce {
-    pub(super) verifier: String,
+    pub(super) verifier: Secret,
     pub(super) challenge: String,
 }
 
 impl Pkce {
     /// A fresh verifier and its challenge.
     pub(super) fn new() -> Result<Pkce> {
-        let verifier = random_token(32)?;
-        let challenge = s256(&verifier);
+        let verifier = Secret::new(random_token(32)?);
+        let challenge = s256(verifier.expose());
         Ok(Pkce {
             verifier,
             challenge,
@@ -108,10 +109,11 @@ mod tests {
         assert!((43..=128).contains(&a.verifier.len()));
         assert!(
             a.verifier
+                .expose()
                 .bytes()
                 .all(|c| c.is_ascii_alphanumeric() || b"-._~".contains(&c))
         );
-        assert_eq!(a.challenge, s256(&a.verifier));
+        assert_eq!(a.challenge, s256(a.verifier.expose()));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use super::errors::error_reply;
 use super::http::{Http, Reply, Retry, host_of};
 use crate::error::{Code, Error, Result, one_line};
+use crate::secret::Secret;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
@@ -13,11 +14,11 @@ use serde_json::{Map, Value};
 /// A token endpoint's successful answer.
 #[derive(Clone)]
 pub(crate) struct TokenResponse {
-    pub(crate) access_token: String,
+    pub(crate) access_token: Secret,
     pub(crate) token_type: String,
     pub(crate) expires_in: u64,
     pub(crate) scope: Option<String>,
-    pub(crate) refresh_token: Option<String>,
+    pub(crate) refresh_token: Option<Secret>,
     /// The account named in the id_token, when there was one.
     pub(crate) id_user: Option<String>,
 }
@@ -36,7 +37,7 @@ impl std::fmt::Debug for TokenResponse {
 #[derive(Debug, Clone)]
 pub struct DeviceAuth {
     /// The code this process polls with; never shown.
-    pub device_code: String,
+    pub device_code: Secret,
     /// The code the user enters on the page.
     pub user_code: String,
     /// The page where the user enters the code.
@@ -55,14 +56,14 @@ pub struct DeviceAuth {
 /// The client credentials sent with every grant.
 pub(crate) struct Client<'a> {
     pub(crate) id: &'a str,
-    pub(crate) secret: Option<&'a str>,
+    pub(crate) secret: Option<&'a Secret>,
 }
 
 impl Client<'_> {
     fn form<'a>(&'a self, form: &mut Vec<(&'a str, &'a str)>) {
         form.push(("client_id", self.id));
         if let Some(s) = self.secret {
-            form.push(("client_secret", s));
+            form.push(("client_secret", s.expose()));
         }
     }
 }
@@ -72,12 +73,12 @@ pub(crate) fn refresh(
     http: &Http,
     token_url: &str,
     client: &Client,
-    refresh_token: &str,
+    refresh_token: &Secret,
     scope: &str,
 ) -> Result<TokenResponse> {
     let mut form = vec![
         ("grant_type", "refresh_token"),
-        ("refresh_token", refresh_token),
+        ("refresh_token", refresh_token.expose()),
         // Microsoft answers AADSTS900144 in practice when the scope is left out.
         ("scope", scope),
     ];
@@ -120,7 +121,11 @@ pub(crate) fn start_device(
             format!("the device authorization answer of {host} has no {k}"),
         )
     };
-    let device_code = text("device_code").ok_or_else(|| missing("device_code"))?;
+    let device_code = obj
+        .get("device_code")
+        .and_then(Value::as_str)
+        .map(Secret::from)
+        .ok_or_else(|| missing("device_code"))?;
     let user_code = text("user_code").ok_or_else(|| missing("user_code"))?;
     // Google spells it verification_url.
     let verification_uri = text("verification_uri")
@@ -151,11 +156,11 @@ pub(crate) fn poll_device(
     http: &Http,
     token_url: &str,
     client: &Client,
-    device_code: &str,
+    device_code: &Secret,
 ) -> Result<Poll> {
     let mut form = vec![
         ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-        ("device_code", device_code),
+        ("device_code", device_code.expose()),
     ];
     client.form(&mut form);
     let reply = http.post_form(
@@ -184,16 +189,16 @@ pub(crate) fn exchange_code(
     http: &Http,
     token_url: &str,
     client: &Client,
-    code: &str,
-    verifier: &str,
+    code: &Secret,
+    verifier: &Secret,
     redirect_uri: &str,
     scope: Option<&str>,
 ) -> Result<TokenResponse> {
     let mut form = vec![
         ("grant_type", "authorization_code"),
-        ("code", code),
+        ("code", code.expose()),
         ("redirect_uri", redirect_uri),
-        ("code_verifier", verifier),
+        ("code_verifier", verifier.expose()),
     ];
     if let Some(scope) = scope {
         form.push(("scope", scope));
@@ -280,12 +285,12 @@ fn token_reply(reply: &Reply, host: &str) -> Result<TokenResponse> {
 
 /// The `access_token`: visible ASCII only, as the wire protocol and the
 /// SASL strings carry it on one line.
-fn access_token(obj: &Map<String, Value>) -> std::result::Result<String, &'static str> {
+fn access_token(obj: &Map<String, Value>) -> std::result::Result<Secret, &'static str> {
     match obj.get("access_token") {
         Some(Value::String(s))
             if !s.is_empty() && s.bytes().all(|b| (0x21..=0x7e).contains(&b)) =>
         {
-            Ok(s.clone())
+            Ok(Secret::from(s.as_str()))
         }
         Some(_) => Err("has an access_token that is not a token"),
         None => Err("has no access_token"),
@@ -304,13 +309,13 @@ fn expires_in(obj: &Map<String, Value>) -> std::result::Result<u64, &'static str
 
 /// The rotated `refresh_token`, if one came: printable ASCII only, as the
 /// store and the wire protocol carry it on one line.
-fn refresh_token(obj: &Map<String, Value>) -> std::result::Result<Option<String>, &'static str> {
+fn refresh_token(obj: &Map<String, Value>) -> std::result::Result<Option<Secret>, &'static str> {
     match obj.get("refresh_token") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s))
             if !s.is_empty() && s.bytes().all(|b| (0x20..=0x7e).contains(&b)) =>
         {
-            Ok(Some(s.clone()))
+            Ok(Some(Secret::from(s.as_str())))
         }
         Some(_) => Err("has a refresh_token that is not a token"),
     }
@@ -350,9 +355,9 @@ mod tests {
             "h",
         )
         .unwrap();
-        assert_eq!(ok.access_token, "at");
+        assert_eq!(ok.access_token.expose(), "at");
         assert_eq!(ok.expires_in, 3599);
-        assert_eq!(ok.refresh_token.as_deref(), Some("rt"));
+        assert_eq!(ok.refresh_token.as_ref().map(Secret::expose), Some("rt"));
         for body in [
             r#"{"expires_in":1}"#,
             r#"{"access_token":"at"}"#,
@@ -396,6 +401,29 @@ mod tests {
             token_reply(&reply(503, "oops"), "h").unwrap_err().code,
             Code::ServerError
         );
+    }
+
+    #[test]
+    fn tokens_and_codes_stay_out_of_debug_output() {
+        let tok = token_reply(
+            &reply(
+                200,
+                r#"{"access_token":"AT-SECRET","expires_in":1,"refresh_token":"RT-SECRET"}"#,
+            ),
+            "h",
+        )
+        .unwrap();
+        let auth = DeviceAuth {
+            device_code: Secret::new("DC-SECRET"),
+            user_code: "ABCD".into(),
+            verification_uri: "https://example.com/device".into(),
+            verification_uri_complete: None,
+            expires_in: 900,
+            interval: 5,
+            message: None,
+        };
+        let shown = format!("{tok:?} {auth:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
     }
 
     #[test]
