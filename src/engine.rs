@@ -294,7 +294,7 @@ impl<'a> Engine<'a> {
                         Some(h) => format!("{h}; run: {}", req.login_command(&account.user)),
                         None => format!("run: {}", req.login_command(&account.user)),
                     };
-                    let e = Error::new(e.code, e.message).hint(hint);
+                    let e = e.hint(hint);
                     let login =
                         format!("; sign in again soon: {}", req.login_command(&account.user));
                     return self.cached_despite(&rec, e, &login);

@@ -1,8 +1,9 @@
 //! What a provider's refusal means: its OAuth `error` (RFC 6749 §5.2,
 //! §4.1.2.1, RFC 8628 §3.5) and Microsoft's AADSTS number classified into
 //! our typed [`Error`], with the hint that fits, where the answer arrives.
+//! Both codes stay in the error as a [`ProviderCode`].
 
-use crate::error::{Code, Error, one_line, shorten};
+use crate::error::{Code, Error, ProviderCode, one_line, shorten};
 use serde_json::Value;
 
 /// The error code an OAuth `error` value means (RFC 6749 §4.1.2.1, §5.2,
@@ -37,11 +38,16 @@ pub(super) fn error_reply(status: u16, body: &[u8], host: &str) -> Error {
         None => Code::ProviderError,
     };
     let shown_err = shorten(err, 60);
-    let message = match description(v) {
+    let description = description(v);
+    let message = match &description {
         Some(d) => format!("{host} refused: {shown_err}: {d}"),
         None => format!("{host} refused: {shown_err}"),
     };
-    let e = Error::new(code, message);
+    let aadsts = aadsts_code(v).or_else(|| aadsts_by_wording(description.as_deref()));
+    let e = Error::new(code, message).provider_code(ProviderCode {
+        error: shown_err,
+        aadsts,
+    });
     match refusal_hint(code, v) {
         Some(h) => e.hint(h),
         None => e,
@@ -110,7 +116,7 @@ pub(super) fn summary(status: u16, body: &[u8]) -> String {
 }
 
 /// Microsoft's number for a refusal: `error_codes`, else the `AADSTSn` its
-/// description starts with.
+/// description names.
 fn aadsts_code(v: &Value) -> Option<u64> {
     if let Some(c) = v
         .get("error_codes")
@@ -120,14 +126,22 @@ fn aadsts_code(v: &Value) -> Option<u64> {
     {
         return Some(c);
     }
-    aadsts_in(v.get("error_description")?.as_str()?)
+    aadsts_named(v.get("error_description")?.as_str()?)
 }
 
-/// The AADSTS code a Microsoft error message names, if any.
-pub fn aadsts_in(text: &str) -> Option<u64> {
+fn aadsts_named(text: &str) -> Option<u64> {
     let rest = &text[text.find("AADSTS")? + 6..];
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
+}
+
+/// The AADSTS number Microsoft's own wording stands for, for an answer that
+/// carries the words but no number (a proxy or another server relaying it).
+/// Only the wording whose fix differs from the OAuth error's is known.
+fn aadsts_by_wording(description: Option<&str>) -> Option<u64> {
+    description
+        .filter(|d| d.contains("'client_assertion' or 'client_secret'"))
+        .map(|_| 7000218)
 }
 
 /// Plain-language fixes for the AADSTS codes mail users meet.
@@ -167,6 +181,12 @@ pub(crate) fn redirect_error(err: &str, description: Option<&str>) -> Error {
         Some(d) => format!("the sign-in was refused: {shown}: {d}"),
         None => format!("the sign-in was refused: {shown}"),
     };
+    let provider = ProviderCode {
+        error: shown.clone(),
+        aadsts: description
+            .and_then(aadsts_named)
+            .or_else(|| aadsts_by_wording(description)),
+    };
     let hint = match code {
         Code::AccessDenied => {
             "the sign-in was declined or cancelled; run the command again to retry"
@@ -178,7 +198,7 @@ pub(crate) fn redirect_error(err: &str, description: Option<&str>) -> Error {
         Code::ServerError => "the provider has a problem; try again later",
         _ => "run the command again; if it keeps failing, check client_id, tenant and scope",
     };
-    Error::new(code, message).hint(hint)
+    Error::new(code, message).hint(hint).provider_code(provider)
 }
 
 /// The device code ran out before the user finished signing in.
@@ -194,15 +214,71 @@ pub(crate) fn expired_code() -> Error {
 mod tests {
     use super::*;
 
+    fn refused(status: u16, body: &str) -> Error {
+        error_reply(status, body.as_bytes(), "h")
+    }
+
     #[test]
     fn aadsts_codes_for_doctor() {
+        let e = refused(
+            401,
+            r#"{"error":"invalid_client","error_description":"AADSTS7000218: x"}"#,
+        );
+        assert_eq!(e.aadsts(), Some(7000218));
+        let e = refused(
+            400,
+            r#"{"error":"invalid_grant","error_description":"Token has been expired"}"#,
+        );
+        assert_eq!(e.aadsts(), None);
+    }
+
+    #[test]
+    fn a_microsoft_refusal_carries_its_codes() {
+        let e = refused(
+            401,
+            r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: t","error_codes":[7000215]}"#,
+        );
+        assert_eq!(e.code, Code::InvalidClient);
         assert_eq!(
-            aadsts_in("h refused: invalid_client: AADSTS7000218: x"),
-            Some(7000218)
+            e.provider,
+            Some(ProviderCode {
+                error: "invalid_client".into(),
+                aadsts: Some(7000215),
+            })
+        );
+        assert_eq!(e.oauth_error(), Some("invalid_client"));
+        // error_codes is Microsoft's own field: it wins over the text.
+        let e = refused(
+            400,
+            r#"{"error":"invalid_grant","error_description":"AADSTS70000: x","error_codes":[700082]}"#,
         );
         assert_eq!(
-            aadsts_in("h refused: invalid_grant: Token has been expired"),
-            None
+            (e.oauth_error(), e.aadsts()),
+            (Some("invalid_grant"), Some(700082))
         );
+        // An unknown error keeps its name; Microsoft's wording alone names 7000218.
+        let e = refused(
+            400,
+            r#"{"error":"no_such","error_description":"must contain 'client_assertion' or 'client_secret'."}"#,
+        );
+        assert_eq!(e.code, Code::ProviderError);
+        assert_eq!(
+            (e.oauth_error(), e.aadsts()),
+            (Some("no_such"), Some(7000218))
+        );
+        // No OAuth error: nothing the provider named.
+        assert_eq!(refused(502, "<html>").provider, None);
+        assert_eq!(refused(400, r#"{"x":1}"#).provider, None);
+    }
+
+    #[test]
+    fn a_refused_redirect_carries_its_codes() {
+        let e = redirect_error("access_denied", Some("AADSTS65004: declined"));
+        assert_eq!(e.code, Code::AccessDenied);
+        assert_eq!(
+            (e.oauth_error(), e.aadsts()),
+            (Some("access_denied"), Some(65004))
+        );
+        assert_eq!(redirect_error("server_error", None).aadsts(), None);
     }
 }

@@ -25,7 +25,7 @@ mod http;
 mod probe;
 
 pub(crate) use discovery::discover;
-pub use errors::{aadsts_hint, aadsts_in};
+pub use errors::aadsts_hint;
 pub(crate) use errors::{expired_code, redirect_error};
 pub use grants::DeviceAuth;
 pub(crate) use grants::{
