@@ -43,12 +43,12 @@ pub(super) fn error_reply(status: u16, body: &[u8], host: &str) -> Error {
         Some(d) => format!("{host} refused: {shown_err}: {d}"),
         None => format!("{host} refused: {shown_err}"),
     };
-    let aadsts = aadsts_code(v).or_else(|| aadsts_by_wording(description.as_deref()));
+    let numbered = aadsts_code(v);
     let e = Error::new(code, message).provider_code(ProviderCode {
         error: shown_err,
-        aadsts,
+        aadsts: numbered.or_else(|| aadsts_by_wording(description.as_deref())),
     });
-    match refusal_hint(code, v) {
+    match refusal_hint(code, numbered) {
         Some(h) => e.hint(h),
         None => e,
     }
@@ -80,7 +80,7 @@ fn description(v: &Value) -> Option<String> {
         .filter(|d| !d.is_empty())
 }
 
-fn refusal_hint(code: Code, v: &Value) -> Option<&'static str> {
+fn refusal_hint(code: Code, aadsts: Option<u64>) -> Option<&'static str> {
     // Device-flow outcomes say what happened to the sign-in; Microsoft tags
     // them with AADSTS codes whose usual hints speak of refresh tokens.
     match code {
@@ -91,10 +91,10 @@ fn refusal_hint(code: Code, v: &Value) -> Option<&'static str> {
         Code::BadVerificationCode => {
             Some("the provider no longer knows this sign-in code; run the command again")
         }
-        Code::ServerError => aadsts_code(v)
+        Code::ServerError => aadsts
             .and_then(aadsts_hint)
             .or(Some("the provider has a problem; try again later")),
-        _ => aadsts_code(v).and_then(aadsts_hint),
+        _ => aadsts.and_then(aadsts_hint),
     }
 }
 
@@ -135,9 +135,9 @@ fn aadsts_named(text: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// The AADSTS number Microsoft's own wording stands for, for an answer that
-/// carries the words but no number (a proxy or another server relaying it).
-/// Only the wording whose fix differs from the OAuth error's is known.
+/// The AADSTS number Microsoft's wording names, for an answer with the words
+/// but no number. Only 7000218's is known: its fix (allow public client
+/// flows, or send the secret) is not the one its `invalid_client` suggests.
 fn aadsts_by_wording(description: Option<&str>) -> Option<u64> {
     description
         .filter(|d| d.contains("'client_assertion' or 'client_secret'"))
