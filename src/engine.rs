@@ -4,7 +4,8 @@
 
 use crate::account::Account;
 use crate::error::{Code, Error, Result};
-use crate::oauth::{self, Client, DeviceUi, Http, HttpConfig, TokenResponse};
+use crate::flows::{self, SignInUi};
+use crate::oauth::{self, Client, Http, HttpConfig, TokenResponse};
 use crate::provider;
 use crate::provider::Flow;
 use crate::request::{Action, Interactive, Request};
@@ -14,12 +15,6 @@ use crate::store::{AccountLock, CachedDiscovery, Record, Store};
 use crate::time::Clock;
 use std::borrow::Cow;
 use std::time::Duration;
-
-/// The terminal side of a sign-in.
-pub trait SignInUi: DeviceUi {
-    /// Whether a terminal can show sign-in instructions (for `interactive=auto`).
-    fn can_prompt(&self) -> bool;
-}
 
 /// Where an answered token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,7 +252,7 @@ impl<'a> Engine<'a> {
                     // access token that would not serve the account's usual scope.
                     let now = self.clock.now();
                     if let Some(new_rt) = &tok.refresh_token {
-                        rec.refresh_token = Some(new_rt.clone());
+                        rec.refresh_token = Some(new_rt.expose().to_string());
                         rec.refresh_token_obtained_at = Some(now);
                     }
                     rec.needs_login = None;
@@ -265,7 +260,7 @@ impl<'a> Engine<'a> {
                     self.store.save(lock, &rec)?;
                     return Ok(Answer {
                         user: account.user.clone(),
-                        access_token: tok.access_token.clone(),
+                        access_token: tok.access_token.expose().to_string(),
                         token_type: tok.token_type.clone(),
                         expires_at: now.saturating_add(tok.expires_in),
                         expires_in: tok.expires_in,
@@ -301,7 +296,7 @@ impl<'a> Engine<'a> {
                         Some(h) => format!("{h}; run: {}", req.login_command(&account.user)),
                         None => format!("run: {}", req.login_command(&account.user)),
                     };
-                    let e = Error::new(e.code, e.message).hint(hint);
+                    let e = e.hint(hint);
                     let login =
                         format!("; sign in again soon: {}", req.login_command(&account.user));
                     return self.cached_despite(&rec, e, &login);
@@ -373,14 +368,14 @@ impl<'a> Engine<'a> {
 
     /// The client credentials of a request. Called only just before a
     /// grant, so a `client_secret_cmd` runs only when the provider is reached.
-    fn client(&mut self, req: &Request, account: &Account) -> Result<(String, Option<String>)> {
+    fn client(&mut self, req: &Request, account: &Account) -> Result<(String, Option<Secret>)> {
         let secret = match (req.client_secret(), req.client_secret_cmd()) {
-            (Some(s), _) => Some(s.expose().to_string()),
+            (Some(s), _) => Some(s.clone()),
             (None, Some(cmd)) => {
                 if self.command_secret.is_none() {
                     self.command_secret = Some(cmd.run(self.secret_cmd_timeout)?);
                 }
-                self.command_secret.as_ref().map(|s| s.expose().to_string())
+                self.command_secret.clone()
             }
             (None, None) => None,
         };
@@ -399,13 +394,13 @@ impl<'a> Engine<'a> {
         let (id, secret) = self.client(&req, account)?;
         let client = Client {
             id: &id,
-            secret: secret.as_deref(),
+            secret: secret.as_ref(),
         };
         oauth::refresh(
             self.http()?,
             &req.endpoints().token,
             &client,
-            refresh_token,
+            &Secret::new(refresh_token),
             scope,
         )
     }
@@ -448,7 +443,7 @@ impl<'a> Engine<'a> {
         let (id, secret) = self.client(req, account)?;
         let client = Client {
             id: &id,
-            secret: secret.as_deref(),
+            secret: secret.as_ref(),
         };
         self.http()?;
         let http = self
@@ -456,14 +451,14 @@ impl<'a> Engine<'a> {
             .as_ref()
             .ok_or_else(|| Error::new(Code::NetworkError, "no HTTP client"))?;
         match req.flow() {
-            Flow::Device => oauth::device_flow(http, endpoints, &client, scope, &mut *self.ui),
+            Flow::Device => flows::device_flow(http, endpoints, &client, scope, &mut *self.ui),
             Flow::AuthCode => {
-                let opts = oauth::AuthCodeOptions {
+                let opts = flows::AuthCodeOptions {
                     redirect_port: req.redirect_port(),
                     timeout: Duration::from_secs(req.signin_timeout()),
                     user: Some(account.user.as_str()).filter(|u| !u.is_empty()),
                 };
-                oauth::authcode_flow(http, endpoints, &client, scope, &opts, &mut *self.ui)
+                flows::authcode_flow(http, endpoints, &client, scope, &opts, &mut *self.ui)
             }
         }
     }
@@ -602,12 +597,12 @@ impl<'a> Engine<'a> {
     /// Puts a token answer into the record; a rotated refresh token replaces the old.
     fn apply(&self, rec: &mut Record, tok: &TokenResponse) {
         let now = self.clock.now();
-        rec.access_token = Some(tok.access_token.clone());
+        rec.access_token = Some(tok.access_token.expose().to_string());
         rec.token_type = Some(tok.token_type.clone());
         rec.expires_at = Some(now.saturating_add(tok.expires_in));
         rec.granted_scope = tok.scope.clone();
         if let Some(rt) = &tok.refresh_token {
-            rec.refresh_token = Some(rt.clone());
+            rec.refresh_token = Some(rt.expose().to_string());
             rec.refresh_token_obtained_at = Some(now);
         }
         rec.needs_login = None;
@@ -695,7 +690,7 @@ impl Engine<'_> {
                 if let Err(e) = self.check_user(&tok, &account.user) {
                     return Ok(RefreshCheck::Refused(e));
                 }
-                let rotated = tok.refresh_token.as_ref().is_some_and(|n| *n != rt);
+                let rotated = tok.refresh_token.as_ref().is_some_and(|n| n.expose() != rt);
                 self.persist(&lock, &account, Some(rec), &scope, &tok, Source::Refresh)?;
                 Ok(RefreshCheck::Refreshed { rotated })
             }
@@ -719,7 +714,7 @@ impl Engine<'_> {
         let (id, secret) = self.client(req, &account)?;
         let client = Client {
             id: &id,
-            secret: secret.as_deref(),
+            secret: secret.as_ref(),
         };
         let scope = req.provider().signin_scope(req.default_scope());
         oauth::check_device_flow(self.http()?, req.endpoints(), &client, &scope)
@@ -751,19 +746,16 @@ mod tests {
     /// A UI that must never be used: these tests run no sign-in.
     struct NoUi;
 
-    impl DeviceUi for NoUi {
+    impl SignInUi for NoUi {
+        fn can_prompt(&self) -> bool {
+            false
+        }
         fn show(&mut self, _: &DeviceAuth) {
             panic!("no sign-in expected");
         }
         fn wait(&mut self, _: Duration) {}
         fn show_authorize(&mut self, _: &str, _: &str, _: Duration) {
             panic!("no sign-in expected");
-        }
-    }
-
-    impl SignInUi for NoUi {
-        fn can_prompt(&self) -> bool {
-            false
         }
     }
 

@@ -153,6 +153,19 @@ pub struct Error {
     pub code: Code,
     pub message: String,
     pub hint: Option<String>,
+    /// The provider's own code, when the error is a provider's refusal.
+    pub provider: Option<ProviderCode>,
+}
+
+/// How the provider itself named a refusal, kept as data so that nobody
+/// parses our message for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderCode {
+    /// The OAuth `error` value (RFC 6749 §5.2), e.g. `invalid_grant`,
+    /// shortened and folded to one line as the message quotes it.
+    pub error: String,
+    /// Microsoft's AADSTS number, when the answer names one.
+    pub aadsts: Option<u64>,
 }
 
 impl Error {
@@ -162,7 +175,24 @@ impl Error {
             code,
             message: one_line(&message.into()),
             hint: None,
+            provider: None,
         }
+    }
+
+    /// Records the provider's own code for this refusal.
+    pub fn provider_code(mut self, code: ProviderCode) -> Error {
+        self.provider = Some(code);
+        self
+    }
+
+    /// The provider's OAuth `error` value, if the provider refused.
+    pub fn oauth_error(&self) -> Option<&str> {
+        self.provider.as_ref().map(|p| p.error.as_str())
+    }
+
+    /// Microsoft's AADSTS number, if the provider refused with one.
+    pub fn aadsts(&self) -> Option<u64> {
+        self.provider.as_ref().and_then(|p| p.aadsts)
     }
 
     /// Adds (or replaces) the line that says what to do next.

@@ -6,7 +6,8 @@
 //! front end (helper │ token │ legacy │ ...)   in the binary
 //!   ─► request::Request       validated, from key/value pairs (config overlay first)
 //!   ─► engine ─► store        only store touches the token files
-//!            ─► oauth         only oauth speaks HTTP
+//!            ─► flows         interactive sign-ins (device, auth code)
+//!                ─► oauth     only oauth speaks HTTP
 //!   ─► engine::Outcome        rendered by the front end
 //! ```
 
@@ -14,7 +15,7 @@ pub mod account;
 pub mod config;
 pub mod engine;
 pub mod error;
-pub mod loopback;
+pub mod flows;
 pub mod oauth;
 pub mod protocol;
 pub mod provider;

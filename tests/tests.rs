@@ -9,6 +9,7 @@
 
 mod support;
 
+mod architecture;
 mod authcode;
 mod commands;
 mod concurrency;

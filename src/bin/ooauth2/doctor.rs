@@ -706,17 +706,14 @@ fn check_registration(engine: &mut Engine, t: &Target, now: u64, out: &mut Vec<F
 /// A provider's refusal, decoded into what is wrong and the fix.
 fn refusal(e: &Error, t: &Target, what: &str, now: u64) -> Finding {
     let label = &t.label;
-    let aadsts = oauth::aadsts_in(&e.message);
     let microsoft = t.req.provider().is_microsoft();
     let said = format!("the {what} was refused: {}", e.message);
     let client = t.req.client_id().unwrap_or("CLIENT-ID");
     let problem = |what: String, fix: String| Finding::Problem(format!("{label}: {what}"), fix);
-    // Microsoft's wording of AADSTS7000218, also from a provider that sends
-    // no code.
-    let wants_secret =
-        aadsts == Some(7000218) || e.message.contains("'client_assertion' or 'client_secret'");
-    match (e.code, aadsts) {
-        _ if wants_secret => problem(
+    // Microsoft's wording of 7000218 counts as that code even where a
+    // provider sends the words without the number (oauth's classification).
+    match (e.code, e.aadsts()) {
+        (_, Some(7000218)) => problem(
             format!("the app registration does not allow public client flows ({said})"),
             format!(
                 "enable Allow public client flows in the app registration (Azure portal > \
@@ -746,27 +743,9 @@ fn refusal(e: &Error, t: &Target, what: &str, now: u64) -> Finding {
             ),
         ),
         (Code::InvalidGrant, _) if t.req.provider() == Provider::Google => {
-            match google_refused_after(t.rec.as_ref(), now) {
-                Some(age) if GOOGLE_TESTING_AGE.contains(&age) => problem(
-                    format!(
-                        "this Google app is in Testing: its refresh tokens expire after 7 days \
-                         (the refresh token obtained {} day(s) before was refused: {})",
-                        age / 86_400,
-                        e.message
-                    ),
-                    format!(
-                        "publish the app (Google Cloud console > OAuth consent screen > \
-                         Publish app) or sign in again each week: {}",
-                        t.login
-                    ),
-                ),
-                _ => problem(
-                    format!("Google refused the refresh token: revoked or expired ({said})"),
-                    format!("sign in again: {}", t.login),
-                ),
-            }
+            google_refusal(e, t, &said, now)
         }
-        (Code::InvalidGrant, _) => problem(
+        (Code::InvalidGrant, aadsts) => problem(
             format!("the provider refused the refresh token ({said})"),
             match aadsts.and_then(oauth::aadsts_hint) {
                 Some(h) => format!("{h}: {}", t.login),
@@ -784,6 +763,31 @@ fn refusal(e: &Error, t: &Target, what: &str, now: u64) -> Finding {
                 .unwrap_or_else(|| "check client_id, tenant and scope".into()),
         ),
     }
+}
+
+/// Google's `invalid_grant`: a Testing app's week-old refresh token, or one
+/// revoked or expired.
+fn google_refusal(e: &Error, t: &Target, said: &str, now: u64) -> Finding {
+    let (what, fix) = match google_refused_after(t.rec.as_ref(), now) {
+        Some(age) if GOOGLE_TESTING_AGE.contains(&age) => (
+            format!(
+                "this Google app is in Testing: its refresh tokens expire after 7 days \
+                 (the refresh token obtained {} day(s) before was refused: {})",
+                age / 86_400,
+                e.message
+            ),
+            format!(
+                "publish the app (Google Cloud console > OAuth consent screen > \
+                 Publish app) or sign in again each week: {}",
+                t.login
+            ),
+        ),
+        _ => (
+            format!("Google refused the refresh token: revoked or expired ({said})"),
+            format!("sign in again: {}", t.login),
+        ),
+    };
+    Finding::Problem(format!("{}: {what}", t.label), fix)
 }
 
 /// How long after it was obtained the stored refresh token was first

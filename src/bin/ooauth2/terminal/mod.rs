@@ -21,8 +21,8 @@ pub use screen::colour_allowed;
 
 use countdown::Countdown;
 use launch::Notify;
-use ooauth2::engine::SignInUi;
-use ooauth2::oauth::{DeviceAuth, DeviceUi};
+use ooauth2::flows::SignInUi;
+use ooauth2::oauth::DeviceAuth;
 use screen::Screen;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -151,7 +151,11 @@ impl TerminalUi {
     }
 }
 
-impl DeviceUi for TerminalUi {
+impl SignInUi for TerminalUi {
+    fn can_prompt(&self) -> bool {
+        screen::terminal() || self.notify.is_some() || self.notify_send().is_some()
+    }
+
     fn show(&mut self, auth: &DeviceAuth) {
         let message = instructions::device_message(auth);
         self.listen_for_lines();
@@ -249,11 +253,5 @@ impl DeviceUi for TerminalUi {
         self.maybe_open(url);
         // The browser flow has no code to type: the page itself is the message.
         self.notify_elsewhere(url, "", wait.as_secs(), &text);
-    }
-}
-
-impl SignInUi for TerminalUi {
-    fn can_prompt(&self) -> bool {
-        screen::terminal() || self.notify.is_some() || self.notify_send().is_some()
     }
 }

@@ -1,6 +1,5 @@
-//! The browser side of the auth code flow (RFC 8252 §7.3): PKCE (RFC 7636),
-//! the authorization URL, and a one-shot HTTP listener on 127.0.0.1 that
-//! waits for the single redirect carrying the code.
+//! The browser side of the auth code flow (RFC 8252 §7.3): a one-shot HTTP
+//! listener on 127.0.0.1 that waits for the single redirect carrying the code.
 //!
 //! The listener accepts exactly one redirect to `/`: it checks `state`
 //! before it hands a code on, answers the browser with a short page saying
@@ -10,11 +9,10 @@
 //! whichever comes first wins, checked the same way. The code exchange
 //! itself is `oauth`'s job.
 
+use super::SignInUi;
 use crate::error::{Code, Error, Result};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::secret::Secret;
 use reqwest::Url;
-use sha2::{Digest, Sha256};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
@@ -28,93 +26,15 @@ const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the listener looks at the clock while nobody connects.
 const ACCEPT_POLL: Duration = Duration::from_millis(50);
 
-/// `bytes` random bytes from the OS, base64url without padding.
-pub fn random_token(bytes: usize) -> Result<String> {
-    let mut buf = vec![0u8; bytes];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .map_err(|e| {
-            Error::new(
-                Code::StoreError,
-                format!("cannot read random bytes from /dev/urandom: {e}"),
-            )
-        })?;
-    Ok(URL_SAFE_NO_PAD.encode(&buf))
-}
-
-/// RFC 7636 §4.1 `code_verifier` (32 random bytes: 43 characters) and its
-/// §4.2 S256 `code_challenge`.
-pub struct Pkce {
-    pub verifier: String,
-    pub challenge: String,
-}
-
-impl Pkce {
-    /// A fresh verifier and its challenge.
-    pub fn new() -> Result<Pkce> {
-        let verifier = random_token(32)?;
-        let challenge = s256(&verifier);
-        Ok(Pkce {
-            verifier,
-            challenge,
-        })
-    }
-}
-
-/// `BASE64URL(SHA256(ASCII(verifier)))`, RFC 7636 §4.2.
-pub fn s256(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
-/// What goes into the authorization URL besides the endpoint.
-pub struct AuthorizeParams<'a> {
-    pub client_id: &'a str,
-    pub redirect_uri: &'a str,
-    pub scope: &'a str,
-    pub state: &'a str,
-    pub challenge: &'a str,
-    /// The account expected to sign in, as `login_hint`.
-    pub user: Option<&'a str>,
-    /// The provider's own additions (`prompt`, `access_type`, ...).
-    pub extra: &'a [(&'a str, &'a str)],
-}
-
-/// The URL the user opens: the authorize endpoint with the request in its
-/// query (RFC 6749 §4.1.1, RFC 7636 §4.3). It holds no secret.
-pub fn authorize_url(endpoint: &str, p: &AuthorizeParams) -> Result<String> {
-    let mut url = Url::parse(endpoint).map_err(|e| {
-        Error::invalid(format!(
-            "the authorize endpoint {endpoint} is not a URL ({e})"
-        ))
-    })?;
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("client_id", p.client_id)
-            .append_pair("response_type", "code")
-            .append_pair("redirect_uri", p.redirect_uri)
-            .append_pair("scope", p.scope)
-            .append_pair("state", p.state)
-            .append_pair("code_challenge", p.challenge)
-            .append_pair("code_challenge_method", "S256");
-        if let Some(u) = p.user.filter(|u| !u.is_empty()) {
-            q.append_pair("login_hint", u);
-        }
-        for (k, v) in p.extra {
-            q.append_pair(k, v);
-        }
-    }
-    Ok(url.into())
-}
-
 /// A listener on 127.0.0.1 waiting for the one redirect of a sign-in.
-pub struct Listener {
+pub(super) struct Listener {
     listener: TcpListener,
     port: u16,
 }
 
 impl Listener {
     /// Listens on 127.0.0.1:`port` (0: a free port the OS picks).
-    pub fn bind(port: u16) -> Result<Listener> {
+    pub(super) fn bind(port: u16) -> Result<Listener> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map_err(|e| {
             let err = Error::invalid(format!(
                 "cannot listen on 127.0.0.1:{port} for the sign-in redirect: {e}"
@@ -133,7 +53,7 @@ impl Listener {
     }
 
     /// `http://127.0.0.1:PORT/`, sent as `redirect_uri` in both requests.
-    pub fn redirect_uri(&self) -> String {
+    pub(super) fn redirect_uri(&self) -> String {
         format!("http://127.0.0.1:{}/", self.port)
     }
 
@@ -143,12 +63,12 @@ impl Listener {
     /// pasted (`ui.pasted()`) is checked like a redirect and ends the wait
     /// too, unless it is neither an address nor a code (then `ui.warn` and
     /// the wait goes on). Drops (closes) the listener on return.
-    pub fn wait(
+    pub(super) fn wait(
         self,
         state: &str,
         timeout: Duration,
-        ui: &mut dyn crate::oauth::DeviceUi,
-    ) -> Result<String> {
+        ui: &mut dyn SignInUi,
+    ) -> Result<Secret> {
         let deadline = Instant::now() + timeout;
         self.listener.set_nonblocking(true).map_err(|e| {
             Error::new(
@@ -159,57 +79,74 @@ impl Listener {
         loop {
             let now = Instant::now();
             if now >= deadline {
-                return Err(Error::new(
-                    Code::ExpiredToken,
-                    format!(
-                        "the browser did not come back to {} within {} s",
-                        self.redirect_uri(),
-                        timeout.as_secs()
-                    ),
-                )
-                .hint(
-                    "run the command again and finish the sign-in in time, or allow more with signin_timeout (--signin-timeout)",
-                ));
+                return Err(self.timed_out(timeout));
             }
-            match self.listener.accept() {
-                Ok((stream, _)) => {
-                    if let Some(result) = serve(stream, state, deadline) {
-                        return result;
-                    }
-                }
-                Err(e)
-                    if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted =>
-                {
-                    if let Some(line) = ui.pasted() {
-                        match check_paste(&line, state) {
-                            Pasted::Code(code) => return Ok(code),
-                            Pasted::Refused(e) => return Err(e),
-                            Pasted::Blank => {}
-                            Pasted::Unclear => ui.warn(
-                                "that is neither the address the browser ended up at nor a code; \
-                                 paste the whole address from the browser's address bar (or its \
-                                 code) and press ENTER",
-                            ),
-                        }
-                        continue;
-                    }
+            if let Some(result) = self.next(state, now, deadline, ui) {
+                return result;
+            }
+        }
+    }
+
+    /// One look for a connection or a pasted line. `None`: keep waiting.
+    fn next(
+        &self,
+        state: &str,
+        now: Instant,
+        deadline: Instant,
+        ui: &mut dyn SignInUi,
+    ) -> Option<Result<Secret>> {
+        match self.listener.accept() {
+            Ok((stream, _)) => serve(stream, state, deadline),
+            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => {
+                let Some(line) = ui.pasted() else {
                     std::thread::sleep(ACCEPT_POLL.min(deadline - now));
-                }
-                // A connection that died before it was accepted is not fatal.
-                Err(e) if e.kind() == ErrorKind::ConnectionAborted => {}
-                Err(e) => {
-                    return Err(Error::new(
-                        Code::NetworkError,
-                        format!("the sign-in listener failed: {e}"),
-                    ));
-                }
+                    return None;
+                };
+                pasted(&line, state, ui)
             }
+            // A connection that died before it was accepted is not fatal.
+            Err(e) if e.kind() == ErrorKind::ConnectionAborted => None,
+            Err(e) => Some(Err(Error::new(
+                Code::NetworkError,
+                format!("the sign-in listener failed: {e}"),
+            ))),
+        }
+    }
+
+    fn timed_out(&self, timeout: Duration) -> Error {
+        Error::new(
+            Code::ExpiredToken,
+            format!(
+                "the browser did not come back to {} within {} s",
+                self.redirect_uri(),
+                timeout.as_secs()
+            ),
+        )
+        .hint(
+            "run the command again and finish the sign-in in time, or allow more with signin_timeout (--signin-timeout)",
+        )
+    }
+}
+
+/// What a pasted line does to the wait. `None`: keep waiting.
+fn pasted(line: &str, state: &str, ui: &mut dyn SignInUi) -> Option<Result<Secret>> {
+    match check_paste(line, state) {
+        Pasted::Code(code) => Some(Ok(code)),
+        Pasted::Refused(e) => Some(Err(e)),
+        Pasted::Blank => None,
+        Pasted::Unclear => {
+            ui.warn(
+                "that is neither the address the browser ended up at nor a code; \
+                 paste the whole address from the browser's address bar (or its \
+                 code) and press ENTER",
+            );
+            None
         }
     }
 }
 
 /// Answers one connection. `None`: not the redirect, keep waiting.
-fn serve(mut stream: TcpStream, state: &str, deadline: Instant) -> Option<Result<String>> {
+fn serve(mut stream: TcpStream, state: &str, deadline: Instant) -> Option<Result<Secret>> {
     let left = deadline.saturating_duration_since(Instant::now());
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(READ_TIMEOUT.min(left).max(Duration::from_millis(10))));
@@ -261,7 +198,7 @@ fn serve(mut stream: TcpStream, state: &str, deadline: Instant) -> Option<Result
 }
 
 /// The redirect's code, if the redirect is one this sign-in may use.
-fn check_redirect(url: &Url, state: &str) -> Result<String> {
+fn check_redirect(url: &Url, state: &str) -> Result<Secret> {
     let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     let one = |k: &str| -> Result<Option<&str>> {
         let mut it = pairs
@@ -294,7 +231,7 @@ fn check_redirect(url: &Url, state: &str) -> Result<String> {
                 && c.len() <= 8192
                 && c.bytes().all(|b| (0x21..=0x7e).contains(&b)) =>
         {
-            Ok(c.to_string())
+            Ok(Secret::from(c))
         }
         Some(_) => Err(bad_redirect("the redirect holds a code that is not a code")),
         None => Err(bad_redirect("the redirect has neither a code nor an error")),
@@ -303,9 +240,9 @@ fn check_redirect(url: &Url, state: &str) -> Result<String> {
 
 /// What a pasted line means.
 #[derive(Debug)]
-pub enum Pasted {
+enum Pasted {
     /// A code to exchange: from an address whose state matched, or typed bare.
-    Code(String),
+    Code(Secret),
     /// An address that ends the sign-in: a state mismatch, an `error=`, no code.
     Refused(Error),
     /// An empty line (ENTER alone): nothing to do.
@@ -320,7 +257,7 @@ const MIN_BARE_CODE: usize = 8;
 /// Reads a pasted line: a redirect address (whole, or from its path or
 /// query on) is checked exactly like a redirect the listener received; a
 /// bare code is taken as typed (PKCE still binds it to this sign-in).
-pub fn check_paste(line: &str, state: &str) -> Pasted {
+fn check_paste(line: &str, state: &str) -> Pasted {
     let line = line.trim();
     if line.is_empty() {
         return Pasted::Blank;
@@ -349,7 +286,7 @@ pub fn check_paste(line: &str, state: &str) -> Pasted {
         && !line.contains("://")
         && line.bytes().all(|b| (0x21..=0x7e).contains(&b));
     if code_like {
-        Pasted::Code(line.to_string())
+        Pasted::Code(Secret::from(line))
     } else {
         Pasted::Unclear
     }
@@ -429,55 +366,6 @@ fn html(s: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn s256_matches_rfc_7636_appendix_b() {
-        // The verifier and challenge printed in RFC 7636 Appendix B.
-        assert_eq!(
-            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
-    }
-
-    #[test]
-    fn verifiers_are_long_random_and_unreserved() {
-        let a = Pkce::new().unwrap();
-        let b = Pkce::new().unwrap();
-        assert_ne!(a.verifier, b.verifier);
-        assert!((43..=128).contains(&a.verifier.len()));
-        assert!(
-            a.verifier
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || b"-._~".contains(&c))
-        );
-        assert_eq!(a.challenge, s256(&a.verifier));
-    }
-
-    #[test]
-    fn authorize_url_carries_the_request() {
-        let u = authorize_url(
-            "http://127.0.0.1:9/common/oauth2/v2.0/authorize",
-            &AuthorizeParams {
-                client_id: "cid",
-                redirect_uri: "http://127.0.0.1:5000/",
-                scope: "a b",
-                state: "st",
-                challenge: "ch",
-                user: Some("me@x.com"),
-                extra: &[("prompt", "consent")],
-            },
-        )
-        .unwrap();
-        let url = Url::parse(&u).unwrap();
-        let q: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-        let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        assert_eq!(get("redirect_uri"), Some("http://127.0.0.1:5000/"));
-        assert_eq!(get("scope"), Some("a b"));
-        assert_eq!(get("code_challenge_method"), Some("S256"));
-        assert_eq!(get("login_hint"), Some("me@x.com"));
-        assert_eq!(get("response_type"), Some("code"));
-        assert_eq!(get("prompt"), Some("consent"));
-    }
-
     fn redirect(q: &str) -> Url {
         Url::parse(&format!("http://127.0.0.1:1/?{q}")).unwrap()
     }
@@ -485,7 +373,9 @@ mod tests {
     #[test]
     fn redirects_are_checked_before_a_code_is_handed_on() {
         assert_eq!(
-            check_redirect(&redirect("code=c1&state=s"), "s").unwrap(),
+            check_redirect(&redirect("code=c1&state=s"), "s")
+                .unwrap()
+                .expose(),
             "c1"
         );
         for (q, code) in [
@@ -520,7 +410,7 @@ mod tests {
     #[test]
     fn pasted_lines_are_checked_like_redirects() {
         let code = |p: Pasted| match p {
-            Pasted::Code(c) => c,
+            Pasted::Code(c) => c.expose().to_string(),
             other => panic!("not a code: {other:?}"),
         };
         let refused = |p: Pasted| match p {
