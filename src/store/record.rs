@@ -5,6 +5,7 @@ use crate::account::Account;
 use crate::error::{Code, Error, Result};
 use crate::protocol::keys::Raw;
 use crate::provider::Provider;
+use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::ErrorKind;
@@ -28,9 +29,9 @@ pub struct Record {
     pub user: String,
     /// The scope requested at sign-in; sent again on every refresh.
     pub scope: String,
-    pub refresh_token: Option<String>,
+    pub refresh_token: Option<Secret>,
     pub refresh_token_obtained_at: Option<u64>,
-    pub access_token: Option<String>,
+    pub access_token: Option<Secret>,
     pub token_type: Option<String>,
     pub expires_at: Option<u64>,
     /// The scope the provider says the access token carries.
@@ -72,8 +73,14 @@ impl Record {
             ("client_id", Some(&self.client_id)),
             ("user", Some(&self.user)),
             ("scope", Some(&self.scope)),
-            ("refresh_token", self.refresh_token.as_deref()),
-            ("access_token", self.access_token.as_deref()),
+            (
+                "refresh_token",
+                self.refresh_token.as_ref().map(Secret::expose),
+            ),
+            (
+                "access_token",
+                self.access_token.as_ref().map(Secret::expose),
+            ),
             ("token_type", self.token_type.as_deref()),
             ("granted_scope", self.granted_scope.as_deref()),
             ("needs_login", self.needs_login.as_deref()),

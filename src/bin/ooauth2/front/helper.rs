@@ -73,19 +73,17 @@ fn outcome_pairs(outcome: &Outcome, req: &Request) -> Vec<(ResponseKey, String)>
         }
         Outcome::Token(a) => {
             warn(a);
-            let bearer = sasl::oauthbearer(&a.user, req.host(), req.port(), &a.access_token);
+            let token = a.access_token.expose();
+            let bearer = sasl::oauthbearer(&a.user, req.host(), req.port(), token);
             vec![
                 (ResponseKey::User, a.user.clone()),
-                (ResponseKey::AccessToken, a.access_token.clone()),
+                (ResponseKey::AccessToken, token.to_string()),
                 (ResponseKey::TokenType, a.token_type.clone()),
                 (ResponseKey::ExpiresAt, a.expires_at.to_string()),
                 (ResponseKey::ExpiresIn, a.expires_in.to_string()),
                 (ResponseKey::Scope, a.scope.clone()),
                 (ResponseKey::Source, a.source.as_str().to_string()),
-                (
-                    ResponseKey::Xoauth2,
-                    sasl::xoauth2(&a.user, &a.access_token),
-                ),
+                (ResponseKey::Xoauth2, sasl::xoauth2(&a.user, token)),
                 (ResponseKey::Oauthbearer, bearer),
             ]
         }

@@ -8,6 +8,7 @@ use ooauth2::error::{Code, Error, Result};
 use ooauth2::protocol::keys::RequestKey;
 use ooauth2::request::{Action, Raw, Request};
 use ooauth2::sasl;
+use ooauth2::secret::Secret;
 use std::io::BufRead;
 
 /// The scope `ooauth2.py` asks for (no POP), kept so its users' consent still fits.
@@ -227,16 +228,19 @@ fn run_inner(args: &[String]) -> Result<()> {
     let a = Context::new(0).token(&req, device)?;
     warn(&a);
     let token_line = if o.encoded {
-        sasl::xoauth2(o.get("user").unwrap_or(&a.user), &a.access_token)
+        sasl::xoauth2(o.get("user").unwrap_or(&a.user), a.access_token.expose())
     } else if device {
-        format!("Access Token: {}", a.access_token)
+        format!("Access Token: {}", a.access_token.expose())
     } else {
-        a.access_token.clone()
+        a.access_token.expose().to_string()
     };
     let out = if device {
         format!(
             "Refresh Token: {}\n{token_line}\nAccess Token Expiration Seconds: {}\n",
-            a.refresh_token.as_deref().unwrap_or_default(),
+            a.refresh_token
+                .as_ref()
+                .map(Secret::expose)
+                .unwrap_or_default(),
             a.expires_in
         )
     } else {

@@ -35,7 +35,7 @@ pub fn run(ctx: &Context, args: &TestArgs) -> Result<()> {
     let doctor_cmd = login_cmd.replacen("ooauth2 login", "ooauth2 doctor", 1);
     let login = Login {
         user: &a.user,
-        token: &a.access_token,
+        token: a.access_token.expose(),
         fix: format!(
             "retry with --refresh; check the account: {doctor_cmd}; \
              if it is still refused, sign in again: {login_cmd}"

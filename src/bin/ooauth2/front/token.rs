@@ -23,13 +23,14 @@ pub fn token(ctx: &Context, args: &TokenArgs) -> Result<()> {
     let req = ctx.request(raw)?;
     let a = ctx.token(&req, false)?;
     warn(&a);
+    let token = a.access_token.expose();
     let line = match args.format {
-        Format::Raw => a.access_token.clone(),
-        Format::Xoauth2 => sasl::xoauth2(&a.user, &a.access_token),
-        Format::Oauthbearer => sasl::oauthbearer(&a.user, req.host(), req.port(), &a.access_token),
+        Format::Raw => token.to_string(),
+        Format::Xoauth2 => sasl::xoauth2(&a.user, token),
+        Format::Oauthbearer => sasl::oauthbearer(&a.user, req.host(), req.port(), token),
         Format::Json => serde_json::json!({
             "user": a.user,
-            "access_token": a.access_token,
+            "access_token": token,
             "token_type": a.token_type,
             "expires_at": a.expires_at,
             "expires_in": a.expires_in,

@@ -1,0 +1,234 @@
+//! `get` and `refresh`: the cached token while it is fresh (no lock, no
+//! network), else, under the account's lock and after a second look, one
+//! refresh grant whose answer (a rotated refresh token above all) is
+//! persisted before anything is answered.
+
+use super::{Answer, Engine, Source, login_required};
+use crate::account::Account;
+use crate::error::{Code, Error, Result};
+use crate::oauth::{self, Client, TokenResponse};
+use crate::provider;
+use crate::request::Request;
+use crate::secret::Secret;
+use crate::store::{AccountLock, Record};
+
+impl Engine<'_> {
+    /// `get` (and `refresh` when `force`): cached token if fresh, else renew.
+    pub(super) fn get(&mut self, req: &Request, force: bool) -> Result<Answer> {
+        let Some(user) = self.resolve_user(req)? else {
+            let reason = format!(
+                "no account is stored for client id {} ({})",
+                req.client_id().unwrap_or_default(),
+                req.account("").realm()
+            );
+            if self.may_sign_in(req) {
+                return self.login(req);
+            }
+            return Err(Error::new(Code::LoginRequired, reason)
+                .hint(format!("run: {}", req.login_command(""))));
+        };
+        let account = req.account(&user);
+        // Readers of a fresh token take no lock and never wait behind a refresh.
+        match self.store.load(&account)? {
+            Some(rec) if !force && self.is_fresh(&rec, req) => {
+                return Ok(self.answer(&rec, Source::Cache));
+            }
+            // Nothing to refresh and no sign-in allowed: fail without creating a file.
+            None if !self.may_sign_in(req) => {
+                return Err(login_required(req, &account, "no refresh token is stored"));
+            }
+            _ => {}
+        }
+        let lock = self.store.lock(&account, self.lock_timeout)?;
+        let rec = self.store.load(&account)?;
+        if !force
+            && let Some(rec) = &rec
+            && self.is_fresh(rec, req)
+        {
+            return Ok(self.answer(rec, Source::Cache));
+        }
+        self.renew(req, &account, &lock, rec, force)
+    }
+
+    /// Whether the record's access token serves `req`: long enough left,
+    /// and the scope asked for.
+    fn is_fresh(&self, rec: &Record, req: &Request) -> bool {
+        let now = self.clock.now();
+        rec.access_token.is_some()
+            && rec
+                .expires_at
+                .is_some_and(|t| t >= now.saturating_add(req.min_ttl()) && t > now)
+            && req
+                .scope()
+                .is_none_or(|s| provider::same_access(s, &rec.scope))
+    }
+
+    /// Under the lock: refresh with the stored refresh token, or sign in.
+    fn renew(
+        &mut self,
+        req: &Request,
+        account: &Account,
+        lock: &AccountLock,
+        rec: Option<Record>,
+        force: bool,
+    ) -> Result<Answer> {
+        let Some(rec) = rec else {
+            return self.sign_in_locked(req, account, lock, None, "no refresh token is stored");
+        };
+        if rec.refresh_token.is_none() || (!force && rec.needs_login.is_some()) {
+            let reason = match &rec.needs_login {
+                Some(r) => format!("the provider refused the stored refresh token earlier ({r})"),
+                None => "no refresh token is stored".to_string(),
+            };
+            return self.sign_in_locked(req, account, lock, Some(rec), &reason);
+        }
+        let scope = req
+            .scope()
+            .map(str::to_string)
+            .unwrap_or_else(|| rec.scope.clone());
+        self.refresh_locked(req, account, lock, rec, &scope)
+    }
+
+    /// The refresh grant with the record's refresh token, once more with a
+    /// newer one should another writer have rotated it meanwhile.
+    fn refresh_locked(
+        &mut self,
+        req: &Request,
+        account: &Account,
+        lock: &AccountLock,
+        mut rec: Record,
+        scope: &str,
+    ) -> Result<Answer> {
+        let mut retried = false;
+        loop {
+            let Some(rt) = rec.refresh_token.clone() else {
+                return Err(login_required(req, account, "no refresh token is stored"));
+            };
+            let e = match self.refresh_grant(req, account, &rt, scope) {
+                Ok(tok) => return self.refreshed(lock, account, rec, scope, &tok),
+                Err(e) => e,
+            };
+            if e.code.is_transient() {
+                return self.cached_despite(&rec, e, "");
+            }
+            if e.code != Code::InvalidGrant {
+                return Err(e);
+            }
+            match self.store.load(account)? {
+                Some(latest)
+                    if !retried
+                        && latest.refresh_token.is_some()
+                        && latest.refresh_token != rec.refresh_token =>
+                {
+                    rec = latest;
+                    retried = true;
+                }
+                _ => return self.refused(req, account, lock, rec, e),
+            }
+        }
+    }
+
+    /// A refresh the provider answered: persisted, then answered.
+    fn refreshed(
+        &self,
+        lock: &AccountLock,
+        account: &Account,
+        mut rec: Record,
+        scope: &str,
+        tok: &TokenResponse,
+    ) -> Result<Answer> {
+        self.check_user(tok, &account.user)?;
+        if provider::same_access(scope, &rec.scope) {
+            return self.persist(lock, account, Some(rec), scope, tok, Source::Refresh);
+        }
+        // A one-off scope: keep the rotated refresh token, but not an
+        // access token that would not serve the account's usual scope.
+        let now = self.clock.now();
+        if let Some(new_rt) = &tok.refresh_token {
+            rec.refresh_token = Some(new_rt.clone());
+            rec.refresh_token_obtained_at = Some(now);
+        }
+        rec.needs_login = None;
+        rec.updated_at = now;
+        self.store.save(lock, &rec)?;
+        Ok(Answer {
+            user: account.user.clone(),
+            access_token: tok.access_token.clone(),
+            token_type: tok.token_type.clone(),
+            expires_at: now.saturating_add(tok.expires_in),
+            expires_in: tok.expires_in,
+            scope: tok.scope.clone().unwrap_or_else(|| scope.to_string()),
+            source: Source::Refresh,
+            refresh_token: rec.refresh_token.clone(),
+            warning: None,
+        })
+    }
+
+    /// The provider refused the refresh token: the account is marked (its
+    /// refresh token kept, never deleted), then signed in if allowed, else
+    /// served its still-valid access token with a warning, else failed.
+    fn refused(
+        &mut self,
+        req: &Request,
+        account: &Account,
+        lock: &AccountLock,
+        mut rec: Record,
+        e: Error,
+    ) -> Result<Answer> {
+        rec.needs_login = Some(e.message.clone());
+        rec.updated_at = self.clock.now();
+        self.store.save(lock, &rec)?;
+        if self.may_sign_in(req) {
+            eprintln!("ooauth2: {}", e.message);
+            return self.sign_in_locked(req, account, lock, Some(rec), &e.message);
+        }
+        let login = req.login_command(&account.user);
+        let hint = match &e.hint {
+            Some(h) => format!("{h}; run: {login}"),
+            None => format!("run: {login}"),
+        };
+        let e = e.hint(hint);
+        self.cached_despite(&rec, e, &format!("; sign in again soon: {login}"))
+    }
+
+    /// After a failed refresh: the cached access token while it is still valid
+    /// (with a warning), else the error.
+    fn cached_despite(&self, rec: &Record, e: Error, advice: &str) -> Result<Answer> {
+        let now = self.clock.now();
+        match (&rec.access_token, rec.expires_at) {
+            (Some(_), Some(exp)) if exp > now => {
+                let mut a = self.answer(rec, Source::Cache);
+                a.warning = Some(format!(
+                    "could not refresh ({}); serving the cached token, valid for {} s more{advice}",
+                    e.message,
+                    exp - now
+                ));
+                Ok(a)
+            }
+            _ => Err(e),
+        }
+    }
+
+    /// One refresh grant for `account` with `refresh_token`.
+    pub(super) fn refresh_grant(
+        &mut self,
+        req: &Request,
+        account: &Account,
+        refresh_token: &Secret,
+        scope: &str,
+    ) -> Result<TokenResponse> {
+        let req = self.resolved(req)?;
+        let (id, secret) = self.client(&req, account)?;
+        let client = Client {
+            id: &id,
+            secret: secret.as_ref(),
+        };
+        oauth::refresh(
+            self.http()?,
+            &req.endpoints().token,
+            &client,
+            refresh_token,
+            scope,
+        )
+    }
+}

@@ -1,0 +1,108 @@
+//! Interactive sign-in: `login`, and the sign-in a `get` falls back to when
+//! there is no usable refresh token and one is allowed. The account's lock
+//! is held while the person signs in, so a second caller waits for it.
+
+use super::{Answer, Engine, Source, login_required};
+use crate::account::Account;
+use crate::error::{Code, Error, Result};
+use crate::flows;
+use crate::oauth::{Client, TokenResponse};
+use crate::provider::Flow;
+use crate::request::{Interactive, Request};
+use crate::store::{AccountLock, Record};
+use std::time::Duration;
+
+impl Engine<'_> {
+    /// Signs an account whose lock is held in, if allowed.
+    pub(super) fn sign_in_locked(
+        &mut self,
+        req: &Request,
+        account: &Account,
+        lock: &AccountLock,
+        rec: Option<Record>,
+        reason: &str,
+    ) -> Result<Answer> {
+        if !self.may_sign_in(req) {
+            return Err(login_required(req, account, reason));
+        }
+        let scope = req.provider().signin_scope(
+            req.scope()
+                .or(rec.as_ref().map(|r| r.scope.as_str()))
+                .unwrap_or(req.default_scope()),
+        );
+        let tok = self.sign_in_flow(req, account, &scope)?;
+        self.check_user(&tok, &account.user)?;
+        self.persist(lock, account, rec, &scope, &tok, Source::Login)
+    }
+
+    /// The interactive sign-in the request asks for: device code, or auth
+    /// code on a loopback redirect.
+    fn sign_in_flow(
+        &mut self,
+        req: &Request,
+        account: &Account,
+        scope: &str,
+    ) -> Result<TokenResponse> {
+        let resolved = self.resolved(req)?;
+        let req = &*resolved;
+        // Before anything is asked of the provider (or of client_secret_cmd).
+        req.check_flow()?;
+        let endpoints = req.endpoints();
+        let (id, secret) = self.client(req, account)?;
+        let client = Client {
+            id: &id,
+            secret: secret.as_ref(),
+        };
+        self.http()?;
+        let http = self
+            .http
+            .as_ref()
+            .ok_or_else(|| Error::new(Code::NetworkError, "no HTTP client"))?;
+        match req.flow() {
+            Flow::Device => flows::device_flow(http, endpoints, &client, scope, &mut *self.ui),
+            Flow::AuthCode => {
+                let opts = flows::AuthCodeOptions {
+                    redirect_port: req.redirect_port(),
+                    timeout: Duration::from_secs(req.signin_timeout()),
+                    user: Some(account.user.as_str()).filter(|u| !u.is_empty()),
+                };
+                flows::authcode_flow(http, endpoints, &client, scope, &opts, &mut *self.ui)
+            }
+        }
+    }
+
+    /// `login`: a new sign-in, whatever is stored.
+    pub(super) fn login(&mut self, req: &Request) -> Result<Answer> {
+        if !self.may_sign_in(req) {
+            let why = if req.interactive() == Interactive::Never {
+                "a sign-in was asked for with interactive=never"
+            } else {
+                "a sign-in is needed but there is no terminal to show its instructions"
+            };
+            return Err(Error::new(Code::LoginRequired, why).hint(format!(
+                "run in a terminal: {}",
+                req.login_command(req.user().unwrap_or_default())
+            )));
+        }
+        if let Some(user) = req.user() {
+            let account = req.account(user);
+            let lock = self.store.lock(&account, self.lock_timeout)?;
+            let rec = self.store.load(&account)?;
+            let forced = req.with_interactive(Interactive::Always);
+            return self.sign_in_locked(&forced, &account, &lock, rec, "a sign-in was asked for");
+        }
+        let scope = req.provider().signin_scope(req.default_scope());
+        let tok = self.sign_in_flow(req, &req.account(""), &scope)?;
+        let user = tok.id_user.clone().ok_or_else(|| {
+            Error::new(
+                Code::BadResponse,
+                "the provider did not say which account signed in (no id_token)",
+            )
+            .hint("pass user= (or --user) so the token can be stored")
+        })?;
+        let account = req.account(&user);
+        let lock = self.store.lock(&account, self.lock_timeout)?;
+        let rec = self.store.load(&account)?;
+        self.persist(&lock, &account, rec, &scope, &tok, Source::Login)
+    }
+}
