@@ -12,11 +12,11 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
     /// The provider preset.
-    pub provider: Provider,
+    pub(crate) provider: Provider,
     /// The identity platform's base URL (see above for `generic`).
-    pub authority: String,
+    pub(crate) authority: String,
     /// Microsoft's directory; empty for the other providers.
-    pub tenant: String,
+    pub(crate) tenant: String,
     /// The app registration's client id.
     pub client_id: String,
     /// The mailbox; empty while it is not known yet.
@@ -31,7 +31,7 @@ const USER_PLACEHOLDER: &str = "YOU@EXAMPLE.COM";
 impl Account {
     /// The exact command that signs this account in again, every flag
     /// spelled out (placeholders for a client id or user not known).
-    pub fn login_command(&self) -> String {
+    pub(crate) fn login_command(&self) -> String {
         format!(
             "ooauth2 login --client-id {} --user {}{}",
             word_or(&self.client_id, CLIENT_PLACEHOLDER),
@@ -41,7 +41,7 @@ impl Account {
     }
 
     /// The flags beyond client id and user that name this account.
-    pub fn flags(&self) -> String {
+    pub(crate) fn flags(&self) -> String {
         let mut s = String::new();
         if self.provider != Provider::Microsoft {
             s.push_str(&format!(" --provider {}", self.provider.name()));
@@ -57,7 +57,7 @@ impl Account {
     }
 
     /// "tenant T" for Microsoft, "provider P" for the others: for messages.
-    pub fn realm(&self) -> String {
+    pub(crate) fn realm(&self) -> String {
         if self.provider.is_microsoft() {
             format!("tenant {}", self.tenant)
         } else {
@@ -86,7 +86,7 @@ fn word_or<'a>(v: &'a str, placeholder: &'static str) -> Cow<'a, str> {
 
 /// `s` as one word of a POSIX shell command line: as it is when it holds
 /// only characters no shell treats specially, else in single quotes.
-pub fn shell_word(s: &str) -> Cow<'_, str> {
+pub(crate) fn shell_word(s: &str) -> Cow<'_, str> {
     let plain = |b: u8| b.is_ascii_alphanumeric() || b"@%+=:,./_-".contains(&b);
     if !s.is_empty() && s.bytes().all(plain) {
         return Cow::Borrowed(s);

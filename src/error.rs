@@ -90,7 +90,7 @@ impl Code {
     }
 
     /// The process exit status for this code (design.md's table).
-    pub fn exit_status(self) -> u8 {
+    pub(crate) fn exit_status(self) -> u8 {
         match self {
             Code::InvalidRequest => 2,
             // sysexits' EX_IOERR, design.md's status for I/O failures.
@@ -111,7 +111,7 @@ impl Code {
 
     /// What to do next when the error itself says nothing more specific, so
     /// that every error reads the same way: what failed and why, then this.
-    pub fn next_step(self) -> &'static str {
+    pub(crate) fn next_step(self) -> &'static str {
         match self {
             Code::InvalidRequest => {
                 "see 'ooauth2 help' for the commands and flags, or protocol.md section 3 for the keys"
@@ -150,22 +150,25 @@ impl Code {
 /// An error with its code, a one-line description and what to do next.
 #[derive(Debug, Clone)]
 pub struct Error {
+    /// What kind of failure: the stable code and its exit status.
     pub code: Code,
+    /// What failed and why, in one line.
     pub message: String,
+    /// What to do next, when more is known than the code's own advice.
     pub hint: Option<String>,
     /// The provider's own code, when the error is a provider's refusal.
-    pub provider: Option<ProviderCode>,
+    pub(crate) provider: Option<ProviderCode>,
 }
 
 /// How the provider itself named a refusal, kept as data so that nobody
 /// parses our message for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderCode {
+pub(crate) struct ProviderCode {
     /// The OAuth `error` value (RFC 6749 §5.2), e.g. `invalid_grant`,
     /// shortened and folded to one line as the message quotes it.
-    pub error: String,
+    pub(crate) error: String,
     /// Microsoft's AADSTS number, when the answer names one.
-    pub aadsts: Option<u64>,
+    pub(crate) aadsts: Option<u64>,
 }
 
 impl Error {
@@ -180,7 +183,7 @@ impl Error {
     }
 
     /// Records the provider's own code for this refusal.
-    pub fn provider_code(mut self, code: ProviderCode) -> Error {
+    pub(crate) fn provider_code(mut self, code: ProviderCode) -> Error {
         self.provider = Some(code);
         self
     }
@@ -212,7 +215,7 @@ impl Error {
     }
 
     /// A store failure naming the file and the OS error.
-    pub fn store(what: &str, path: &std::path::Path, err: &std::io::Error) -> Error {
+    pub(crate) fn store(what: &str, path: &std::path::Path, err: &std::io::Error) -> Error {
         let fix = match err.kind() {
             std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
                 "check that the store directory is yours and writable (or set OOAUTH2_STORE_DIR)"
@@ -282,7 +285,7 @@ pub fn shorten(value: &str, max: usize) -> String {
 }
 
 /// A value the user gave, as a message quotes it: [`shorten`]ed to 60 characters.
-pub fn shown(value: &str) -> String {
+pub(crate) fn shown(value: &str) -> String {
     shorten(value, 60)
 }
 

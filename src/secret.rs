@@ -21,7 +21,7 @@ pub struct Secret(String);
 
 impl Secret {
     /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Secret {
+    pub(crate) fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
     }
 
@@ -31,12 +31,12 @@ impl Secret {
     }
 
     /// Its length in bytes, which may be shown (`-vv`).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.0.len()
     }
 
     /// Whether it is empty.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }
@@ -98,7 +98,12 @@ const MAX_OUTPUT: u64 = 64 * 1024;
 
 impl SecretCommand {
     /// The `client_secret_cmd` of account `account`, at `path`:`line`.
-    pub fn from_config(account: &str, path: &Path, line: usize, command: String) -> SecretCommand {
+    pub(crate) fn from_config(
+        account: &str,
+        path: &Path,
+        line: usize,
+        command: String,
+    ) -> SecretCommand {
         SecretCommand {
             what: format!("client_secret_cmd of account '{account}'"),
             place: format!("client_secret_cmd at {}:{line}", path.display()),
@@ -123,7 +128,7 @@ impl SecretCommand {
     }
 
     /// Whether the command is empty or holds a NUL, which no shell runs.
-    pub fn is_unusable(&self) -> bool {
+    pub(crate) fn is_unusable(&self) -> bool {
         self.command.trim().is_empty() || self.command.contains('\0')
     }
 
@@ -136,7 +141,7 @@ impl SecretCommand {
 
     /// Runs the command with `sh -c`, stopping it (and what it started)
     /// after `timeout`, and returns its first stdout line.
-    pub fn run(&self, timeout: Duration) -> Result<Secret> {
+    pub(crate) fn run(&self, timeout: Duration) -> Result<Secret> {
         // stdin is not the child's: in helper mode it carried the request.
         // Its stderr and /dev/tty stay ours, so a pinentry can still ask.
         let mut child = Command::new("sh")

@@ -8,22 +8,22 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Names the config file (tests, unusual set-ups).
-pub const CONFIG_ENV: &str = "OOAUTH2_CONFIG";
+pub(crate) const CONFIG_ENV: &str = "OOAUTH2_CONFIG";
 /// Overrides the store location.
-pub const STORE_ENV: &str = "OOAUTH2_STORE_DIR";
+pub(crate) const STORE_ENV: &str = "OOAUTH2_STORE_DIR";
 /// How long to wait for another process's account lock (seconds).
-pub const LOCK_TIMEOUT_ENV: &str = "OOAUTH2_LOCK_TIMEOUT";
+pub(crate) const LOCK_TIMEOUT_ENV: &str = "OOAUTH2_LOCK_TIMEOUT";
 /// How long one HTTP request (or mail server answer) may take (seconds).
-pub const HTTP_TIMEOUT_ENV: &str = "OOAUTH2_HTTP_TIMEOUT";
+pub(crate) const HTTP_TIMEOUT_ENV: &str = "OOAUTH2_HTTP_TIMEOUT";
 /// How long a connection may take to open (seconds).
-pub const CONNECT_TIMEOUT_ENV: &str = "OOAUTH2_CONNECT_TIMEOUT";
+pub(crate) const CONNECT_TIMEOUT_ENV: &str = "OOAUTH2_CONNECT_TIMEOUT";
 /// How long a `client_secret_cmd` may run (seconds).
-pub const SECRET_CMD_TIMEOUT_ENV: &str = "OOAUTH2_SECRET_CMD_TIMEOUT";
+pub(crate) const SECRET_CMD_TIMEOUT_ENV: &str = "OOAUTH2_SECRET_CMD_TIMEOUT";
 /// A `notify_cmd` for accounts that have none.
-pub const NOTIFY_ENV: &str = "OOAUTH2_NOTIFY_CMD";
+pub(crate) const NOTIFY_ENV: &str = "OOAUTH2_NOTIFY_CMD";
 /// Set to `0` (or `false`, `no`, `off`), keeps ooauth2 from falling back
 /// to `notify-send`.
-pub const NOTIFY_SEND_ENV: &str = "OOAUTH2_NOTIFY_SEND";
+pub(crate) const NOTIFY_SEND_ENV: &str = "OOAUTH2_NOTIFY_SEND";
 
 /// The environment as ooauth2 reads it.
 #[derive(Debug, Clone, Default)]
@@ -74,7 +74,7 @@ impl Settings {
     }
 
     /// The store directory: `$OOAUTH2_STORE_DIR`, else `$XDG_DATA_HOME/ooauth2`.
-    pub fn store_dir(&self) -> Result<PathBuf> {
+    pub(crate) fn store_dir(&self) -> Result<PathBuf> {
         if let Some(d) = &self.store {
             return Ok(PathBuf::from(d));
         }
@@ -89,7 +89,7 @@ impl Settings {
     }
 
     /// The wait for an account's lock (default 60 s).
-    pub fn lock_timeout(&self) -> Result<Duration> {
+    pub(crate) fn lock_timeout(&self) -> Result<Duration> {
         seconds(LOCK_TIMEOUT_ENV, self.lock_timeout.as_deref(), 60.0)
     }
 
@@ -104,7 +104,7 @@ impl Settings {
     }
 
     /// The limit on a `client_secret_cmd` (default 120 s).
-    pub fn secret_cmd_timeout(&self) -> Result<Duration> {
+    pub(crate) fn secret_cmd_timeout(&self) -> Result<Duration> {
         seconds(
             SECRET_CMD_TIMEOUT_ENV,
             self.secret_cmd_timeout.as_deref(),

@@ -15,7 +15,7 @@ const MAX_CONFIG: u64 = 1024 * 1024;
 
 /// The text of the config file at `path` once it passed every check;
 /// `None` when there is no file.
-pub fn read(path: &Path) -> Result<Option<String>> {
+pub(super) fn read(path: &Path) -> Result<Option<String>> {
     let unreadable = |e: &std::io::Error| {
         Error::new(
             Code::StoreError,

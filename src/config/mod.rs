@@ -28,7 +28,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Where it was read from.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Its `[accounts.NAME]` tables, in file order.
     pub accounts: Vec<Named>,
 }
@@ -40,7 +40,7 @@ pub struct Named {
     pub name: String,
     /// The values the file gives (client_id, tenant, client_secret_cmd,
     /// notify_cmd, ...), each checked.
-    pub raw: Raw,
+    pub(crate) raw: Raw,
 }
 
 impl Named {

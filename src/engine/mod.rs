@@ -2,11 +2,10 @@
 //! refresh or sign in → persist → answer. Decides what each outcome of a
 //! grant means; `oauth` and `flows` do the HTTP and `store` the files.
 //!
-//! - [`get`](self::get): the cached token, or a refresh under the account's lock;
-//! - [`signin`](self::signin): an interactive sign-in (device or auth code);
-//! - [`persist`](self::persist): a grant's tokens into the record, and
-//!   `store`/`erase`;
-//! - [`check`](self::check): doctor's refresh and device checks.
+//! - `get`: the cached token, or a refresh under the account's lock;
+//! - `signin`: an interactive sign-in (device or auth code);
+//! - `persist`: a grant's tokens into the record, and `store`/`erase`;
+//! - `check`: doctor's refresh and device checks.
 
 mod check;
 mod get;
@@ -90,11 +89,11 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Timeouts, retries and logging of the HTTP client.
-    pub http: HttpConfig,
+    pub(crate) http: HttpConfig,
     /// The wait for another process's account lock.
-    pub lock_timeout: Duration,
+    pub(crate) lock_timeout: Duration,
     /// The limit on a `client_secret_cmd`.
-    pub secret_cmd_timeout: Duration,
+    pub(crate) secret_cmd_timeout: Duration,
 }
 
 impl Options {

@@ -20,20 +20,20 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     /// The limit on setting up a connection.
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     /// The limit on a whole request, answer included.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// How many times a failed request is sent again.
-    pub retries: u32,
+    pub(crate) retries: u32,
     /// 0: quiet; 1: one line per exchange; 2: also the form and the answer,
     /// with every secret value replaced by its length.
-    pub verbose: u8,
+    pub(crate) verbose: u8,
 }
 
 impl HttpConfig {
     /// Defaults (10 s connect, 30 s per request, 3 retries), overridden by
     /// `OOAUTH2_CONNECT_TIMEOUT` and `OOAUTH2_HTTP_TIMEOUT` (seconds).
-    pub fn new(settings: &Settings, verbose: u8) -> Result<HttpConfig> {
+    pub(crate) fn new(settings: &Settings, verbose: u8) -> Result<HttpConfig> {
         Ok(HttpConfig {
             connect_timeout: settings.connect_timeout()?,
             timeout: settings.http_timeout()?,
@@ -91,7 +91,7 @@ enum Attempt {
 impl Http {
     /// Builds the client: rustls with the system's CA store, proxies from the
     /// environment, no redirects (a redirect would carry secrets to another host).
-    pub fn new(config: HttpConfig) -> Result<Http> {
+    pub(crate) fn new(config: HttpConfig) -> Result<Http> {
         let client = reqwest::blocking::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)

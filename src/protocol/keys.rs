@@ -8,7 +8,7 @@ use crate::secret::{Secret, SecretCommand};
 
 /// The TOML type a config file gives a key's value in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A string (`user = "me@example.com"`).
     Text,
     /// A whole number, unquoted (`min_ttl = 300`).
@@ -19,11 +19,11 @@ pub enum Kind {
 
 /// Where a request key may come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sources {
+pub(crate) struct Sources {
     /// The helper protocol (`key=value` on stdin).
-    pub wire: bool,
+    pub(crate) wire: bool,
     /// An `[accounts.NAME]` table of the config file.
-    pub config: bool,
+    pub(crate) config: bool,
 }
 
 const WIRE: Sources = Sources {
@@ -50,7 +50,7 @@ macro_rules! request_keys {
 
         impl RequestKey {
             /// Every request key, in documentation order.
-            pub const ALL: &'static [RequestKey] = &[$(RequestKey::$variant),*];
+            pub(crate) const ALL: &'static [RequestKey] = &[$(RequestKey::$variant),*];
 
             /// The key as written (`client_id`).
             pub fn name(self) -> &'static str {
@@ -58,22 +58,22 @@ macro_rules! request_keys {
             }
 
             /// Where the key may be given.
-            pub fn sources(self) -> Sources {
+            pub(crate) fn sources(self) -> Sources {
                 match self { $(RequestKey::$variant => $sources,)* }
             }
 
             /// The TOML type of its value in the config file.
-            pub fn kind(self) -> Kind {
+            pub(crate) fn kind(self) -> Kind {
                 match self { $(RequestKey::$variant => $kind,)* }
             }
 
             /// Whether its value is a secret, never logged or echoed.
-            pub fn is_secret(self) -> bool {
+            pub(crate) fn is_secret(self) -> bool {
                 match self { $(RequestKey::$variant => $secret,)* }
             }
 
             /// The key named `name`, if there is one.
-            pub fn from_name(name: &str) -> Option<RequestKey> {
+            pub(crate) fn from_name(name: &str) -> Option<RequestKey> {
                 match name { $($name => Some(RequestKey::$variant),)* _ => None }
             }
         }
@@ -102,7 +102,7 @@ macro_rules! request_keys {
             }
 
             /// These values laid over `under`'s: each key given here wins.
-            pub fn over(self, under: &Raw) -> Raw {
+            pub(crate) fn over(self, under: &Raw) -> Raw {
                 Raw { $($field: self.$field.or_else(|| under.$field.clone()),)* }
             }
         }
@@ -181,12 +181,12 @@ macro_rules! response_keys {
             }
 
             /// Whether its value is a secret.
-            pub fn is_secret(self) -> bool {
+            pub(crate) fn is_secret(self) -> bool {
                 match self { $(ResponseKey::$variant => $secret,)* }
             }
 
             /// The key named `name`, if there is one.
-            pub fn from_name(name: &str) -> Option<ResponseKey> {
+            pub(crate) fn from_name(name: &str) -> Option<ResponseKey> {
                 match name { $($name => Some(ResponseKey::$variant),)* _ => None }
             }
         }
@@ -240,7 +240,7 @@ pub fn wire_keys() -> impl Iterator<Item = RequestKey> {
 }
 
 /// The keys an `[accounts.NAME]` table may hold, in table order.
-pub fn config_keys() -> impl Iterator<Item = RequestKey> {
+pub(crate) fn config_keys() -> impl Iterator<Item = RequestKey> {
     RequestKey::ALL
         .iter()
         .copied()

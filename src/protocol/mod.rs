@@ -21,10 +21,10 @@ use std::io::{BufRead, Read, Write};
 pub const VERSION: u32 = 1;
 
 /// The largest request accepted, in bytes (including line ends).
-pub const MAX_REQUEST: usize = 64 * 1024;
+pub(crate) const MAX_REQUEST: usize = 64 * 1024;
 
 /// Reads one request from `input`: stops at the first blank line or EOF and
-/// never reads more than [`MAX_REQUEST`] + 1 bytes.
+/// never reads more than `MAX_REQUEST` + 1 bytes.
 pub fn read_request(input: impl Read) -> Result<Raw> {
     let mut raw = Raw::default();
     for (k, v) in read_pairs(input)? {

@@ -10,10 +10,14 @@ use reqwest::Url;
 /// metadata) says about the endpoints ooauth2 uses.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Discovery {
-    pub issuer: String,
-    pub authorization_endpoint: Option<String>,
-    pub token_endpoint: String,
-    pub device_authorization_endpoint: Option<String>,
+    /// The issuer the document is about (equal to the one asked for).
+    pub(crate) issuer: String,
+    /// Where a browser signs in (auth code flow).
+    pub(crate) authorization_endpoint: Option<String>,
+    /// Where grants go.
+    pub(crate) token_endpoint: String,
+    /// Where a device code is asked for (RFC 8628).
+    pub(crate) device_authorization_endpoint: Option<String>,
 }
 
 /// The most a discovery document may be trusted without asking again.

@@ -21,19 +21,22 @@ pub enum Flow {
 /// The endpoints of one provider (and, for Microsoft, authority and tenant).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
-    pub authorize: Option<String>,
+    /// Where a browser signs in (auth code flow), if the provider has it.
+    pub(crate) authorize: Option<String>,
+    /// Where a device code is asked for, if the provider has the device flow.
     pub device: Option<String>,
+    /// Where every grant goes (empty until an issuer's discovery fills it).
     pub token: String,
     /// Extra query pairs of the authorize URL (the provider's quirks).
-    pub authorize_extra: &'static [(&'static str, &'static str)],
+    pub(crate) authorize_extra: &'static [(&'static str, &'static str)],
     /// Whether the code exchange repeats the scope (Microsoft wants it).
-    pub scope_on_exchange: bool,
+    pub(crate) scope_on_exchange: bool,
 }
 
 impl Endpoints {
     /// The flow used when the request names none: the device flow where
     /// there is one and no browser flow, and for Microsoft; else auth code.
-    pub fn default_flow(&self, provider: Provider) -> Flow {
+    pub(crate) fn default_flow(&self, provider: Provider) -> Flow {
         if provider.is_microsoft() || self.authorize.is_none() {
             Flow::Device
         } else {

@@ -6,8 +6,11 @@ use super::Provider;
 /// A mail protocol whose server a provider preset knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MailProtocol {
+    /// IMAP (RFC 3501).
     Imap,
+    /// POP3 (RFC 1939).
     Pop,
+    /// SMTP submission (RFC 6409).
     Smtp,
 }
 

@@ -23,20 +23,25 @@ pub const DEFAULT_SCOPE: &str = "offline_access https://outlook.office.com/IMAP.
      https://outlook.office.com/POP.AccessAsUser.All https://outlook.office.com/SMTP.Send";
 
 /// Asked for at sign-in so the id_token names the account that signed in.
-pub const IDENTITY_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+pub(crate) const IDENTITY_SCOPES: [&str; 3] = ["openid", "profile", "email"];
 
 /// A provider preset: `provider=` in the protocol, `--provider`, and the
 /// config file's `provider`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Provider {
+    /// Microsoft 365 and Outlook.com, the public cloud.
     Microsoft,
     /// Microsoft's US Government cloud.
     MicrosoftUs,
     /// Microsoft's cloud in China (operated by 21Vianet).
     MicrosoftChina,
+    /// Gmail and Google Workspace.
     Google,
+    /// Yahoo Mail.
     Yahoo,
+    /// AOL Mail.
     Aol,
+    /// Fastmail.
     Fastmail,
     /// Any provider, from explicit endpoint keys.
     Generic,
@@ -97,7 +102,7 @@ const GOOGLE_AUTHORIZE: &[(&str, &str)] = &[("access_type", "offline"), ("prompt
 
 impl Provider {
     /// Every provider, in documentation order.
-    pub const ALL: [Provider; 8] = [
+    pub(crate) const ALL: [Provider; 8] = [
         Provider::Microsoft,
         Provider::MicrosoftUs,
         Provider::MicrosoftChina,
@@ -123,12 +128,12 @@ impl Provider {
     }
 
     /// The provider of a name, if there is one.
-    pub fn from_name(name: &str) -> Option<Provider> {
+    pub(crate) fn from_name(name: &str) -> Option<Provider> {
         Provider::ALL.into_iter().find(|p| p.name() == name)
     }
 
     /// Every name, for messages.
-    pub fn names() -> String {
+    pub(crate) fn names() -> String {
         Provider::ALL.map(Provider::name).join(", ")
     }
 
@@ -142,7 +147,7 @@ impl Provider {
 
     /// The provider part of an account's identity: one for all of
     /// Microsoft's clouds (the authority tells them apart).
-    pub fn family(self) -> &'static str {
+    pub(crate) fn family(self) -> &'static str {
         if self.is_microsoft() {
             "microsoft"
         } else {
@@ -152,7 +157,7 @@ impl Provider {
 
     /// Whether sign-ins return an OpenID Connect id_token naming the account,
     /// so the identity scopes are asked for and `user` may be left out.
-    pub fn has_id_token(self) -> bool {
+    pub(crate) fn has_id_token(self) -> bool {
         self.is_microsoft() || self == Provider::Google
     }
 
@@ -167,7 +172,7 @@ impl Provider {
     }
 
     /// The authority used when none is given (empty for `generic`).
-    pub fn default_authority(self) -> &'static str {
+    pub(crate) fn default_authority(self) -> &'static str {
         match self {
             Provider::Microsoft => DEFAULT_AUTHORITY,
             Provider::MicrosoftUs => "https://login.microsoftonline.us",
@@ -178,7 +183,7 @@ impl Provider {
     }
 
     /// The scope asked for when the request gives none (`generic` has none).
-    pub fn default_scope(self) -> Option<&'static str> {
+    pub(crate) fn default_scope(self) -> Option<&'static str> {
         match self {
             Provider::Microsoft => Some(DEFAULT_SCOPE),
             Provider::MicrosoftUs => Some(
@@ -196,7 +201,7 @@ impl Provider {
 
     /// The scope sent at sign-in: the mail scopes, plus the identity scopes
     /// where the provider answers them with an id_token.
-    pub fn signin_scope(self, scope: &str) -> String {
+    pub(crate) fn signin_scope(self, scope: &str) -> String {
         if self.has_id_token() {
             signin_scope(scope)
         } else {
@@ -210,7 +215,7 @@ impl Provider {
 }
 
 /// The scope sent at sign-in: the mail scopes plus the identity scopes.
-pub fn signin_scope(scope: &str) -> String {
+pub(crate) fn signin_scope(scope: &str) -> String {
     let mut parts: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
     for id in IDENTITY_SCOPES {
         if !parts.contains(&id) {
@@ -222,7 +227,7 @@ pub fn signin_scope(scope: &str) -> String {
 
 /// Two scopes ask for the same access when they hold the same resource scopes
 /// (identity scopes and `offline_access` do not change what a token opens).
-pub fn same_access(a: &str, b: &str) -> bool {
+pub(crate) fn same_access(a: &str, b: &str) -> bool {
     fn set(s: &str) -> Vec<String> {
         let mut v: Vec<String> = s
             .split(' ')
@@ -237,7 +242,7 @@ pub fn same_access(a: &str, b: &str) -> bool {
 }
 
 /// Builds `{authority}/{tenant}/oauth2/v2.0/{authorize,devicecode,token}`.
-pub fn endpoints(authority: &str, tenant: &str) -> Endpoints {
+pub(crate) fn endpoints(authority: &str, tenant: &str) -> Endpoints {
     let base = format!("{}/{}/oauth2/v2.0", authority.trim_end_matches('/'), tenant);
     Endpoints {
         authorize: Some(format!("{base}/authorize")),
@@ -251,7 +256,11 @@ pub fn endpoints(authority: &str, tenant: &str) -> Endpoints {
 /// The endpoints of a preset at `authority` (its own, or one given to
 /// redirect it, e.g. to a test server), with the preset's own paths.
 /// `None` for `generic`, whose endpoints are explicit.
-pub fn preset_endpoints(provider: Provider, authority: &str, tenant: &str) -> Option<Endpoints> {
+pub(crate) fn preset_endpoints(
+    provider: Provider,
+    authority: &str,
+    tenant: &str,
+) -> Option<Endpoints> {
     if provider.is_microsoft() {
         return Some(endpoints(authority, tenant));
     }

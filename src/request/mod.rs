@@ -66,10 +66,10 @@ pub enum Interactive {
 }
 
 /// Default for `signin_timeout`: five minutes to finish signing in.
-pub const DEFAULT_SIGNIN_TIMEOUT: u64 = 300;
+pub(crate) const DEFAULT_SIGNIN_TIMEOUT: u64 = 300;
 
 /// Default for `min_ttl`: five minutes, enough for a slow IMAP login.
-pub const DEFAULT_MIN_TTL: u64 = 300;
+pub(crate) const DEFAULT_MIN_TTL: u64 = 300;
 
 /// A validated request; only [`Request::validate`] (and the config
 /// overlay) makes one, and nothing changes it afterwards.
@@ -126,7 +126,8 @@ impl Request {
         self.provider
     }
 
-    /// Where the grants go (see [`Request::with_discovery`] for an issuer).
+    /// Where the grants go (with an issuer, only the explicit ones: the rest
+    /// come from its discovery document, in the engine).
     pub fn endpoints(&self) -> &Endpoints {
         &self.endpoints
     }
@@ -170,17 +171,17 @@ impl Request {
     }
 
     /// The scope given by the caller, if any (normalised to single spaces).
-    pub fn scope(&self) -> Option<&str> {
+    pub(crate) fn scope(&self) -> Option<&str> {
         self.scope.as_deref()
     }
 
     /// Renew when fewer seconds than this are left.
-    pub fn min_ttl(&self) -> u64 {
+    pub(crate) fn min_ttl(&self) -> u64 {
         self.min_ttl
     }
 
     /// Whether a sign-in may be started.
-    pub fn interactive(&self) -> Interactive {
+    pub(crate) fn interactive(&self) -> Interactive {
         self.interactive
     }
 
@@ -195,7 +196,7 @@ impl Request {
     }
 
     /// The refresh token to import (`action=store` only).
-    pub fn refresh_token(&self) -> Option<&Secret> {
+    pub(crate) fn refresh_token(&self) -> Option<&Secret> {
         self.refresh_token.as_ref()
     }
 
@@ -205,12 +206,12 @@ impl Request {
     }
 
     /// The loopback port of the auth code flow's redirect; 0: any free port.
-    pub fn redirect_port(&self) -> u16 {
+    pub(crate) fn redirect_port(&self) -> u16 {
         self.redirect_port
     }
 
     /// Seconds to wait for the browser's redirect in the auth code flow.
-    pub fn signin_timeout(&self) -> u64 {
+    pub(crate) fn signin_timeout(&self) -> u64 {
         self.signin_timeout
     }
 
@@ -242,7 +243,7 @@ impl Request {
 
     /// The request with the endpoints of `doc`, the issuer's discovery
     /// document, under the explicit ones, and the default flow they allow.
-    pub fn with_discovery(&self, doc: &Discovery) -> Result<Request> {
+    pub(crate) fn with_discovery(&self, doc: &Discovery) -> Result<Request> {
         let mut req = self.clone();
         let e = &mut req.endpoints;
         if e.token.is_empty() {
@@ -264,12 +265,12 @@ impl Request {
 
     /// Refuses a sign-in flow the provider does not allow, before any
     /// network call.
-    pub fn check_flow(&self) -> Result<()> {
+    pub(crate) fn check_flow(&self) -> Result<()> {
         validate::check_flow(self.provider, &self.endpoints, self.flow)
     }
 
     /// The scope a sign-in asks for when neither request nor record has one.
-    pub fn default_scope(&self) -> &str {
+    pub(crate) fn default_scope(&self) -> &str {
         self.scope
             .as_deref()
             .or(self.provider.default_scope())

@@ -16,8 +16,10 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CachedDiscovery {
     #[serde(flatten)]
-    pub doc: Discovery,
-    pub fetched_at: u64,
+    /// What the document says.
+    pub(crate) doc: Discovery,
+    /// When it was fetched (Unix seconds).
+    pub(crate) fetched_at: u64,
 }
 
 impl Store {
@@ -29,7 +31,7 @@ impl Store {
 
     /// The cached discovery document of `issuer`, if there is a readable one
     /// (a damaged cache is only a cache: it is fetched again).
-    pub fn load_discovery(&self, issuer: &str) -> Option<CachedDiscovery> {
+    pub(crate) fn load_discovery(&self, issuer: &str) -> Option<CachedDiscovery> {
         let (path, _) = self.discovery_path(issuer);
         let bytes = fs::read(path).ok()?;
         serde_json::from_slice::<CachedDiscovery>(&bytes)
@@ -39,7 +41,7 @@ impl Store {
 
     /// Caches a discovery document, atomically, without a lock: writers
     /// racing here write the same facts.
-    pub fn save_discovery(&self, doc: &CachedDiscovery) -> Result<()> {
+    pub(crate) fn save_discovery(&self, doc: &CachedDiscovery) -> Result<()> {
         self.ensure_dir()?;
         let (path, id) = self.discovery_path(&doc.doc.issuer);
         let dir = self.dir.join("discovery");

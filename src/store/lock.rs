@@ -18,7 +18,7 @@ pub struct AccountLock {
 
 impl Store {
     /// Takes the account's lock, waiting at most `timeout`.
-    pub fn lock(&self, account: &Account, timeout: Duration) -> Result<AccountLock> {
+    pub(crate) fn lock(&self, account: &Account, timeout: Duration) -> Result<AccountLock> {
         self.ensure_dir()?;
         let id = Store::id(account);
         let path = self.dir.join(format!("{id}.lock"));

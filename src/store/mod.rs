@@ -41,7 +41,7 @@ impl Store {
     }
 
     /// A store at an explicit directory.
-    pub fn at(dir: PathBuf) -> Store {
+    pub(crate) fn at(dir: PathBuf) -> Store {
         Store { dir }
     }
 
@@ -93,7 +93,7 @@ impl Store {
     }
 
     /// Reads an account's record without locking; `None` if there is none.
-    pub fn load(&self, account: &Account) -> Result<Option<Record>> {
+    pub(crate) fn load(&self, account: &Account) -> Result<Option<Record>> {
         let path = self.record_path(account);
         let rec = match read_record(&path)? {
             Some(r) => r,
@@ -110,7 +110,7 @@ impl Store {
     }
 
     /// Writes a record atomically: temp file, fsync, rename, fsync the directory.
-    pub fn save(&self, lock: &AccountLock, record: &Record) -> Result<()> {
+    pub(crate) fn save(&self, lock: &AccountLock, record: &Record) -> Result<()> {
         self.ensure_dir()?;
         let path = self.dir.join(format!("{}.json", lock.id));
         let mut body = serde_json::to_vec_pretty(record)
@@ -120,7 +120,7 @@ impl Store {
     }
 
     /// Deletes an account's record; returns whether there was one.
-    pub fn remove(&self, lock: &AccountLock) -> Result<bool> {
+    pub(crate) fn remove(&self, lock: &AccountLock) -> Result<bool> {
         let path = self.dir.join(format!("{}.json", lock.id));
         match fs::remove_file(&path) {
             Ok(()) => {

@@ -18,32 +18,43 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Record {
-    pub version: u32,
+    /// The record format (`SCHEMA_VERSION` when this build writes it).
+    pub(crate) version: u32,
     /// The provider preset; records written before presets have none, which
     /// means Microsoft.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
+    pub(crate) provider: Option<String>,
+    /// The account's authority (see `Account`).
     pub authority: String,
+    /// Microsoft's tenant; empty for the other providers.
     pub tenant: String,
+    /// The app registration's client id.
     pub client_id: String,
+    /// The mailbox account.
     pub user: String,
     /// The scope requested at sign-in; sent again on every refresh.
     pub scope: String,
+    /// The newest refresh token; never deleted by a refusal.
     pub refresh_token: Option<Secret>,
+    /// When the refresh token arrived (Unix seconds).
     pub refresh_token_obtained_at: Option<u64>,
+    /// The cached access token.
     pub access_token: Option<Secret>,
-    pub token_type: Option<String>,
+    /// Its type (`Bearer`).
+    pub(crate) token_type: Option<String>,
+    /// When the access token expires (Unix seconds).
     pub expires_at: Option<u64>,
     /// The scope the provider says the access token carries.
     pub granted_scope: Option<String>,
     /// Set when the provider refused the refresh token; the token is kept.
     pub needs_login: Option<String>,
+    /// When the record was last written (Unix seconds).
     pub updated_at: u64,
 }
 
 impl Record {
     /// An empty record for `account`.
-    pub fn new(account: &Account, scope: &str, now: u64) -> Record {
+    pub(crate) fn new(account: &Account, scope: &str, now: u64) -> Record {
         Record {
             version: SCHEMA_VERSION,
             provider: Some(account.provider.name().to_string()),
