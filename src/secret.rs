@@ -82,12 +82,12 @@ impl fmt::Debug for SecretCommand {
     }
 }
 
-impl From<String> for SecretCommand {
-    /// A command given as a plain request value, named by its key.
-    fn from(command: String) -> SecretCommand {
+impl SecretCommand {
+    /// A command given as a plain request value, named in messages by `key`.
+    pub(crate) fn given_as(key: &str, command: String) -> SecretCommand {
         SecretCommand {
-            what: "client_secret_cmd".into(),
-            place: "client_secret_cmd".into(),
+            what: key.to_string(),
+            place: key.to_string(),
             command,
         }
     }

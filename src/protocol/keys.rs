@@ -234,6 +234,13 @@ response_keys! {
     Hint = "hint", secret: false;
 }
 
+impl From<String> for SecretCommand {
+    /// A `client_secret_cmd` given as a plain value, named by its key.
+    fn from(command: String) -> SecretCommand {
+        SecretCommand::given_as(RequestKey::ClientSecretCmd.name(), command)
+    }
+}
+
 /// The request keys the helper protocol accepts, in table order.
 pub fn wire_keys() -> impl Iterator<Item = RequestKey> {
     RequestKey::ALL.iter().copied().filter(|k| k.sources().wire)

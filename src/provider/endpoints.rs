@@ -60,13 +60,9 @@ pub fn generic_endpoints(
     }
 }
 
-/// Checks and normalises an authority: https, or http on a loopback host only;
-/// no credentials, query or fragment; no trailing slash.
-pub fn normalize_authority(raw: &str) -> Result<String> {
-    normalize_url("authority", raw)
-}
-
-/// Checks and normalises the URL of key `key` by the rules of `authority`.
+/// Checks and normalises the URL of key `key` (an authority, an endpoint,
+/// an issuer): https, or http on a loopback host only; no credentials,
+/// query or fragment; no trailing slash.
 pub fn normalize_url(key: &str, raw: &str) -> Result<String> {
     let bad = |why: &str| Error::invalid(format!("{key} '{}' {why}", shorten(raw, 80)));
     if raw.len() > 512 {
@@ -108,20 +104,20 @@ mod tests {
     #[test]
     fn authority_rules() {
         assert_eq!(
-            normalize_authority("https://login.microsoftonline.com/").unwrap(),
+            normalize_url("authority", "https://login.microsoftonline.com/").unwrap(),
             "https://login.microsoftonline.com"
         );
         assert_eq!(
-            normalize_authority("http://127.0.0.1:8080").unwrap(),
+            normalize_url("authority", "http://127.0.0.1:8080").unwrap(),
             "http://127.0.0.1:8080"
         );
-        assert!(normalize_authority("http://[::1]:8080").is_ok());
-        assert!(normalize_authority("http://localhost:1").is_ok());
-        assert!(normalize_authority("http://example.com").is_err());
-        assert!(normalize_authority("http://127.0.0.1.example.com").is_err());
-        assert!(normalize_authority("ftp://127.0.0.1").is_err());
-        assert!(normalize_authority("https://u:p@example.com").is_err());
-        assert!(normalize_authority("https://example.com/?x=1").is_err());
-        assert!(normalize_authority("not a url").is_err());
+        assert!(normalize_url("authority", "http://[::1]:8080").is_ok());
+        assert!(normalize_url("authority", "http://localhost:1").is_ok());
+        assert!(normalize_url("authority", "http://example.com").is_err());
+        assert!(normalize_url("authority", "http://127.0.0.1.example.com").is_err());
+        assert!(normalize_url("authority", "ftp://127.0.0.1").is_err());
+        assert!(normalize_url("authority", "https://u:p@example.com").is_err());
+        assert!(normalize_url("authority", "https://example.com/?x=1").is_err());
+        assert!(normalize_url("authority", "not a url").is_err());
     }
 }

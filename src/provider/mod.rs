@@ -7,9 +7,7 @@ mod endpoints;
 mod mail;
 
 pub use discovery::{DISCOVERY_MAX_AGE, Discovery, discovery_urls, parse_discovery};
-pub use endpoints::{
-    Endpoints, Flow, generic_endpoints, is_loopback_host, normalize_authority, normalize_url,
-};
+pub use endpoints::{Endpoints, Flow, generic_endpoints, is_loopback_host, normalize_url};
 pub use mail::MailProtocol;
 
 /// The public Microsoft cloud; national clouds and tests pass `authority=`.

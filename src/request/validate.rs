@@ -179,7 +179,7 @@ fn endpoints(
     }
     let authority = match raw.authority.as_deref() {
         None => provider.default_authority().to_string(),
-        Some(a) => provider::normalize_authority(a)?,
+        Some(a) => provider::normalize_url(RequestKey::Authority.name(), a)?,
     };
     let endpoints = provider::preset_endpoints(provider, &authority, tenant)
         .ok_or_else(|| Error::invalid("this provider has no preset endpoints"))?;

@@ -4,6 +4,7 @@
 //! helper request nor write into our answer; none of them is ever handed a
 //! secret in argv.
 
+use ooauth2::protocol::keys::RequestKey;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -39,7 +40,7 @@ impl Notify {
             .env("OOAUTH2_EXPIRES_IN", expires_in.to_string())
             .env("OOAUTH2_MESSAGE", message)
             .env("OOAUTH2_ACCOUNT", &self.user);
-        run_notifier(cmd, "notify_cmd");
+        run_notifier(cmd, RequestKey::NotifyCmd.name());
     }
 }
 
