@@ -7,7 +7,7 @@ use super::{Finding, Target, problem_of};
 use ooauth2::account;
 use ooauth2::config;
 use ooauth2::error::Result;
-use ooauth2::request::{Interactive, Raw, Request};
+use ooauth2::request::{Raw, Request};
 use ooauth2::store::{Record, Store};
 
 /// Whether a stored record is one the request means: the same account
@@ -30,12 +30,39 @@ pub(super) fn check_accounts(
     now: u64,
     out: &mut Vec<Finding>,
 ) -> Vec<Target> {
+    let Some(records) = readable_records(store, out) else {
+        return Vec::new();
+    };
+    let all = selected.is_none();
+    let Some(wanted) = wanted(config, selected, out) else {
+        return Vec::new();
+    };
+    let mut seen = vec![false; records.len()];
     let mut targets = Vec::new();
+    for req in &wanted {
+        targets.extend(targets_of(req, &records, &mut seen, now, out));
+    }
+    if all {
+        targets.extend(unclaimed(&records, &seen, now, out));
+        // A missing store directory was reported already.
+        if records.is_empty() && wanted.is_empty() && store.dir().exists() {
+            out.push(Finding::Problem(
+                "no account is stored".into(),
+                "sign in: ooauth2 login --client-id CLIENT-ID --user YOU@EXAMPLE.COM".into(),
+            ));
+        }
+    }
+    targets
+}
+
+/// The records of the store that can be read; each other one is a problem.
+/// `None` when the store cannot be listed.
+fn readable_records(store: &Store, out: &mut Vec<Finding>) -> Option<Vec<Record>> {
     let listed = match store.list() {
         Ok(l) => l,
         Err(e) => {
             out.push(problem_of(&e, "check the store directory"));
-            return targets;
+            return None;
         }
     };
     let mut records = Vec::new();
@@ -48,88 +75,91 @@ pub(super) fn check_accounts(
             )),
         }
     }
-    // The accounts to look at: the one named, else every configured one
-    // (and after them every other stored one).
-    let mut wanted: Vec<Request> = Vec::new();
-    let all = selected.is_none();
+    Some(records)
+}
+
+/// The accounts to look at: the one named, else every configured one
+/// (every other stored one comes after them). `None` when the named one
+/// could not be built: nothing else was asked for.
+fn wanted(
+    config: Option<&config::Config>,
+    selected: Option<Result<Request>>,
+    out: &mut Vec<Finding>,
+) -> Option<Vec<Request>> {
     match selected {
         Some(Err(e)) => {
             out.push(problem_of(&e, "check the account's name and flags"));
-            return targets;
+            None
         }
-        Some(Ok(req)) => wanted.push(req),
-        None => {
-            for named in config.map(|c| c.accounts.as_slice()).unwrap_or_default() {
-                match named.request(Raw::default()) {
-                    Ok(req) => wanted.push(req),
-                    Err(e) => out.push(problem_of(&e, "fix the account in the config file")),
-                }
-            }
+        Some(Ok(req)) => Some(vec![req]),
+        None => Some(configured(config, out)),
+    }
+}
+
+/// Every account of the config file, as the other commands would build it;
+/// one that cannot be built is a problem.
+fn configured(config: Option<&config::Config>, out: &mut Vec<Finding>) -> Vec<Request> {
+    let mut wanted = Vec::new();
+    for named in config.map(|c| c.accounts.as_slice()).unwrap_or_default() {
+        match named.request(Raw::default()) {
+            Ok(req) => wanted.push(req),
+            Err(e) => out.push(problem_of(&e, "fix the account in the config file")),
         }
     }
-    let mut seen = vec![false; records.len()];
-    for req in &wanted {
-        let found: Vec<usize> = (0..records.len())
-            .filter(|&i| matches(req, &records[i]))
-            .collect();
-        if found.is_empty() {
-            let label = req
-                .account_name()
-                .map(|n| format!("account '{n}'"))
-                .or_else(|| req.user().map(|u| format!("account {u}")))
-                .unwrap_or_else(|| "the account".into());
-            out.push(Finding::Problem(
-                format!("{label} is not stored: it was never signed in, or was erased"),
-                format!("run: {}", req.login_command(req.user().unwrap_or_default())),
-            ));
-            targets.push(Target {
-                label,
-                login: req.login_command(req.user().unwrap_or_default()),
-                req: req.clone(),
-                rec: None,
-            });
-        }
-        for i in found {
-            seen[i] = true;
-            let rec = &records[i];
-            check_record(rec, req.account_name(), now, out);
-            let (label, login) = names(rec, req.account_name());
-            targets.push(Target {
-                label,
-                login,
-                req: req.clone(),
-                rec: Some(rec.clone()),
-            });
-        }
+    wanted
+}
+
+/// The stored records `req` means, each checked and marked `seen`; or, when
+/// none is stored, that problem and a target without a record (the device
+/// flow's registration can still be asked about).
+fn targets_of(
+    req: &Request,
+    records: &[Record],
+    seen: &mut [bool],
+    now: u64,
+    out: &mut Vec<Finding>,
+) -> Vec<Target> {
+    let found: Vec<usize> = (0..records.len())
+        .filter(|&i| matches(req, &records[i]))
+        .collect();
+    if found.is_empty() {
+        let label = req
+            .account_name()
+            .map(|n| format!("account '{n}'"))
+            .or_else(|| req.user().map(|u| format!("account {u}")))
+            .unwrap_or_else(|| "the account".into());
+        out.push(Finding::Problem(
+            format!("{label} is not stored: it was never signed in, or was erased"),
+            format!("run: {}", req.login_command(req.user().unwrap_or_default())),
+        ));
+        let login = req.login_command(req.user().unwrap_or_default());
+        return vec![Target::new(label, login, req, None)];
     }
-    if all {
-        for (rec, _) in records.iter().zip(&seen).filter(|(_, seen)| !**seen) {
-            check_record(rec, None, now, out);
-            let (label, login) = names(rec, None);
-            match Request::validate(rec.raw()) {
-                Ok(req) => targets.push(Target {
-                    label,
-                    login,
-                    req,
-                    rec: Some(rec.clone()),
-                }),
-                Err(e) => out.push(Finding::Skipped(format!(
-                    "{label}: network checks ({})",
-                    e.message
-                ))),
-            }
-        }
-        // A missing store directory was reported already.
-        if records.is_empty() && wanted.is_empty() && store.dir().exists() {
-            out.push(Finding::Problem(
-                "no account is stored".into(),
-                "sign in: ooauth2 login --client-id CLIENT-ID --user YOU@EXAMPLE.COM".into(),
-            ));
-        }
+    let mut targets = Vec::new();
+    for i in found {
+        seen[i] = true;
+        let rec = &records[i];
+        check_record(rec, req.account_name(), now, out);
+        let (label, login) = names(rec, req.account_name());
+        targets.push(Target::new(label, login, req, Some(rec)));
     }
-    for t in &mut targets {
-        // The checks never start a sign-in.
-        t.req = t.req.with_interactive(Interactive::Never);
+    targets
+}
+
+/// Every stored record no wanted account meant, each checked; the targets
+/// of those the store's own fields make a valid request of.
+fn unclaimed(records: &[Record], seen: &[bool], now: u64, out: &mut Vec<Finding>) -> Vec<Target> {
+    let mut targets = Vec::new();
+    for (rec, _) in records.iter().zip(seen).filter(|(_, seen)| !**seen) {
+        check_record(rec, None, now, out);
+        let (label, login) = names(rec, None);
+        match Request::validate(rec.raw()) {
+            Ok(req) => targets.push(Target::new(label, login, &req, Some(rec))),
+            Err(e) => out.push(Finding::Skipped(format!(
+                "{label}: network checks ({})",
+                e.message
+            ))),
+        }
     }
     targets
 }

@@ -21,7 +21,7 @@ mod record;
 mod refusal;
 
 use ooauth2::error::{Error, Result};
-use ooauth2::request::Request;
+use ooauth2::request::{Interactive, Request};
 use ooauth2::settings::Settings;
 use ooauth2::store::{Record, Store};
 use std::fmt;
@@ -29,6 +29,7 @@ use std::fmt;
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finding {
+    /// What was checked and found right.
     Ok(String),
     /// What is wrong, and what to do about it.
     Problem(String, String),
@@ -37,6 +38,7 @@ pub enum Finding {
 }
 
 impl Finding {
+    /// Whether the user has something to fix (doctor then exits 1).
     pub fn is_problem(&self) -> bool {
         matches!(self, Finding::Problem(..))
     }
@@ -65,9 +67,23 @@ struct Target {
     label: String,
     /// The command that signs it in again.
     login: String,
+    /// The request the checks make, as the other commands would build it.
     req: Request,
     /// Its record as read before any check, if it is stored.
     rec: Option<Record>,
+}
+
+impl Target {
+    /// The target of `req`, made never to start a sign-in: the checks only
+    /// ask, and nobody may be there to answer.
+    fn new(label: String, login: String, req: &Request, rec: Option<&Record>) -> Target {
+        Target {
+            label,
+            login,
+            req: req.with_interactive(Interactive::Never),
+            rec: rec.cloned(),
+        }
+    }
 }
 
 /// Runs every check. `selected` is the account the user named (or the
@@ -109,6 +125,7 @@ pub fn run(
     out
 }
 
+/// An error as a problem: its message, and its hint or else `default_fix`.
 fn problem_of(e: &Error, default_fix: &str) -> Finding {
     Finding::Problem(
         e.message.clone(),

@@ -7,8 +7,9 @@ use super::{Finding, Online, Target, problem_of};
 use ooauth2::engine::{Engine, Options, RefreshCheck};
 use ooauth2::provider::{Flow, Provider};
 use ooauth2::settings::Settings;
-use ooauth2::store::Store;
+use ooauth2::store::{Record, Store};
 use ooauth2::time::{Clock, SystemClock, parse_http_date};
+use std::collections::HashMap;
 
 /// The largest difference between the local clock and the provider's `Date`
 /// header that is not a problem. Five minutes is the usual tolerance of
@@ -45,32 +46,32 @@ pub(super) fn check_network(
     let mut ui = crate::terminal::TerminalUi::new(false);
     let mut engine = Engine::new(store.clone(), &clock, options, &mut ui);
     // Each token endpoint's host is asked once; its accounts share the answer.
-    let mut reached: Vec<(String, bool)> = Vec::new();
+    let mut reached: HashMap<String, bool> = HashMap::new();
     for t in targets {
-        // An issuer's account reaches its issuer first (discovery).
-        let token_url = t
-            .req
-            .issuer()
-            .map(str::to_string)
-            .unwrap_or_else(|| t.req.endpoints().token.clone());
+        let token_url = first_url(&t);
         let host = host_label(&token_url);
-        let ok = match reached.iter().find(|(h, _)| *h == host) {
-            Some((_, ok)) => *ok,
-            None => {
-                let ok = check_host(&mut engine, &token_url, &host, out);
-                reached.push((host.clone(), ok));
-                ok
-            }
-        };
-        if ok {
-            check_registration(&mut engine, &t, now, out);
+        let ok = *reached
+            .entry(host.clone())
+            .or_insert_with(|| check_host(&mut engine, &token_url, &host, out));
+        let finding = if ok {
+            registration(&mut engine, &t, now)
         } else {
-            out.push(Finding::Skipped(format!(
+            Finding::Skipped(format!(
                 "{}: the app registration check ({host} was not reached)",
                 t.label
-            )));
-        }
+            ))
+        };
+        out.push(finding);
     }
+}
+
+/// The first URL the account's grants ask: its issuer's (discovery comes
+/// first), else its token endpoint.
+fn first_url(t: &Target) -> String {
+    t.req
+        .issuer()
+        .map(str::to_string)
+        .unwrap_or_else(|| t.req.endpoints().token.clone())
 }
 
 /// `scheme://host[:port]` of a URL, for findings.
@@ -140,53 +141,59 @@ fn clock_finding(host: &str, date: Option<&str>, local: u64) -> Finding {
 
 /// Whether the app registration allows the account's grants: a refresh
 /// when it has a refresh token, else a device authorization and one poll.
-fn check_registration(engine: &mut Engine, t: &Target, now: u64, out: &mut Vec<Finding>) {
-    let label = &t.label;
-    let stored = t.rec.as_ref().filter(|r| r.refresh_token.is_some());
-    if let Some(rec) = stored {
-        if t.req.provider() == Provider::Google
-            && t.req.client_secret().is_none()
-            && t.req.client_secret_cmd().is_none()
-        {
-            out.push(Finding::Skipped(format!(
-                "{label}: the refresh check (Google wants the client secret: give doctor \
-                 --client-secret-cmd, or the account a client_secret_cmd in the config file)"
-            )));
-            return;
-        }
-        match engine.check_refresh(&t.req, &rec.user) {
-            Ok(RefreshCheck::Refreshed { rotated }) => out.push(Finding::Ok(format!(
-                "{label}: the provider accepted the refresh token (a new access token{} was \
-                 stored): the app registration allows it",
-                if rotated {
-                    " and the rotated refresh token"
-                } else {
-                    ""
-                }
-            ))),
-            Ok(RefreshCheck::NoRefreshToken) => out.push(Finding::Skipped(format!(
-                "{label}: the refresh check (the refresh token was erased meanwhile)"
-            ))),
-            Ok(RefreshCheck::Refused(e)) => out.push(refusal(&e, t, "refresh", now)),
-            Err(e) => out.push(problem_of(&e, "check the store directory")),
-        }
-        return;
+fn registration(engine: &mut Engine, t: &Target, now: u64) -> Finding {
+    if let Some(rec) = t.rec.as_ref().filter(|r| r.refresh_token.is_some()) {
+        return refresh(engine, t, rec, now);
     }
     if t.req.flow() == Flow::Device && t.req.endpoints().device.is_some() {
-        match engine.check_device(&t.req) {
-            Ok(()) => out.push(Finding::Ok(format!(
-                "{label}: the app registration allows the device flow (a device \
-                 authorization was granted and the provider waits for a sign-in)"
-            ))),
-            Err(e) => out.push(refusal(&e, t, "device authorization", now)),
-        }
-        return;
+        return match engine.check_device(&t.req) {
+            Ok(()) => Finding::Ok(format!(
+                "{}: the app registration allows the device flow (a device \
+                 authorization was granted and the provider waits for a sign-in)",
+                t.label
+            )),
+            Err(e) => refusal(&e, t, "device authorization", now),
+        };
     }
-    out.push(Finding::Skipped(format!(
-        "{label}: the app registration check ({} signs in with a browser, so there is \
+    Finding::Skipped(format!(
+        "{}: the app registration check ({} signs in with a browser, so there is \
          nothing to ask without you; `ooauth2 login` shows the provider's answer)",
+        t.label,
         t.req.provider().name()
-    )));
+    ))
+}
+
+/// Whether the provider accepts the stored refresh token, through the
+/// engine (which stores what a refresh returns, as any refresh does).
+fn refresh(engine: &mut Engine, t: &Target, rec: &Record, now: u64) -> Finding {
+    let label = &t.label;
+    if t.req.provider() == Provider::Google
+        && t.req.client_secret().is_none()
+        && t.req.client_secret_cmd().is_none()
+    {
+        // Google refuses a refresh without the secret whatever the
+        // registration says, so the answer would tell nothing.
+        return Finding::Skipped(format!(
+            "{label}: the refresh check (Google wants the client secret: give doctor \
+             --client-secret-cmd, or the account a client_secret_cmd in the config file)"
+        ));
+    }
+    match engine.check_refresh(&t.req, &rec.user) {
+        Ok(RefreshCheck::Refreshed { rotated }) => Finding::Ok(format!(
+            "{label}: the provider accepted the refresh token (a new access token{} was \
+             stored): the app registration allows it",
+            if rotated {
+                " and the rotated refresh token"
+            } else {
+                ""
+            }
+        )),
+        Ok(RefreshCheck::NoRefreshToken) => Finding::Skipped(format!(
+            "{label}: the refresh check (the refresh token was erased meanwhile)"
+        )),
+        Ok(RefreshCheck::Refused(e)) => refusal(&e, t, "refresh", now),
+        Err(e) => problem_of(&e, "check the store directory"),
+    }
 }
 
 #[cfg(test)]

@@ -16,48 +16,57 @@ const MAIL_SCOPES: [(&str, &str); 3] = [
 /// Refresh token, access token lifetime and scope of one stored account.
 pub(super) fn check_record(rec: &Record, name: Option<&str>, now: u64, out: &mut Vec<Finding>) {
     let (label, login) = names(rec, name);
-    let usable = match (&rec.refresh_token, &rec.needs_login) {
+    let token = refresh_token(rec, &label, &login);
+    let usable = !token.is_problem();
+    out.push(token);
+    out.extend(lifetime(rec, &label, usable, now));
+    check_scope(rec, &label, &login, out);
+}
+
+/// Whether the record holds a refresh token the provider has not refused.
+fn refresh_token(rec: &Record, label: &str, login: &str) -> Finding {
+    match (&rec.refresh_token, &rec.needs_login) {
         (Some(_), None) => {
             let when = rec
                 .refresh_token_obtained_at
                 .map(|t| format!(", obtained {}", utc(t)))
                 .unwrap_or_default();
-            out.push(Finding::Ok(format!("{label} has a refresh token{when}")));
-            true
+            Finding::Ok(format!("{label} has a refresh token{when}"))
         }
-        (_, Some(reason)) => {
-            out.push(Finding::Problem(
-                format!(
-                    "{label} needs a new sign-in: the provider refused its refresh token ({reason})"
-                ),
-                format!("run: {login}"),
-            ));
-            false
-        }
-        (None, None) => {
-            out.push(Finding::Problem(
-                format!("{label} has no refresh token stored"),
-                format!("run: {login}"),
-            ));
-            false
-        }
-    };
+        (_, Some(reason)) => Finding::Problem(
+            format!(
+                "{label} needs a new sign-in: the provider refused its refresh token ({reason})"
+            ),
+            format!("run: {login}"),
+        ),
+        (None, None) => Finding::Problem(
+            format!("{label} has no refresh token stored"),
+            format!("run: {login}"),
+        ),
+    }
+}
+
+/// How long the cached access token stays valid, or that the next request
+/// renews it (`usable`: with the refresh token).
+fn lifetime(rec: &Record, label: &str, usable: bool, now: u64) -> Option<Finding> {
     match (rec.access_token.is_some(), rec.expires_at) {
-        (true, Some(t)) if t > now => out.push(Finding::Ok(format!(
+        (true, Some(t)) if t > now => Some(Finding::Ok(format!(
             "{label}: the access token is valid for {} more minute(s)",
             (t - now) / 60
         ))),
-        _ if usable => out.push(Finding::Ok(format!(
+        _ if usable => Some(Finding::Ok(format!(
             "{label}: no valid access token cached; the next request renews it"
         ))),
-        // Without a usable refresh token the problem above says it all.
-        _ => {}
+        // Without a usable refresh token the problem of the refresh token
+        // says it all.
+        _ => None,
     }
-    check_scope(rec, &label, &login, out);
 }
 
 /// Whether the stored scope opens IMAP, POP and SMTP.
 fn check_scope(rec: &Record, label: &str, login: &str, out: &mut Vec<Finding>) {
+    // The granted scope is what the provider gave; the requested one is
+    // only what was asked for.
     let scope = rec
         .granted_scope
         .as_deref()
@@ -73,26 +82,29 @@ fn check_scope(rec: &Record, label: &str, login: &str, out: &mut Vec<Finding>) {
             .authority
             .to_ascii_lowercase()
             .contains("microsoftonline");
-    // Google: one scope opens all three.
-    if items.iter().any(|s| s == "https://mail.google.com/") {
-        out.push(Finding::Ok(format!(
+    let finding = if items.iter().any(|s| s == "https://mail.google.com/") {
+        // Google: one scope opens all three.
+        Finding::Ok(format!(
             "{label}: the scope covers IMAP, POP and SMTP (https://mail.google.com/)"
-        )));
-        return;
-    }
-    if items.iter().any(|s| s.ends_with("/.default")) {
-        out.push(Finding::Ok(format!(
+        ))
+    } else if items.iter().any(|s| s.ends_with("/.default")) {
+        Finding::Ok(format!(
             "{label}: the scope is a .default scope; what it opens depends on the app \
              registration's API permissions"
-        )));
-        return;
-    }
-    if !microsoft {
-        out.push(Finding::Ok(format!(
+        ))
+    } else if microsoft {
+        microsoft_scope(&items, label, login)
+    } else {
+        Finding::Ok(format!(
             "{label}: the scope is '{scope}' (only Microsoft's and Google's scope names are checked)"
-        )));
-        return;
-    }
+        ))
+    };
+    out.push(finding);
+}
+
+/// Which mail protocols a Microsoft scope (its `items`, lowercase) leaves
+/// out, and the sign-in that adds them.
+fn microsoft_scope(items: &[String], label: &str, login: &str) -> Finding {
     let has = |name: &str| {
         let suffix = format!("/{}", name.to_ascii_lowercase());
         items
@@ -105,17 +117,14 @@ fn check_scope(rec: &Record, label: &str, login: &str, out: &mut Vec<Finding>) {
         .map(|(proto, _)| *proto)
         .collect();
     if missing.is_empty() {
-        out.push(Finding::Ok(format!(
-            "{label}: the scope covers IMAP, POP and SMTP"
-        )));
-        return;
+        return Finding::Ok(format!("{label}: the scope covers IMAP, POP and SMTP"));
     }
     let names: Vec<String> = MAIL_SCOPES
         .iter()
         .filter(|(p, _)| missing.contains(p))
         .map(|(_, n)| format!("https://outlook.office.com/{n}"))
         .collect();
-    out.push(Finding::Problem(
+    Finding::Problem(
         format!(
             "{label}: the scope does not cover {} (missing {})",
             missing.join(", "),
@@ -127,7 +136,7 @@ fn check_scope(rec: &Record, label: &str, login: &str, out: &mut Vec<Finding>) {
             missing.join(" or "),
             ooauth2::provider::DEFAULT_SCOPE
         ),
-    ));
+    )
 }
 
 #[cfg(test)]

@@ -13,17 +13,27 @@ use ooauth2::store::Record;
 /// taken for a Testing app's: Google expires those after 7 days.
 const GOOGLE_TESTING_AGE: std::ops::RangeInclusive<u64> = (7 * 86_400 - 3600)..=(14 * 86_400);
 
+/// What is wrong and its fix, before the finding names the account.
+type Decoded = (String, String);
+
 /// A provider's refusal, decoded into what is wrong and the fix.
 pub(super) fn refusal(e: &Error, t: &Target, what: &str, now: u64) -> Finding {
-    let label = &t.label;
-    let microsoft = t.req.provider().is_microsoft();
     let said = format!("the {what} was refused: {}", e.message);
+    let (problem, fix) = match registration_refusal(e, t, &said) {
+        Some(decoded) => decoded,
+        None => grant_refusal(e, t, what, &said, now),
+    };
+    Finding::Problem(format!("{}: {problem}", t.label), fix)
+}
+
+/// The refusals that name what the app registration or the directory must
+/// change: Microsoft's, by their AADSTS number (or `invalid_scope`).
+fn registration_refusal(e: &Error, t: &Target, said: &str) -> Option<Decoded> {
     let client = t.req.client_id().unwrap_or("CLIENT-ID");
-    let problem = |what: String, fix: String| Finding::Problem(format!("{label}: {what}"), fix);
     // Microsoft's wording of 7000218 counts as that code even where a
     // provider sends the words without the number (oauth's classification).
-    match (e.code, e.aadsts()) {
-        (_, Some(7000218)) => problem(
+    let decoded = match (e.code, e.aadsts()) {
+        (_, Some(7000218)) => (
             format!("the app registration does not allow public client flows ({said})"),
             format!(
                 "enable Allow public client flows in the app registration (Azure portal > \
@@ -32,7 +42,7 @@ pub(super) fn refusal(e: &Error, t: &Target, what: &str, now: u64) -> Finding {
                  (client_secret_cmd)"
             ),
         ),
-        (_, Some(700016)) => problem(
+        (_, Some(700016)) => (
             format!("no app with client id {client} is registered in the directory ({said})"),
             format!(
                 "check client_id and tenant: an app registered in one directory needs \
@@ -42,7 +52,7 @@ pub(super) fn refusal(e: &Error, t: &Target, what: &str, now: u64) -> Finding {
                 t.req.tenant()
             ),
         ),
-        (_, Some(70011)) | (Code::InvalidScope, _) if microsoft => problem(
+        (_, Some(70011)) | (Code::InvalidScope, _) if t.req.provider().is_microsoft() => (
             format!("the provider refused the scope ({said})"),
             format!(
                 "use outlook.office.com scopes for personal accounts (outlook.office365.com \
@@ -52,22 +62,31 @@ pub(super) fn refusal(e: &Error, t: &Target, what: &str, now: u64) -> Finding {
                 ooauth2::provider::DEFAULT_SCOPE
             ),
         ),
-        (Code::InvalidGrant, _) if t.req.provider() == Provider::Google => {
-            google_refusal(e, t, &said, now)
+        _ => return None,
+    };
+    Some(decoded)
+}
+
+/// The other refusals, by their OAuth error code: of the refresh token,
+/// an answer that did not come, or anything else (with the provider's hint).
+fn grant_refusal(e: &Error, t: &Target, what: &str, said: &str, now: u64) -> Decoded {
+    match e.code {
+        Code::InvalidGrant if t.req.provider() == Provider::Google => {
+            google_refusal(e, t, said, now)
         }
-        (Code::InvalidGrant, aadsts) => problem(
+        Code::InvalidGrant => (
             format!("the provider refused the refresh token ({said})"),
-            match aadsts.and_then(oauth::aadsts_hint) {
+            match e.aadsts().and_then(oauth::aadsts_hint) {
                 Some(h) => format!("{h}: {}", t.login),
                 None => format!("sign in again: {}", t.login),
             },
         ),
-        (code, _) if code.is_transient() => problem(
+        code if code.is_transient() => (
             format!("the provider did not answer the {what} ({})", e.message),
             e.hint.clone().unwrap_or_else(|| "try again later".into()),
         ),
-        _ => problem(
-            said,
+        _ => (
+            said.to_string(),
             e.hint
                 .clone()
                 .unwrap_or_else(|| "check client_id, tenant and scope".into()),
@@ -77,8 +96,8 @@ pub(super) fn refusal(e: &Error, t: &Target, what: &str, now: u64) -> Finding {
 
 /// Google's `invalid_grant`: a Testing app's week-old refresh token, or one
 /// revoked or expired.
-fn google_refusal(e: &Error, t: &Target, said: &str, now: u64) -> Finding {
-    let (what, fix) = match google_refused_after(t.rec.as_ref(), now) {
+fn google_refusal(e: &Error, t: &Target, said: &str, now: u64) -> Decoded {
+    match google_refused_after(t.rec.as_ref(), now) {
         Some(age) if GOOGLE_TESTING_AGE.contains(&age) => (
             format!(
                 "this Google app is in Testing: its refresh tokens expire after 7 days \
@@ -96,8 +115,7 @@ fn google_refusal(e: &Error, t: &Target, said: &str, now: u64) -> Finding {
             format!("Google refused the refresh token: revoked or expired ({said})"),
             format!("sign in again: {}", t.login),
         ),
-    };
-    Finding::Problem(format!("{}: {what}", t.label), fix)
+    }
 }
 
 /// How long after it was obtained the stored refresh token was first
