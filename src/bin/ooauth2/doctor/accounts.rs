@@ -4,9 +4,10 @@
 
 use super::record::check_record;
 use super::{Finding, Target, problem_of};
-use ooauth2::account;
+use ooauth2::account::{self, Account};
 use ooauth2::config;
 use ooauth2::error::Result;
+use ooauth2::provider::{self, Provider};
 use ooauth2::request::{Raw, Request};
 use ooauth2::store::{Record, Store};
 
@@ -48,7 +49,7 @@ pub(super) fn check_accounts(
         if records.is_empty() && wanted.is_empty() && store.dir().exists() {
             out.push(Finding::Problem(
                 "no account is stored".into(),
-                "sign in: ooauth2 login --client-id CLIENT-ID --user YOU@EXAMPLE.COM".into(),
+                format!("sign in: {}", first_login()),
             ));
         }
     }
@@ -123,24 +124,19 @@ fn targets_of(
         .filter(|&i| matches(req, &records[i]))
         .collect();
     if found.is_empty() {
-        let label = req
-            .account_name()
-            .map(|n| format!("account '{n}'"))
-            .or_else(|| req.user().map(|u| format!("account {u}")))
-            .unwrap_or_else(|| "the account".into());
+        let (label, login) = unstored_names(req);
         out.push(Finding::Problem(
             format!("{label} is not stored: it was never signed in, or was erased"),
-            format!("run: {}", req.login_command(req.user().unwrap_or_default())),
+            format!("run: {login}"),
         ));
-        let login = req.login_command(req.user().unwrap_or_default());
         return vec![Target::new(label, login, req, None)];
     }
     let mut targets = Vec::new();
     for i in found {
         seen[i] = true;
         let rec = &records[i];
-        check_record(rec, req.account_name(), now, out);
         let (label, login) = names(rec, req.account_name());
+        check_record(rec, &label, &login, now, out);
         targets.push(Target::new(label, login, req, Some(rec)));
     }
     targets
@@ -151,8 +147,8 @@ fn targets_of(
 fn unclaimed(records: &[Record], seen: &[bool], now: u64, out: &mut Vec<Finding>) -> Vec<Target> {
     let mut targets = Vec::new();
     for (rec, _) in records.iter().zip(seen).filter(|(_, seen)| !**seen) {
-        check_record(rec, None, now, out);
         let (label, login) = names(rec, None);
+        check_record(rec, &label, &login, now, out);
         match Request::validate(rec.raw()) {
             Ok(req) => targets.push(Target::new(label, login, &req, Some(rec))),
             Err(e) => out.push(Finding::Skipped(format!(
@@ -167,14 +163,46 @@ fn unclaimed(records: &[Record], seen: &[bool], now: u64, out: &mut Vec<Finding>
 /// How a stored account is named in findings, and the command that signs
 /// it in again.
 pub(super) fn names(rec: &Record, name: Option<&str>) -> (String, String) {
-    match name {
-        Some(n) => (
-            format!("account '{n}' ({})", rec.user),
-            account::login_command(Some(n), &rec.account()),
-        ),
-        None => (
-            format!("account {}", rec.user),
-            account::login_command(None, &rec.account()),
-        ),
+    let label = match name {
+        Some(n) => format!("account '{n}' ({})", rec.user),
+        None => format!("account {}", rec.user),
+    };
+    (label, account::login_command(name, &rec.account()))
+}
+
+/// How an account that is not stored is named in findings (by what the
+/// request knows of it), and the command that signs it in.
+fn unstored_names(req: &Request) -> (String, String) {
+    let label = req
+        .account_name()
+        .map(|n| format!("account '{n}'"))
+        .or_else(|| req.user().map(|u| format!("account {u}")))
+        .unwrap_or_else(|| "the account".into());
+    (label, req.login_command(req.user().unwrap_or_default()))
+}
+
+/// The command that signs in a first account: neither client id nor user
+/// is known, so it shows their placeholders.
+fn first_login() -> String {
+    let nobody = Account {
+        provider: Provider::Microsoft,
+        authority: provider::DEFAULT_AUTHORITY.into(),
+        tenant: provider::DEFAULT_TENANT.into(),
+        client_id: String::new(),
+        user: String::new(),
+    };
+    account::login_command(None, &nobody)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_sign_in_shows_the_placeholders() {
+        assert_eq!(
+            first_login(),
+            "ooauth2 login --client-id CLIENT-ID --user YOU@EXAMPLE.COM"
+        );
     }
 }

@@ -133,6 +133,15 @@ fn problem_of(e: &Error, default_fix: &str) -> Finding {
     )
 }
 
+/// `login` with the default scope, which opens IMAP, POP and SMTP: the fix
+/// for a scope that leaves one out or that the provider refuses.
+fn with_full_scope(login: &str) -> String {
+    format!(
+        "{login} --scope \"{}\" (or remove scope from the account's config to get that default)",
+        ooauth2::provider::DEFAULT_SCOPE
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

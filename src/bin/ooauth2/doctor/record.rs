@@ -1,8 +1,7 @@
 //! The checks of one stored record: its refresh token, its access token's
 //! lifetime and whether its scope opens IMAP, POP and SMTP.
 
-use super::Finding;
-use super::accounts::names;
+use super::{Finding, with_full_scope};
 use ooauth2::store::Record;
 use ooauth2::time::utc;
 
@@ -13,14 +12,20 @@ const MAIL_SCOPES: [(&str, &str); 3] = [
     ("SMTP", "SMTP.Send"),
 ];
 
-/// Refresh token, access token lifetime and scope of one stored account.
-pub(super) fn check_record(rec: &Record, name: Option<&str>, now: u64, out: &mut Vec<Finding>) {
-    let (label, login) = names(rec, name);
-    let token = refresh_token(rec, &label, &login);
+/// Refresh token, access token lifetime and scope of one stored account,
+/// named `label` in findings and signed in again by `login`.
+pub(super) fn check_record(
+    rec: &Record,
+    label: &str,
+    login: &str,
+    now: u64,
+    out: &mut Vec<Finding>,
+) {
+    let token = refresh_token(rec, label, login);
     let usable = !token.is_problem();
     out.push(token);
-    out.extend(lifetime(rec, &label, usable, now));
-    check_scope(rec, &label, &login, out);
+    out.extend(lifetime(rec, label, usable, now));
+    check_scope(rec, label, login, out);
 }
 
 /// Whether the record holds a refresh token the provider has not refused.
@@ -131,10 +136,9 @@ fn microsoft_scope(items: &[String], label: &str, login: &str) -> Finding {
             names.join(", ")
         ),
         format!(
-            "if you use {}, sign in again with the full scope: {login} --scope \"{}\" \
-             (or remove scope from the account's config to get that default)",
+            "if you use {}, sign in again with the full scope: {}",
             missing.join(" or "),
-            ooauth2::provider::DEFAULT_SCOPE
+            with_full_scope(login)
         ),
     )
 }
@@ -142,6 +146,7 @@ fn microsoft_scope(items: &[String], label: &str, login: &str) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doctor::accounts::names;
     use crate::doctor::tests::rec;
 
     fn scope_findings(r: &Record) -> Vec<Finding> {
@@ -177,13 +182,15 @@ mod tests {
         r.access_token = Some("at".into());
         r.expires_at = Some(1000 + 600);
         let mut out = Vec::new();
-        check_record(&r, Some("work"), 1000, &mut out);
+        let (label, login) = names(&r, Some("work"));
+        check_record(&r, &label, &login, 1000, &mut out);
         let text: Vec<String> = out.iter().map(|f| f.to_string()).collect();
         assert!(out.iter().all(|f| !f.is_problem()), "{text:?}");
         assert!(text[1].contains("valid for 10 more minute"), "{text:?}");
         r.needs_login = Some("invalid_grant: revoked".into());
         let mut out = Vec::new();
-        check_record(&r, Some("work"), 1000, &mut out);
+        let (label, login) = names(&r, Some("work"));
+        check_record(&r, &label, &login, 1000, &mut out);
         assert!(out[0].is_problem());
         assert!(out[0].to_string().contains("-> run: ooauth2 login work"));
     }

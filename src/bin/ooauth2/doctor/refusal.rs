@@ -2,7 +2,7 @@
 //! for: by Microsoft's AADSTS number where the answer carries one, else by
 //! the OAuth error code (and, for Google, the refresh token's age).
 
-use super::{Finding, Target};
+use super::{Finding, Target, with_full_scope};
 use ooauth2::error::{Code, Error};
 use ooauth2::oauth;
 use ooauth2::provider::Provider;
@@ -56,10 +56,8 @@ fn registration_refusal(e: &Error, t: &Target, said: &str) -> Option<Decoded> {
             format!("the provider refused the scope ({said})"),
             format!(
                 "use outlook.office.com scopes for personal accounts (outlook.office365.com \
-                 ones are refused): {} --scope \"{}\" (or remove scope from the account's \
-                 config to get that default)",
-                t.login,
-                ooauth2::provider::DEFAULT_SCOPE
+                 ones are refused): {}",
+                with_full_scope(&t.login)
             ),
         ),
         _ => return None,
