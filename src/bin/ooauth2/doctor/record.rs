@@ -1,0 +1,197 @@
+//! The checks of one stored record: its refresh token, its access token's
+//! lifetime and whether its scope opens IMAP, POP and SMTP.
+
+use super::{Finding, with_full_scope};
+use ooauth2::store::Record;
+use ooauth2::time::utc;
+
+/// The scope names that open each mail protocol, by protocol.
+const MAIL_SCOPES: [(&str, &str); 3] = [
+    ("IMAP", "IMAP.AccessAsUser.All"),
+    ("POP", "POP.AccessAsUser.All"),
+    ("SMTP", "SMTP.Send"),
+];
+
+/// Refresh token, access token lifetime and scope of one stored account,
+/// named `label` in findings and signed in again by `login`.
+pub(super) fn check_record(
+    rec: &Record,
+    label: &str,
+    login: &str,
+    now: u64,
+    out: &mut Vec<Finding>,
+) {
+    let token = refresh_token(rec, label, login);
+    let usable = !token.is_problem();
+    out.push(token);
+    out.extend(lifetime(rec, label, usable, now));
+    check_scope(rec, label, login, out);
+}
+
+/// Whether the record holds a refresh token the provider has not refused.
+fn refresh_token(rec: &Record, label: &str, login: &str) -> Finding {
+    match (&rec.refresh_token, &rec.needs_login) {
+        (Some(_), None) => {
+            let when = rec
+                .refresh_token_obtained_at
+                .map(|t| format!(", obtained {}", utc(t)))
+                .unwrap_or_default();
+            Finding::Ok(format!("{label} has a refresh token{when}"))
+        }
+        (_, Some(reason)) => Finding::Problem(
+            format!(
+                "{label} needs a new sign-in: the provider refused its refresh token ({reason})"
+            ),
+            format!("run: {login}"),
+        ),
+        (None, None) => Finding::Problem(
+            format!("{label} has no refresh token stored"),
+            format!("run: {login}"),
+        ),
+    }
+}
+
+/// How long the cached access token stays valid, or that the next request
+/// renews it (`usable`: with the refresh token).
+fn lifetime(rec: &Record, label: &str, usable: bool, now: u64) -> Option<Finding> {
+    match (rec.access_token.is_some(), rec.expires_at) {
+        (true, Some(t)) if t > now => Some(Finding::Ok(format!(
+            "{label}: the access token is valid for {} more minute(s)",
+            (t - now) / 60
+        ))),
+        _ if usable => Some(Finding::Ok(format!(
+            "{label}: no valid access token cached; the next request renews it"
+        ))),
+        // Without a usable refresh token the problem of the refresh token
+        // says it all.
+        _ => None,
+    }
+}
+
+/// Whether the stored scope opens IMAP, POP and SMTP.
+fn check_scope(rec: &Record, label: &str, login: &str, out: &mut Vec<Finding>) {
+    // The granted scope is what the provider gave; the requested one is
+    // only what was asked for.
+    let scope = rec
+        .granted_scope
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or(&rec.scope);
+    let items: Vec<String> = scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let microsoft = items.iter().any(|s| s.contains("://outlook."))
+        || rec
+            .authority
+            .to_ascii_lowercase()
+            .contains("microsoftonline");
+    let finding = if items.iter().any(|s| s == "https://mail.google.com/") {
+        // Google: one scope opens all three.
+        Finding::Ok(format!(
+            "{label}: the scope covers IMAP, POP and SMTP (https://mail.google.com/)"
+        ))
+    } else if items.iter().any(|s| s.ends_with("/.default")) {
+        Finding::Ok(format!(
+            "{label}: the scope is a .default scope; what it opens depends on the app \
+             registration's API permissions"
+        ))
+    } else if microsoft {
+        microsoft_scope(&items, label, login)
+    } else {
+        Finding::Ok(format!(
+            "{label}: the scope is '{scope}' (only Microsoft's and Google's scope names are checked)"
+        ))
+    };
+    out.push(finding);
+}
+
+/// Which mail protocols a Microsoft scope (its `items`, lowercase) leaves
+/// out, and the sign-in that adds them.
+fn microsoft_scope(items: &[String], label: &str, login: &str) -> Finding {
+    let has = |name: &str| {
+        let suffix = format!("/{}", name.to_ascii_lowercase());
+        items
+            .iter()
+            .any(|s| s.starts_with("https://") && s.ends_with(&suffix))
+    };
+    let missing: Vec<&str> = MAIL_SCOPES
+        .iter()
+        .filter(|(_, name)| !has(name))
+        .map(|(proto, _)| *proto)
+        .collect();
+    if missing.is_empty() {
+        return Finding::Ok(format!("{label}: the scope covers IMAP, POP and SMTP"));
+    }
+    let names: Vec<String> = MAIL_SCOPES
+        .iter()
+        .filter(|(p, _)| missing.contains(p))
+        .map(|(_, n)| format!("https://outlook.office.com/{n}"))
+        .collect();
+    Finding::Problem(
+        format!(
+            "{label}: the scope does not cover {} (missing {})",
+            missing.join(", "),
+            names.join(", ")
+        ),
+        format!(
+            "if you use {}, sign in again with the full scope: {}",
+            missing.join(" or "),
+            with_full_scope(login)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::accounts::names;
+    use crate::doctor::tests::rec;
+
+    fn scope_findings(r: &Record) -> Vec<Finding> {
+        let mut out = Vec::new();
+        check_scope(r, "account x", "ooauth2 login x", &mut out);
+        out
+    }
+
+    #[test]
+    fn scopes_are_checked_by_protocol() {
+        let full = scope_findings(&rec(ooauth2::provider::DEFAULT_SCOPE));
+        assert!(!full[0].is_problem(), "{full:?}");
+        let r = rec(
+            "offline_access https://outlook.office365.com/IMAP.AccessAsUser.All \
+                     https://outlook.office365.com/SMTP.Send",
+        );
+        let f = scope_findings(&r);
+        assert!(f[0].is_problem());
+        let line = f[0].to_string();
+        assert!(line.contains("does not cover POP"), "{line}");
+        assert!(line.contains("POP.AccessAsUser.All"), "{line}");
+        assert!(line.contains("-> if you use POP"), "{line}");
+        // The granted scope wins over the requested one.
+        let mut r = rec(ooauth2::provider::DEFAULT_SCOPE);
+        r.granted_scope = Some("https://outlook.office.com/IMAP.AccessAsUser.All".into());
+        assert!(scope_findings(&r)[0].to_string().contains("POP, SMTP"));
+        assert!(!scope_findings(&rec("https://mail.google.com/"))[0].is_problem());
+    }
+
+    #[test]
+    fn refresh_token_and_lifetime() {
+        let mut r = rec(ooauth2::provider::DEFAULT_SCOPE);
+        r.access_token = Some("at".into());
+        r.expires_at = Some(1000 + 600);
+        let mut out = Vec::new();
+        let (label, login) = names(&r, Some("work"));
+        check_record(&r, &label, &login, 1000, &mut out);
+        let text: Vec<String> = out.iter().map(|f| f.to_string()).collect();
+        assert!(out.iter().all(|f| !f.is_problem()), "{text:?}");
+        assert!(text[1].contains("valid for 10 more minute"), "{text:?}");
+        r.needs_login = Some("invalid_grant: revoked".into());
+        let mut out = Vec::new();
+        let (label, login) = names(&r, Some("work"));
+        check_record(&r, &label, &login, 1000, &mut out);
+        assert!(out[0].is_problem());
+        assert!(out[0].to_string().contains("-> run: ooauth2 login work"));
+    }
+}
