@@ -12,11 +12,11 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
     /// The provider preset.
-    pub(crate) provider: Provider,
+    pub provider: Provider,
     /// The identity platform's base URL (see above for `generic`).
-    pub(crate) authority: String,
+    pub authority: String,
     /// Microsoft's directory; empty for the other providers.
-    pub(crate) tenant: String,
+    pub tenant: String,
     /// The app registration's client id.
     pub client_id: String,
     /// The mailbox; empty while it is not known yet.
