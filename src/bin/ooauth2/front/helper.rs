@@ -37,25 +37,25 @@ pub fn run(ctx: &Context) -> Result<Status, Failure> {
 
 /// `action=capability`: what this build speaks, from the key table.
 fn capability() -> Vec<(ResponseKey, String)> {
-    let names = |keys: &mut dyn Iterator<Item = &'static str>| keys.collect::<Vec<_>>().join(" ");
+    let joined = |names: Vec<&str>| names.join(" ");
     vec![
         (ResponseKey::Version, protocol::VERSION.to_string()),
         (
             ResponseKey::Actions,
-            names(&mut Action::ALL.iter().map(|a| a.as_str())),
+            joined(Action::ALL.iter().map(|a| a.as_str()).collect()),
         ),
         (
             ResponseKey::RequestKeys,
-            names(&mut keys::wire_keys().map(|k| k.name())),
+            joined(keys::wire_keys().map(|k| k.name()).collect()),
         ),
         (
             ResponseKey::ResponseKeys,
-            names(&mut ResponseKey::ALL.iter().map(|k| k.name())),
+            joined(ResponseKey::ALL.iter().map(|k| k.name()).collect()),
         ),
-        (ResponseKey::SecretKeys, keys::secret_key_names().join(" ")),
+        (ResponseKey::SecretKeys, joined(keys::secret_key_names())),
         (
             ResponseKey::Errors,
-            names(&mut Code::ALL.iter().map(|c| c.as_str())),
+            joined(Code::ALL.iter().map(|c| c.as_str()).collect()),
         ),
     ]
 }
