@@ -32,5 +32,6 @@ pub mod request;
 pub mod sasl;
 pub mod secret;
 pub mod settings;
+pub mod signals;
 pub mod store;
 pub mod time;

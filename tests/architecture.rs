@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// or after.
 const LAYERS: &[&[&str]] = &[
     &["error"],
-    &["time", "settings", "sasl"],
+    &["time", "settings", "sasl", "signals"],
     &["secret"],
     &["provider"],
     &["account", "protocol"],

@@ -30,3 +30,4 @@ mod real_clients;
 mod secrets;
 mod signin_screen;
 mod stress;
+mod token_safety;

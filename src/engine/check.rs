@@ -4,7 +4,7 @@
 
 use super::{Engine, Source};
 use crate::error::{Code, Error, Result};
-use crate::oauth::{self, Client, Http};
+use crate::oauth::{self, Client, Granted, Http};
 use crate::request::Request;
 
 /// What `doctor`'s refresh of a stored account showed.
@@ -41,10 +41,20 @@ impl Engine<'_> {
         // The stored scope: the one every refresh of this account sends.
         let scope = rec.scope.clone();
         match self.refresh_grant(req, &account, &rt, &scope) {
-            Ok(tok) => {
-                if let Err(e) = self.check_user(&tok, &account.user) {
-                    return Ok(RefreshCheck::Refused(e));
-                }
+            Ok(granted) => {
+                let Granted {
+                    refresh_token,
+                    tokens,
+                    held: _held,
+                } = granted;
+                let checked = tokens.and_then(|t| self.check_user(&t, &account.user).map(|()| t));
+                let tok = match checked {
+                    Ok(tok) => tok,
+                    Err(e) => {
+                        self.keep_rotated(&lock, &mut rec, refresh_token)?;
+                        return Ok(RefreshCheck::Refused(e));
+                    }
+                };
                 let rotated = tok.refresh_token.as_ref().is_some_and(|n| *n != rt);
                 self.persist(&lock, &account, Some(rec), &scope, &tok, Source::Refresh)?;
                 Ok(RefreshCheck::Refreshed { rotated })

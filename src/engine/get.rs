@@ -6,7 +6,7 @@
 use super::{Answer, Engine, Source, login_required};
 use crate::account::Account;
 use crate::error::{Code, Error, Result};
-use crate::oauth::{self, Client, TokenResponse};
+use crate::oauth::{self, Client, Granted};
 use crate::provider;
 use crate::request::Request;
 use crate::secret::Secret;
@@ -51,10 +51,13 @@ impl Engine<'_> {
     }
 
     /// Whether the record's access token serves `req`: long enough left,
-    /// and the scope asked for.
-    fn is_fresh(&self, rec: &Record, req: &Request) -> bool {
+    /// and the scope asked for. A record written "in the future" means the
+    /// clock stepped back since: its lifetime cannot be trusted, so it is
+    /// stale (the provider may call the token expired already).
+    pub(super) fn is_fresh(&self, rec: &Record, req: &Request) -> bool {
         let now = self.clock.now();
-        rec.access_token.is_some()
+        rec.updated_at <= now
+            && rec.access_token.is_some()
             && rec
                 .expires_at
                 .is_some_and(|t| t >= now.saturating_add(req.min_ttl()) && t > now)
@@ -105,7 +108,7 @@ impl Engine<'_> {
                 return Err(login_required(req, account, "no refresh token is stored"));
             };
             let e = match self.refresh_grant(req, account, &rt, scope) {
-                Ok(tok) => return self.refreshed(lock, account, rec, scope, &tok),
+                Ok(granted) => return self.refreshed(lock, account, rec, scope, granted),
                 Err(e) => e,
             };
             if e.code.is_transient() {
@@ -128,16 +131,31 @@ impl Engine<'_> {
         }
     }
 
-    /// A refresh the provider answered: persisted, then answered.
+    /// A refresh the provider answered: persisted, then answered. A
+    /// rotated refresh token is stored even when the rest of the answer is
+    /// refused, before the refusal is acted on: the old one may be spent.
     fn refreshed(
         &self,
         lock: &AccountLock,
         account: &Account,
         mut rec: Record,
         scope: &str,
-        tok: &TokenResponse,
+        granted: Granted,
     ) -> Result<Answer> {
-        self.check_user(tok, &account.user)?;
+        let Granted {
+            refresh_token,
+            tokens,
+            held: _held,
+        } = granted;
+        let checked = tokens.and_then(|t| self.check_user(&t, &account.user).map(|()| t));
+        let tok = match checked {
+            Ok(tok) => tok,
+            Err(e) => {
+                self.keep_rotated(lock, &mut rec, refresh_token)?;
+                return self.cached_despite(&rec, e, "");
+            }
+        };
+        let tok = &tok;
         if provider::same_access(scope, &rec.scope) {
             return self.persist(lock, account, Some(rec), scope, tok, Source::Refresh);
         }
@@ -166,7 +184,9 @@ impl Engine<'_> {
 
     /// The provider refused the refresh token: the account is marked (its
     /// refresh token kept, never deleted), then signed in if allowed, else
-    /// served its still-valid access token with a warning, else failed.
+    /// served its still-valid access token with a warning, else failed. A
+    /// refusal of a one-off scope says nothing of the account's own (a
+    /// missing consent is refused as `invalid_grant`): it marks nothing.
     fn refused(
         &mut self,
         req: &Request,
@@ -175,6 +195,11 @@ impl Engine<'_> {
         mut rec: Record,
         e: Error,
     ) -> Result<Answer> {
+        if let Some(asked) = req.scope()
+            && !provider::same_access(asked, &rec.scope)
+        {
+            return Err(e);
+        }
         rec.needs_login = Some(e.message.clone());
         rec.updated_at = self.clock.now();
         self.store.save(lock, &rec)?;
@@ -216,7 +241,7 @@ impl Engine<'_> {
         account: &Account,
         refresh_token: &Secret,
         scope: &str,
-    ) -> Result<TokenResponse> {
+    ) -> Result<Granted> {
         let req = self.resolved(req)?;
         let (id, secret) = self.client(&req, account)?;
         let client = Client {

@@ -6,41 +6,141 @@
 use super::{Answer, Engine, Outcome, Source};
 use crate::account::Account;
 use crate::error::{Code, Error, Result};
-use crate::oauth::TokenResponse;
+use crate::oauth::{Granted, TokenResponse};
 use crate::request::Request;
 use crate::secret::Secret;
 use crate::store::{AccountLock, Record};
 
 impl Engine<'_> {
-    /// `store`: import a refresh token, proving it works by refreshing with it.
+    /// `store`: import a refresh token, proving it works by refreshing with
+    /// it. The refresh runs under the account's lock (with `user`), or under
+    /// the token's import lock (without): concurrent imports of one token,
+    /// like 8 mail syncs running `ooauth2.py --generate_access_token` at
+    /// once, send one grant, and the others reuse its answer.
     pub(super) fn import(&mut self, req: &Request) -> Result<Answer> {
         let rt = req
             .refresh_token()
             .ok_or_else(|| Error::invalid("action=store needs refresh_token"))?
             .clone();
-        let base = req.default_scope();
         if let Some(user) = req.user() {
             let account = req.account(user);
-            // A corrupt record fails before any request; a refused token creates no file.
-            self.store.load(&account)?;
-            let tok = self.refresh_grant(req, &account, &rt, base)?;
-            self.check_user(&tok, user)?;
-            // The imported token is the user's own copy, so a get that rotated the
-            // stored one meanwhile loses nothing: the record ends with a valid token.
-            let lock = self.store.lock(&account, self.lock_timeout)?;
-            let rec = self.store.load(&account)?;
-            return self.persist_imported(&lock, &account, rec, base, rt, &tok);
+            // A corrupt record fails before any request. A stored account
+            // may be refreshed by a get at this moment: its lock first.
+            if let Some(before) = self.store.load(&account)? {
+                return self.import_as(req, &account, rt, req.default_scope(), Some(before));
+            }
         }
-        // Without user= the id_token is the only way to learn whose token this is.
-        let scope = req.provider().signin_scope(base);
-        let tok = self.refresh_grant(req, &req.account(""), &rt, &scope)?;
-        let user = tok.id_user.clone().ok_or_else(|| {
-            Error::invalid("the provider did not say whose refresh token this is; pass user=")
-        })?;
+        let mut import = self
+            .store
+            .lock_import(&req.account(""), &rt, self.lock_timeout)?;
+        let receipt = import.receipt();
+        // A receipt for another account than the one asked for serves nothing.
+        let receipt = receipt.filter(|u| req.user().is_none_or(|r| r.eq_ignore_ascii_case(u)));
+        if let Some(user) = receipt {
+            let scope = self.import_scope(req);
+            return self.import_as(req, &req.account(&user), rt, &scope, None);
+        }
+        match self.import_new(req, rt) {
+            Ok(answer) => {
+                import.record(&answer.user, self.clock.now());
+                Ok(answer)
+            }
+            Err(e) => {
+                import.discard();
+                Err(e)
+            }
+        }
+    }
+
+    /// The scope an import asks for: without `user`, the identity scopes
+    /// too, so that the id_token says whose token it is.
+    fn import_scope(&self, req: &Request) -> String {
+        match req.user() {
+            Some(_) => req.default_scope().to_string(),
+            None => req.provider().signin_scope(req.default_scope()),
+        }
+    }
+
+    /// The import of a token no stored account has answered for yet: one
+    /// refresh, then the record of the account it names.
+    fn import_new(&mut self, req: &Request, rt: Secret) -> Result<Answer> {
+        let scope = self.import_scope(req);
+        let granted = self.refresh_grant(
+            req,
+            &req.account(req.user().unwrap_or_default()),
+            &rt,
+            &scope,
+        )?;
+        let named = granted.tokens.as_ref().ok().and_then(|t| t.id_user.clone());
+        let user = match (req.user(), named, &granted.tokens) {
+            (Some(user), _, _) => user.to_string(),
+            (None, Some(user), _) => user,
+            (None, None, Err(e)) => return Err(e.clone()),
+            (None, None, Ok(_)) => {
+                return Err(Error::invalid(
+                    "the provider did not say whose refresh token this is; pass user=",
+                ));
+            }
+        };
         let account = req.account(&user);
         let lock = self.store.lock(&account, self.lock_timeout)?;
         let rec = self.store.load(&account)?;
-        self.persist_imported(&lock, &account, rec, &scope, rt, &tok)
+        self.imported(&lock, &account, rec, &scope, rt, granted)
+    }
+
+    /// The import for a known account, under its lock: an answer another
+    /// process stored while this one waited (the record is no longer
+    /// `before`, as read before the lock) serves; else one refresh.
+    fn import_as(
+        &mut self,
+        req: &Request,
+        account: &Account,
+        rt: Secret,
+        scope: &str,
+        before: Option<Record>,
+    ) -> Result<Answer> {
+        let lock = self.store.lock(account, self.lock_timeout)?;
+        let rec = self.store.load(account)?;
+        if let Some(rec) = &rec
+            && before.as_ref() != Some(rec)
+            && rec.needs_login.is_none()
+            && self.is_fresh(rec, req)
+        {
+            return Ok(self.answer(rec, Source::Cache));
+        }
+        let granted = self.refresh_grant(req, account, &rt, scope)?;
+        self.imported(&lock, account, rec, scope, rt, granted)
+    }
+
+    /// An import's answer into the record. The imported token is the user's
+    /// own copy, so a get that rotated the stored one meanwhile loses
+    /// nothing: the record ends with a valid token. A rotated one is kept
+    /// even when the rest of the answer is refused, unless it is another
+    /// account's (`user_mismatch`: nothing of it is stored here).
+    fn imported(
+        &self,
+        lock: &AccountLock,
+        account: &Account,
+        rec: Option<Record>,
+        scope: &str,
+        rt: Secret,
+        granted: Granted,
+    ) -> Result<Answer> {
+        let Granted {
+            refresh_token,
+            tokens,
+            held: _held,
+        } = granted;
+        match tokens.and_then(|t| self.check_user(&t, &account.user).map(|()| t)) {
+            Ok(tok) => self.persist_imported(lock, account, rec, scope, rt, &tok),
+            Err(e) if e.code == Code::UserMismatch || refresh_token.is_none() => Err(e),
+            Err(e) => {
+                let now = self.clock.now();
+                let mut rec = rec.unwrap_or_else(|| Record::new(account, scope, now));
+                self.keep_rotated(lock, &mut rec, refresh_token)?;
+                Err(e)
+            }
+        }
     }
 
     /// The imported refresh token into the record, then the grant's answer.
@@ -99,6 +199,24 @@ impl Engine<'_> {
             user: Some(user),
             existed,
         })
+    }
+
+    /// Stores a rotated refresh token on its own, for an answer whose other
+    /// parts are refused: the token it replaces may be spent already.
+    pub(super) fn keep_rotated(
+        &self,
+        lock: &AccountLock,
+        rec: &mut Record,
+        refresh_token: Option<Secret>,
+    ) -> Result<()> {
+        let Some(rt) = refresh_token.filter(|rt| rec.refresh_token.as_ref() != Some(rt)) else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        rec.refresh_token = Some(rt);
+        rec.refresh_token_obtained_at = Some(now);
+        rec.updated_at = now;
+        self.store.save(lock, rec)
     }
 
     /// Refuses a grant for another account than the one asked for.

@@ -7,12 +7,12 @@ use super::errors::error_reply;
 use super::http::{Http, Reply, Retry, host_of};
 use crate::error::{Code, Error, Result, one_line};
 use crate::secret::Secret;
+use crate::signals::{self, Held};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 /// A token endpoint's successful answer.
-#[derive(Clone)]
 pub(crate) struct TokenResponse {
     pub(crate) access_token: Secret,
     pub(crate) token_type: String,
@@ -21,6 +21,37 @@ pub(crate) struct TokenResponse {
     pub(crate) refresh_token: Option<Secret>,
     /// The account named in the id_token, when there was one.
     pub(crate) id_user: Option<String>,
+    /// Termination signals wait while the answer is not yet stored.
+    held: Option<Held>,
+}
+
+/// The lifetime assumed for an access token whose answer gives none
+/// (RFC 6749 §5.1 leaves it to the provider; an hour is what the
+/// providers ooauth2 knows grant).
+pub(crate) const DEFAULT_EXPIRES_IN: u64 = 3600;
+
+/// A token endpoint's 200 answer: the refresh token it carries, apart, so
+/// that nothing else wrong with the answer can lose it (the one it replaces
+/// may be spent already), and the tokens, or why they cannot be used.
+pub(crate) struct Granted {
+    /// A new refresh token, whatever else the answer holds.
+    pub(crate) refresh_token: Option<Secret>,
+    /// The answer's tokens, or what is wrong with them.
+    pub(crate) tokens: Result<TokenResponse>,
+    /// Termination signals wait until the answer is stored.
+    pub(crate) held: Held,
+}
+
+impl Granted {
+    /// The tokens, holding the signals until they are dropped: for a
+    /// sign-in, which stores nothing without them.
+    pub(crate) fn into_tokens(self) -> Result<TokenResponse> {
+        let Granted { tokens, held, .. } = self;
+        tokens.map(|mut t| {
+            t.held = Some(held);
+            t
+        })
+    }
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -75,7 +106,7 @@ pub(crate) fn refresh(
     client: &Client,
     refresh_token: &Secret,
     scope: &str,
-) -> Result<TokenResponse> {
+) -> Result<Granted> {
     let mut form = vec![
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token.expose()),
@@ -83,13 +114,16 @@ pub(crate) fn refresh(
         ("scope", scope),
     ];
     client.form(&mut form);
+    // From here the provider may rotate the refresh token: its answer must
+    // reach the store before the process ends.
+    let held = signals::hold();
     let reply = http.post_form(
         token_url,
         "grant_type=refresh_token",
         &form,
         Retry::Idempotent,
     )?;
-    token_reply(&reply, &host_of(token_url))
+    token_reply(&reply, &host_of(token_url), held)
 }
 
 /// What one poll of the token endpoint during a device flow said.
@@ -163,6 +197,7 @@ pub(crate) fn poll_device(
         ("device_code", device_code.expose()),
     ];
     client.form(&mut form);
+    let held = signals::hold();
     let reply = http.post_form(
         token_url,
         "grant_type=device_code",
@@ -179,7 +214,9 @@ pub(crate) fn poll_device(
             _ => {}
         }
     }
-    token_reply(&reply, &host).map(|t| Poll::Done(Box::new(t)))
+    token_reply(&reply, &host, held)
+        .and_then(Granted::into_tokens)
+        .map(|t| Poll::Done(Box::new(t)))
 }
 
 /// RFC 6749 §4.1.3 with RFC 7636 §4.5: trades a checked authorization code
@@ -204,13 +241,15 @@ pub(crate) fn exchange_code(
         form.push(("scope", scope));
     }
     client.form(&mut form);
+    let held = signals::hold();
     let reply = http.post_form(
         token_url,
         "grant_type=authorization_code",
         &form,
         Retry::ConnectOnly,
     )?;
-    token_reply(&reply, &host_of(token_url)).map_err(|e| {
+    let granted = token_reply(&reply, &host_of(token_url), held);
+    granted.and_then(Granted::into_tokens).map_err(|e| {
         if e.code.is_transient() {
             e.hint("an authorization code works only once: sign in again when the provider is back")
         } else {
@@ -243,8 +282,9 @@ fn json_object(reply: &Reply, host: &str) -> Result<Map<String, Value>> {
     }
 }
 
-/// Parses a token endpoint answer: tokens on 200, a typed error otherwise.
-fn token_reply(reply: &Reply, host: &str) -> Result<TokenResponse> {
+/// Parses a token endpoint answer: a typed error unless it is 200; then
+/// the refresh token, kept apart, and the rest judged.
+fn token_reply(reply: &Reply, host: &str, held: Held) -> Result<Granted> {
     if reply.status != 200 {
         return Err(error_reply(reply.status, &reply.body, host));
     }
@@ -255,56 +295,100 @@ fn token_reply(reply: &Reply, host: &str) -> Result<TokenResponse> {
             format!("the token answer of {host} {why}"),
         )
     };
-    let access_token = access_token(&obj).map_err(bad)?;
-    let expires_in = expires_in(&obj).map_err(bad)?;
+    let refresh_token = match refresh_token(&obj) {
+        Ok(rt) => rt,
+        Err(why) => {
+            return Ok(Granted {
+                refresh_token: None,
+                tokens: Err(bad(why)),
+                held,
+            });
+        }
+    };
+    let tokens = tokens(&obj, refresh_token.clone()).map_err(|why| bad(&why));
+    Ok(Granted {
+        refresh_token,
+        tokens,
+        held,
+    })
+}
+
+/// The tokens of an answer whose refresh token (if any) is `refresh_token`.
+fn tokens(
+    obj: &Map<String, Value>,
+    refresh_token: Option<Secret>,
+) -> std::result::Result<TokenResponse, String> {
+    let access_token = access_token(obj)?;
+    let expires_in = expires_in(obj)?;
     let token_type = obj
         .get("token_type")
         .and_then(Value::as_str)
         .unwrap_or("Bearer");
     if !token_type.eq_ignore_ascii_case("bearer") {
-        return Err(bad(&format!(
+        return Err(format!(
             "has token_type '{}', not Bearer",
             one_line(token_type)
-        )));
+        ));
     }
-    let refresh_token = refresh_token(&obj).map_err(bad)?;
-    let scope = obj.get("scope").and_then(Value::as_str).map(one_line);
-    let id_user = obj
-        .get("id_token")
-        .and_then(Value::as_str)
-        .and_then(id_token_user);
+    let id_user = match obj.get("id_token").and_then(Value::as_str) {
+        Some(jwt) => id_token_user(jwt)?,
+        None => None,
+    };
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer".into(),
         expires_in: expires_in.min(366 * 86_400),
-        scope,
+        scope: obj
+            .get("scope")
+            .and_then(Value::as_str)
+            .and_then(granted_scope),
         refresh_token,
         id_user,
+        held: None,
     })
 }
 
 /// The `access_token`: visible ASCII only, as the wire protocol and the
 /// SASL strings carry it on one line.
-fn access_token(obj: &Map<String, Value>) -> std::result::Result<Secret, &'static str> {
+fn access_token(obj: &Map<String, Value>) -> std::result::Result<Secret, String> {
     match obj.get("access_token") {
         Some(Value::String(s))
             if !s.is_empty() && s.bytes().all(|b| (0x21..=0x7e).contains(&b)) =>
         {
             Ok(Secret::from(s.as_str()))
         }
-        Some(_) => Err("has an access_token that is not a token"),
-        None => Err("has no access_token"),
+        Some(_) => Err("has an access_token that is not a token".into()),
+        None => Err("has no access_token".into()),
     }
 }
 
-fn expires_in(obj: &Map<String, Value>) -> std::result::Result<u64, &'static str> {
-    match obj.get("expires_in") {
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .ok_or("has an expires_in that is not a whole number of seconds"),
-        Some(_) => Err("has an expires_in that is not a number"),
-        None => Err("has no expires_in"),
+/// `expires_in` in whole seconds: a number (a fraction is cut), or a
+/// number in a string (Azure AD v1 sends `"3600"`); none at all means
+/// [`DEFAULT_EXPIRES_IN`]. A negative or unreadable one is refused.
+fn expires_in(obj: &Map<String, Value>) -> std::result::Result<u64, String> {
+    let seconds = match obj.get("expires_in") {
+        None | Some(Value::Null) => return Ok(DEFAULT_EXPIRES_IN),
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        Some(_) => None,
+    };
+    match seconds {
+        Some(s) if s.is_finite() && s >= 0.0 => Ok(s as u64),
+        Some(s) if s < 0.0 => Err("has a negative expires_in".into()),
+        _ => Err("has an expires_in that is not a number of seconds".into()),
     }
+}
+
+/// The scope the provider granted, whole (the reply's size bounds it), if
+/// it is scope tokens (RFC 6749 §3.3); anything else is ignored, and the
+/// scope asked for stands.
+fn granted_scope(scope: &str) -> Option<String> {
+    let tokens: Vec<&str> = scope.split(' ').filter(|t| !t.is_empty()).collect();
+    let valid = |t: &&str| {
+        t.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+    };
+    (!tokens.is_empty() && tokens.iter().all(valid)).then(|| tokens.join(" "))
 }
 
 /// The rotated `refresh_token`, if one came: printable ASCII only, as the
@@ -321,17 +405,39 @@ fn refresh_token(obj: &Map<String, Value>) -> std::result::Result<Option<Secret>
     }
 }
 
-/// The account an id_token names. It came straight from the token endpoint
-/// over TLS, so its signature is not checked (OpenID Connect Core §3.1.3.7).
-fn id_token_user(jwt: &str) -> Option<String> {
-    let payload = jwt.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
-    ["preferred_username", "email", "upn", "unique_name"]
+/// The most bytes a provider's name for an account may have (RFC 5321's
+/// limit on a mail path, as `user` is checked in a request).
+const MAX_USER: usize = 320;
+
+/// The account an id_token names, if it names one. It came straight from
+/// the token endpoint over TLS, so its signature is not checked (OpenID
+/// Connect Core §3.1.3.7). A name a request could not carry as `user`
+/// (spaces, control characters, over 320 bytes) is refused: it would be
+/// stored, shown and put into commands.
+fn id_token_user(jwt: &str) -> std::result::Result<Option<String>, String> {
+    let claims = jwt
+        .split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p.trim_end_matches('=')).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+    let Some(claims) = claims else {
+        return Ok(None);
+    };
+    let name = ["preferred_username", "email", "upn", "unique_name"]
         .iter()
-        .find_map(|k| v.get(*k).and_then(Value::as_str))
-        .filter(|u| !u.is_empty() && !u.chars().any(|c| c.is_control() || c.is_whitespace()))
-        .map(str::to_string)
+        .find_map(|k| claims.get(*k).and_then(Value::as_str))
+        .filter(|u| !u.is_empty());
+    match name {
+        None => Ok(None),
+        Some(u) if u.len() > MAX_USER => Err(format!(
+            "names the account with {} bytes (at most {MAX_USER})",
+            u.len()
+        )),
+        Some(u) if u.chars().any(|c| c.is_control() || c.is_whitespace()) => {
+            Err("names the account with spaces or control characters".into())
+        }
+        Some(u) => Ok(Some(u.to_string())),
+    }
 }
 
 #[cfg(test)]
@@ -348,29 +454,101 @@ mod tests {
         }
     }
 
+    /// The answer to `body` with status 200: its refresh token and tokens.
+    fn granted(body: &str) -> Granted {
+        token_reply(&reply(200, body), "h", signals::hold()).unwrap()
+    }
+
     #[test]
     fn token_answers() {
-        let ok = token_reply(
-            &reply(200, r#"{"access_token":"at","expires_in":3599,"token_type":"Bearer","refresh_token":"rt"}"#),
-            "h",
-        )
-        .unwrap();
+        let ok = granted(
+            r#"{"access_token":"at","expires_in":3599,"token_type":"Bearer","refresh_token":"rt"}"#,
+        );
+        assert_eq!(ok.refresh_token.as_ref().map(Secret::expose), Some("rt"));
+        let ok = ok.into_tokens().unwrap();
         assert_eq!(ok.access_token.expose(), "at");
         assert_eq!(ok.expires_in, 3599);
         assert_eq!(ok.refresh_token.as_ref().map(Secret::expose), Some("rt"));
-        for body in [
-            r#"{"expires_in":1}"#,
-            r#"{"access_token":"at"}"#,
-            r#"{"access_token":"at","expires_in":"3599"}"#,
-            r#"{"access_token":"","expires_in":1}"#,
-            r#"[1]"#,
-            "<html>",
-        ] {
-            assert_eq!(
-                token_reply(&reply(200, body), "h").unwrap_err().code,
-                Code::BadResponse
-            );
+        for body in [r#"[1]"#, "<html>"] {
+            let e = token_reply(&reply(200, body), "h", signals::hold()).err();
+            assert_eq!(e.map(|e| e.code), Some(Code::BadResponse), "{body}");
         }
+    }
+
+    #[test]
+    fn harmless_variants_are_accepted() {
+        for (body, want) in [
+            (r#"{"access_token":"at","expires_in":"3600"}"#, 3600),
+            (r#"{"access_token":"at","expires_in":" 59 "}"#, 59),
+            (r#"{"access_token":"at","expires_in":3599.7}"#, 3599),
+            (r#"{"access_token":"at"}"#, DEFAULT_EXPIRES_IN),
+            (
+                r#"{"access_token":"at","expires_in":null}"#,
+                DEFAULT_EXPIRES_IN,
+            ),
+            (
+                r#"{"access_token":"at","expires_in":99999999999}"#,
+                366 * 86_400,
+            ),
+        ] {
+            let tok = granted(body).into_tokens();
+            assert_eq!(tok.map(|t| t.expires_in).ok(), Some(want), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_refresh_token_is_kept_whatever_else_is_wrong() {
+        let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"upn":"{}"}}"#, "x".repeat(321)));
+        for (body, why) in [
+            (
+                r#"{"expires_in":1,"refresh_token":"rt2"}"#.to_string(),
+                "has no access_token",
+            ),
+            (
+                r#"{"access_token":"a b","refresh_token":"rt2"}"#.into(),
+                "not a token",
+            ),
+            (
+                r#"{"access_token":"at","expires_in":-5,"refresh_token":"rt2"}"#.into(),
+                "negative",
+            ),
+            (
+                r#"{"access_token":"at","expires_in":"soon","refresh_token":"rt2"}"#.into(),
+                "not a number",
+            ),
+            (
+                r#"{"access_token":"at","token_type":"mac","refresh_token":"rt2"}"#.into(),
+                "not Bearer",
+            ),
+            (
+                format!(
+                    r#"{{"access_token":"at","id_token":"e30.{payload}.","refresh_token":"rt2"}}"#
+                ),
+                "at most 320",
+            ),
+        ] {
+            let g = granted(&body);
+            assert_eq!(
+                g.refresh_token.as_ref().map(Secret::expose),
+                Some("rt2"),
+                "{body}"
+            );
+            let e = g.tokens.err().unwrap_or_else(|| panic!("accepted {body}"));
+            assert_eq!(e.code, Code::BadResponse);
+            assert!(e.message.contains(why), "{body}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn a_granted_scope_is_kept_whole() {
+        let long = (0..200)
+            .map(|i| format!("https://x.example/s{i}"))
+            .collect::<Vec<_>>();
+        let body = format!(r#"{{"access_token":"at","scope":"{}"}}"#, long.join(" "));
+        let tok = granted(&body).into_tokens().unwrap();
+        assert_eq!(tok.scope.as_deref(), Some(long.join(" ").as_str()));
+        let odd = granted(r#"{"access_token":"at","scope":"a\u2028access_token=x"}"#);
+        assert_eq!(odd.into_tokens().unwrap().scope, None);
     }
 
     #[test]
@@ -378,8 +556,10 @@ mod tests {
         let e = token_reply(
             &reply(400, "{\"error\":\"invalid_grant\",\"error_description\":\"AADSTS700082: expired.\\r\\nTrace ID: x\",\"error_codes\":[700082]}"),
             "h",
+            signals::hold(),
         )
-        .unwrap_err();
+        .err()
+        .unwrap();
         assert_eq!(e.code, Code::InvalidGrant);
         assert!(
             e.message.ends_with("AADSTS700082: expired"),
@@ -393,26 +573,22 @@ mod tests {
                 r#"{"error":"invalid_client","error_description":"AADSTS7000218: x"}"#,
             ),
             "h",
+            signals::hold(),
         )
-        .unwrap_err();
+        .err()
+        .unwrap();
         assert_eq!(e.code, Code::InvalidClient);
         assert!(e.hint.unwrap().contains("public client"));
-        assert_eq!(
-            token_reply(&reply(503, "oops"), "h").unwrap_err().code,
-            Code::ServerError
-        );
+        let e = token_reply(&reply(503, "oops"), "h", signals::hold()).err();
+        assert_eq!(e.map(|e| e.code), Some(Code::ServerError));
     }
 
     #[test]
     fn tokens_and_codes_stay_out_of_debug_output() {
-        let tok = token_reply(
-            &reply(
-                200,
-                r#"{"access_token":"AT-SECRET","expires_in":1,"refresh_token":"RT-SECRET"}"#,
-            ),
-            "h",
-        )
-        .unwrap();
+        let tok =
+            granted(r#"{"access_token":"AT-SECRET","expires_in":1,"refresh_token":"RT-SECRET"}"#)
+                .into_tokens()
+                .unwrap();
         let auth = DeviceAuth {
             device_code: Secret::new("DC-SECRET"),
             user_code: "ABCD".into(),
@@ -430,9 +606,15 @@ mod tests {
     fn id_token_names_the_user() {
         let payload = URL_SAFE_NO_PAD.encode(r#"{"preferred_username":"Me@Example.com"}"#);
         assert_eq!(
-            id_token_user(&format!("e30.{payload}.")).as_deref(),
-            Some("Me@Example.com")
+            id_token_user(&format!("e30.{payload}.")),
+            Ok(Some("Me@Example.com".to_string()))
         );
-        assert_eq!(id_token_user("garbage"), None);
+        assert_eq!(id_token_user("garbage"), Ok(None));
+        let odd = URL_SAFE_NO_PAD.encode(r#"{"email":"x@y.z;touch$IFS/tmp/PWNED;#"}"#);
+        assert_eq!(
+            id_token_user(&format!("e30.{odd}.")),
+            Ok(Some("x@y.z;touch$IFS/tmp/PWNED;#".to_string())),
+            "quoted where it is shown in a command, not refused"
+        );
     }
 }

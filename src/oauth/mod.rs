@@ -29,7 +29,7 @@ pub use errors::aadsts_hint;
 pub(crate) use errors::{expired_code, redirect_error};
 pub use grants::DeviceAuth;
 pub(crate) use grants::{
-    Client, Poll, TokenResponse, exchange_code, poll_device, refresh, start_device,
+    Client, Granted, Poll, TokenResponse, exchange_code, poll_device, refresh, start_device,
 };
 pub use http::{Http, HttpConfig};
 pub use probe::Probe;

@@ -43,6 +43,7 @@ impl Store {
     /// racing here write the same facts.
     pub(crate) fn save_discovery(&self, doc: &CachedDiscovery) -> Result<()> {
         self.ensure_dir()?;
+        crate::signals::survive_file_size_limit();
         let (path, id) = self.discovery_path(&doc.doc.issuer);
         let dir = self.dir.join("discovery");
         match DirBuilder::new().mode(0o700).create(&dir) {

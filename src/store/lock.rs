@@ -6,6 +6,7 @@ use crate::account::Account;
 use crate::error::{Code, Error, Result};
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Proof that the caller holds an account's lock; released on drop.
@@ -20,39 +21,11 @@ impl Store {
     /// Takes the account's lock, waiting at most `timeout`.
     pub(crate) fn lock(&self, account: &Account, timeout: Duration) -> Result<AccountLock> {
         self.ensure_dir()?;
+        crate::signals::survive_file_size_limit();
         let id = Store::id(account);
         let path = self.dir.join(format!("{id}.lock"));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| Error::store("open the lock file", &path, &e))?;
-        let start = Instant::now();
-        let mut pause = Duration::from_millis(2);
-        loop {
-            match file.try_lock() {
-                Ok(()) => break,
-                Err(TryLockError::WouldBlock) => {}
-                Err(TryLockError::Error(e)) => return Err(Error::store("lock", &path, &e)),
-            }
-            let waited = start.elapsed();
-            if waited >= timeout {
-                return Err(Error::new(
-                    Code::StoreBusy,
-                    format!(
-                        "another ooauth2 process has held the lock of {} for over {} s",
-                        account.user,
-                        timeout.as_secs_f32()
-                    ),
-                )
-                .hint("a sign-in may be waiting for the user; finish it or try again later"));
-            }
-            std::thread::sleep(pause.min(timeout - waited));
-            pause = (pause * 2).min(Duration::from_millis(25));
-        }
+        let file = open_lock(&path)?;
+        wait_for(&file, &path, timeout, &account.user)?;
         let lock = AccountLock { _file: file, id };
         self.remove_stale_temps(&lock);
         Ok(lock)
@@ -68,5 +41,44 @@ impl Store {
                 }
             }
         }
+    }
+}
+
+/// Opens (or creates, 0600) a lock file.
+pub(super) fn open_lock(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::store("open the lock file", path, &e))
+}
+
+/// Takes the lock on `file` (at `path`, for `whose` in messages), waiting
+/// at most `timeout` with a backoff of 2 to 25 ms.
+pub(super) fn wait_for(file: &File, path: &Path, timeout: Duration, whose: &str) -> Result<()> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(e)) => return Err(Error::store("lock", path, &e)),
+        }
+        let waited = start.elapsed();
+        if waited >= timeout {
+            return Err(Error::new(
+                Code::StoreBusy,
+                format!(
+                    "another ooauth2 process has held the lock of {whose} for over {} s",
+                    timeout.as_secs_f32()
+                ),
+            )
+            .hint("a sign-in may be waiting for the user; finish it or try again later"));
+        }
+        std::thread::sleep(pause.min(timeout - waited));
+        pause = (pause * 2).min(Duration::from_millis(25));
     }
 }

@@ -6,9 +6,12 @@
 //! `<id>` is the SHA-256 of the account identity, so any `user` is a safe name.
 //! `<dir>/discovery/<sha>.json` caches an issuer's OpenID Connect discovery
 //! document (in a subdirectory, so it is never listed as an account).
+//! `<dir>/imports/<sha>.lock` serialises imports of one refresh token
+//! before its account is known (see `imports`).
 
 mod discovery;
 mod files;
+mod imports;
 mod lock;
 mod record;
 

@@ -374,16 +374,23 @@ pub fn strings(v: &[&str]) -> Vec<String> {
 }
 
 /// Feeds stdin, closes it and collects the outcome.
-pub fn finish(mut child: Child, stdin: &[u8]) -> Run {
+pub fn finish(child: Child, stdin: &[u8]) -> Run {
+    finish_status(child, stdin).0
+}
+
+/// [`finish`], with the exit status itself: a death by signal shows there
+/// (the run's `status` is then -1).
+pub fn finish_status(mut child: Child, stdin: &[u8]) -> (Run, std::process::ExitStatus) {
     if let Some(mut s) = child.stdin.take() {
         let _ = s.write_all(stdin);
     }
     let out = child.wait_with_output().expect("wait for ooauth2");
-    Run {
+    let run = Run {
         status: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    };
+    (run, out.status)
 }
 
 // ---------------------------------------------------------------------------

@@ -61,6 +61,7 @@ impl State {
             Fault::MissingAccessToken
             | Fault::MissingExpiresIn
             | Fault::ExpiresInString
+            | Fault::Rewrite(_)
             | Fault::Huge(_)
             | Fault::NeverAnswer
             | Fault::CloseWithoutAnswer => self.error(500, "server_error", 50000, "mock idp"),
@@ -102,6 +103,14 @@ pub(crate) fn mutate(mut r: Response, f: &Fault) -> Response {
         Fault::ExpiresInString => {
             if let Some(v) = obj.get_mut("expires_in") {
                 *v = Value::String(v.to_string());
+            }
+        }
+        Fault::Rewrite(fields) => {
+            for (k, v) in fields {
+                match v {
+                    Some(v) => obj.insert(k.clone(), v.clone()),
+                    None => obj.remove(k),
+                };
             }
         }
         _ => {}

@@ -185,6 +185,10 @@ pub enum Fault {
     MissingExpiresIn,
     /// The request is processed normally; `expires_in` becomes a string ("3600").
     ExpiresInString,
+    /// The request is processed normally (a rotated refresh token is
+    /// issued as usual); then each named field of the answer is set to the
+    /// value, or removed for `None`: a scriptable hostile answer.
+    Rewrite(Vec<(String, Option<serde_json::Value>)>),
     /// 200 with a body of exactly that many bytes (a valid token response
     /// with a giant access token, when large enough).
     Huge(usize),

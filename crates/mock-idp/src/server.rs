@@ -184,7 +184,10 @@ fn answer(
             return None;
         }
         Some(
-            f @ (Fault::MissingAccessToken | Fault::MissingExpiresIn | Fault::ExpiresInString),
+            f @ (Fault::MissingAccessToken
+            | Fault::MissingExpiresIn
+            | Fault::ExpiresInString
+            | Fault::Rewrite(_)),
         ) => {
             let r = shared.lock().dispatch(&authority, req, route);
             mutate(r, &f)
