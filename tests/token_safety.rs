@@ -3,7 +3,8 @@
 //! harmless variants of an answer are accepted, imports of one token send
 //! one grant, a refused one-off scope marks nothing, a clock stepped back
 //! does not serve a token the provider calls expired, and termination
-//! signals wait until a grant's answer is on disk (issue 11, contract 2).
+//! signals wait until a grant's answer is on disk (issue 11, contract 2),
+//! and a name the provider chose is quoted where a command shows it.
 
 use crate::support::run::{CLIENT, Env, Run, USER, finish, finish_status};
 use base64::Engine as _;
@@ -294,4 +295,31 @@ fn a_file_size_limit_is_a_store_error_not_a_silent_death() {
     let run = env.run_with(cmd, b"");
     run.expect_failure(74, &["File too large", "ulimit -f"]);
     assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn a_granted_scope_is_stored_whole() {
+    let env = strict_and_expired();
+    let scope: Vec<String> = (0..60)
+        .map(|i| format!("https://outlook.office.com/Scope{i}.ReadWrite"))
+        .collect();
+    let scope = scope.join(" ");
+    assert!(scope.len() > 600);
+    env.idp
+        .push_fault(rewrite(&[("scope", Some(json!(scope.clone())))]));
+    env.token(USER, &["--non-interactive"]).expect(0);
+    assert_eq!(env.record(USER)["granted_scope"], scope.as_str());
+}
+
+#[test]
+fn a_provider_chosen_user_name_is_quoted_in_every_suggested_command() {
+    // A name a provider may hand out: no space, but shell syntax.
+    let user = "x@y.z;touch$IFS/tmp/PWNED;#";
+    let env = Env::new();
+    env.seed(user);
+    env.idp.revoke_all_for_user(user);
+    env.expire_cached(user);
+    let run = env.token(user, &["--non-interactive"]);
+    run.expect_failure(1, &[&format!("--user 'x@y.z;touch$IFS/tmp/PWNED;#'")]);
+    assert!(!run.stderr.contains(&format!("--user {user}")), "{run:#?}");
 }
