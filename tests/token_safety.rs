@@ -320,6 +320,6 @@ fn a_provider_chosen_user_name_is_quoted_in_every_suggested_command() {
     env.idp.revoke_all_for_user(user);
     env.expire_cached(user);
     let run = env.token(user, &["--non-interactive"]);
-    run.expect_failure(1, &[&format!("--user 'x@y.z;touch$IFS/tmp/PWNED;#'")]);
+    run.expect_failure(1, &["--user 'x@y.z;touch$IFS/tmp/PWNED;#'"]);
     assert!(!run.stderr.contains(&format!("--user {user}")), "{run:#?}");
 }
