@@ -29,4 +29,5 @@ mod readme;
 mod real_clients;
 mod secrets;
 mod signin_screen;
+mod store_safety;
 mod stress;
