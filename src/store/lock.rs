@@ -2,10 +2,10 @@
 //! one process refreshes while the others wait and then re-read.
 
 use super::Store;
+use super::files::open_lock;
 use crate::account::Account;
 use crate::error::{Code, Error, Result};
-use std::fs::{self, File, OpenOptions, TryLockError};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File, TryLockError};
 use std::time::{Duration, Instant};
 
 /// Proof that the caller holds an account's lock; released on drop.
@@ -22,14 +22,7 @@ impl Store {
         self.ensure_dir()?;
         let id = Store::id(account);
         let path = self.dir.join(format!("{id}.lock"));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| Error::store("open the lock file", &path, &e))?;
+        let file = open_lock(&path)?;
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {
