@@ -1,9 +1,10 @@
 //! The store and the config file against odd owners, planted files and odd
-//! environments (issue 11, item 7 and "Smaller"): a store directory of
-//! another user is refused, records, locks and cached documents are never
-//! followed through symbolic links nor read from FIFOs or devices, modes do
-//! not depend on the umask, relative paths in the environment are refused,
-//! and every engine knob is checked before anything runs.
+//! environments (issue 11, item 7 and "Smaller"): a store directory or a
+//! config file's directory of another user is refused, records, locks,
+//! cached documents and the config file are never read from FIFOs or
+//! devices, nor the store's files through symbolic links, modes do not
+//! depend on the umask, relative paths in the environment are refused, and
+//! every engine knob is checked before anything runs.
 
 use crate::support::run::{CLIENT, Env, NOBODY, Run, USER, running_as_root, set_mode};
 use mock_idp::{DeviceOutcome, DeviceScript, Grant};
@@ -212,6 +213,53 @@ fn a_fifo_in_the_discovery_cache_is_ignored_and_replaced() {
     let kind = std::fs::symlink_metadata(&cache).unwrap().file_type();
     assert!(kind.is_file() && !kind.is_fifo(), "{kind:?}");
     assert_eq!(mode(&cache), 0o600);
+}
+
+// ---------------------------------------------------------------------------
+// The config file: a FIFO, another user's directory
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_config_file_that_is_a_fifo_is_refused_at_once() {
+    let env = Env::new();
+    env.seed(USER);
+    let cfg = env.root.join("config.toml");
+    mkfifo(&cfg);
+    let args = ["token".to_string(), "work".to_string()];
+    let run = bounded(&env, &args, &[("OOAUTH2_CONFIG", &cfg)], "");
+    let shown = cfg.display().to_string();
+    run.expect_failure(74, &[&shown, "not a regular file"]);
+}
+
+#[test]
+fn a_config_file_in_a_directory_of_another_user_is_refused() {
+    let env = Env::new();
+    if !running_as_root(&env) {
+        // Only root can give a directory away; the check is the same code.
+        return;
+    }
+    env.seed(USER);
+    let dir = env.root.join("theirs");
+    std::fs::create_dir(&dir).unwrap();
+    set_mode(&dir, 0o755);
+    let cfg = dir.join("config.toml");
+    write_work_config(&env, &cfg);
+    // The set-up is sound: the same file in a directory of ours is used.
+    env.run_with_config(&cfg, &["token", "work"], b"").expect(0);
+    give_to_nobody(&dir);
+    let run = env.run_with_config(&cfg, &["token", "work"], b"");
+    let shown = dir.display().to_string();
+    run.expect_failure(74, &[&shown, "belongs to another user (uid 65534)"]);
+    // Reached through a symbolic link in a directory of ours: the same.
+    let link = env.root.join("link.toml");
+    symlink(&cfg, &link).unwrap();
+    let run = env.run_with_config(&link, &["token", "work"], b"");
+    run.expect_failure(74, &[&shown, "belongs to another user (uid 65534)"]);
+    // A directory of root's (like /etc) is trusted, as root's files are.
+    std::os::unix::fs::chown(&dir, Some(0), Some(0)).unwrap();
+    env.run_with_config(&cfg, &["token", "work"], b"").expect(0);
+    env.run_with_config(&link, &["token", "work"], b"")
+        .expect(0);
 }
 
 // ---------------------------------------------------------------------------
