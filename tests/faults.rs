@@ -121,7 +121,12 @@ fn a_file_size_limit_on_refresh_is_store_error_and_keeps_the_old_record() {
         run.pairs()["error_description"].contains(&env.store().display().to_string()),
         "the message does not name the store: {run:#?}"
     );
-    assert_eq!(env.idp.count(Grant::Refresh), 1, "no refresh was tried");
+    // The write is tried before the grant: the refresh token is not spent.
+    assert_eq!(
+        env.idp.count(Grant::Refresh),
+        0,
+        "the token was spent anyway"
+    );
     assert_eq!(env.snapshot(), before, "the record or a temp file changed");
 
     // The token front end: nothing on stdout.
@@ -134,7 +139,7 @@ fn a_file_size_limit_on_refresh_is_store_error_and_keeps_the_old_record() {
     let run = env.helper("interactive=never");
     run.expect(0);
     assert_eq!(run.pairs()["source"], "refresh");
-    let refresh = &env.idp.token_requests(Grant::Refresh)[2];
+    let refresh = &env.idp.token_requests(Grant::Refresh)[0];
     assert_eq!(refresh.get("refresh_token"), Some(rt.as_str()));
 }
 
@@ -225,14 +230,15 @@ fn a_read_only_store_is_store_error_and_keeps_the_old_record() {
     let _writable = Writable(&env);
     env.expire_cached(USER);
     let authority = env.idp.authority();
-    // Files writable, directory not: the refresh runs, its save fails.
+    // Files writable, directory not: the write is tried before the grant,
+    // so the refresh token is not spent on an answer that cannot be kept.
     let wrapper = read_only_store(&env, 0o600);
     let before = env.snapshot();
     let cmd = env.command_via(&wrapper, &["helper"]);
     let (run, _) = helper_at(&env, cmd, &authority, "interactive=never");
     assert_failed(&run, 74, "store_error", "Permission denied");
     assert!(run.pairs()["hint"].contains("writable"), "{run:#?}");
-    assert_eq!(env.idp.count(Grant::Refresh), 1);
+    assert_eq!(env.idp.count(Grant::Refresh), 0);
     assert_eq!(env.snapshot(), before, "the store changed");
 
     // Nothing writable, not even the lock: fails before asking the provider.
@@ -245,7 +251,7 @@ fn a_read_only_store_is_store_error_and_keeps_the_old_record() {
     assert!(run.stderr.contains("writable"), "{run:#?}");
     assert_eq!(
         env.idp.count(Grant::Refresh),
-        1,
+        0,
         "asked the provider anyway"
     );
     assert_eq!(env.snapshot(), before, "the store changed");
@@ -265,7 +271,11 @@ fn a_read_only_store_is_store_error_and_keeps_the_old_record() {
     let run = env.run_with(env.command_via(&wrapper, &args), b"");
     run.expect(0);
     assert_eq!(run.stdout.lines().count(), 1, "{run:#?}");
-    assert_eq!(env.idp.count(Grant::Refresh), 2);
+    assert_eq!(
+        env.idp.count(Grant::Refresh),
+        1,
+        "one grant in all: this one"
+    );
 }
 
 // ---------------------------------------------------------------------------

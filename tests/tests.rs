@@ -29,5 +29,6 @@ mod readme;
 mod real_clients;
 mod secrets;
 mod signin_screen;
+mod store_safety;
 mod stress;
 mod token_safety;

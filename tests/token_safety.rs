@@ -323,3 +323,37 @@ fn a_provider_chosen_user_name_is_quoted_in_every_suggested_command() {
     run.expect_failure(1, &["--user 'x@y.z;touch$IFS/tmp/PWNED;#'"]);
     assert!(!run.stderr.contains(&format!("--user {user}")), "{run:#?}");
 }
+
+#[test]
+fn a_store_that_cannot_be_written_fails_before_a_sign_in_or_an_import_starts() {
+    let env = Env::new();
+    // Every write to a file fails (EFBIG), the directory can still be made.
+    let login = env.command_via(
+        crate::support::run::NO_FILE_WRITES,
+        &[
+            "login".to_string(),
+            "--client-id".into(),
+            CLIENT.into(),
+            "--authority".into(),
+            env.idp.authority(),
+        ],
+    );
+    let run = env.run_with(login, b"");
+    run.expect_failure(74, &["File too large"]);
+    assert_eq!(env.idp.devicecode_count(), 0, "a sign-in started: {run:#?}");
+    // An import without user= learns its account only from the answer:
+    // the store is tried before the token is spent.
+    let rt = env.idp.issue_refresh_token(USER, CLIENT);
+    let args = env.legacy_refresh_args(&[], &["--refresh_token", &rt], None);
+    let run = env.run_with(
+        env.command_via(crate::support::run::NO_FILE_WRITES, &args),
+        b"",
+    );
+    run.expect_failure(74, &["File too large"]);
+    assert_eq!(
+        env.idp.count(Grant::Refresh),
+        0,
+        "the token was spent: {run:#?}"
+    );
+    assert!(env.idp.is_valid_refresh_token(&rt));
+}

@@ -1,13 +1,14 @@
 //! Reading the config file safely: every check it must pass before ooauth2
 //! trusts the commands it names (a regular file, ours or root's, not
-//! writable by others, in a directory others cannot replace it in, of
-//! sane size, UTF-8). `load` and `doctor` both read it through here.
+//! writable by others, in a directory of ours or root's that others cannot
+//! replace it in, of sane size, UTF-8). `load` and `doctor` both read it
+//! through here.
 
 use crate::error::{Code, Error, Result};
-use crate::settings::CONFIG_ENV;
-use std::fs::{File, Metadata};
+use crate::settings::{self, CONFIG_ENV};
+use std::fs::{Metadata, OpenOptions};
 use std::io::{ErrorKind, Read};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// A config file is a few hundred bytes; anything near this is not one.
@@ -23,8 +24,13 @@ pub(super) fn read(path: &Path) -> Result<Option<String>> {
         )
         .hint(format!("check the file, or point {CONFIG_ENV} at another"))
     };
-    // One open: the mode checked is the mode of the file read.
-    let file = match File::open(path) {
+    // One open: the mode checked is the mode of the file read. It never
+    // waits (for a FIFO's writer): the type is checked before any read.
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(unreadable(&e)),
@@ -34,7 +40,7 @@ pub(super) fn read(path: &Path) -> Result<Option<String>> {
     // The file names commands ooauth2 runs: whoever can write it (or its
     // directory) runs code as you.
     check_owner(path, &meta)?;
-    check_directory(path)?;
+    check_directories(path)?;
     let mut bytes = Vec::new();
     file.take(MAX_CONFIG + 1)
         .read_to_end(&mut bytes)
@@ -83,11 +89,7 @@ fn check_kind_and_mode(path: &Path, meta: &Metadata) -> Result<()> {
 /// Refuses a config file owned by another user (who could rewrite it at
 /// will). root's files are trusted: root can do that anyway.
 fn check_owner(path: &Path, meta: &Metadata) -> Result<()> {
-    // /proc/self belongs to the process's effective user.
-    if let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid())
-        && meta.uid() != me
-        && meta.uid() != 0
-    {
+    if meta.uid() != 0 && settings::not_me(meta.uid()).is_some() {
         return Err(Error::new(
             Code::StoreError,
             format!(
@@ -103,14 +105,41 @@ fn check_owner(path: &Path, meta: &Metadata) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a config file in a directory others can write to without the
-/// sticky bit (who could replace it).
+/// Refuses a config file in a directory others could replace it in: the
+/// directory of the name given, and, when that is a symbolic link (a
+/// dotfile manager's), the directory of the file it leads to.
+fn check_directories(path: &Path) -> Result<()> {
+    check_directory(path)?;
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    match std::fs::canonicalize(path) {
+        Ok(real) if is_link => check_directory(&real),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a config file in a directory of another user (root's are
+/// trusted, as root's files are) or one others can write to without the
+/// sticky bit: either could replace the file.
 fn check_directory(path: &Path) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     if let Ok(d) = std::fs::metadata(dir) {
+        if d.uid() != 0 && settings::not_me(d.uid()).is_some() {
+            return Err(Error::new(
+                Code::StoreError,
+                format!(
+                    "the config file's directory {} belongs to another user (uid {}); \
+                     refusing to use the file",
+                    dir.display(),
+                    d.uid()
+                ),
+            )
+            .hint(format!(
+                "move the file to a directory of your own, or point {CONFIG_ENV} at one"
+            )));
+        }
         let mode = d.permissions().mode();
         if mode & 0o022 != 0 && mode & 0o1000 == 0 {
             return Err(Error::new(

@@ -40,6 +40,7 @@ impl Engine<'_> {
         };
         // The stored scope: the one every refresh of this account sends.
         let scope = rec.scope.clone();
+        let write = self.store.prepare(&lock)?;
         match self.refresh_grant(req, &account, &rt, &scope) {
             Ok(granted) => {
                 let Granted {
@@ -51,18 +52,18 @@ impl Engine<'_> {
                 let tok = match checked {
                     Ok(tok) => tok,
                     Err(e) => {
-                        self.keep_rotated(&lock, &mut rec, refresh_token)?;
+                        self.keep_rotated(write, &mut rec, refresh_token)?;
                         return Ok(RefreshCheck::Refused(e));
                     }
                 };
                 let rotated = tok.refresh_token.as_ref().is_some_and(|n| *n != rt);
-                self.persist(&lock, &account, Some(rec), &scope, &tok, Source::Refresh)?;
+                self.persist(write, &account, Some(rec), &scope, &tok, Source::Refresh)?;
                 Ok(RefreshCheck::Refreshed { rotated })
             }
             Err(e) if e.code == Code::InvalidGrant => {
                 rec.needs_login = Some(e.message.clone());
                 rec.updated_at = self.clock.now();
-                self.store.save(&lock, &rec)?;
+                write.commit(&rec)?;
                 Ok(RefreshCheck::Refused(e))
             }
             Err(e) => Ok(RefreshCheck::Refused(e)),

@@ -10,7 +10,7 @@ use crate::oauth::{self, Client, Granted};
 use crate::provider;
 use crate::request::Request;
 use crate::secret::Secret;
-use crate::store::{AccountLock, Record};
+use crate::store::{AccountLock, PreparedWrite, Record};
 
 impl Engine<'_> {
     /// `get` (and `refresh` when `force`): cached token if fresh, else renew.
@@ -107,8 +107,11 @@ impl Engine<'_> {
             let Some(rt) = rec.refresh_token.clone() else {
                 return Err(login_required(req, account, "no refresh token is stored"));
             };
+            // Before the grant: a store that cannot take its answer fails now,
+            // while the refresh token is still unspent.
+            let write = self.store.prepare(lock)?;
             let e = match self.refresh_grant(req, account, &rt, scope) {
-                Ok(granted) => return self.refreshed(lock, account, rec, scope, granted),
+                Ok(granted) => return self.refreshed(write, account, rec, scope, granted),
                 Err(e) => e,
             };
             if e.code.is_transient() {
@@ -126,7 +129,7 @@ impl Engine<'_> {
                     rec = latest;
                     retried = true;
                 }
-                _ => return self.refused(req, account, lock, rec, e),
+                _ => return self.refused(req, account, lock, write, rec, e),
             }
         }
     }
@@ -136,7 +139,7 @@ impl Engine<'_> {
     /// refused, before the refusal is acted on: the old one may be spent.
     fn refreshed(
         &self,
-        lock: &AccountLock,
+        write: PreparedWrite<'_>,
         account: &Account,
         mut rec: Record,
         scope: &str,
@@ -151,13 +154,13 @@ impl Engine<'_> {
         let tok = match checked {
             Ok(tok) => tok,
             Err(e) => {
-                self.keep_rotated(lock, &mut rec, refresh_token)?;
+                self.keep_rotated(write, &mut rec, refresh_token)?;
                 return self.cached_despite(&rec, e, "");
             }
         };
         let tok = &tok;
         if provider::same_access(scope, &rec.scope) {
-            return self.persist(lock, account, Some(rec), scope, tok, Source::Refresh);
+            return self.persist(write, account, Some(rec), scope, tok, Source::Refresh);
         }
         // A one-off scope: keep the rotated refresh token, but not an
         // access token that would not serve the account's usual scope.
@@ -168,7 +171,7 @@ impl Engine<'_> {
         }
         rec.needs_login = None;
         rec.updated_at = now;
-        self.store.save(lock, &rec)?;
+        write.commit(&rec)?;
         Ok(Answer {
             user: account.user.clone(),
             access_token: tok.access_token.clone(),
@@ -192,6 +195,7 @@ impl Engine<'_> {
         req: &Request,
         account: &Account,
         lock: &AccountLock,
+        write: PreparedWrite<'_>,
         mut rec: Record,
         e: Error,
     ) -> Result<Answer> {
@@ -202,7 +206,7 @@ impl Engine<'_> {
         }
         rec.needs_login = Some(e.message.clone());
         rec.updated_at = self.clock.now();
-        self.store.save(lock, &rec)?;
+        write.commit(&rec)?;
         if self.may_sign_in(req) {
             eprintln!("ooauth2: {}", e.message);
             return self.sign_in_locked(req, account, lock, Some(rec), &e.message);

@@ -9,7 +9,7 @@ use crate::error::{Code, Error, Result};
 use crate::oauth::{Granted, TokenResponse};
 use crate::request::Request;
 use crate::secret::Secret;
-use crate::store::{AccountLock, Record};
+use crate::store::{PreparedWrite, Record};
 
 impl Engine<'_> {
     /// `store`: import a refresh token, proving it works by refreshing with
@@ -65,6 +65,9 @@ impl Engine<'_> {
     /// refresh, then the record of the account it names.
     fn import_new(&mut self, req: &Request, rt: Secret) -> Result<Answer> {
         let scope = self.import_scope(req);
+        // The account is known only from the answer: check first that it
+        // can be stored.
+        self.store.probe_write()?;
         let granted = self.refresh_grant(
             req,
             &req.account(req.user().unwrap_or_default()),
@@ -85,7 +88,8 @@ impl Engine<'_> {
         let account = req.account(&user);
         let lock = self.store.lock(&account, self.lock_timeout)?;
         let rec = self.store.load(&account)?;
-        self.imported(&lock, &account, rec, &scope, rt, granted)
+        let write = self.store.prepare(&lock)?;
+        self.imported(write, &account, rec, &scope, rt, granted)
     }
 
     /// The import for a known account, under its lock: an answer another
@@ -108,8 +112,9 @@ impl Engine<'_> {
         {
             return Ok(self.answer(rec, Source::Cache));
         }
+        let write = self.store.prepare(&lock)?;
         let granted = self.refresh_grant(req, account, &rt, scope)?;
-        self.imported(&lock, account, rec, scope, rt, granted)
+        self.imported(write, account, rec, scope, rt, granted)
     }
 
     /// An import's answer into the record. The imported token is the user's
@@ -119,7 +124,7 @@ impl Engine<'_> {
     /// account's (`user_mismatch`: nothing of it is stored here).
     fn imported(
         &self,
-        lock: &AccountLock,
+        write: PreparedWrite<'_>,
         account: &Account,
         rec: Option<Record>,
         scope: &str,
@@ -132,12 +137,12 @@ impl Engine<'_> {
             held: _held,
         } = granted;
         match tokens.and_then(|t| self.check_user(&t, &account.user).map(|()| t)) {
-            Ok(tok) => self.persist_imported(lock, account, rec, scope, rt, &tok),
+            Ok(tok) => self.persist_imported(write, account, rec, scope, rt, &tok),
             Err(e) if e.code == Code::UserMismatch || refresh_token.is_none() => Err(e),
             Err(e) => {
                 let now = self.clock.now();
                 let mut rec = rec.unwrap_or_else(|| Record::new(account, scope, now));
-                self.keep_rotated(lock, &mut rec, refresh_token)?;
+                self.keep_rotated(write, &mut rec, refresh_token)?;
                 Err(e)
             }
         }
@@ -146,7 +151,7 @@ impl Engine<'_> {
     /// The imported refresh token into the record, then the grant's answer.
     fn persist_imported(
         &self,
-        lock: &AccountLock,
+        write: PreparedWrite<'_>,
         account: &Account,
         rec: Option<Record>,
         scope: &str,
@@ -157,13 +162,13 @@ impl Engine<'_> {
         let mut rec = rec.unwrap_or_else(|| Record::new(account, scope, now));
         rec.refresh_token = Some(refresh_token);
         rec.refresh_token_obtained_at = Some(now);
-        self.persist(lock, account, Some(rec), scope, tok, Source::Refresh)
+        self.persist(write, account, Some(rec), scope, tok, Source::Refresh)
     }
 
     /// Puts a grant's tokens into the account's record, writes it, and answers.
     pub(super) fn persist(
         &self,
-        lock: &AccountLock,
+        write: PreparedWrite<'_>,
         account: &Account,
         rec: Option<Record>,
         scope: &str,
@@ -173,7 +178,7 @@ impl Engine<'_> {
         let mut rec = rec.unwrap_or_else(|| Record::new(account, scope, self.clock.now()));
         rec.scope = scope.to_string();
         self.apply(&mut rec, tok);
-        self.store.save(lock, &rec)?;
+        write.commit(&rec)?;
         Ok(self.answer(&rec, source))
     }
 
@@ -205,7 +210,7 @@ impl Engine<'_> {
     /// parts are refused: the token it replaces may be spent already.
     pub(super) fn keep_rotated(
         &self,
-        lock: &AccountLock,
+        write: PreparedWrite<'_>,
         rec: &mut Record,
         refresh_token: Option<Secret>,
     ) -> Result<()> {
@@ -216,7 +221,7 @@ impl Engine<'_> {
         rec.refresh_token = Some(rt);
         rec.refresh_token_obtained_at = Some(now);
         rec.updated_at = now;
-        self.store.save(lock, rec)
+        write.commit(rec)
     }
 
     /// Refuses a grant for another account than the one asked for.

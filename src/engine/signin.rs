@@ -30,9 +30,11 @@ impl Engine<'_> {
                 .or(rec.as_ref().map(|r| r.scope.as_str()))
                 .unwrap_or(req.default_scope()),
         );
+        // Before the person signs in: a store that cannot take the answer fails now.
+        let write = self.store.prepare(lock)?;
         let tok = self.sign_in_flow(req, account, &scope)?;
         self.check_user(&tok, &account.user)?;
-        self.persist(lock, account, rec, &scope, &tok, Source::Login)
+        self.persist(write, account, rec, &scope, &tok, Source::Login)
     }
 
     /// The interactive sign-in the request asks for: device code, or auth
@@ -92,6 +94,9 @@ impl Engine<'_> {
             return self.sign_in_locked(&forced, &account, &lock, rec, "a sign-in was asked for");
         }
         let scope = req.provider().signin_scope(req.default_scope());
+        // The account is known only once the person signed in: check first
+        // that it can be stored.
+        self.store.probe_write()?;
         let tok = self.sign_in_flow(req, &req.account(""), &scope)?;
         let user = tok.id_user.clone().ok_or_else(|| {
             Error::new(
@@ -103,6 +108,7 @@ impl Engine<'_> {
         let account = req.account(&user);
         let lock = self.store.lock(&account, self.lock_timeout)?;
         let rec = self.store.load(&account)?;
-        self.persist(&lock, &account, rec, &scope, &tok, Source::Login)
+        let write = self.store.prepare(&lock)?;
+        self.persist(write, &account, rec, &scope, &tok, Source::Login)
     }
 }

@@ -54,7 +54,7 @@ fn setup(name: &str) -> (PathBuf, Request) {
     rec.refresh_token = Some("rt".into());
     rec.access_token = Some("at".into());
     rec.expires_at = Some(1000 + 3600);
-    store.save(&lock, &rec).unwrap();
+    store.prepare(&lock).unwrap().commit(&rec).unwrap();
     (dir, req)
 }
 

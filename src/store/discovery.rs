@@ -2,14 +2,11 @@
 //! `<store>/discovery/`, kept a day (a stale copy serves while the issuer is down).
 
 use super::Store;
-use super::files::write_atomic;
+use super::files::{TempFile, private_dir, read_file};
 use crate::error::{Code, Error, Result};
 use crate::provider::Discovery;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::fs::{self, DirBuilder};
-use std::io::ErrorKind;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 
 /// An issuer's endpoints as discovered, and when (Unix seconds).
@@ -30,10 +27,14 @@ impl Store {
     }
 
     /// The cached discovery document of `issuer`, if there is a readable one
-    /// (a damaged cache is only a cache: it is fetched again).
+    /// (a damaged cache, or anything but a regular file in its place, is
+    /// only a cache: it is fetched again).
     pub(crate) fn load_discovery(&self, issuer: &str) -> Option<CachedDiscovery> {
+        if !self.check_dir().ok()? {
+            return None;
+        }
         let (path, _) = self.discovery_path(issuer);
-        let bytes = fs::read(path).ok()?;
+        let bytes = read_file(&path).ok()??;
         serde_json::from_slice::<CachedDiscovery>(&bytes)
             .ok()
             .filter(|d| d.doc.issuer == issuer)
@@ -46,11 +47,7 @@ impl Store {
         crate::signals::survive_file_size_limit();
         let (path, id) = self.discovery_path(&doc.doc.issuer);
         let dir = self.dir.join("discovery");
-        match DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(Error::store("create", &dir, &e)),
-        }
+        private_dir(&dir, false)?;
         let mut body = serde_json::to_vec_pretty(doc).map_err(|e| {
             Error::new(
                 Code::StoreError,
@@ -58,6 +55,6 @@ impl Store {
             )
         })?;
         body.push(b'\n');
-        write_atomic(&dir, &id, &path, &body)
+        TempFile::create(&dir, &id, &path, 0)?.commit(&body)
     }
 }

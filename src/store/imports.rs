@@ -9,14 +9,14 @@
 //! the import created it) is removed again.
 
 use super::Store;
-use super::lock::{open_lock, wait_for};
+use super::files::{open_lock, private_dir};
+use super::lock::wait_for;
 use crate::account::Account;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use sha2::{Digest, Sha256};
-use std::fs::{DirBuilder, File};
-use std::io::{ErrorKind, Read, Seek, Write};
-use std::os::unix::fs::DirBuilderExt;
+use std::fs::File;
+use std::io::{Read, Seek, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -44,11 +44,7 @@ impl Store {
         self.ensure_dir()?;
         crate::signals::survive_file_size_limit();
         let dir = self.dir.join("imports");
-        match DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(Error::store("create", &dir, &e)),
-        }
+        private_dir(&dir, false)?;
         let identity = format!(
             "import v1\n{}\n{}\n{}",
             template.authority.to_ascii_lowercase(),

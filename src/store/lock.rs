@@ -2,10 +2,10 @@
 //! one process refreshes while the others wait and then re-read.
 
 use super::Store;
+use super::files::open_lock;
 use crate::account::Account;
 use crate::error::{Code, Error, Result};
-use std::fs::{self, File, OpenOptions, TryLockError};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File, TryLockError};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -42,18 +42,6 @@ impl Store {
             }
         }
     }
-}
-
-/// Opens (or creates, 0600) a lock file.
-pub(super) fn open_lock(path: &Path) -> Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::store("open the lock file", path, &e))
 }
 
 /// Takes the lock on `file` (at `path`, for `whose` in messages), waiting

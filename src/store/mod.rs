@@ -1,7 +1,9 @@
 //! Accounts on disk: where they live, how they are locked, how a record is
 //! written so that a crash leaves either the old or the new one.
 //!
-//! Layout (directory 0700, files 0600 from creation):
+//! Layout (directory 0700, files 0600 from creation, both set explicitly
+//! whatever the umask; the directory must be the user's own, and its files
+//! are opened as regular files only, never through a symbolic link):
 //! `<dir>/<id>.json` is the record, `<dir>/<id>.lock` the account's lock, where
 //! `<id>` is the SHA-256 of the account identity, so any `user` is a safe name.
 //! `<dir>/discovery/<sha>.json` caches an issuer's OpenID Connect discovery
@@ -22,13 +24,17 @@ pub use record::{Record, SCHEMA_VERSION};
 use crate::account::Account;
 use crate::error::{Code, Error, Result};
 use crate::settings::Settings;
-use files::write_atomic;
+use files::{MAX_FILE, TempFile, check_dir, private_dir, sync_dir};
 use record::read_record;
 use sha2::{Digest, Sha256};
-use std::fs::{self, DirBuilder, File};
+use std::fs;
 use std::io::ErrorKind;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+
+/// The least a write reserves before a grant: a record with Microsoft's
+/// tokens is a few KiB.
+const MIN_RESERVE: u64 = 16 * 1024;
 
 /// The store directory.
 #[derive(Debug, Clone)]
@@ -77,26 +83,29 @@ impl Store {
         self.dir.join(format!("{}.json", Store::id(account)))
     }
 
+    /// Makes the store directory ready for a write: created 0700 if
+    /// missing, ours, closed to others (the store path itself may be a
+    /// symbolic link to such a directory).
     fn ensure_dir(&self) -> Result<()> {
-        match DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-        {
-            Ok(()) => {}
-            Err(e) => return Err(Error::store("create the store directory", &self.dir, &e)),
+        private_dir(&self.dir, true)
+    }
+
+    /// Checks the store directory before a read: ours (another user could
+    /// plant, swap or delete records in it) and a directory; `false` when
+    /// it does not exist.
+    fn check_dir(&self) -> Result<bool> {
+        match fs::metadata(&self.dir) {
+            Ok(meta) => check_dir(&self.dir, &meta).map(|()| true),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::store("inspect", &self.dir, &e)),
         }
-        let meta = fs::metadata(&self.dir).map_err(|e| Error::store("inspect", &self.dir, &e))?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            // A directory made by someone else's umask or an older tool: close it.
-            fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
-                .map_err(|e| Error::store("restrict the permissions of", &self.dir, &e))?;
-        }
-        Ok(())
     }
 
     /// Reads an account's record without locking; `None` if there is none.
     pub(crate) fn load(&self, account: &Account) -> Result<Option<Record>> {
+        if !self.check_dir()? {
+            return Ok(None);
+        }
         let path = self.record_path(account);
         let rec = match read_record(&path)? {
             Some(r) => r,
@@ -112,14 +121,33 @@ impl Store {
         Ok(Some(rec))
     }
 
-    /// Writes a record atomically: temp file, fsync, rename, fsync the directory.
-    pub(crate) fn save(&self, lock: &AccountLock, record: &Record) -> Result<()> {
+    /// The first half of a write of the locked account's record, done
+    /// before anything is spent (a refresh token, a code): the temp file
+    /// is created in the store directory (0600, never through a link) and
+    /// room for the record written into it and synced, so a read-only
+    /// store, a full disk or a file size limit fail here. Dropped without
+    /// [`PreparedWrite::commit`], it leaves nothing behind.
+    pub(crate) fn prepare<'l>(&self, lock: &'l AccountLock) -> Result<PreparedWrite<'l>> {
         self.ensure_dir()?;
         let path = self.dir.join(format!("{}.json", lock.id));
-        let mut body = serde_json::to_vec_pretty(record)
-            .map_err(|e| Error::new(Code::StoreError, format!("cannot encode record: {e}")))?;
-        body.push(b'\n');
-        write_atomic(&self.dir, &lock.id, &path, &body)
+        // Twice the record there is: a rotated token is about as long.
+        let old = fs::symlink_metadata(&path).map_or(0, |m| m.len());
+        let reserve = old.saturating_mul(2).clamp(MIN_RESERVE, MAX_FILE);
+        let temp = TempFile::create(&self.dir, &lock.id, &path, reserve)?;
+        Ok(PreparedWrite {
+            temp,
+            _lock: PhantomData,
+        })
+    }
+
+    /// Whether a record could be written now (a temp file with room for one,
+    /// made and removed), for a grant whose account is not known before
+    /// the provider answers: a read-only store, a full disk or a file size
+    /// limit fail here, before a sign-in or an import spends anything.
+    pub(crate) fn probe_write(&self) -> Result<()> {
+        self.ensure_dir()?;
+        let probe = self.dir.join(".probe");
+        TempFile::create(&self.dir, "probe", &probe, MIN_RESERVE).map(drop)
     }
 
     /// Deletes an account's record; returns whether there was one.
@@ -127,7 +155,7 @@ impl Store {
         let path = self.dir.join(format!("{}.json", lock.id));
         match fs::remove_file(&path) {
             Ok(()) => {
-                let _ = File::open(&self.dir).and_then(|d| d.sync_all());
+                let _ = sync_dir(&self.dir);
                 Ok(true)
             }
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
@@ -137,6 +165,9 @@ impl Store {
 
     /// Every record in the store (unreadable ones as errors), sorted by path.
     pub fn list(&self) -> Result<Vec<(PathBuf, Result<Record>)>> {
+        if !self.check_dir()? {
+            return Ok(Vec::new());
+        }
         let entries = match fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
@@ -178,6 +209,25 @@ impl Store {
     }
 }
 
+/// A record's write, prepared under its account's lock (which it cannot
+/// outlive) by [`Store::prepare`]: the temp file is there and has room.
+#[derive(Debug)]
+pub(crate) struct PreparedWrite<'l> {
+    temp: TempFile,
+    _lock: PhantomData<&'l AccountLock>,
+}
+
+impl PreparedWrite<'_> {
+    /// Writes `record` and puts it in place: fsync, rename over the
+    /// record, fsync the directory. A failure leaves the old record.
+    pub(crate) fn commit(self, record: &Record) -> Result<()> {
+        let mut body = serde_json::to_vec_pretty(record)
+            .map_err(|e| Error::new(Code::StoreError, format!("cannot encode record: {e}")))?;
+        body.push(b'\n');
+        self.temp.commit(&body)
+    }
+}
+
 fn same_identity(a: &Account, b: &Account) -> bool {
     a.provider.family() == b.provider.family()
         && a.authority.eq_ignore_ascii_case(&b.authority)
@@ -190,6 +240,8 @@ fn same_identity(a: &Account, b: &Account) -> bool {
 mod tests {
     use super::*;
     use crate::provider::Provider;
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
     use std::time::Duration;
 
     fn account(user: &str) -> Account {
@@ -253,7 +305,11 @@ mod tests {
         assert_eq!(store.find_users(&account("")).unwrap(), ["old@example.com"]);
         // Written again, it says so.
         let lock = store.lock(&acct, Duration::from_secs(1)).unwrap();
-        store.save(&lock, &Record::new(&acct, "s", 2)).unwrap();
+        store
+            .prepare(&lock)
+            .unwrap()
+            .commit(&Record::new(&acct, "s", 2))
+            .unwrap();
         let text = fs::read_to_string(store.record_path(&acct)).unwrap();
         assert!(text.contains("\"provider\": \"microsoft\""), "{text}");
         // A Google account of the same user is not found by a Microsoft request.
@@ -274,7 +330,7 @@ mod tests {
         let lock = store.lock(&acct, Duration::from_secs(1)).unwrap();
         let mut rec = Record::new(&acct, "s", 1);
         rec.refresh_token = Some("rt".into());
-        store.save(&lock, &rec).unwrap();
+        store.prepare(&lock).unwrap().commit(&rec).unwrap();
         assert_eq!(store.load(&acct).unwrap(), Some(rec));
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir), 0o700);
@@ -307,6 +363,139 @@ mod tests {
         assert!(e.message.contains("not a valid"));
         fs::write(store.record_path(&acct), br#"{"version": 99}"#).unwrap();
         assert!(store.load(&acct).unwrap_err().message.contains("newer"));
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    /// The names in `dir`, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut out: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_prepared_write_is_committed_or_leaves_nothing() {
+        let dir = tempdir("prepared");
+        let store = Store::at(dir.clone());
+        let acct = account("me@example.com");
+        let lock = store.lock(&acct, Duration::from_secs(1)).unwrap();
+        let before = names(&dir);
+        let prepared = store.prepare(&lock).unwrap();
+        let temps: Vec<String> = names(&dir)
+            .into_iter()
+            .filter(|n| !before.contains(n))
+            .collect();
+        assert_eq!(temps.len(), 1, "{temps:?}");
+        assert!(temps[0].starts_with('.'), "listed as a record: {temps:?}");
+        let temp = fs::metadata(dir.join(&temps[0])).unwrap();
+        assert_eq!(temp.permissions().mode() & 0o777, 0o600);
+        assert!(
+            temp.len() >= MIN_RESERVE,
+            "no room reserved: {}",
+            temp.len()
+        );
+        drop(prepared);
+        assert_eq!(names(&dir), before, "a dropped write left its temp file");
+        let mut rec = Record::new(&acct, "s", 1);
+        rec.refresh_token = Some("rt".into());
+        store.prepare(&lock).unwrap().commit(&rec).unwrap();
+        assert_eq!(store.load(&acct).unwrap(), Some(rec.clone()));
+        let text = fs::read_to_string(store.record_path(&acct)).unwrap();
+        assert!(!text.contains('\0'), "the reserved room is still there");
+        // A second write reserves from the record there is and replaces it.
+        rec.scope = "t".into();
+        store.prepare(&lock).unwrap().commit(&rec).unwrap();
+        assert_eq!(store.load(&acct).unwrap(), Some(rec));
+        assert_eq!(names(&dir).len(), before.len() + 1);
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    /// Where a test run again in a child finds its directory.
+    const CHILD_DIR: &str = "OOAUTH2_STORE_TEST_DIR";
+
+    /// Runs the test `name` of this binary again, in a child started under
+    /// `wrapper` (another uid, a file size limit), with [`CHILD_DIR`] set
+    /// to `dir`, and asserts that it ran and passed.
+    fn in_child(name: &str, wrapper: &[&str], dir: &Path) {
+        let (program, pre) = wrapper.split_first().unwrap();
+        let out = Command::new(program)
+            .args(pre)
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--test-threads=1"])
+            .env(CHILD_DIR, dir)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{out:?}"
+        );
+    }
+
+    /// With the account locked, `spoil` makes the store unwritable, and
+    /// `prepare` must then fail with `needle` and leave the directory as it
+    /// was; `restore` undoes `spoil`.
+    fn prepare_fails(dir: &Path, spoil: fn(&Path), restore: fn(&Path), needle: &str) {
+        let store = Store::at(dir.to_path_buf());
+        let acct = account("me@example.com");
+        let lock = store.lock(&acct, Duration::from_secs(1)).unwrap();
+        let before = names(dir);
+        spoil(dir);
+        let result = store.prepare(&lock);
+        restore(dir);
+        let err = result.unwrap_err();
+        assert_eq!(err.code, Code::StoreError);
+        assert!(err.message.contains(needle), "{err:?}");
+        assert_eq!(names(dir), before, "prepare left a file behind");
+    }
+
+    /// Sets the permission bits of `dir`.
+    fn chmod(dir: &Path, mode: u32) {
+        fs::set_permissions(dir, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn prepare_fails_on_a_read_only_directory_and_leaves_nothing() {
+        let body = |dir: &Path| {
+            let read_only: fn(&Path) = |d| chmod(d, 0o500);
+            prepare_fails(dir, read_only, |d| chmod(d, 0o700), "Permission denied");
+        };
+        if let Some(dir) = std::env::var_os(CHILD_DIR) {
+            return body(Path::new(&dir));
+        }
+        let dir = tempdir("readonly");
+        if crate::settings::effective_uid() == Some(0) {
+            // Mode bits do not stop root: the test runs again as nobody.
+            fs::create_dir(&dir).unwrap();
+            std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+            let setpriv = [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ];
+            let name = "store::tests::prepare_fails_on_a_read_only_directory_and_leaves_nothing";
+            in_child(name, &setpriv, &dir);
+        } else {
+            body(&dir);
+        }
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn prepare_fails_under_a_file_size_limit_and_leaves_nothing() {
+        // The limit is the child's: this process keeps writing files.
+        if let Some(dir) = std::env::var_os(CHILD_DIR) {
+            return prepare_fails(Path::new(&dir), |_| {}, |_| {}, "File too large");
+        }
+        let dir = tempdir("fsize");
+        fs::create_dir(&dir).unwrap();
+        let limit = ["sh", "-c", "trap '' XFSZ; ulimit -f 0; exec \"$0\" \"$@\""];
+        let name = "store::tests::prepare_fails_under_a_file_size_limit_and_leaves_nothing";
+        in_child(name, &limit, &dir);
         let _ = fs::remove_dir_all(dir);
     }
 }

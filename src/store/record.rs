@@ -1,14 +1,13 @@
 //! One account's record: its identity, scope and tokens, as the JSON file
 //! holds them, and the checks a file must pass to be read as one.
 
+use super::files::read_file;
 use crate::account::Account;
 use crate::error::{Code, Error, Result};
 use crate::protocol::keys::Raw;
 use crate::provider::Provider;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
-use std::fs;
-use std::io::ErrorKind;
 use std::path::Path;
 
 /// The record format this build reads and writes.
@@ -146,12 +145,11 @@ impl Record {
     }
 }
 
-/// Reads and checks one record file; `None` if it does not exist.
+/// Reads and checks one record file (a regular file, never through a
+/// symbolic link); `None` if it does not exist.
 pub(super) fn read_record(path: &Path) -> Result<Option<Record>> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::store("read", path, &e)),
+    let Some(bytes) = read_file(path)? else {
+        return Ok(None);
     };
     let corrupt = |why: String| {
         Error::new(

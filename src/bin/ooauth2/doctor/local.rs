@@ -8,9 +8,10 @@ use std::fs::Metadata;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-/// The uid of this process, when /proc tells it (Linux).
+/// The effective uid of this process, when /proc tells it (Linux): the
+/// same the store and the config file are judged by.
 fn current_uid() -> Option<u32> {
-    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+    ooauth2::settings::effective_uid()
 }
 
 /// The store directory: present, a directory, ours, 0700; its files 0600.
