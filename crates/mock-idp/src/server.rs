@@ -184,10 +184,14 @@ fn answer(
             return None;
         }
         Some(
-            f @ (Fault::MissingAccessToken | Fault::MissingExpiresIn | Fault::ExpiresInString),
+            f @ (Fault::MissingAccessToken
+            | Fault::MissingExpiresIn
+            | Fault::ExpiresInString
+            | Fault::Patch(_)
+            | Fault::Echo(_)),
         ) => {
             let r = shared.lock().dispatch(&authority, req, route);
-            mutate(r, &f)
+            mutate(r, &f, req)
         }
         Some(f) => shared.lock().fault_response(&f),
     };
