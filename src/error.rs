@@ -249,12 +249,45 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Folds a text to one printable line so it can never inject a protocol line.
+/// Whether `c` ends a line for some reader: LF and CR, and what Python's
+/// `str.splitlines()` breaks on too (\x0b \x0c \x1c \x1d \x1e, U+0085,
+/// U+2028, U+2029).
+pub fn is_line_break(c: char) -> bool {
+    matches!(
+        c,
+        '\n' | '\r' | '\x0b' | '\x0c' | '\x1c'..='\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
+}
+
+/// Whether `c` must not reach a terminal or a `key=value` line as it is: a
+/// C0 or C1 control or DEL (escape sequences, BEL, CR, LF), a line or
+/// paragraph separator, or a bidirectional control that reorders the text
+/// shown around it.
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || is_line_break(c)
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// A text from outside (a provider's page, code or message) as it may be
+/// shown: every [`is_unsafe`] character becomes a space. Nothing else
+/// changes, the length included; [`one_line`] also folds and bounds it.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if is_unsafe(c) { ' ' } else { c })
+        .collect()
+}
+
+/// Folds a text to one printable line so it can never inject a protocol
+/// line, a terminal escape or a reordering: see [`is_unsafe`].
 pub fn one_line(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut last_space = false;
     for c in s.chars() {
-        let c = if c.is_control() { ' ' } else { c };
+        let c = if is_unsafe(c) { ' ' } else { c };
         if c == ' ' {
             if !last_space && !out.is_empty() {
                 out.push(' ');
@@ -300,6 +333,19 @@ mod tests {
     fn one_line_removes_controls_and_newlines() {
         assert_eq!(one_line("a\r\nb\x00c\n"), "a b c");
         assert_eq!(one_line("x=1\nerror=evil"), "x=1 error=evil");
+    }
+
+    #[test]
+    fn one_line_folds_every_line_break_and_reordering() {
+        for c in [
+            '\x0b', '\x0c', '\x1b', '\x1c', '\x1d', '\x1e', '\x7f', '\u{85}', '\u{9b}', '\u{2028}',
+            '\u{2029}', '\u{202e}', '\u{2066}', '\u{200f}',
+        ] {
+            assert_eq!(one_line(&format!("a{c}b")), "a b", "{c:?}");
+            assert_eq!(printable(&format!("a{c}b")), "a b", "{c:?}");
+        }
+        assert_eq!(printable("é \u{1f600}  x"), "é \u{1f600}  x");
+        assert!(is_line_break('\u{2028}') && !is_line_break('\u{202e}'));
     }
 
     #[test]

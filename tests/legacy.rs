@@ -498,6 +498,50 @@ fn access_token_option_is_accepted_and_unused() {
         env.record(USER)["access_token"].as_str(),
         Some("not-used-at")
     );
+    // Unused, but on argv: other local users can read it there.
+    assert!(run.stderr.contains("--access_token"), "{run:#?}");
+    assert!(run.stderr.contains("visible to other"), "{run:#?}");
+    assert!(run.stderr.contains("leave it out"), "{run:#?}");
+    assert!(!run.stderr.contains("not-used-at"), "{run:#?}");
+}
+
+#[test]
+fn access_token_in_two_words_or_a_prefix_is_warned_about_too() {
+    let (env, f) = env_with_rt_file();
+    for flags in [
+        &["--access_token", "SECRET-at-1"][..],
+        &["--access", "SECRET-at-1"],
+    ] {
+        let run = legacy_refresh(&env, flags, &["--refresh_token", &f], Some(USER));
+        run.expect(0);
+        assert!(run.stderr.contains("visible to other"), "{run:#?}");
+        assert!(!run.stderr.contains("SECRET-at-1"), "{run:#?}");
+    }
+}
+
+#[test]
+fn stray_arguments_are_ignored_without_showing_them() {
+    let (env, f) = env_with_rt_file();
+    // A mistyped `-r TOKEN`: both words are stray, then a plain word.
+    let token = "SECRET-0.AXoAbCdEfGh";
+    let flags = ["-r", token, "imap"];
+    let run = legacy_refresh(&env, &flags, &["--refresh_token", &f], Some(USER));
+    run.expect(0);
+    assert!(!run.stderr.contains(token), "{run:#?}");
+    assert!(!run.stderr.contains("imap"), "{run:#?}");
+    // A short option is shown (it is no secret), the others by position and length.
+    assert!(run.stderr.contains("ignoring argument 2, '-r'"), "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("ignoring argument 3 (20 characters, not shown"),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr
+            .contains("ignoring argument 4 (4 characters, not shown"),
+        "{run:#?}"
+    );
+    assert_eq!(run.stdout.lines().count(), 1);
 }
 
 #[test]

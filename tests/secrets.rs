@@ -3,7 +3,8 @@
 //! `--verbose`, and no access token, refresh token (old or rotated), client
 //! secret or device code shows on stderr, on the stdout of a failure, or in
 //! any file but the account's own record. The verbose log still says what
-//! happened: method, URL, status and the provider's error code.
+//! happened: method, URL, status and the provider's error code. A provider
+//! that echoes the request back (issue 11, item 10) gets nothing out either.
 
 use crate::support::run::{CLIENT, Env, Run, USER, finish, free_port};
 use mock_idp::{DeviceOutcome, DeviceScript, Fault, Grant};
@@ -790,4 +791,84 @@ fn the_checks_find_planted_secrets() {
         caught(&c),
         "a piece of a refresh token on stderr went unnoticed"
     );
+}
+
+/// Providers that echo the request (some put its parameters in
+/// `error_description`, or in unknown members of an answer): no secret
+/// ooauth2 sent comes back into view, in a warning, the error block, the
+/// `-vv` log or the record's reason to sign in again, as sent or
+/// percent-encoded, with `-vv` or without.
+#[test]
+fn secrets_the_provider_echoes_are_neither_shown_nor_stored() {
+    let mut c = Case::new();
+    c.seed();
+    // Successful refreshes whose answers echo the token and the secret.
+    for param in ["refresh_token", "client_secret"] {
+        let label = format!("200 echoing {param}");
+        c.env.expire_cached(USER);
+        c.env.idp.push_fault(Fault::Echo(param.into()));
+        c.helper(&label, "interactive=never", 0);
+        c.logged(&label, &[&format!("\"request_echo\":\"{param}=<")]);
+    }
+    let rt = c.stored("refresh_token");
+    c.env.idp.revoke_refresh_token(&rt);
+    // Refused while the cached token is still good: the warning.
+    c.env.idp.push_fault(Fault::Echo("refresh_token".into()));
+    let run = c.env.run(
+        &["helper"],
+        c.lines("min_ttl=7200\ninteractive=never").as_bytes(),
+    );
+    c.keep("warning", run, 0);
+    c.logged(
+        "warning",
+        &["warning: could not refresh", "Request: refresh_token=<"],
+    );
+    // Refused (the warning marked the account, so forced): the error block
+    // and the mark on the record, quiet and -vv.
+    assert_eq!(c.env.idp.pending_faults(), 0);
+    c.env.expire_cached(USER);
+    c.env.idp.push_fault(Fault::Echo("refresh_token".into()));
+    let run = c.env.run(
+        &["helper"],
+        c.lines("action=refresh\ninteractive=never").as_bytes(),
+    );
+    let quiet = c.keep("refused", run, 1).pairs();
+    assert_eq!(quiet["error"], "invalid_grant");
+    assert!(
+        quiet["error_description"].contains("refresh_token=<"),
+        "{quiet:?}"
+    );
+    for param in ["refresh_token", "client_secret"] {
+        c.env.idp.push_fault(Fault::Echo(param.into()));
+        let label = format!("refused, -vv, echoing {param}");
+        c.helper(&label, "action=refresh\ninteractive=never", 1);
+        c.logged(&label, &[&format!("sent as {param}=<")]);
+    }
+    let (path, rec) = c.env.record_path(USER);
+    let mark = rec["needs_login"].as_str().unwrap().to_string();
+    assert!(mark.contains("not shown") && !leaks(&mark, &rt), "{mark}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.matches(&rt).count(), 1, "{text}");
+    assert!(!leaks(&text, &c.secret), "{text}");
+    // A token that is percent-encoded when sent, echoed both ways.
+    let odd = format!("SECRET-rt/{}+=~*", random_hex());
+    c.also.push(odd.clone());
+    c.env.idp.push_fault(Fault::Echo("refresh_token".into()));
+    c.helper(
+        "odd token",
+        &format!("action=store\nrefresh_token={odd}"),
+        1,
+    );
+    c.logged(
+        "odd token",
+        &["Request: refresh_token=<", "sent as refresh_token=<"],
+    );
+    c.env.idp.push_fault(Fault::Echo("refresh_token".into()));
+    let run = c.env.run(
+        &["helper"],
+        c.lines(&format!("action=store\nrefresh_token={odd}"))
+            .as_bytes(),
+    );
+    c.keep("odd token, quiet", run, 1);
+    c.check();
 }

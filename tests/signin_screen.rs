@@ -3,10 +3,12 @@
 //! window is large enough, and a live countdown redrawn in place; in a pipe
 //! the same plain text as ever. And the browser: opened by `xdg-open` when a
 //! desktop session is detected or `--open` asks, never with `--no-open`
-//! (a stub `xdg-open` first on PATH records what it was given).
+//! (a stub `xdg-open` first on PATH records what it was given). And a
+//! hostile provider's page, code and message: shown without their escapes,
+//! CR, LF or bidi controls, on the terminal, in a pipe and to notifiers.
 
 use crate::support::run::{Env, Run, USER, bin, set_mode, sh_quote};
-use mock_idp::{DeviceScript, Grant};
+use mock_idp::{DeviceScript, Fault, Grant};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -482,4 +484,93 @@ fn authcode_flow_opens_the_browser_by_the_same_rules() {
             assert!(calls.is_empty(), "{line:?} DISPLAY={display}: {calls:?}");
         }
     }
+}
+
+/// Queues a device authorization answer whose page, code and message (or,
+/// without `message`, none: ours names the page and the code) hold terminal
+/// escapes (a title change, a screen clear, BEL, a C1 CSI), CR and LF before
+/// a spoofed `ooauth2:` line, a line separator and a bidi override.
+fn hostile_device_answer(env: &Env, message: bool) {
+    let page = format!("{}/devicelogin", env.idp.authority());
+    let mut answer = serde_json::json!({
+        "verification_uri": format!(
+            "{page}\x1b]0;PWNED-TITLE\x07\x1b[2J\r\nooauth2: error: SPOOFED-PAGE"
+        ),
+        "user_code": "AB12\x1b[2J\rooauth2: error: SPOOFED-CODE",
+        "verification_uri_complete": format!("{page}?otc=AB12\x1b]0;PWNED-TITLE\x07"),
+        "message": "Open the page\x1b]0;PWNED-TITLE\x07 \u{202e}\u{2028}ooauth2: error: \
+                    SPOOFED-MESSAGE\n\u{9b}2J and sign in",
+    });
+    if !message {
+        answer["message"] = serde_json::Value::Null;
+    }
+    env.idp.push_fault(Fault::Patch(answer));
+}
+
+/// `text` (a screen, stderr, a notifier's log) holds none of the hostile
+/// characters, and no line, however a terminal breaks it, starts with the
+/// spoofed `ooauth2:`; the provider's words are still there to read.
+#[track_caller]
+fn assert_neutralised(text: &str, needles: &[&str]) {
+    for bad in ['\x1b', '\x07', '\u{9b}', '\u{202e}', '\u{2028}'] {
+        assert!(!text.contains(bad), "{bad:?} in {text:?}");
+    }
+    for line in text.split(['\r', '\n', '\u{2028}']) {
+        assert!(
+            !line.trim_start().starts_with("ooauth2: error: SPOOFED"),
+            "a spoofed line {line:?} in {text:?}"
+        );
+    }
+    for n in needles {
+        assert!(text.contains(n), "{n:?} not shown in {text:?}");
+    }
+}
+
+#[test]
+fn provider_strings_with_escapes_are_neutralised_on_the_terminal() {
+    let env = Env::new();
+    approve_after(&env, 1);
+    hostile_device_answer(&env, true);
+    let args = env.args("token", USER, &[]);
+    let vars = [("TERM", "xterm"), ("NO_COLOR", "1")];
+    let pty = Pty::start(&env, &args, &vars, (100, 60));
+    let (status, screen, stdout) = pty.finish();
+    assert_eq!(status, 0, "{screen}");
+    assert_neutralised(&screen, &["SPOOFED-PAGE", "SPOOFED-CODE", "PWNED-TITLE"]);
+    assert_eq!(stdout, format!("{}\n", env.cached_access_token(USER)));
+}
+
+#[test]
+fn provider_strings_with_escapes_are_neutralised_in_a_pipe_and_for_notifiers() {
+    let env = Env::new();
+    approve_after(&env, 1);
+    hostile_device_answer(&env, false);
+    let (dir, _) = stub_xdg_open(&env);
+    let log = env.root.join("notify.log");
+    let recorder = format!(
+        "#!/bin/sh\n{{ printf '%s\\n' \"$@\"; env; }} >> {}\n",
+        sh_quote(&log.display().to_string())
+    );
+    let notify_send = dir.join("notify-send");
+    std::fs::write(&notify_send, &recorder).unwrap();
+    set_mode(&notify_send, 0o755);
+    let path = path_with(&dir);
+    // notify_cmd first, then notify-send (a desktop session, no notify_cmd).
+    let cmd = notify_send.display().to_string();
+    let with_cmd = [
+        ("PATH", path.as_str()),
+        ("OOAUTH2_NOTIFY_CMD", cmd.as_str()),
+    ];
+    let run = login_in_a_pipe(&env, &["--no-open"], &with_cmd);
+    run.expect(0);
+    assert_neutralised(&run.stderr, &["SPOOFED-PAGE", "SPOOFED-CODE"]);
+    approve_after(&env, 1);
+    hostile_device_answer(&env, true);
+    let desktop = [("PATH", path.as_str()), ("DISPLAY", ":0")];
+    let run = login_in_a_pipe(&env, &["--no-open"], &desktop);
+    run.expect(0);
+    assert_neutralised(&run.stderr, &["SPOOFED-MESSAGE"]);
+    let told = std::fs::read_to_string(&log).unwrap();
+    assert_neutralised(&told, &["OOAUTH2_USER_CODE=AB12", "SPOOFED-PAGE"]);
+    assert!(told.contains("--app-name=ooauth2"), "{told}");
 }

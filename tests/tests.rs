@@ -23,6 +23,7 @@ mod fuzz;
 mod legacy;
 mod mock_idp_selftest;
 mod other_clients;
+mod output_safety;
 mod protocol;
 mod providers;
 mod readme;

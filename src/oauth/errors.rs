@@ -105,7 +105,7 @@ pub(super) fn summary(status: u16, body: &[u8]) -> String {
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(v) => {
-            let err = v.get("error").and_then(Value::as_str).unwrap_or("?");
+            let err = shorten(v.get("error").and_then(Value::as_str).unwrap_or("?"), 60);
             match aadsts_code(&v) {
                 Some(c) => format!(" {err} AADSTS{c}"),
                 None => format!(" {err}"),

@@ -1,9 +1,11 @@
 //! The HTTP client every grant goes through: timeouts, retries with backoff
 //! and `Retry-After`, no redirects, the 1 MiB cap on answers, form encoding,
 //! and the `-v`/`-vv` log, where every secret form field or JSON member is
-//! shown by its length only.
+//! shown by its length only. Every secret a request sent is taken out of
+//! its answer as it arrives (`redact.rs`), so nothing downstream sees an echo.
 
 use super::errors;
+use super::redact::{self, SECRET_FIELDS, Sent};
 use crate::error::{Code, Error, Result};
 use crate::settings::Settings;
 use serde_json::{Map, Value};
@@ -79,6 +81,8 @@ struct Exchange<'a> {
     method: &'static str,
     body: Option<String>,
     retry: Retry,
+    /// The secrets the request sent, taken out of its answer.
+    sent: Sent,
 }
 
 /// Where one attempt of an exchange left it.
@@ -128,16 +132,23 @@ impl Http {
     ) -> Result<Reply> {
         let body = encode_form(form);
         self.log_detail(|| vec![format!("form: {}", redacted_form(form))]);
-        self.send(url, what, Some(body), retry)
+        self.send(url, what, Some(body), retry, Sent::of(form))
     }
 
     /// GETs a JSON document (OpenID Connect discovery), with the same limits
     /// and retries as a form POST.
     pub(super) fn get(&self, url: &str, what: &str) -> Result<Reply> {
-        self.send(url, what, None, Retry::Idempotent)
+        self.send(url, what, None, Retry::Idempotent, Sent::default())
     }
 
-    fn send(&self, url: &str, what: &str, body: Option<String>, retry: Retry) -> Result<Reply> {
+    fn send(
+        &self,
+        url: &str,
+        what: &str,
+        body: Option<String>,
+        retry: Retry,
+        sent: Sent,
+    ) -> Result<Reply> {
         let exchange = Exchange {
             url,
             what,
@@ -145,6 +156,7 @@ impl Http {
             method: if body.is_some() { "POST" } else { "GET" },
             body,
             retry,
+            sent,
         };
         let mut attempt = 0;
         loop {
@@ -194,7 +206,8 @@ impl Http {
         Err(network_error(&ex.host, e, self.config.timeout))
     }
 
-    /// Reads an answer and logs the exchange.
+    /// Reads an answer, takes the request's secrets out of it, and logs the
+    /// exchange.
     fn receive(
         &self,
         ex: &Exchange,
@@ -202,7 +215,7 @@ impl Http {
         started: Instant,
     ) -> Result<Reply> {
         let status = resp.status().as_u16();
-        let reply = read_reply(resp, &ex.host).inspect_err(|e| {
+        let mut reply = read_reply(resp, &ex.host).inspect_err(|e| {
             self.log(|| {
                 format!(
                     "{} {} ({}) -> {status}, refused after {} ms: {}",
@@ -214,6 +227,7 @@ impl Http {
                 )
             })
         })?;
+        reply.body = ex.sent.scrub(reply.status, std::mem::take(&mut reply.body));
         self.log(|| {
             format!(
                 "{} {} ({}) -> {}{} in {} ms",
@@ -304,30 +318,10 @@ fn redirected(resp: &reqwest::blocking::Response, host: &str, status: u16) -> Er
     .hint("check the authority; a proxy or captive portal may be in the way")
 }
 
-/// Form fields whose values are secrets: shown at `-vv` only by length.
-const SECRET_FIELDS: &[&str] = &[
-    "client_secret",
-    "refresh_token",
-    "code",
-    "code_verifier",
-    "device_code",
-    "access_token",
-    "id_token",
-    "client_assertion",
-];
-
-fn redact(key: &str, value: &str) -> String {
-    if SECRET_FIELDS.contains(&key) {
-        format!("<{} bytes, not shown>", value.len())
-    } else {
-        value.to_string()
-    }
-}
-
 /// `key=value&...` for the log, secrets replaced by their length.
 fn redacted_form(form: &[(&str, &str)]) -> String {
     form.iter()
-        .map(|(k, v)| format!("{k}={}", redact(k, v)))
+        .map(|(k, v)| format!("{k}={}", redact::field(k, v)))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -353,7 +347,7 @@ fn reply_details(reply: &Reply) -> Vec<String> {
                 .into_iter()
                 .map(|(k, v)| {
                     let v = match (&v, SECRET_FIELDS.contains(&k.as_str())) {
-                        (Value::String(s), true) => Value::String(redact(&k, s)),
+                        (Value::String(s), true) => Value::String(redact::by_length(s)),
                         (_, true) => Value::String("<not shown>".into()),
                         _ => v,
                     };
@@ -375,29 +369,27 @@ fn too_large(host: &str) -> Error {
     .hint("check the authority; this is not a token endpoint's answer")
 }
 
-/// RFC 6749 §4.1.3 form encoding.
-fn encode_form(form: &[(&str, &str)]) -> String {
-    fn enc(s: &str, out: &mut String) {
-        for b in s.bytes() {
-            match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                    out.push(b as char)
-                }
-                b' ' => out.push('+'),
-                _ => out.push_str(&format!("%{b:02X}")),
+/// One name or value, form-encoded (application/x-www-form-urlencoded).
+pub(super) fn form_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(b as char)
             }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
         }
-    }
-    let mut out = String::new();
-    for (i, (k, v)) in form.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        enc(k, &mut out);
-        out.push('=');
-        enc(v, &mut out);
     }
     out
+}
+
+/// RFC 6749 §4.1.3 form encoding.
+fn encode_form(form: &[(&str, &str)]) -> String {
+    form.iter()
+        .map(|(k, v)| format!("{}={}", form_component(k), form_component(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// `host[:port]` of a URL, as messages name the provider.

@@ -3,6 +3,8 @@
 //!
 //! - `http`: the client (timeouts, retries, the 1 MiB cap, no redirects)
 //!   and the `-v`/`-vv` log with every secret shown by its length only;
+//! - `redact`: the secrets of a request taken out of its answer, wherever
+//!   the provider echoes them, before anything reads it;
 //! - `grants`: refresh (RFC 6749 §6), device authorization and its polls
 //!   (RFC 8628), the code exchange (RFC 6749 §4.1.3 with RFC 7636), and the
 //!   token answer's parser;
@@ -23,6 +25,7 @@ mod errors;
 mod grants;
 mod http;
 mod probe;
+mod redact;
 
 pub(crate) use discovery::discover;
 pub use errors::aadsts_hint;

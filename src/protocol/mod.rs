@@ -13,7 +13,7 @@
 
 pub mod keys;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, is_line_break};
 use keys::{Raw, RequestKey, ResponseKey};
 use std::io::{BufRead, Read, Write};
 
@@ -129,15 +129,16 @@ fn parse_line(number: usize, bytes: &[u8]) -> Result<(RequestKey, String)> {
     Ok((key, v.to_string()))
 }
 
-/// Writes a response block. A value holding a line break or NUL is refused, so
-/// a value can never inject a second key.
+/// Writes a response block. A value holding NUL or a line break of any
+/// reader ([`is_line_break`]: Python's `splitlines()` breaks on U+2028 too)
+/// is refused, so a value can never inject a second key.
 pub fn write_response(
     out: &mut impl Write,
     pairs: &[(ResponseKey, String)],
 ) -> std::io::Result<()> {
     let mut buf = String::new();
     for (k, v) in pairs {
-        if v.contains(['\n', '\r', '\0']) {
+        if v.chars().any(|c| c == '\0' || is_line_break(c)) {
             return Err(std::io::Error::other(format!(
                 "refusing to write response key '{}'",
                 k.name()
@@ -219,6 +220,12 @@ mod tests {
         let user = ResponseKey::User;
         assert!(write_response(&mut out, &[(user, "a\nerror=x".into())]).is_err());
         assert!(write_response(&mut out, &[(user, "a\0".into())]).is_err());
+        for c in [
+            '\u{2028}', '\u{2029}', '\u{85}', '\x0b', '\x0c', '\x1c', '\x1d', '\x1e',
+        ] {
+            let v = format!("a{c}access_token=x");
+            assert!(write_response(&mut out, &[(user, v)]).is_err(), "{c:?}");
+        }
         write_response(&mut out, &[(user, "a".into())]).unwrap();
         assert_eq!(out, b"user=a\n\n");
     }

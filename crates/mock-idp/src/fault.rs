@@ -1,12 +1,12 @@
 //! The answers of queued [`Fault`]s that still answer: error statuses, rate
-//! limits, broken JSON, a captive portal's page, a redirect, and token
-//! answers with a field removed or mistyped. Faults that act on the
-//! connection itself are in `server.rs`.
+//! limits, broken JSON, a captive portal's page, a redirect, and answers
+//! with a field removed, mistyped or patched, or echoing the request.
+//! Faults that act on the connection itself are in `server.rs`.
 
 use serde_json::Value;
 
 use crate::Fault;
-use crate::http::{Response, html_response};
+use crate::http::{Request, Response, form_get, html_response, percent_encode};
 use crate::state::State;
 
 /// What a captive portal or proxy login page answers instead of JSON.
@@ -61,7 +61,8 @@ impl State {
             Fault::MissingAccessToken
             | Fault::MissingExpiresIn
             | Fault::ExpiresInString
-            | Fault::Rewrite(_)
+            | Fault::Patch(_)
+            | Fault::Echo(_)
             | Fault::Huge(_)
             | Fault::NeverAnswer
             | Fault::CloseWithoutAnswer => self.error(500, "server_error", 50000, "mock idp"),
@@ -88,8 +89,8 @@ impl State {
     }
 }
 
-/// Applies a body-altering fault to a JSON answer.
-pub(crate) fn mutate(mut r: Response, f: &Fault) -> Response {
+/// Applies a body-altering fault to the JSON answer to `req`.
+pub(crate) fn mutate(mut r: Response, f: &Fault, req: &Request) -> Response {
     let Ok(Value::Object(mut obj)) = serde_json::from_slice::<Value>(&r.body) else {
         return r;
     };
@@ -105,16 +106,32 @@ pub(crate) fn mutate(mut r: Response, f: &Fault) -> Response {
                 *v = Value::String(v.to_string());
             }
         }
-        Fault::Rewrite(fields) => {
-            for (k, v) in fields {
-                match v {
-                    Some(v) => obj.insert(k.clone(), v.clone()),
-                    None => obj.remove(k),
-                };
-            }
+        Fault::Patch(Value::Object(members)) => {
+            obj.extend(members.clone());
         }
+        Fault::Echo(param) => echo(&mut obj, r.status, param, req),
         _ => {}
     }
     r.body = Value::Object(obj).to_string().into_bytes();
     r
+}
+
+/// Puts the request's `param` back into the answer, as sent and encoded.
+fn echo(obj: &mut serde_json::Map<String, Value>, status: u16, param: &str, req: &Request) {
+    let sent = form_get(&req.form, param).unwrap_or_default();
+    let said = format!("{param}={sent} (sent as {param}={})", percent_encode(sent));
+    if status == 200 {
+        obj.insert("request_echo".to_string(), Value::String(said));
+        return;
+    }
+    let description = obj
+        .get("error_description")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    // Microsoft's trace lines follow the first line: the echo goes before them.
+    let echoed = match description.split_once("\r\n") {
+        Some((first, rest)) => format!("{first} Request: {said}\r\n{rest}"),
+        None => format!("{description} Request: {said}"),
+    };
+    obj.insert("error_description".to_string(), Value::String(echoed));
 }

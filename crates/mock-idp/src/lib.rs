@@ -185,10 +185,15 @@ pub enum Fault {
     MissingExpiresIn,
     /// The request is processed normally; `expires_in` becomes a string ("3600").
     ExpiresInString,
-    /// The request is processed normally (a rotated refresh token is
-    /// issued as usual); then each named field of the answer is set to the
-    /// value, or removed for `None`: a scriptable hostile answer.
-    Rewrite(Vec<(String, Option<serde_json::Value>)>),
+    /// The request is processed normally; each member of this JSON object
+    /// replaces (or joins) the answer's: a hostile answer of the devicecode
+    /// or token endpoint, scripted member by member.
+    Patch(serde_json::Value),
+    /// The request is processed normally; the value of this form parameter
+    /// comes back, as sent and percent-encoded, as providers that echo the
+    /// request do: at the end of the first line of an error answer's
+    /// `error_description`, in a member `request_echo` of a 200 answer.
+    Echo(String),
     /// 200 with a body of exactly that many bytes (a valid token response
     /// with a giant access token, when large enough).
     Huge(usize),

@@ -187,10 +187,11 @@ fn answer(
             f @ (Fault::MissingAccessToken
             | Fault::MissingExpiresIn
             | Fault::ExpiresInString
-            | Fault::Rewrite(_)),
+            | Fault::Patch(_)
+            | Fault::Echo(_)),
         ) => {
             let r = shared.lock().dispatch(&authority, req, route);
-            mutate(r, &f)
+            mutate(r, &f, req)
         }
         Some(f) => shared.lock().fault_response(&f),
     };

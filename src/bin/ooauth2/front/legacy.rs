@@ -116,9 +116,7 @@ fn parse(args: &[String]) -> Result<Options> {
             continue;
         }
         let Some(body) = arg.strip_prefix("--") else {
-            eprintln!(
-                "ooauth2: warning: ignoring the argument '{arg}' (ooauth2.py ignored it too)"
-            );
+            eprintln!("ooauth2: warning: {}", ignored(i, arg));
             continue;
         };
         let (name, inline) = match body.split_once('=') {
@@ -150,9 +148,34 @@ fn parse(args: &[String]) -> Result<Options> {
                 v.clone()
             }
         };
+        if name == "access_token" && !value.is_empty() {
+            eprintln!(
+                "ooauth2: warning: --access_token is not used, and on the command line it is visible to other local users (ps, /proc): leave it out (ooauth2.py ignored it too)"
+            );
+        }
         o.values.push((name, value));
     }
     Ok(o)
+}
+
+/// What is said of the stray argument `arg` at `position` (1 is the first
+/// after the program's name). Its text is shown only when it is a short
+/// option such as `-r`, which names the typo and cannot be a secret; any
+/// other word may be the value of one (a mistyped `-r TOKEN` makes the
+/// token stray), so it is told by position and length only.
+fn ignored(position: usize, arg: &str) -> String {
+    let short_option = arg.len() == 2
+        && arg.starts_with('-')
+        && arg[1..].bytes().all(|b| b.is_ascii_alphanumeric());
+    if short_option {
+        format!("ignoring argument {position}, '{arg}' (ooauth2.py ignored it too)")
+    } else {
+        let n = arg.chars().count();
+        let unit = if n == 1 { "character" } else { "characters" };
+        format!(
+            "ignoring argument {position} ({n} {unit}, not shown as it may be a secret; ooauth2.py ignored it too)"
+        )
+    }
 }
 
 /// The request an `ooauth2.py` command line makes: a device sign-in, or
@@ -316,6 +339,19 @@ mod tests {
                 .get("access_token"),
             Some("x")
         );
+    }
+
+    #[test]
+    fn stray_arguments_are_shown_only_when_short_options() {
+        assert_eq!(
+            ignored(2, "-r"),
+            "ignoring argument 2, '-r' (ooauth2.py ignored it too)"
+        );
+        for secret in ["0.AXo-token", "-x-secret", "-é", "XYZZY"] {
+            let said = ignored(3, secret);
+            assert!(!said.contains(secret), "{said}");
+            assert!(said.starts_with("ignoring argument 3 ("), "{said}");
+        }
     }
 
     #[test]

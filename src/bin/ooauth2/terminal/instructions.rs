@@ -4,8 +4,27 @@
 //! it goes is the caller's.
 
 use super::screen::bold;
+use ooauth2::error::printable;
 use ooauth2::oauth::DeviceAuth;
 use std::time::Duration;
+
+/// The device sign-in as it may be shown: the provider's page, code and
+/// message through [`printable`], so that no escape sequence, CR, LF, line
+/// separator or bidi control of theirs reaches a terminal, a notifier or
+/// the log. The page with the code filled in is opened and drawn as a QR
+/// code: one that holds such a character is dropped, not mended.
+pub(super) fn shown(auth: &DeviceAuth) -> DeviceAuth {
+    DeviceAuth {
+        user_code: printable(&auth.user_code),
+        verification_uri: printable(&auth.verification_uri),
+        verification_uri_complete: auth
+            .verification_uri_complete
+            .clone()
+            .filter(|u| printable(u) == *u),
+        message: auth.message.as_deref().map(printable),
+        ..auth.clone()
+    }
+}
 
 /// The provider's own message for a device sign-in, or ours.
 pub(super) fn device_message(auth: &DeviceAuth) -> String {
@@ -138,6 +157,23 @@ mod tests {
         assert_eq!(
             device_plain(&device_message(&a), 900, false),
             "Go to the page.\nWaiting for the sign-in (the code is valid for 15 minutes)...\n"
+        );
+    }
+
+    #[test]
+    fn provider_strings_are_shown_without_controls() {
+        let mut a = auth(Some("https://e/x?c=1\x1b]0;t\x07"));
+        a.user_code = "AB\x1b[2J\rooauth2: x".into();
+        a.verification_uri = "https://e/\u{202e}\u{2028}x".into();
+        a.message = Some("m\u{9b}2J\n".into());
+        let s = shown(&a);
+        assert_eq!(s.user_code, "AB [2J ooauth2: x");
+        assert_eq!(s.verification_uri, "https://e/  x");
+        assert_eq!(s.verification_uri_complete, None);
+        assert_eq!(s.message.as_deref(), Some("m 2J "));
+        assert_eq!(
+            shown(&auth(Some("https://e/x?c=1"))).verification_uri_complete,
+            Some("https://e/x?c=1".into())
         );
     }
 

@@ -157,6 +157,8 @@ impl SignInUi for TerminalUi {
     }
 
     fn show(&mut self, auth: &DeviceAuth) {
+        // Every place below shows the provider's strings: neutralised once here.
+        let auth = &instructions::shown(auth);
         let message = instructions::device_message(auth);
         self.listen_for_lines();
         let enter_hint = self.lines.is_some() && std::io::stdin().is_terminal();
