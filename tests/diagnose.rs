@@ -467,7 +467,7 @@ fn doctor_online_reaches_the_provider_checks_the_clock_and_refreshes_keeping_the
     let host = env.idp.authority();
     for n in [
         &format!("ok: {host} is reachable (HTTP 404 in ") as &str,
-        "directly, no proxy set)",
+        "directly, no proxy for this host)",
         &format!("ok: the clock agrees with {host} ("),
         "up to 300 s is fine)",
         "ok: me@example.com: ",

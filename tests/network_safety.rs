@@ -146,7 +146,11 @@ fn a_loopback_authority_never_goes_through_a_proxy() {
     cmd.env("HTTP_PROXY", &proxy_url);
     let run = env.run_with(cmd, b"");
     run.expect(0);
-    assert!(run.stdout.contains("is reachable (HTTP 404"), "{run:#?}");
+    assert!(
+        run.stdout.contains("is reachable (HTTP 404")
+            && run.stdout.contains("directly, no proxy for this host)"),
+        "{run:#?}"
+    );
     assert!(!run.stdout.contains("through the proxy"), "{run:#?}");
     assert_eq!(proxy.heads(), Vec::<String>::new());
 }
