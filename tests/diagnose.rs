@@ -467,7 +467,7 @@ fn doctor_online_reaches_the_provider_checks_the_clock_and_refreshes_keeping_the
     let host = env.idp.authority();
     for n in [
         &format!("ok: {host} is reachable (HTTP 404 in ") as &str,
-        "directly, no proxy set)",
+        "directly, no proxy for this host)",
         &format!("ok: the clock agrees with {host} ("),
         "up to 300 s is fine)",
         "ok: me@example.com: ",
@@ -659,10 +659,12 @@ fn doctor_names_the_proxy_that_fails_and_never_its_password() {
     let env = Env::new();
     let proxy = free_port();
     let proxy_url = format!("http://someone:proxy-pass-5521@127.0.0.1:{proxy}");
-    // An https authority goes through HTTPS_PROXY (a closed port here).
+    // An https authority goes through HTTPS_PROXY (a closed port here). Not
+    // a loopback one, which never does: 0.0.0.0, which Linux connects to
+    // the local host when it is reached directly.
     let run = doctor_at(
         &env,
-        &format!("https://127.0.0.1:{}", free_port()),
+        &format!("https://0.0.0.0:{}", free_port()),
         USER,
         &[("HTTPS_PROXY", &proxy_url)],
     );
@@ -681,11 +683,11 @@ fn doctor_names_the_proxy_that_fails_and_never_its_password() {
     let host_port = free_port();
     let run = doctor_at(
         &env,
-        &format!("https://127.0.0.1:{host_port}"),
+        &format!("https://0.0.0.0:{host_port}"),
         USER,
-        &[("HTTPS_PROXY", &proxy_url), ("NO_PROXY", "127.0.0.1")],
+        &[("HTTPS_PROXY", &proxy_url), ("NO_PROXY", "0.0.0.0")],
     );
-    expect_problem(&run, &[&format!("cannot reach 127.0.0.1:{host_port}")]);
+    expect_problem(&run, &[&format!("cannot reach 0.0.0.0:{host_port}")]);
     assert!(!run.stdout.contains("through the proxy"), "{run:#?}");
 }
 

@@ -341,17 +341,21 @@ fn in_a_pipe_the_text_stays_plain() {
     assert!(!run.stderr.contains("otc="), "{run:#?}");
 }
 
-/// A stub `xdg-open` in its own directory that appends its arguments to a
-/// log. Returns the directory (to put first on PATH) and the log.
+/// A stub `xdg-open` in its own directory that appends its arguments to
+/// `xdg-open.argv` and the page it was given (a private file leading to
+/// the sign-in page) to a log. Returns the directory (to put first on
+/// PATH) and the log.
 fn stub_xdg_open(env: &Env) -> (PathBuf, PathBuf) {
     let dir = env.root.join("stubs");
     std::fs::create_dir_all(&dir).unwrap();
     let log = env.root.join("xdg-open.log");
+    let argv = env.root.join("xdg-open.argv");
     let script = dir.join("xdg-open");
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> {}\necho XDG-OPEN-STDOUT\n",
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> {}\ncat \"$1\" >> {}\necho XDG-OPEN-STDOUT\n",
+            sh_quote(&argv.display().to_string()),
             sh_quote(&log.display().to_string())
         ),
     )
@@ -369,7 +373,8 @@ fn path_with(dir: &Path) -> String {
     )
 }
 
-/// What the stub was given: waits a little for a late one.
+/// The pages the stub was sent to (the link of each private page it was
+/// given): waits a little for a late one.
 fn opened(log: &Path, expected: bool) -> Vec<String> {
     let start = Instant::now();
     while expected && !log.exists() && start.elapsed() < Duration::from_secs(5) {
@@ -378,10 +383,12 @@ fn opened(log: &Path, expected: bool) -> Vec<String> {
     if !expected {
         std::thread::sleep(Duration::from_millis(300));
     }
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
+    let pages = std::fs::read_to_string(log).unwrap_or_default();
+    pages
+        .split("<a href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|href| href.replace("&quot;", "\"").replace("&amp;", "&"))
         .collect()
 }
 

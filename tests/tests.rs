@@ -22,6 +22,7 @@ mod faults;
 mod fuzz;
 mod legacy;
 mod mock_idp_selftest;
+mod network_safety;
 mod other_clients;
 mod output_safety;
 mod protocol;

@@ -50,7 +50,9 @@ pub(crate) fn authcode_flow(
         },
     )?;
     ui.show_authorize(&url, &redirect_uri, opts.timeout);
-    let code = listener.wait(&state, opts.timeout, ui)?;
+    let code = listener.wait(&state, opts.timeout, ui);
+    ui.finish();
+    let code = code?;
     exchange_code(
         http,
         &endpoints.token,

@@ -10,6 +10,11 @@ use crate::oauth::{
 use crate::provider::Endpoints;
 use std::time::{Duration, Instant};
 
+/// The shortest wait between two polls, whatever the provider announces: an
+/// `interval` of 0 must not make a poll loop (RFC 8628 §3.5 lets the client
+/// wait longer than asked).
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The whole device flow: ask for a code, show it, poll until the user is
 /// done, the code expires, or the provider refuses.
 pub(crate) fn device_flow(
@@ -30,7 +35,9 @@ pub(crate) fn device_flow(
     result
 }
 
-/// Polls the token endpoint for `auth` at its pace until an outcome.
+/// Polls the token endpoint for `auth` at its pace until an outcome. The
+/// first poll comes after the announced `interval`; each later one at least
+/// `MIN_INTERVAL` after the one before, 5 s more after each `slow_down`.
 fn poll_until_done(
     http: &Http,
     endpoints: &Endpoints,
@@ -40,8 +47,10 @@ fn poll_until_done(
 ) -> Result<TokenResponse> {
     let deadline = Instant::now() + Duration::from_secs(auth.expires_in);
     let mut interval = Duration::from_secs(auth.interval);
+    // The first poll as announced; later ones never closer than MIN_INTERVAL.
+    let mut wait = interval;
     loop {
-        ui.wait(interval);
+        ui.wait(wait);
         if Instant::now() >= deadline {
             return Err(expired_code());
         }
@@ -55,5 +64,6 @@ fn poll_until_done(
             }
             Err(e) => return Err(e),
         }
+        wait = interval.max(MIN_INTERVAL);
     }
 }

@@ -4,32 +4,68 @@
 //! The listener accepts exactly one redirect to `/`: it checks `state`
 //! before it hands a code on, answers the browser with a short page saying
 //! what happened, and closes. Requests to other paths (a `favicon.ico`, a
-//! stray probe) get a 404 and the wait goes on. Meanwhile the person may
-//! paste the address the browser ended up at (or just the code) instead:
-//! whichever comes first wins, checked the same way. The code exchange
-//! itself is `oauth`'s job.
+//! stray probe) get a 404 and the wait goes on. Only the user who started
+//! the sign-in may finish it: a connection whose socket belongs to another
+//! local user (see `peer`) gets a 403 page, whatever it asks, and the wait
+//! goes on. Connections are read side by side, without blocking, so one
+//! that stays silent (a browser's preconnect, a stray client) cannot hold
+//! up the real redirect. Meanwhile the person may paste the address the
+//! browser ended up at (or just the code) instead: whichever comes first
+//! wins, checked the same way. The code exchange itself is `oauth`'s job.
 
 use super::SignInUi;
+use super::peer::{Peer, owner};
 use crate::error::{Code, Error, Result};
 use crate::secret::Secret;
 use reqwest::Url;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 /// The longest request head the listener reads from the browser.
 const MAX_HEAD: usize = 16 * 1024;
 
-/// How long one browser connection may take to send its request.
+/// How long one connection may take to send its request head.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How often the listener looks at the clock while nobody connects.
-const ACCEPT_POLL: Duration = Duration::from_millis(50);
+/// How long writing the answer page may take.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How often the listener looks for news while nothing happens.
+const ACCEPT_POLL: Duration = Duration::from_millis(20);
+
+/// The most connections read at once; a new one beyond pushes out the
+/// oldest (another user's first).
+const MAX_CONNECTIONS: usize = 16;
 
 /// A listener on 127.0.0.1 waiting for the one redirect of a sign-in.
 pub(super) struct Listener {
     listener: TcpListener,
     port: u16,
+    /// Connections whose request head is still coming.
+    conns: Vec<Conn>,
+    /// Whether the person was told that connections' owners cannot be told.
+    warned_unknown: bool,
+}
+
+/// A connection whose request head is being read.
+struct Conn {
+    stream: TcpStream,
+    /// Whose socket is at the other end.
+    peer: Peer,
+    head: Vec<u8>,
+    /// When it is dropped if its head has not come.
+    deadline: Instant,
+}
+
+/// How far reading a connection got.
+enum Progress {
+    /// More may come.
+    Waiting,
+    /// The whole request head.
+    Head(String),
+    /// Closed, timed out, or too large (answered): forget it.
+    Gone,
 }
 
 impl Listener {
@@ -49,7 +85,12 @@ impl Listener {
             .local_addr()
             .map(|a| a.port())
             .map_err(|e| Error::invalid(format!("the sign-in listener has no address: {e}")))?;
-        Ok(Listener { listener, port })
+        Ok(Listener {
+            listener,
+            port,
+            conns: Vec::new(),
+            warned_unknown: false,
+        })
     }
 
     /// `http://127.0.0.1:PORT/`, sent as `redirect_uri` in both requests.
@@ -58,13 +99,14 @@ impl Listener {
     }
 
     /// Waits up to `timeout` for the redirect to `/` and returns its code,
-    /// only once `state` matched. Other paths get a 404 and the wait goes
-    /// on; the first redirect to `/` ends it either way. A line the user
-    /// pasted (`ui.pasted()`) is checked like a redirect and ends the wait
-    /// too, unless it is neither an address nor a code (then `ui.warn` and
-    /// the wait goes on). Drops (closes) the listener on return.
+    /// only once `state` matched. Other paths get a 404, another user's
+    /// connections a 403, and the wait goes on; the first redirect to `/`
+    /// of ours ends it either way. A line the user pasted (`ui.pasted()`)
+    /// is checked like a redirect and ends the wait too, unless it is
+    /// neither an address nor a code (then `ui.warn` and the wait goes on).
+    /// Drops (closes) the listener and every connection on return.
     pub(super) fn wait(
-        self,
+        mut self,
         state: &str,
         timeout: Duration,
         ui: &mut dyn SignInUi,
@@ -81,36 +123,101 @@ impl Listener {
             if now >= deadline {
                 return Err(self.timed_out(timeout));
             }
-            if let Some(result) = self.next(state, now, deadline, ui) {
+            let busy = self.accept_new(ui)?;
+            if let Some(result) = self.serve_ready(state, ui) {
                 return result;
+            }
+            match ui.pasted() {
+                Some(line) => {
+                    if let Some(result) = pasted(&line, state, ui) {
+                        return result;
+                    }
+                }
+                None if !busy => std::thread::sleep(ACCEPT_POLL.min(deadline - now)),
+                None => {}
             }
         }
     }
 
-    /// One look for a connection or a pasted line. `None`: keep waiting.
-    fn next(
-        &self,
-        state: &str,
-        now: Instant,
-        deadline: Instant,
-        ui: &mut dyn SignInUi,
-    ) -> Option<Result<Secret>> {
-        match self.listener.accept() {
-            Ok((stream, _)) => serve(stream, state, deadline),
-            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => {
-                let Some(line) = ui.pasted() else {
-                    std::thread::sleep(ACCEPT_POLL.min(deadline - now));
-                    return None;
-                };
-                pasted(&line, state, ui)
+    /// Takes the connections waiting to be accepted (a bounded number per
+    /// call); whether there were any.
+    fn accept_new(&mut self, ui: &mut dyn SignInUi) -> Result<bool> {
+        for n in 0..MAX_CONNECTIONS {
+            match self.listener.accept() {
+                Ok((stream, from)) => self.admit(stream, from, ui),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(n > 0),
+                // A connection that died before it was accepted is not fatal.
+                Err(e)
+                    if e.kind() == ErrorKind::Interrupted
+                        || e.kind() == ErrorKind::ConnectionAborted => {}
+                Err(e) => {
+                    return Err(Error::new(
+                        Code::NetworkError,
+                        format!("the sign-in listener {} failed: {e}", self.redirect_uri()),
+                    )
+                    .hint("run the command again"));
+                }
             }
-            // A connection that died before it was accepted is not fatal.
-            Err(e) if e.kind() == ErrorKind::ConnectionAborted => None,
-            Err(e) => Some(Err(Error::new(
-                Code::NetworkError,
-                format!("the sign-in listener failed: {e}"),
-            ))),
         }
+        Ok(true)
+    }
+
+    /// Adds a new connection to those being read, with its owner looked up
+    /// now, while its socket surely exists.
+    fn admit(&mut self, stream: TcpStream, from: SocketAddr, ui: &mut dyn SignInUi) {
+        let Ok(local) = stream.local_addr() else {
+            return;
+        };
+        let peer = owner(local, from);
+        if peer == Peer::Unknown && !self.warned_unknown {
+            self.warned_unknown = true;
+            ui.warn(
+                "cannot tell which local user connects to the sign-in listener (no \
+                 /proc/net/tcp here): only the state of the sign-in guards it",
+            );
+        }
+        if stream.set_nonblocking(true).is_err() {
+            return;
+        }
+        if self.conns.len() >= MAX_CONNECTIONS {
+            // Another user's go first, then the oldest.
+            let first_out = self
+                .conns
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, c)| (c.peer == Peer::Us, c.deadline))
+                .map(|(i, _)| i);
+            if let Some(i) = first_out {
+                self.conns.swap_remove(i);
+            }
+        }
+        self.conns.push(Conn {
+            stream,
+            peer,
+            head: Vec::new(),
+            deadline: Instant::now() + READ_TIMEOUT,
+        });
+    }
+
+    /// Reads what has come on every connection and answers those whose
+    /// request is whole. `Some`: the redirect ended the wait.
+    fn serve_ready(&mut self, state: &str, ui: &mut dyn SignInUi) -> Option<Result<Secret>> {
+        let now = Instant::now();
+        for i in (0..self.conns.len()).rev() {
+            match self.conns[i].read_more(now) {
+                Progress::Waiting => {}
+                Progress::Gone => {
+                    self.conns.swap_remove(i);
+                }
+                Progress::Head(head) => {
+                    let mut conn = self.conns.swap_remove(i);
+                    if let Some(result) = conn.answer(&head, state, ui) {
+                        return Some(result);
+                    }
+                }
+            }
+        }
+        None
     }
 
     fn timed_out(&self, timeout: Duration) -> Error {
@@ -126,6 +233,63 @@ impl Listener {
             "run the command again and finish the sign-in in time, or allow more with signin_timeout (--signin-timeout)",
         )
     }
+}
+
+impl Conn {
+    /// Reads what is there without waiting.
+    fn read_more(&mut self, now: Instant) -> Progress {
+        let mut chunk = [0u8; 2048];
+        loop {
+            if head_is_whole(&self.head) {
+                return Progress::Head(String::from_utf8_lossy(&self.head).into_owned());
+            }
+            if self.head.len() > MAX_HEAD {
+                respond(
+                    &mut self.stream,
+                    431,
+                    "Too large",
+                    "The request is too large.",
+                );
+                return Progress::Gone;
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Progress::Gone,
+                Ok(n) => self.head.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock && now < self.deadline => {
+                    return Progress::Waiting;
+                }
+                Err(_) => return Progress::Gone,
+            }
+        }
+    }
+
+    /// Answers a whole request. `None`: not the redirect, keep waiting.
+    fn answer(&mut self, head: &str, state: &str, ui: &mut dyn SignInUi) -> Option<Result<Secret>> {
+        if let Peer::Other(uid) = self.peer {
+            let who = uid.map_or_else(
+                || "a connection whose owner is not listed in /proc/net/tcp".to_string(),
+                |u| format!("another local user (uid {u})"),
+            );
+            ui.warn(&format!(
+                "refused a request to the sign-in listener from {who}; still waiting for your browser"
+            ));
+            respond(
+                &mut self.stream,
+                403,
+                "Not yours",
+                "Another user of this computer started this sign-in: only that user's \
+                 browser can finish it. Nothing was signed in.",
+            );
+            return None;
+        }
+        serve(&mut self.stream, head, state)
+    }
+}
+
+/// Whether `head` holds the blank line that ends a request head.
+fn head_is_whole(head: &[u8]) -> bool {
+    head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n")
 }
 
 /// What a pasted line does to the wait. `None`: keep waiting.
@@ -145,18 +309,14 @@ fn pasted(line: &str, state: &str, ui: &mut dyn SignInUi) -> Option<Result<Secre
     }
 }
 
-/// Answers one connection. `None`: not the redirect, keep waiting.
-fn serve(mut stream: TcpStream, state: &str, deadline: Instant) -> Option<Result<Secret>> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(READ_TIMEOUT.min(left).max(Duration::from_millis(10))));
-    let _ = stream.set_write_timeout(Some(READ_TIMEOUT));
-    let head = read_head(&mut stream)?;
+/// Answers the request `head` of one of our own connections. `None`: not
+/// the redirect, keep waiting.
+fn serve(stream: &mut TcpStream, head: &str, state: &str) -> Option<Result<Secret>> {
     let mut words = head.lines().next().unwrap_or("").split(' ');
     let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
     if method != "GET" {
         respond(
-            &mut stream,
+            stream,
             405,
             "Not here",
             "This address only takes the sign-in redirect.",
@@ -169,7 +329,7 @@ fn serve(mut stream: TcpStream, state: &str, deadline: Instant) -> Option<Result
         .flatten();
     let Some(url) = url.filter(|u| u.path() == "/") else {
         respond(
-            &mut stream,
+            stream,
             404,
             "Not found",
             "This address only takes the sign-in redirect.",
@@ -179,13 +339,13 @@ fn serve(mut stream: TcpStream, state: &str, deadline: Instant) -> Option<Result
     let result = check_redirect(&url, state);
     match &result {
         Ok(_) => respond(
-            &mut stream,
+            stream,
             200,
             "Signed in",
             "ooauth2 received the sign-in. You can close this page and go back to the terminal.",
         ),
         Err(e) => respond(
-            &mut stream,
+            stream,
             400,
             "Sign-in failed",
             &format!(
@@ -302,28 +462,14 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The request head, up to the blank line; `None` if it does not come.
-fn read_head(stream: &mut TcpStream) -> Option<String> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 2048];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && !buf.windows(2).any(|w| w == b"\n\n") {
-        if buf.len() > MAX_HEAD {
-            respond(stream, 431, "Too large", "The request is too large.");
-            return None;
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    Some(String::from_utf8_lossy(&buf).into_owned())
-}
-
 /// Writes a small HTML page and closes the connection.
 fn respond(stream: &mut TcpStream, status: u16, title: &str, text: &str) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         _ => "Request Header Fields Too Large",

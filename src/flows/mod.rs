@@ -6,7 +6,9 @@
 //! - `authcode`: listen, send the user to the authorize page, take the one
 //!   redirect, exchange its code;
 //! - `pkce`: random values, the verifier and its challenge, the authorize URL;
-//! - `loopback`: the one-shot listener on 127.0.0.1 that takes the redirect.
+//! - `loopback`: the one-shot listener on 127.0.0.1 that takes the redirect;
+//! - `peer`: which local user owns the socket at the other end of a
+//!   connection to it (only the user who started a sign-in may finish it).
 //!
 //! `oauth` never calls up into this module; the engine decides when a
 //! sign-in runs.
@@ -18,6 +20,7 @@
 mod authcode;
 mod device;
 mod loopback;
+mod peer;
 mod pkce;
 
 pub(crate) use authcode::{AuthCodeOptions, authcode_flow};
@@ -35,7 +38,9 @@ pub trait SignInUi {
     fn show(&mut self, auth: &DeviceAuth);
     /// Sleeps for `interval`, or less if the user asks to poll now.
     fn wait(&mut self, interval: Duration);
-    /// The device sign-in ended (success, error or expiry): tidy the screen.
+    /// The device sign-in ended (success, error or expiry), or the auth
+    /// code flow's wait did: tidy the screen, remove what was left for
+    /// the browser.
     fn finish(&mut self) {}
     /// Tells the user about a problem the sign-in survives.
     fn warn(&mut self, message: &str) {

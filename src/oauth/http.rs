@@ -5,6 +5,7 @@
 //! its answer as it arrives (`redact.rs`), so nothing downstream sees an echo.
 
 use super::errors;
+use super::proxy::Proxies;
 use super::redact::{self, SECRET_FIELDS, Sent};
 use crate::error::{Code, Error, Result};
 use crate::settings::Settings;
@@ -50,6 +51,8 @@ impl HttpConfig {
 pub struct Http {
     pub(super) client: reqwest::blocking::Client,
     pub(super) config: HttpConfig,
+    /// The proxy variables the client chooses its proxy from.
+    pub(super) proxies: Proxies,
 }
 
 /// A provider's answer, read whole (within `MAX_BODY`).
@@ -93,17 +96,25 @@ enum Attempt {
 }
 
 impl Http {
-    /// Builds the client: rustls with the system's CA store, proxies from the
-    /// environment, no redirects (a redirect would carry secrets to another host).
+    /// Builds the client: rustls with the system's CA store, the proxy of
+    /// [`Proxies::choose`] (never one for a loopback host), no redirects (a
+    /// redirect would carry secrets to another host).
     pub(crate) fn new(config: HttpConfig) -> Result<Http> {
+        let proxies = Proxies::from_env();
         let client = reqwest::blocking::Client::builder()
+            .no_proxy()
+            .proxy(proxies.clone().for_client())
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("ooauth2/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::new(Code::NetworkError, format!("cannot set up HTTPS: {e}")))?;
-        Ok(Http { client, config })
+        Ok(Http {
+            client,
+            config,
+            proxies,
+        })
     }
 
     pub(super) fn log(&self, line: impl FnOnce() -> String) {

@@ -11,7 +11,9 @@
 //! - `errors`: OAuth `error` values and AADSTS numbers classified into
 //!   typed errors with their hints;
 //! - `discovery`: OpenID Connect / RFC 8414 metadata documents;
-//! - `probe`: `doctor`'s reachability and app registration checks.
+//! - `probe`: `doctor`'s reachability and app registration checks;
+//! - `proxy`: the one choice of a proxy (never for a loopback host) and the
+//!   one way a proxy is shown (never its credentials).
 //!
 //! The interactive sign-ins built from these grants are `flows`'; nothing
 //! here knows about a person or a terminal.
@@ -25,6 +27,7 @@ mod errors;
 mod grants;
 mod http;
 mod probe;
+mod proxy;
 mod redact;
 
 pub(crate) use discovery::discover;

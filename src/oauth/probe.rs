@@ -36,7 +36,10 @@ impl Http {
             .map(|o| format!("{}/", o.ascii_serialization()))
             .ok_or_else(|| Error::invalid(format!("'{url}' has no host to reach")))?;
         let host = host_of(url);
-        let proxy = proxy_for(&origin);
+        let proxy = reqwest::Url::parse(&origin)
+            .ok()
+            .and_then(|u| self.proxies.choose(&u))
+            .map(|c| c.shown());
         let started = Instant::now();
         let sent = self.client.get(&origin).send();
         let elapsed = started.elapsed();
@@ -123,55 +126,6 @@ fn unreachable(host: &str, e: &reqwest::Error, proxy: Option<&str>, config: &Htt
         )
     };
     Error::new(Code::NetworkError, msg).hint(hint)
-}
-
-/// The proxy the HTTP client uses for `url`, as the `system-proxy` feature
-/// picks it from the environment (hyper-util's rules: `HTTPS_PROXY` or
-/// `HTTP_PROXY` by scheme, else `ALL_PROXY`, upper case first; hosts in
-/// `NO_PROXY` go direct; none when `REQUEST_METHOD` says this is CGI).
-/// Credentials in the proxy URL are not shown.
-fn proxy_for(url: &str) -> Option<String> {
-    let first = |names: [&'static str; 2]| {
-        names
-            .into_iter()
-            .find_map(|n| std::env::var(n).ok().map(|v| (n, v)))
-    };
-    if std::env::var_os("REQUEST_METHOD").is_some() {
-        return None;
-    }
-    let u = reqwest::Url::parse(url).ok()?;
-    let by_scheme = match u.scheme() {
-        "https" => first(["HTTPS_PROXY", "https_proxy"]),
-        _ => first(["HTTP_PROXY", "http_proxy"]),
-    };
-    let (name, value) = by_scheme
-        .filter(|(_, v)| !v.trim().is_empty())
-        .or_else(|| first(["ALL_PROXY", "all_proxy"]))
-        .filter(|(_, v)| !v.trim().is_empty())?;
-    let host = u.host_str()?.trim_matches(['[', ']']).to_ascii_lowercase();
-    let no_proxy = first(["NO_PROXY", "no_proxy"])
-        .map(|(_, v)| v)
-        .unwrap_or_default();
-    let bypass = no_proxy.split(',').map(str::trim).any(|entry| {
-        let entry = entry.trim_start_matches('.').to_ascii_lowercase();
-        !entry.is_empty() && (entry == "*" || host == entry || host.ends_with(&format!(".{entry}")))
-    });
-    if bypass {
-        return None;
-    }
-    // Shown in messages: never the user name or password a proxy URL may hold.
-    let shown = match reqwest::Url::parse(value.trim()) {
-        Ok(mut p) => {
-            let _ = p.set_username("");
-            let _ = p.set_password(None);
-            p.as_str().trim_end_matches('/').to_string()
-        }
-        Err(_) => match value.trim().rsplit_once('@') {
-            Some((_, rest)) => rest.to_string(),
-            None => value.trim().to_string(),
-        },
-    };
-    Some(format!("{shown} (from {name})"))
 }
 
 /// What one device authorization and one poll said about the app

@@ -94,7 +94,7 @@ fn check_host(engine: &mut Engine, token_url: &str, host: &str, out: &mut Vec<Fi
     };
     let route = match &probe.proxy {
         Some(p) => format!("through the proxy {p}"),
-        None => "directly, no proxy set".into(),
+        None => "directly, no proxy for this host".into(),
     };
     out.push(Finding::Ok(format!(
         "{host} is reachable (HTTP {} in {} ms, {route})",

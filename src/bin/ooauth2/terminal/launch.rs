@@ -2,10 +2,14 @@
 //! notification (`notify-send`) and the browser (`xdg-open`). Each gets
 //! stdin closed and our stderr as its stdout, so it can neither read the
 //! helper request nor write into our answer; none of them is ever handed a
-//! secret in argv.
+//! secret in argv, nor the browser sign-in's URL (its `state` would let
+//! another local user finish the sign-in with an account of theirs): the
+//! browser opens a private page leading there.
 
 use ooauth2::protocol::keys::RequestKey;
+use std::io::Write;
 use std::os::fd::AsFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -122,11 +126,116 @@ fn our_stderr() -> Stdio {
     }
 }
 
-/// Opens `url` (which holds no secret) with `xdg-open`; its output goes to
-/// stderr, never into our answer. A failure is a warning: the URL is printed.
-pub(super) fn open_browser(url: &str) {
+/// A page only this user can read that sends a browser on to a URL, so
+/// that the URL (an authorization URL holds the sign-in's `state`, a
+/// device page its code) is never on a command line, which every local
+/// user can read in /proc. It lives in a fresh 0700 directory under
+/// `$XDG_RUNTIME_DIR` (else the temp directory), is 0600, and is removed
+/// with its directory on drop.
+pub(super) struct PrivatePage {
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+impl PrivatePage {
+    /// Writes the page leading to `url`.
+    pub(super) fn write(url: &str) -> std::io::Result<PrivatePage> {
+        let dir = private_dir()?;
+        // From here on, drop removes what was made.
+        let page = PrivatePage {
+            file: dir.join("sign-in.html"),
+            dir,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&page.file)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(redirect_page(url).as_bytes())?;
+        Ok(page)
+    }
+
+    /// The page, as a `file://` URL.
+    pub(super) fn url(&self) -> String {
+        format!("file://{}", self.file.display())
+    }
+}
+
+impl Drop for PrivatePage {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A new directory only this user can enter, under `$XDG_RUNTIME_DIR`
+/// (absolute and a directory) or else the temp directory.
+fn private_dir() -> std::io::Result<PathBuf> {
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute() && d.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let mut last = None;
+    for n in 0..16u32 {
+        let dir = base.join(format!(
+            "ooauth2-sign-in-{}-{stamp:x}-{n}",
+            std::process::id()
+        ));
+        // Made 0700 at once (the umask can only take bits away), then set
+        // so whatever the umask; a name already there is never reused.
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+                return Ok(dir);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free name")))
+}
+
+/// The page: a refresh to `url` at once, and a link to it.
+fn redirect_page(url: &str) -> String {
+    let url = html_attribute(url);
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n\
+         <meta name=\"referrer\" content=\"no-referrer\">\n\
+         <meta http-equiv=\"refresh\" content=\"0; url={url}\">\n\
+         <title>ooauth2: sign in</title></head>\n\
+         <body><p><a href=\"{url}\">Continue to the sign-in page</a></p></body></html>\n"
+    )
+}
+
+/// `s` escaped for an HTML attribute value in double quotes.
+fn html_attribute(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Opens `url` in a browser with `xdg-open`, by way of a [`PrivatePage`]
+/// (`url` is never in its argv); its output goes to stderr, never into
+/// our answer. The page must live until the sign-in ends: the caller
+/// keeps it. A failure is a warning: the URL is printed.
+pub(super) fn open_browser(url: &str) -> Option<PrivatePage> {
+    let page = match PrivatePage::write(url) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!(
+                "ooauth2: warning: cannot write the private page that opens the browser \
+                 ({e}); open the page by hand"
+            );
+            return None;
+        }
+    };
     match Command::new("xdg-open")
-        .arg(url)
+        .arg(&page.file)
         .stdin(Stdio::null())
         .stdout(our_stderr())
         .stderr(Stdio::inherit())
@@ -137,6 +246,7 @@ pub(super) fn open_browser(url: &str) {
         }
         Err(e) => eprintln!("ooauth2: warning: cannot start xdg-open ({e}); open the page by hand"),
     }
+    Some(page)
 }
 
 /// Whether `url` is a web page (what a browser may be handed).
@@ -176,7 +286,6 @@ fn desktop_session() -> bool {
 
 /// The executable `name` in a directory of PATH.
 fn on_path(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .filter(|d| d.is_absolute())

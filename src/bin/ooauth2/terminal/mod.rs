@@ -46,6 +46,8 @@ pub struct TerminalUi {
     countdown: Option<Countdown>,
     /// Whether `notify-send` may stand in for a missing `notify_cmd`.
     notify_send: bool,
+    /// The private page a browser was sent to, kept until the sign-in ends.
+    page: Option<launch::PrivatePage>,
 }
 
 impl TerminalUi {
@@ -59,6 +61,7 @@ impl TerminalUi {
             open: None,
             countdown: None,
             notify_send: true,
+            page: None,
         }
     }
 
@@ -111,25 +114,60 @@ impl TerminalUi {
     }
 
     /// Opens `page` in a browser when that is wished (or, unsaid, when a
-    /// desktop session can show one) and it is a web page.
-    fn maybe_open(&self, page: &str) {
+    /// desktop session can show one) and it is a web page. The browser is
+    /// handed a private page leading there, kept until the sign-in ends.
+    fn maybe_open(&mut self, page: &str) {
         let open = self.open.unwrap_or_else(launch::browser_available);
         if open && launch::is_web_url(page) {
-            launch::open_browser(page);
+            self.page = launch::open_browser(page);
         }
     }
 
-    /// Tells the person by `notify_cmd`, else `notify-send`, when no
-    /// terminal can show the instructions.
-    fn notify_elsewhere(&self, uri: &str, code: &str, expires_in: u64, message: &str) {
+    /// Tells the person by `notify_cmd` (`uri` in its environment), else
+    /// `notify-send`, when no terminal can show the instructions. With
+    /// `private`, `uri` must stay off command lines: notify-send names the
+    /// private page leading there instead.
+    fn notify_elsewhere(
+        &mut self,
+        uri: &str,
+        code: &str,
+        expires_in: u64,
+        message: &str,
+        private: bool,
+    ) {
         if screen::terminal() {
             return;
         }
         if let Some(notify) = &self.notify {
             notify.run(uri, code, expires_in, message);
-        } else if let Some(program) = self.notify_send() {
-            launch::desktop_notification(program, &self.user, uri, code, expires_in);
+            return;
         }
+        let Some(program) = self.notify_send() else {
+            return;
+        };
+        let shown = match private {
+            false => uri.to_string(),
+            true => match self.private_page(uri) {
+                Some(page) => page,
+                None => return,
+            },
+        };
+        launch::desktop_notification(program, &self.user, &shown, code, expires_in);
+    }
+
+    /// The private page leading to `url` (the browser's, else one written
+    /// now), as a `file://` URL.
+    fn private_page(&mut self, url: &str) -> Option<String> {
+        if self.page.is_none() {
+            match launch::PrivatePage::write(url) {
+                Ok(page) => self.page = Some(page),
+                Err(e) => eprintln!(
+                    "ooauth2: warning: cannot write the private sign-in page ({e}); \
+                     no notification was sent"
+                ),
+            }
+        }
+        self.page.as_ref().map(launch::PrivatePage::url)
     }
 
     /// Waits up to `d` for a line on stdin; true if one came (poll now).
@@ -193,6 +231,7 @@ impl SignInUi for TerminalUi {
             &auth.user_code,
             auth.expires_in,
             &message,
+            false,
         );
     }
 
@@ -220,6 +259,8 @@ impl SignInUi for TerminalUi {
         if let Some(mut c) = self.countdown.take() {
             c.clear();
         }
+        // The browser has the page by now; nobody else may read it later.
+        self.page = None;
     }
 
     fn warn(&mut self, message: &str) {
@@ -253,7 +294,8 @@ impl SignInUi for TerminalUi {
             tty.write(&text);
         }
         self.maybe_open(url);
-        // The browser flow has no code to type: the page itself is the message.
-        self.notify_elsewhere(url, "", wait.as_secs(), &text);
+        // The browser flow has no code to type: the page itself is the
+        // message; its state must stay off notify-send's command line.
+        self.notify_elsewhere(url, "", wait.as_secs(), &text, true);
     }
 }
