@@ -5,7 +5,9 @@
 //! it; the `state` is never on a command line).
 
 use crate::support::browser::{SignIn, get};
-use crate::support::run::{Env, NOBODY, Run, USER, free_port, running_as_root, set_mode, sh_quote};
+use crate::support::run::{
+    Env, NOBODY, Run, USER, free_port, path_with, running_as_root, set_mode, sh_quote,
+};
 use mock_idp::{DeviceScript, Grant};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -386,15 +388,6 @@ fn stub(env: &Env, name: &str) -> (PathBuf, PathBuf) {
     .unwrap();
     set_mode(&script, 0o755);
     (dir, log)
-}
-
-/// PATH with `dir` first.
-fn path_with(dir: &Path) -> String {
-    format!(
-        "{}:{}",
-        dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
 }
 
 /// Waits (5 s at most) for `log` to exist and returns it.

@@ -7,7 +7,7 @@
 //! hostile provider's page, code and message: shown without their escapes,
 //! CR, LF or bidi controls, on the terminal, in a pipe and to notifiers.
 
-use crate::support::run::{Env, Run, USER, bin, set_mode, sh_quote};
+use crate::support::run::{Env, Run, USER, bin, path_with, set_mode, sh_quote};
 use mock_idp::{DeviceScript, Fault, Grant};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -362,15 +362,6 @@ fn stub_xdg_open(env: &Env) -> (PathBuf, PathBuf) {
     .unwrap();
     set_mode(&script, 0o755);
     (dir, log)
-}
-
-/// PATH with `dir` first.
-fn path_with(dir: &Path) -> String {
-    format!(
-        "{}:{}",
-        dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
 }
 
 /// The pages the stub was sent to (the link of each private page it was

@@ -47,9 +47,8 @@ impl Engine<'_> {
                     refresh_token,
                     tokens,
                     held: _held,
-                } = granted;
-                let checked = tokens.and_then(|t| self.check_user(&t, &account.user).map(|()| t));
-                let tok = match checked {
+                } = self.checked(granted, &account.user);
+                let tok = match tokens {
                     Ok(tok) => tok,
                     Err(e) => {
                         self.keep_rotated(write, &mut rec, refresh_token)?;

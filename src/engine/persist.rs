@@ -135,8 +135,8 @@ impl Engine<'_> {
             refresh_token,
             tokens,
             held: _held,
-        } = granted;
-        match tokens.and_then(|t| self.check_user(&t, &account.user).map(|()| t)) {
+        } = self.checked(granted, &account.user);
+        match tokens {
             Ok(tok) => self.persist_imported(write, account, rec, scope, rt, &tok),
             Err(e) if e.code == Code::UserMismatch || refresh_token.is_none() => Err(e),
             Err(e) => {
@@ -222,6 +222,17 @@ impl Engine<'_> {
         rec.refresh_token_obtained_at = Some(now);
         rec.updated_at = now;
         write.commit(rec)
+    }
+
+    /// A grant's answer with its tokens judged for `user` too: those of
+    /// another account are refused like a malformed answer.
+    pub(super) fn checked(&self, granted: Granted, user: &str) -> Granted {
+        Granted {
+            tokens: granted
+                .tokens
+                .and_then(|t| self.check_user(&t, user).map(|()| t)),
+            ..granted
+        }
     }
 
     /// Refuses a grant for another account than the one asked for.

@@ -402,6 +402,15 @@ pub fn finish_status(mut child: Child, stdin: &[u8]) -> (Run, std::process::Exit
 /// (a file size limit of 0, with SIGXFSZ ignored so the process lives on).
 pub const NO_FILE_WRITES: &[&str] = &["sh", "-c", "trap '' XFSZ; ulimit -f 0; exec \"$0\" \"$@\""];
 
+/// PATH with `dir` first: stubs there stand in for real programs.
+pub fn path_with(dir: &Path) -> String {
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
 /// The user id the read-only store tests drop to when they run as root.
 pub const NOBODY: u32 = 65534;
 
