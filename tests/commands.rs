@@ -333,7 +333,8 @@ fn login_then_status_shows_the_account_without_secrets() {
     assert_eq!(env.idp.last_refresh_token_for(USER), Some(rt.clone()));
     assert!(!run.stderr.contains(&at) && !run.stderr.contains(&rt));
 
-    let status = env.run(&["status"], b"");
+    // --wide: every column in full (the default table shortens the client id).
+    let status = env.run(&["status", "--wide"], b"");
     status.expect(0);
     let out = &status.stdout;
     for needle in [USER, CLIENT, "common", "expires in"] {
@@ -405,10 +406,15 @@ fn status_lists_several_accounts_and_their_state() {
     env.idp.revoke_refresh_token(&rt);
     env.token("other@example.com", &["--non-interactive"])
         .expect(1);
-    let run = env.run(&["status"], b"");
+    let run = env.run(&["status", "--wide"], b"");
     run.expect(0);
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{run:#?}");
+    // The header, two accounts, and under the other one what fixes it.
+    assert_eq!(lines.len(), 4, "{run:#?}");
+    assert!(
+        lines[3].starts_with("  to sign in again: ooauth2 login --client-id "),
+        "{run:#?}"
+    );
     let me = lines.iter().find(|l| l.contains(USER)).unwrap();
     let other = lines
         .iter()

@@ -306,10 +306,12 @@ fn status_lists_configured_and_stored_accounts() {
              [accounts.new]\nclient_id = \"{CLIENT}\"\nuser = \"new@example.com\"\n"
         ),
     );
-    let r = env.run_with_config(&cfg, &["status"], b"");
+    let r = env.run_with_config(&cfg, &["status", "--wide"], b"");
     r.expect(0);
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines.len(), 4, "{r:#?}");
+    // The header, three accounts, and under `new` how to sign it in.
+    assert_eq!(lines.len(), 5, "{r:#?}");
+    assert!(lines.contains(&"  to sign in: ooauth2 login new"), "{r:#?}");
     assert!(lines[0].starts_with("NAME") && lines[0].trim_end().ends_with("STATE"));
     let row = |needle: &str| {
         *lines

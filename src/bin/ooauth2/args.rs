@@ -180,8 +180,12 @@ pub struct DoctorArgs {
 #[derive(Args, Debug, Default, PartialEq, Eq)]
 pub struct StatusArgs {
     /// Print one JSON array of the accounts instead of the table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "wide")]
     pub json: bool,
+    /// Show every column in full (the client id, the authority, the token
+    /// times) instead of fitting the window.
+    #[arg(long)]
+    pub wide: bool,
 }
 
 /// Which account, at which provider.

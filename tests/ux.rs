@@ -1,0 +1,120 @@
+//! The first hour's rough edges (issue 12), each through the built binary:
+//! `status` at 80 columns with what fixes each account, a leading
+//! subcommand flag that is not ooauth2.py's, config typos named with their
+//! fix, and account names offered by the shell completions.
+
+use crate::support::run::{Env, Run};
+use std::path::Path;
+
+/// A client id as Microsoft hands them out.
+const GUID: &str = "9e5f94bc-e8a4-4e73-b8be-63364c29d753";
+/// A second one.
+const GUID2: &str = "0c1d2e3f-4a5b-4c6d-8e7f-90a1b2c3d4e5";
+/// A long address, as companies make them.
+const LONG_USER: &str = "firstname.lastname@contoso.onmicrosoft.com";
+/// Its tenant.
+const TENANT: &str = "contoso.onmicrosoft.com";
+
+/// Stores a refresh token the mock issued for `user` of `client` in `tenant`.
+fn store(env: &Env, client: &str, tenant: &str, user: &str) {
+    let rt = env.idp.issue_refresh_token(user, client);
+    let req = format!(
+        "action=store\nclient_id={client}\ntenant={tenant}\nauthority={}\nuser={user}\n\
+         refresh_token={rt}\n\n",
+        env.idp.authority()
+    );
+    env.run(&["helper"], req.as_bytes()).expect(0);
+}
+
+/// A config of `work` (stored, ready), `home` (never signed in) and
+/// `shared` (no client id yet); `old@example.com` is stored under no name
+/// and its refresh token was refused.
+fn accounts(env: &Env) -> std::path::PathBuf {
+    store(env, GUID, TENANT, LONG_USER);
+    let rt = env.seed("old@example.com");
+    env.expire_cached("old@example.com");
+    env.idp.revoke_refresh_token(&rt);
+    env.token("old@example.com", &["--non-interactive"])
+        .expect(1);
+    let a = env.idp.authority();
+    env.write_config(&format!(
+        "[accounts.work]\nclient_id = \"{GUID}\"\ntenant = \"{TENANT}\"\nauthority = \"{a}\"\n\
+         user = \"{LONG_USER}\"\n\
+         [accounts.home]\nclient_id = \"{GUID2}\"\ntenant = \"consumers\"\nuser = \"me@outlook.com\"\n\
+         [accounts.shared]\nuser = \"team@example.com\"\n"
+    ))
+}
+
+/// `run`'s stdout with the mock's address and the config's path as words.
+fn normalised(env: &Env, config: &Path, run: &Run) -> String {
+    run.stdout
+        .replace(&env.idp.authority(), "AUTHORITY")
+        .replace(&config.display().to_string(), "CONFIG")
+}
+
+#[test]
+fn status_fits_80_columns_and_says_what_fixes_each_account() {
+    let env = Env::new();
+    let config = accounts(&env);
+    let run = env.run_with_config(&config, &["status"], b"");
+    run.expect(0);
+    let golden = "\
+NAME    USER                       CLIENT ID  TENANT             STATE
+work    firstname.lastname@conto…  9e5f94bc…  contoso.onmicros…  ready
+home    me@outlook.com             0c1d2e3f…  consumers          never signed in
+  to sign in: ooauth2 login home
+shared  -                          -          -                  incomplete
+  to complete it: add client_id = \"...\" to [accounts.shared] in CONFIG
+-       old@example.com            11111111…  common             needs sign-in
+  to sign in again: ooauth2 login --client-id 11111111-2222-3333-4444-555555555555 \
+--user old@example.com --authority AUTHORITY
+";
+    let table = normalised(&env, &config, &run);
+    for line in table.lines().filter(|l| !l.starts_with("  ")) {
+        assert!(line.chars().count() <= 80, "{line:?} in\n{table}");
+    }
+    assert_eq!(table, golden, "\n{table}");
+}
+
+#[test]
+fn status_wide_shows_every_column_in_full_and_json_the_fix() {
+    let env = Env::new();
+    let config = accounts(&env);
+    let run = env.run_with_config(&config, &["status", "--wide"], b"");
+    run.expect(0);
+    let table = normalised(&env, &config, &run);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("REFRESH TOKEN OBTAINED"),
+        "{table}"
+    );
+    let work = lines.iter().find(|l| l.starts_with("work ")).unwrap();
+    for needle in [
+        LONG_USER,
+        GUID,
+        "contoso.onmicrosoft.com (AUTHORITY)",
+        "expires in",
+    ] {
+        assert!(work.contains(needle), "{needle:?} not in {work:?}");
+    }
+    assert!(
+        table.contains("\n  to sign in: ooauth2 login home\n"),
+        "{table}"
+    );
+    let run = env.run_with_config(&config, &["status", "--json"], b"");
+    run.expect(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let by_name = |n: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("home")["fix"], "to sign in: ooauth2 login home");
+    assert_eq!(by_name("work")["fix"], serde_json::Value::Null);
+    assert_eq!(by_name("work")["client_id"], GUID);
+    assert_eq!(by_name("shared")["state"], "incomplete: no client_id");
+    env.run(&["status", "--json", "--wide"], b"").expect(2);
+}
