@@ -712,8 +712,12 @@ fn ambiguous_and_unknown_options_are_usage_errors() {
             "--generate_access_token",
         ],
     );
-    let run = env.run(&["--bogus", "--client_id", CLIENT], b"");
+    // An unknown option after one of ooauth2.py's is the legacy parser's;
+    // first, it is no ooauth2.py command line, and clap refuses it.
+    let run = env.run(&[REFRESH, "--bogus", "--client_id", CLIENT], b"");
     run.expect_failure(2, &["no such option: --bogus"]);
+    let run = env.run(&["--bogus", "--client_id", CLIENT], b"");
+    run.expect_failure(2, &["unexpected argument '--bogus'"]);
     let run = env.run(&[REFRESH, "--client_id"], b"");
     run.expect_failure(2, &["--client_id option requires 1 argument"]);
     let run = env.run(&[REFRESH, "--encoded=yes", "--client_id", CLIENT], b"");

@@ -3,7 +3,7 @@
 //! subcommand flag that is not ooauth2.py's, config typos named with their
 //! fix, and account names offered by the shell completions.
 
-use crate::support::run::{Env, Run};
+use crate::support::run::{Env, Run, USER};
 use std::path::Path;
 
 /// A client id as Microsoft hands them out.
@@ -117,4 +117,49 @@ fn status_wide_shows_every_column_in_full_and_json_the_fix() {
     assert_eq!(by_name("work")["client_id"], GUID);
     assert_eq!(by_name("shared")["state"], "incomplete: no client_id");
     env.run(&["status", "--json", "--wide"], b"").expect(2);
+}
+
+// ---------------------------------------------------------------------------
+// A leading flag: ooauth2.py's options select the legacy front end, nothing else
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_leading_subcommand_flag_is_clap_s_not_the_legacy_parser_s() {
+    let env = Env::new();
+    let mut args = vec!["--no-open".to_string()];
+    args.extend(env.args("login", USER, &[]));
+    let run = env.run(&args, b"");
+    run.expect_failure(2, &["unexpected argument '--no-open'", "'login --no-open'"]);
+    assert!(!run.stderr.contains("no such option"), "{run:#?}");
+    assert!(env.records().is_empty());
+    // A global flag first runs the command.
+    env.seed(USER);
+    let mut args = vec!["--verbose".to_string()];
+    args.extend(env.args("token", USER, &["--non-interactive"]));
+    let run = env.run(&args, b"");
+    run.expect(0);
+    assert_eq!(run.stdout, format!("{}\n", env.cached_access_token(USER)));
+}
+
+#[test]
+fn help_points_at_the_legacy_options_and_that_pointer_works() {
+    let env = Env::new();
+    let run = env.run(&["--help"], b"");
+    run.expect(0);
+    let pointer = "`ooauth2 --generate_access_token --help` lists them";
+    assert!(
+        run.stdout.contains("Alpine's ooauth2.py options"),
+        "{run:#?}"
+    );
+    assert!(run.stdout.contains(pointer), "{run:#?}");
+    let run = env.run(&["--generate_access_token", "--help"], b"");
+    run.expect(0);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    for option in [
+        "--generate_refresh_and_access_token",
+        "--client_id",
+        "--encoded",
+    ] {
+        assert!(all.contains(option), "{option} not listed: {run:#?}");
+    }
 }

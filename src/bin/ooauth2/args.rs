@@ -24,6 +24,8 @@ Exit status: 0 ok, 1 sign-in or app registration needed, 2 bad request,
 74 store error, 75 temporary failure.";
 
 /// ooauth2 gets, renews and keeps OAuth2 tokens for mail clients.
+///
+/// Alpine's ooauth2.py options work too: `ooauth2 --generate_access_token --help` lists them.
 #[derive(Parser, Debug, PartialEq, Eq)]
 #[command(name = "ooauth2", version, after_help = AFTER_HELP)]
 pub struct Cli {

@@ -53,14 +53,21 @@ options:
 Hyphens work too (--client-id), and so do unambiguous prefixes (--gen...token).
 The new commands are shown by: ooauth2 help";
 
-/// Whether argv looks like an `ooauth2.py` command line rather than a subcommand.
+/// Whether argv is an `ooauth2.py` command line: its first argument is one
+/// of that script's options as optparse reads them (`--name` or
+/// `--name=value`, hyphens for underscores, a prefix of one or more of
+/// [`OPTIONS`]), `--help` aside, which is ooauth2's own. Anything else
+/// (`--verbose token`, a subcommand's flag such as `--no-open` put first)
+/// is clap's to parse or refuse.
 pub fn is_legacy(args: &[String]) -> bool {
-    match args.get(1) {
-        Some(a) => {
-            a.starts_with("--") && !matches!(a.as_str(), "--help" | "--version" | "--verbose")
-        }
-        None => false,
-    }
+    let Some(body) = args.get(1).and_then(|a| a.strip_prefix("--")) else {
+        return false;
+    };
+    let name = body
+        .split_once('=')
+        .map_or(body, |(n, _)| n)
+        .replace('-', "_");
+    !name.is_empty() && name != "help" && OPTIONS.iter().any(|(o, _)| o.starts_with(&name))
 }
 
 #[derive(Default, Debug)]
@@ -356,9 +363,31 @@ mod tests {
 
     #[test]
     fn legacy_detection() {
-        assert!(is_legacy(&args(&["ooauth2", "--generate_access_token"])));
-        assert!(!is_legacy(&args(&["ooauth2", "--help"])));
-        assert!(!is_legacy(&args(&["ooauth2", "token"])));
+        for legacy in [
+            "--generate_access_token",
+            "--generate-refresh-and-access-token",
+            "--client_id=x",
+            "--client-id",
+            "--gen",
+            "--enc",
+            "--he",
+        ] {
+            assert!(is_legacy(&args(&["ooauth2", legacy, "x"])), "{legacy}");
+        }
+        for ours in [
+            "--help",
+            "--version",
+            "--verbose",
+            "--no-open",
+            "--open",
+            "--bogus",
+            "--",
+            "--=x",
+            "-h",
+            "token",
+        ] {
+            assert!(!is_legacy(&args(&["ooauth2", ours, "login"])), "{ours}");
+        }
         assert!(!is_legacy(&args(&["ooauth2"])));
     }
 }
