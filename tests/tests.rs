@@ -34,3 +34,4 @@ mod signin_screen;
 mod store_safety;
 mod stress;
 mod token_safety;
+mod user_errors;
