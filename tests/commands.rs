@@ -149,17 +149,17 @@ fn invalid_flags_are_usage_errors_with_empty_stdout() {
     env.idp.reset_log();
     let a = env.idp.authority();
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (env.args("token", USER, &["--min-ttl", "abc"]), "min_ttl"),
+        (env.args("token", USER, &["--min-ttl", "abc"]), "--min-ttl"),
         (
             env.args_at("token", "http://example.com", USER, &[]),
             "http://example.com",
         ),
-        (env.args("token", USER, &["--port", "70000"]), "port"),
+        (env.args("token", USER, &["--port", "70000"]), "--port"),
         (env.args("token", USER, &["--format", "pdf"]), "pdf"),
-        (env.args("token", USER, &["--tenant", "../x"]), "tenant"),
+        (env.args("token", USER, &["--tenant", "../x"]), "--tenant"),
         (
             strings(&["token", "--authority", &a, "--user", USER]),
-            "client_id",
+            "--client-id",
         ),
         (
             strings(&["token", "--client-id", CLIENT, "--bogus"]),
@@ -178,7 +178,7 @@ fn invalid_flags_are_usage_errors_with_empty_stdout() {
         ),
         (
             strings(&["erase", "--user", USER, "--authority", &a]),
-            "client_id",
+            "--client-id",
         ),
     ];
     for (argv, needle) in cases {

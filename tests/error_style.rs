@@ -145,6 +145,10 @@ fn command_failures_read_the_same_way() {
         &env.token(USER, &["--min-ttl", "soon"]),
     );
     command_styled(
+        "token, no client id",
+        &env.run(&["token", "--user", USER], b""),
+    );
+    command_styled(
         "login, bad redirect port",
         &env.login(USER, &["--flow", "authcode", "--redirect-port", "99999"]),
     );

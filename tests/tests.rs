@@ -34,4 +34,5 @@ mod signin_screen;
 mod store_safety;
 mod stress;
 mod token_safety;
+mod user_errors;
 mod ux;

@@ -18,6 +18,7 @@ use crate::account::Account;
 use crate::error::{Code, Error, Result};
 use crate::flows::SignInUi;
 use crate::oauth::{self, Http, HttpConfig};
+use crate::protocol::keys::RequestKey;
 use crate::provider;
 use crate::request::{Action, Interactive, Request};
 use crate::secret::Secret;
@@ -175,8 +176,9 @@ impl<'a> Engine<'a> {
             0 => Ok(None),
             1 => Ok(users.pop()),
             n => Err(Error::invalid(format!(
-                "{n} accounts are stored for client id {client_id} ({}); say which with user= (--user)",
-                req.account("").realm()
+                "{n} accounts are stored for client id {client_id} ({}); say which with {}",
+                req.account("").realm(),
+                req.spelling().give(RequestKey::User)
             ))
             .hint(format!("stored: {}", users.join(", ")))),
         }

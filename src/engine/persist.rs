@@ -7,6 +7,7 @@ use super::{Answer, Engine, Outcome, Source};
 use crate::account::Account;
 use crate::error::{Code, Error, Result};
 use crate::oauth::{Granted, TokenResponse};
+use crate::protocol::keys::RequestKey;
 use crate::request::Request;
 use crate::secret::Secret;
 use crate::store::{PreparedWrite, Record};
@@ -80,9 +81,10 @@ impl Engine<'_> {
             (None, Some(user), _) => user,
             (None, None, Err(e)) => return Err(e.clone()),
             (None, None, Ok(_)) => {
-                return Err(Error::invalid(
-                    "the provider did not say whose refresh token this is; pass user=",
-                ));
+                return Err(Error::invalid(format!(
+                    "the provider did not say whose refresh token this is; pass {}",
+                    req.spelling().give(RequestKey::User)
+                )));
             }
         };
         let account = req.account(&user);

@@ -7,6 +7,7 @@ use crate::account::Account;
 use crate::error::{Code, Error, Result};
 use crate::flows;
 use crate::oauth::{Client, TokenResponse};
+use crate::protocol::keys::RequestKey;
 use crate::provider::Flow;
 use crate::request::{Interactive, Request};
 use crate::store::{AccountLock, Record};
@@ -103,7 +104,10 @@ impl Engine<'_> {
                 Code::BadResponse,
                 "the provider did not say which account signed in (no id_token)",
             )
-            .hint("pass user= (or --user) so the token can be stored")
+            .hint(format!(
+                "pass {} so the token can be stored",
+                req.spelling().give(RequestKey::User)
+            ))
         })?;
         let account = req.account(&user);
         let lock = self.store.lock(&account, self.lock_timeout)?;

@@ -50,7 +50,7 @@ macro_rules! request_keys {
 
         impl RequestKey {
             /// Every request key, in documentation order.
-            pub(crate) const ALL: &'static [RequestKey] = &[$(RequestKey::$variant),*];
+            pub const ALL: &'static [RequestKey] = &[$(RequestKey::$variant),*];
 
             /// The key as written (`client_id`).
             pub fn name(self) -> &'static str {
@@ -83,6 +83,9 @@ macro_rules! request_keys {
         #[derive(Debug, Clone, Default, PartialEq, Eq)]
         pub struct Raw {
             $( $(#[doc = $doc])+ pub $field: Option<$ty>, )*
+            /// How the front end that filled it spells the keys, for the
+            /// messages about them.
+            pub spelling: Spelling,
         }
 
         impl Raw {
@@ -101,9 +104,13 @@ macro_rules! request_keys {
                 RequestKey::ALL.iter().copied().filter(|k| self.has(*k)).collect()
             }
 
-            /// These values laid over `under`'s: each key given here wins.
+            /// These values laid over `under`'s: each key given here wins,
+            /// and so does this front end's spelling.
             pub(crate) fn over(self, under: &Raw) -> Raw {
-                Raw { $($field: self.$field.or_else(|| under.$field.clone()),)* }
+                Raw {
+                    $($field: self.$field.or_else(|| under.$field.clone()),)*
+                    spelling: self.spelling,
+                }
             }
         }
     };
@@ -232,6 +239,92 @@ response_keys! {
     ErrorDescription = "error_description", secret: false;
     /// What to do next.
     Hint = "hint", secret: false;
+}
+
+/// How a front end names request keys in what it says: the helper protocol
+/// and the config file speak keys (`client_id`), the subcommands their
+/// flags (`--client-id`), the `ooauth2.py` command line its options
+/// (`--client_id`). A message about a key is written once, with the
+/// spelling of the request it is about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Spelling {
+    /// The helper protocol and the config file: `client_id`, `client_id=C`.
+    #[default]
+    Keys,
+    /// The subcommands: `--client-id`, `--client-id C`.
+    Flags,
+    /// Alpine's `ooauth2.py` options: `--client_id`, `--client_id=C`.
+    Legacy,
+}
+
+impl Spelling {
+    /// The key as this front end names it: `min_ttl`, `--min-ttl`. A key
+    /// this front end has no flag for keeps its own name.
+    pub fn key(self, key: RequestKey) -> String {
+        match self {
+            Spelling::Flags if key.has_flag() => format!("--{}", key.name().replace('_', "-")),
+            Spelling::Legacy if key.has_legacy_option() => format!("--{}", key.name()),
+            _ => key.name().to_string(),
+        }
+    }
+
+    /// How to say "give the key": `user=`, `--user`.
+    pub fn give(self, key: RequestKey) -> String {
+        match self {
+            Spelling::Keys => format!("{}=", key.name()),
+            _ => self.key(key),
+        }
+    }
+
+    /// The key with a value, as it would be written: `provider=generic`,
+    /// `--provider generic`, `--tenant=common`.
+    pub fn pair(self, key: RequestKey, value: &str) -> String {
+        match self {
+            Spelling::Flags if key.has_flag() => format!("{} {value}", self.key(key)),
+            Spelling::Legacy if key.has_legacy_option() => format!("{}={value}", self.key(key)),
+            _ => format!("{}={value}", key.name()),
+        }
+    }
+
+    /// Where this front end's keys are described, for a hint.
+    pub fn reference(self) -> &'static str {
+        match self {
+            Spelling::Keys => "see protocol.md section 3 for the keys and their values",
+            Spelling::Flags => "add --help to the command for its flags and their values",
+            Spelling::Legacy => "run 'ooauth2 --help' for the options of ooauth2.py",
+        }
+    }
+}
+
+impl RequestKey {
+    /// Whether the subcommands have a flag of this key's name (with `-`
+    /// for `_`); the others are set otherwise (`--non-interactive`,
+    /// `--open`), come from the config file, or not from the command line.
+    pub fn has_flag(self) -> bool {
+        !matches!(
+            self,
+            RequestKey::Action
+                | RequestKey::Account
+                | RequestKey::ClientSecret
+                | RequestKey::NotifyCmd
+                | RequestKey::Interactive
+                | RequestKey::RefreshToken
+                | RequestKey::OpenBrowser
+        )
+    }
+
+    /// Whether `ooauth2.py`'s command line has an option of this key's name.
+    fn has_legacy_option(self) -> bool {
+        matches!(
+            self,
+            RequestKey::ClientId
+                | RequestKey::Tenant
+                | RequestKey::User
+                | RequestKey::Scope
+                | RequestKey::RefreshToken
+                | RequestKey::Authority
+        )
+    }
 }
 
 impl From<String> for SecretCommand {

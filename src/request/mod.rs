@@ -5,7 +5,7 @@
 
 mod validate;
 
-pub use crate::protocol::keys::Raw;
+pub use crate::protocol::keys::{Raw, Spelling};
 pub use validate::check_value;
 
 use crate::account::{self, Account};
@@ -101,6 +101,8 @@ pub struct Request {
     client_secret_cmd: Option<SecretCommand>,
     account_name: Option<String>,
     notify_cmd: Option<String>,
+    /// How the front end that asked spells the keys, for messages.
+    spelling: Spelling,
 }
 
 impl Request {
@@ -226,6 +228,12 @@ impl Request {
         self.account_name.as_deref()
     }
 
+    /// How the front end that asked spells the keys: messages about them
+    /// (here and in the engine) use its words.
+    pub fn spelling(&self) -> Spelling {
+        self.spelling
+    }
+
     /// The account's `notify_cmd`: how the sign-in UI tells the person the
     /// code when no terminal can show it.
     pub fn notify_cmd(&self) -> Option<&str> {
@@ -266,7 +274,7 @@ impl Request {
     /// Refuses a sign-in flow the provider does not allow, before any
     /// network call.
     pub(crate) fn check_flow(&self) -> Result<()> {
-        validate::check_flow(self.provider, &self.endpoints, self.flow)
+        validate::check_flow(self.provider, &self.endpoints, self.flow, self.spelling)
     }
 
     /// The scope a sign-in asks for when neither request nor record has one.

@@ -5,13 +5,25 @@
 
 use super::{Action, DEFAULT_MIN_TTL, DEFAULT_SIGNIN_TIMEOUT, Interactive, Raw, Request};
 use crate::error::{Error, Result, shown};
-use crate::protocol::keys::RequestKey;
+use crate::protocol::keys::{RequestKey, Spelling};
 use crate::provider::{self, Endpoints, Flow, Provider};
 use crate::secret::{Secret, SecretCommand};
 
 /// Builds and validates the request of `raw`; `named` is the config
-/// account whose values lie beneath, if any.
+/// account whose values lie beneath, if any. Every message names the keys
+/// as the front end that filled `raw` spells them, and an error with no
+/// advice of its own points to where that front end's keys are described.
 pub(super) fn request(raw: Raw, named: Option<String>) -> Result<Request> {
+    let spelling = raw.spelling;
+    build(raw, named).map_err(|e| match e.hint {
+        Some(_) => e,
+        None => e.hint(spelling.reference()),
+    })
+}
+
+/// [`request`]'s steps.
+fn build(raw: Raw, named: Option<String>) -> Result<Request> {
+    let sp = raw.spelling;
     // `account` names config values; the overlay must have applied them.
     if raw.account.is_some() && named.is_none() {
         return Err(Error::invalid(
@@ -20,11 +32,11 @@ pub(super) fn request(raw: Raw, named: Option<String>) -> Result<Request> {
     }
     let action = action(raw.action.as_deref())?;
     let (provider, issuer) = provider_of(&raw)?;
-    let tenant = tenant(provider, raw.tenant.as_deref())?;
+    let tenant = tenant(provider, raw.tenant.as_deref(), sp)?;
     let (authority, endpoints) = endpoints(&raw, provider, issuer.as_deref(), &tenant)?;
     let flow = flow(&raw, provider, &endpoints, issuer.is_some())?;
     let (client_secret, client_secret_cmd) =
-        client_secret(raw.client_secret, raw.client_secret_cmd)?;
+        client_secret(raw.client_secret, raw.client_secret_cmd, sp)?;
     let req = Request {
         action,
         provider,
@@ -33,39 +45,50 @@ pub(super) fn request(raw: Raw, named: Option<String>) -> Result<Request> {
         endpoints,
         authority,
         tenant,
-        client_id: raw.client_id.as_deref().map(check_client_id).transpose()?,
+        client_id: raw
+            .client_id
+            .as_deref()
+            .map(|c| check_client_id(c, sp))
+            .transpose()?,
         client_secret,
-        user: raw.user.as_deref().map(check_user).transpose()?,
-        scope: raw.scope.as_deref().map(check_scope).transpose()?,
-        min_ttl: number(RequestKey::MinTtl, raw.min_ttl.as_deref(), 0..=86_400)?
+        user: raw.user.as_deref().map(|u| check_user(u, sp)).transpose()?,
+        scope: raw
+            .scope
+            .as_deref()
+            .map(|s| check_scope(s, sp))
+            .transpose()?,
+        min_ttl: number(RequestKey::MinTtl, raw.min_ttl.as_deref(), 0..=86_400, sp)?
             .unwrap_or(DEFAULT_MIN_TTL),
-        interactive: interactive(raw.interactive.as_deref())?,
-        host: raw.host.as_deref().map(check_host).transpose()?,
-        port: number(RequestKey::Port, raw.port.as_deref(), 1..=65_535)?.map(|p| p as u16),
+        interactive: interactive(raw.interactive.as_deref(), sp)?,
+        host: raw.host.as_deref().map(|h| check_host(h, sp)).transpose()?,
+        port: number(RequestKey::Port, raw.port.as_deref(), 1..=65_535, sp)?.map(|p| p as u16),
         refresh_token: raw
             .refresh_token
-            .map(|s| check_secret(RequestKey::RefreshToken, s, 16 * 1024))
+            .map(|s| check_secret(RequestKey::RefreshToken, s, 16 * 1024, sp))
             .transpose()?,
         flow,
         redirect_port: number(
             RequestKey::RedirectPort,
             raw.redirect_port.as_deref(),
             0..=65_535,
+            sp,
         )?
         .map_or(0, |p| p as u16),
         signin_timeout: number(
             RequestKey::SigninTimeout,
             raw.signin_timeout.as_deref(),
             1..=3600,
+            sp,
         )?
         .unwrap_or(DEFAULT_SIGNIN_TIMEOUT),
-        open_browser: open_browser(raw.open_browser.as_deref())?,
+        open_browser: open_browser(raw.open_browser.as_deref(), sp)?,
         client_secret_cmd,
         notify_cmd: raw
             .notify_cmd
-            .map(|c| check_text_command(RequestKey::NotifyCmd, c))
+            .map(|c| check_text_command(RequestKey::NotifyCmd, c, sp))
             .transpose()?,
         account_name: named,
+        spelling: sp,
     };
     complete(&req)?;
     Ok(req)
@@ -76,10 +99,14 @@ pub(super) fn request(raw: Raw, named: Option<String>) -> Result<Request> {
 fn client_secret(
     secret: Option<Secret>,
     cmd: Option<SecretCommand>,
+    sp: Spelling,
 ) -> Result<(Option<Secret>, Option<SecretCommand>)> {
     match secret {
-        Some(s) => Ok((Some(check_secret(RequestKey::ClientSecret, s, 1024)?), None)),
-        None => Ok((None, cmd.map(check_command).transpose()?)),
+        Some(s) => Ok((
+            Some(check_secret(RequestKey::ClientSecret, s, 1024, sp)?),
+            None,
+        )),
+        None => Ok((None, cmd.map(|c| check_command(c, sp)).transpose()?)),
     }
 }
 
@@ -100,10 +127,11 @@ fn action(v: Option<&str>) -> Result<Action> {
 
 /// The provider, and the issuer that implies `generic`.
 fn provider_of(raw: &Raw) -> Result<(Provider, Option<String>)> {
+    let sp = raw.spelling;
     let issuer = raw
         .issuer
         .as_deref()
-        .map(|v| provider::normalize_url(RequestKey::Issuer.name(), v))
+        .map(|v| provider::normalize_url(&sp.key(RequestKey::Issuer), v))
         .transpose()?;
     let provider = match raw.provider.as_deref() {
         // An issuer is discovered, which is what generic does.
@@ -116,21 +144,24 @@ fn provider_of(raw: &Raw) -> Result<(Provider, Option<String>)> {
     };
     if issuer.is_some() && provider != Provider::Generic {
         return Err(Error::invalid(format!(
-            "issuer applies only to provider=generic; provider={} has its own endpoints",
-            provider.name()
+            "{} applies only to {}; {} has its own endpoints",
+            sp.key(RequestKey::Issuer),
+            sp.pair(RequestKey::Provider, "generic"),
+            sp.pair(RequestKey::Provider, provider.name())
         )));
     }
     Ok((provider, issuer))
 }
 
-fn tenant(provider: Provider, v: Option<&str>) -> Result<String> {
+fn tenant(provider: Provider, v: Option<&str>, sp: Spelling) -> Result<String> {
     match v {
         None => Ok(provider::DEFAULT_TENANT.to_string()),
         Some(_) if !provider.is_microsoft() => Err(Error::invalid(format!(
-            "tenant applies only to Microsoft, not to provider={}",
-            provider.name()
+            "{} applies only to Microsoft, not to {}",
+            sp.key(RequestKey::Tenant),
+            sp.pair(RequestKey::Provider, provider.name())
         ))),
-        Some(t) => check_tenant(t),
+        Some(t) => check_tenant(t, sp),
     }
 }
 
@@ -149,8 +180,16 @@ fn explicit_endpoints(raw: &Raw) -> [(RequestKey, Option<&str>); 3] {
     ]
 }
 
-const GENERIC_HINT: &str = "give issuer= (OpenID Connect discovery), or token_endpoint= with \
-     authorization_endpoint= and/or device_authorization_endpoint=";
+/// How a generic account is named: by its issuer, or its endpoints.
+fn generic_hint(sp: Spelling) -> String {
+    format!(
+        "give {} (OpenID Connect discovery), or {} with {} and/or {}",
+        sp.give(RequestKey::Issuer),
+        sp.give(RequestKey::TokenEndpoint),
+        sp.give(RequestKey::AuthorizationEndpoint),
+        sp.give(RequestKey::DeviceAuthorizationEndpoint)
+    )
+}
 
 /// The account's authority and the endpoints its grants go to.
 fn endpoints(
@@ -159,11 +198,12 @@ fn endpoints(
     issuer: Option<&str>,
     tenant: &str,
 ) -> Result<(String, Endpoints)> {
+    let sp = raw.spelling;
     let explicit = explicit_endpoints(raw);
     let mut urls = [None, None, None];
     for (slot, (key, value)) in urls.iter_mut().zip(explicit) {
         *slot = value
-            .map(|v| provider::normalize_url(key.name(), v))
+            .map(|v| provider::normalize_url(&sp.key(key), v))
             .transpose()?;
     }
     if provider == Provider::Generic {
@@ -171,15 +211,19 @@ fn endpoints(
     }
     if let Some((key, _)) = explicit.iter().find(|(_, v)| v.is_some()) {
         return Err(Error::invalid(format!(
-            "{} applies only to provider=generic; provider={} has its own",
-            key.name(),
-            provider.name()
+            "{} applies only to {}; {} has its own",
+            sp.key(*key),
+            sp.pair(RequestKey::Provider, "generic"),
+            sp.pair(RequestKey::Provider, provider.name())
         ))
-        .hint("use authority= to move a preset's endpoints to another host"));
+        .hint(format!(
+            "use {} to move a preset's endpoints to another host",
+            sp.give(RequestKey::Authority)
+        )));
     }
     let authority = match raw.authority.as_deref() {
         None => provider.default_authority().to_string(),
-        Some(a) => provider::normalize_url(RequestKey::Authority.name(), a)?,
+        Some(a) => provider::normalize_url(&sp.key(RequestKey::Authority), a)?,
     };
     let endpoints = provider::preset_endpoints(provider, &authority, tenant)
         .ok_or_else(|| Error::invalid("this provider has no preset endpoints"))?;
@@ -193,11 +237,14 @@ fn generic(
     issuer: Option<&str>,
     [authorize, token, device]: [Option<String>; 3],
 ) -> Result<(String, Endpoints)> {
+    let sp = raw.spelling;
     if raw.authority.is_some() {
-        return Err(Error::invalid(
-            "authority does not apply to provider=generic; give its issuer or endpoints",
-        )
-        .hint(GENERIC_HINT));
+        return Err(Error::invalid(format!(
+            "{} does not apply to {}; give its issuer or endpoints",
+            sp.key(RequestKey::Authority),
+            sp.pair(RequestKey::Provider, "generic")
+        ))
+        .hint(generic_hint(sp)));
     }
     match (issuer, token) {
         (Some(iss), token) => Ok((
@@ -208,9 +255,13 @@ fn generic(
             token.clone(),
             provider::generic_endpoints(authorize, token, device),
         )),
-        (None, None) => Err(
-            Error::invalid("provider=generic needs issuer or token_endpoint").hint(GENERIC_HINT),
-        ),
+        (None, None) => Err(Error::invalid(format!(
+            "{} needs {} or {}",
+            sp.pair(RequestKey::Provider, "generic"),
+            sp.key(RequestKey::Issuer),
+            sp.key(RequestKey::TokenEndpoint)
+        ))
+        .hint(generic_hint(sp))),
     }
 }
 
@@ -224,15 +275,16 @@ fn flow(raw: &Raw, provider: Provider, endpoints: &Endpoints, has_issuer: bool) 
             RequestKey::Flow,
             v,
             &[("device", Flow::Device), ("authcode", Flow::AuthCode)],
+            raw.spelling,
         )?,
     };
     if !has_issuer {
-        check_flow(provider, endpoints, flow)?;
+        check_flow(provider, endpoints, flow, raw.spelling)?;
     }
     Ok(flow)
 }
 
-fn interactive(v: Option<&str>) -> Result<Interactive> {
+fn interactive(v: Option<&str>, sp: Spelling) -> Result<Interactive> {
     v.map_or(Ok(Interactive::Auto), |v| {
         one_of(
             RequestKey::Interactive,
@@ -242,58 +294,96 @@ fn interactive(v: Option<&str>) -> Result<Interactive> {
                 ("always", Interactive::Always),
                 ("never", Interactive::Never),
             ],
+            sp,
         )
     })
 }
 
-fn open_browser(v: Option<&str>) -> Result<Option<bool>> {
+fn open_browser(v: Option<&str>, sp: Spelling) -> Result<Option<bool>> {
     v.map_or(Ok(None), |v| {
         one_of(
             RequestKey::OpenBrowser,
             v,
             &[("true", Some(true)), ("false", Some(false)), ("auto", None)],
+            sp,
         )
     })
 }
 
 /// What the action needs beyond well-formed values.
 fn complete(req: &Request) -> Result<()> {
-    let action = req.action;
+    let (action, sp) = (req.action, req.spelling);
+    let token = sp.key(RequestKey::RefreshToken);
     match (action, req.refresh_token.is_some()) {
         (Action::Store, false) => {
-            return Err(Error::invalid("action=store needs refresh_token"));
+            return Err(Error::invalid(format!("action=store needs {token}")));
         }
         (Action::Store, true) | (_, false) => {}
         (_, true) => {
-            return Err(Error::invalid(
-                "refresh_token is accepted only with action=store",
-            ));
+            return Err(Error::invalid(format!(
+                "{token} is accepted only with action=store"
+            )));
         }
     }
     if action == Action::Capability {
         return Ok(());
     }
     if req.client_id.is_none() {
-        return Err(
-            Error::invalid(format!("action={} needs client_id", action.as_str()))
-                .hint("pass the application (client) id of your app registration"),
-        );
+        return Err(no_client_id(req));
     }
     let provider = req.provider;
+    let pair = sp.pair(RequestKey::Provider, provider.name());
     if !provider.has_id_token() && req.user.is_none() {
         return Err(Error::invalid(format!(
-            "provider={} needs user: it does not say which account signed in",
-            provider.name()
+            "{pair} needs {}: it does not say which account signed in",
+            sp.key(RequestKey::User)
         ))
-        .hint("pass user= (or --user) with the mail address"));
+        .hint(format!(
+            "pass {} with the mail address",
+            sp.give(RequestKey::User)
+        )));
     }
     if req.scope.is_none() && provider.default_scope().is_none() && action != Action::Erase {
         return Err(
-            Error::invalid(format!("provider={} needs scope", provider.name()))
-                .hint("pass the provider's mail scopes with scope= (or --scope)"),
+            Error::invalid(format!("{pair} needs {}", sp.key(RequestKey::Scope))).hint(format!(
+                "pass the provider's mail scopes with {}",
+                sp.give(RequestKey::Scope)
+            )),
         );
     }
     Ok(())
+}
+
+/// A request without a client id, said in its front end's words: the
+/// helper's action, the command's flag or account name, the named account's
+/// missing line.
+fn no_client_id(req: &Request) -> Error {
+    let sp = req.spelling;
+    let what = "the application (client) id of your app registration";
+    if let Some(name) = &req.account_name {
+        return Error::invalid(format!(
+            "account '{name}' of the config file has no client_id"
+        ))
+        .hint(format!(
+            "add client_id = \"...\" ({what}) to [accounts.{name}], or pass {}",
+            sp.give(RequestKey::ClientId)
+        ));
+    }
+    match sp {
+        Spelling::Keys => Error::invalid(format!(
+            "action={} needs client_id",
+            req.action.as_str()
+        ))
+        .hint(format!(
+            "pass client_id= ({what}), or account= naming an account of the config file"
+        )),
+        Spelling::Flags => Error::invalid("no client id: pass --client-id or an account name")
+            .hint(format!(
+                "--client-id takes {what}; an account name stands for an [accounts.NAME] table of the config file"
+            )),
+        Spelling::Legacy => Error::invalid("--client_id is missing")
+            .hint(format!("pass --client_id with {what}")),
+    }
 }
 
 /// Checks one key's value by the rules of [`Request::validate`], on its
@@ -318,7 +408,7 @@ pub fn check_value(key: RequestKey, value: &str) -> Result<()> {
         // Which flows a provider allows is checked with the provider.
         RequestKey::Flow if value == "device" || value == "authcode" => return Ok(()),
         // Only Microsoft has tenants: checked with the provider too.
-        RequestKey::Tenant => return check_tenant(value).map(|_| ()),
+        RequestKey::Tenant => return check_tenant(value, Spelling::Keys).map(|_| ()),
         _ => {}
     }
     let mut raw = Raw::default();
@@ -330,30 +420,46 @@ pub fn check_value(key: RequestKey, value: &str) -> Result<()> {
 }
 
 /// Refuses a flow the provider does not allow, before any network call.
-pub(super) fn check_flow(provider: Provider, endpoints: &Endpoints, flow: Flow) -> Result<()> {
+pub(super) fn check_flow(
+    provider: Provider,
+    endpoints: &Endpoints,
+    flow: Flow,
+    sp: Spelling,
+) -> Result<()> {
+    let flow_is = |v: &str| sp.pair(RequestKey::Flow, v);
+    let provider_is = sp.pair(RequestKey::Provider, provider.name());
     match flow {
-        Flow::Device if provider == Provider::Google => Err(Error::invalid(
-            "provider=google cannot use flow=device: Google does not allow mail scopes on the device flow",
-        )
-        .hint("use flow=authcode (the default for google); on a headless machine, forward the redirect port with ssh -L")),
+        Flow::Device if provider == Provider::Google => Err(Error::invalid(format!(
+            "{provider_is} cannot use {}: Google does not allow mail scopes on the device flow",
+            flow_is("device")
+        ))
+        .hint(format!(
+            "use {} (the default for google); on a headless machine, forward the redirect port with ssh -L",
+            flow_is("authcode")
+        ))),
         Flow::Device if endpoints.device.is_none() => Err(if provider == Provider::Generic {
-            Error::invalid("flow=device needs device_authorization_endpoint")
-        } else {
             Error::invalid(format!(
-                "provider={} has no device flow for mail",
-                provider.name()
+                "{} needs {}",
+                flow_is("device"),
+                sp.key(RequestKey::DeviceAuthorizationEndpoint)
             ))
-            .hint("use flow=authcode (the default for this provider)")
+        } else {
+            Error::invalid(format!("{provider_is} has no device flow for mail")).hint(format!(
+                "use {} (the default for this provider)",
+                flow_is("authcode")
+            ))
         }),
-        Flow::AuthCode if endpoints.authorize.is_none() => {
-            Err(Error::invalid("flow=authcode needs authorization_endpoint"))
-        }
+        Flow::AuthCode if endpoints.authorize.is_none() => Err(Error::invalid(format!(
+            "{} needs {}",
+            flow_is("authcode"),
+            sp.key(RequestKey::AuthorizationEndpoint)
+        ))),
         _ => Ok(()),
     }
 }
 
 /// `v` as one of `choices`, else an error listing them.
-fn one_of<T: Copy>(key: RequestKey, v: &str, choices: &[(&str, T)]) -> Result<T> {
+fn one_of<T: Copy>(key: RequestKey, v: &str, choices: &[(&str, T)], sp: Spelling) -> Result<T> {
     if let Some((_, value)) = choices.iter().find(|(name, _)| *name == v) {
         return Ok(*value);
     }
@@ -365,7 +471,7 @@ fn one_of<T: Copy>(key: RequestKey, v: &str, choices: &[(&str, T)]) -> Result<T>
     };
     Err(Error::invalid(format!(
         "{} must be {listed}, not '{}'",
-        key.name(),
+        sp.key(key),
         shown(v)
     )))
 }
@@ -375,11 +481,12 @@ fn number(
     key: RequestKey,
     v: Option<&str>,
     range: std::ops::RangeInclusive<u64>,
+    sp: Spelling,
 ) -> Result<Option<u64>> {
     let Some(v) = v else {
         return Ok(None);
     };
-    let name = key.name();
+    let name = sp.key(key);
     let n: u64 = v
         .parse()
         .ok()
@@ -398,7 +505,7 @@ fn number(
 }
 
 /// Tenants go into a URL path: a GUID, a domain or a keyword, nothing else.
-fn check_tenant(t: &str) -> Result<String> {
+fn check_tenant(t: &str, sp: Spelling) -> Result<String> {
     let ok = !t.is_empty()
         && t.len() <= 128
         && !t.starts_with('.')
@@ -406,7 +513,8 @@ fn check_tenant(t: &str) -> Result<String> {
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
     if !ok {
         return Err(Error::invalid(format!(
-            "tenant '{}' is not a tenant id, domain or keyword",
+            "{} '{}' is not a tenant id, domain or keyword",
+            sp.key(RequestKey::Tenant),
             shown(t)
         ))
         .hint("use common, organizations, consumers, a directory GUID or a domain"));
@@ -414,14 +522,15 @@ fn check_tenant(t: &str) -> Result<String> {
     Ok(t.to_string())
 }
 
-fn check_client_id(c: &str) -> Result<String> {
+fn check_client_id(c: &str, sp: Spelling) -> Result<String> {
     let ok = !c.is_empty()
         && c.len() <= 256
         && c.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~:@+".contains(&b));
     if !ok {
         return Err(Error::invalid(format!(
-            "client_id '{}' has characters a client id cannot have",
+            "{} '{}' has characters a client id cannot have",
+            sp.key(RequestKey::ClientId),
             shown(c)
         )));
     }
@@ -429,22 +538,24 @@ fn check_client_id(c: &str) -> Result<String> {
 }
 
 /// Users end up in SASL strings: no control characters, no spaces.
-fn check_user(u: &str) -> Result<String> {
+fn check_user(u: &str, sp: Spelling) -> Result<String> {
+    let key = sp.key(RequestKey::User);
     if u.is_empty() || u.len() > 320 {
-        return Err(Error::invalid("user must be 1 to 320 bytes long"));
+        return Err(Error::invalid(format!("{key} must be 1 to 320 bytes long")));
     }
     if u.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(Error::invalid(
-            "user must not contain spaces or control characters",
-        ));
+        return Err(Error::invalid(format!(
+            "{key} must not contain spaces or control characters"
+        )));
     }
     Ok(u.to_string())
 }
 
 /// RFC 6749 scope-token characters, separated by single spaces.
-fn check_scope(s: &str) -> Result<String> {
+fn check_scope(s: &str, sp: Spelling) -> Result<String> {
+    let key = sp.key(RequestKey::Scope);
     if s.len() > 4096 {
-        return Err(Error::invalid("scope is longer than 4096 bytes"));
+        return Err(Error::invalid(format!("{key} is longer than 4096 bytes")));
     }
     let parts: Vec<&str> = s.split(' ').filter(|p| !p.is_empty()).collect();
     let ok = !parts.is_empty()
@@ -453,21 +564,22 @@ fn check_scope(s: &str) -> Result<String> {
                 .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
         });
     if !ok {
-        return Err(Error::invalid(
-            "scope must be space-separated scope tokens (printable ASCII, no quotes or backslashes)",
-        ));
+        return Err(Error::invalid(format!(
+            "{key} must be space-separated scope tokens (printable ASCII, no quotes or backslashes)"
+        )));
     }
     Ok(parts.join(" "))
 }
 
-fn check_host(h: &str) -> Result<String> {
+fn check_host(h: &str, sp: Spelling) -> Result<String> {
     let ok = !h.is_empty()
         && h.len() <= 253
         && h.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b));
     if !ok {
         return Err(Error::invalid(format!(
-            "host '{}' is not a host name or address",
+            "{} '{}' is not a host name or address",
+            sp.key(RequestKey::Host),
             shown(h)
         )));
     }
@@ -475,8 +587,8 @@ fn check_host(h: &str) -> Result<String> {
 }
 
 /// Secrets are printable ASCII (RFC 6749 VSCHAR); never echoed back.
-fn check_secret(key: RequestKey, s: Secret, max: usize) -> Result<Secret> {
-    let name = key.name();
+fn check_secret(key: RequestKey, s: Secret, max: usize, sp: Spelling) -> Result<Secret> {
+    let name = sp.key(key);
     if s.is_empty() || s.len() > max {
         return Err(Error::invalid(format!(
             "{name} must be 1 to {max} bytes long"
@@ -491,22 +603,22 @@ fn check_secret(key: RequestKey, s: Secret, max: usize) -> Result<Secret> {
 }
 
 /// A `client_secret_cmd` a shell can run.
-fn check_command(cmd: SecretCommand) -> Result<SecretCommand> {
+fn check_command(cmd: SecretCommand, sp: Spelling) -> Result<SecretCommand> {
     if cmd.is_unusable() {
         return Err(Error::invalid(format!(
             "{} must be a non-empty shell command",
-            RequestKey::ClientSecretCmd.name()
+            sp.key(RequestKey::ClientSecretCmd)
         )));
     }
     Ok(cmd)
 }
 
 /// A command given as text (`notify_cmd`) a shell can run.
-fn check_text_command(key: RequestKey, cmd: String) -> Result<String> {
+fn check_text_command(key: RequestKey, cmd: String, sp: Spelling) -> Result<String> {
     if cmd.trim().is_empty() || cmd.contains('\0') {
         return Err(Error::invalid(format!(
             "{} must be a non-empty shell command",
-            key.name()
+            sp.key(key)
         )));
     }
     Ok(cmd)

@@ -4,7 +4,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ooauth2::error::Result;
-use ooauth2::request::{Action, Raw};
+use ooauth2::request::{Action, Raw, Spelling};
 use ooauth2::secret::SecretCommand;
 
 const AFTER_HELP: &str = "\
@@ -339,6 +339,7 @@ impl AccountArgs {
             authorization_endpoint: self.authorization_endpoint.clone(),
             device_authorization_endpoint: self.device_authorization_endpoint.clone(),
             client_secret_cmd,
+            spelling: Spelling::Flags,
             ..Raw::default()
         })
     }
@@ -357,6 +358,25 @@ mod tests {
     fn cli_definition_is_valid() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    /// The flag a message names for a key (`Spelling::Flags`) is a flag
+    /// of the commands that take the account's values.
+    #[test]
+    fn messages_name_flags_that_exist() {
+        use clap::CommandFactory;
+        use ooauth2::protocol::keys::RequestKey;
+        let cli = Cli::command();
+        let mut longs = Vec::new();
+        for name in ["token", "login", "test", "doctor"] {
+            let sub = cli.find_subcommand(name).unwrap();
+            longs.extend(sub.get_arguments().filter_map(|a| a.get_long()));
+        }
+        for key in RequestKey::ALL.iter().filter(|k| k.has_flag()) {
+            let flag = Spelling::Flags.key(*key);
+            let long = flag.strip_prefix("--").unwrap();
+            assert!(longs.contains(&long), "no command has {flag}");
+        }
     }
 
     #[test]

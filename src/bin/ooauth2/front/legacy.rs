@@ -6,7 +6,7 @@ use crate::context::Context;
 use crate::output::{Failure, Status, print_stdout, warn};
 use ooauth2::error::{Code, Error, Result};
 use ooauth2::protocol::keys::RequestKey;
-use ooauth2::request::{Action, Raw, Request};
+use ooauth2::request::{Action, Raw, Request, Spelling};
 use ooauth2::sasl;
 use ooauth2::secret::Secret;
 use std::io::BufRead;
@@ -188,7 +188,10 @@ fn ignored(position: usize, arg: &str) -> String {
 /// The request an `ooauth2.py` command line makes: a device sign-in, or
 /// the import of its refresh token (checked by one refresh).
 fn request_of(o: &Options) -> Result<Raw> {
-    let mut raw = Raw::default();
+    let mut raw = Raw {
+        spelling: Spelling::Legacy,
+        ..Raw::default()
+    };
     // ooauth2.py's option names, and the request keys they give.
     for (option, key) in [
         ("client_id", RequestKey::ClientId),

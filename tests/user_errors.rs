@@ -1,0 +1,132 @@
+//! Issue 12's errors, as a newcomer meets them: each mistake ends in a
+//! message that names the real cause and the exact fix, in the words of
+//! the front end that was used (the helper's keys, the subcommands' flags,
+//! `ooauth2.py`'s options). Golden lines where the text is the point.
+
+use crate::support::run::{CLIENT, Env, Run, USER, strings};
+
+/// The last two lines of a failure's stderr: its error and its hint.
+#[track_caller]
+fn error_and_hint(run: &Run) -> (String, String) {
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let n = lines.len();
+    assert!(n >= 2, "no error and hint: {run:#?}");
+    let error = lines[n - 2].strip_prefix("ooauth2: error: ");
+    let hint = lines[n - 1].strip_prefix("ooauth2: hint: ");
+    match (error, hint) {
+        (Some(e), Some(h)) => (e.to_string(), h.to_string()),
+        _ => panic!("not an error and a hint: {run:#?}"),
+    }
+}
+
+/// Asserts a failure with `status`, empty stdout, and exactly this error
+/// and hint.
+#[track_caller]
+fn fails_with(run: &Run, status: i32, error: &str, hint: &str) {
+    run.expect_failure(status, &[]);
+    let (e, h) = error_and_hint(run);
+    assert_eq!(e, error, "{run:#?}");
+    assert_eq!(h, hint, "{run:#?}");
+}
+
+// ---------------------------------------------------------------------------
+// Item 7: the CLI speaks flags, the helper keys, ooauth2.py its options
+// ---------------------------------------------------------------------------
+
+#[test]
+fn request_errors_name_the_key_as_the_front_end_spells_it() {
+    let env = Env::new();
+    // No client id.
+    let run = env.run(&["token", "--user", USER], b"");
+    fails_with(
+        &run,
+        2,
+        "no client id: pass --client-id or an account name",
+        "--client-id takes the application (client) id of your app registration; \
+         an account name stands for an [accounts.NAME] table of the config file",
+    );
+    let run = env.run(&["helper"], format!("user={USER}\n\n").as_bytes());
+    assert_eq!(
+        run.pairs()["error_description"],
+        "action=get needs client_id"
+    );
+    assert!(
+        run.pairs()["hint"].starts_with("pass client_id= "),
+        "{run:#?}"
+    );
+    // A bad value: the flag and --help, or the key and protocol.md.
+    let run = env.token(USER, &["--min-ttl", "soon"]);
+    fails_with(
+        &run,
+        2,
+        "--min-ttl must be a whole number, not 'soon'",
+        "add --help to the command for its flags and their values",
+    );
+    let run = env.helper("min_ttl=soon\n");
+    let p = run.pairs();
+    assert_eq!(
+        p["error_description"],
+        "min_ttl must be a whole number, not 'soon'"
+    );
+    assert_eq!(
+        p["hint"],
+        "see protocol.md section 3 for the keys and their values"
+    );
+    // ooauth2.py's command line names its own options.
+    let run = env.run(
+        &env.legacy_refresh_args(&[], &["--refresh_token=-"], Some("a b")),
+        b"0.token\n",
+    );
+    fails_with(
+        &run,
+        2,
+        "--user must not contain spaces or control characters",
+        "run 'ooauth2 --help' for the options of ooauth2.py",
+    );
+    // A rule between two keys.
+    let run = env.run(
+        &[
+            "token",
+            "--client-id",
+            CLIENT,
+            "--provider",
+            "google",
+            "--tenant",
+            "x",
+        ],
+        b"",
+    );
+    fails_with(
+        &run,
+        2,
+        "--tenant applies only to Microsoft, not to --provider google",
+        "add --help to the command for its flags and their values",
+    );
+}
+
+#[test]
+fn several_stored_accounts_are_told_apart_with_the_front_ends_words() {
+    let env = Env::new();
+    env.seed(USER);
+    env.seed("other@example.com");
+    let a = env.idp.authority();
+    let run = env.run(
+        &[
+            "token",
+            "--client-id",
+            CLIENT,
+            "--authority",
+            &a,
+            "--non-interactive",
+        ],
+        b"",
+    );
+    let (error, _) = error_and_hint(&run);
+    assert!(error.ends_with("say which with --user"), "{run:#?}");
+    let req = format!("client_id={CLIENT}\nauthority={a}\n\n");
+    let run = env.run(&strings(&["helper"]), req.as_bytes());
+    assert!(
+        run.pairs()["error_description"].ends_with("say which with user="),
+        "{run:#?}"
+    );
+}
