@@ -18,9 +18,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// What the real-client tests need from Debian 12, as `.ci/run` installs it.
-pub const APT: &str = "apt-get install -y --no-install-recommends dovecot-imapd \
-     dovecot-pop3d dovecot-submissiond msmtp isync libsasl2-modules-kdexoauth2 curl openssl python3";
+/// What installs the Debian 12 packages the real-client tests need: the one
+/// list, `.ci/packages.txt`, that CONTRIBUTING.md and `.ci/run` install.
+pub const INSTALL: &str =
+    "xargs sudo apt-get install -y --no-install-recommends < .ci/packages.txt";
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -47,7 +48,7 @@ pub fn program(name: &str) -> PathBuf {
     find_program(name).unwrap_or_else(|| {
         panic!(
             "{name} is not installed; the real-client tests need Debian's packages: \
-             sudo {APT} (.ci/run installs them)"
+             {INSTALL} (see CONTRIBUTING.md)"
         )
     })
 }
@@ -81,8 +82,8 @@ pub fn require_programs() {
     }
     assert!(
         missing.is_empty(),
-        "missing {}; the real-client tests need Debian's packages: sudo {APT} \
-         (.ci/run installs them)",
+        "missing {}; the real-client tests need Debian's packages: {INSTALL} \
+         (see CONTRIBUTING.md)",
         missing.join(", ")
     );
 }
@@ -483,7 +484,7 @@ impl Dovecot {
                         .arg(u)
                         .output()
                         .is_ok_and(|o| o.status.success()),
-                    "user {u} missing; install Dovecot with: {APT}"
+                    "user {u} missing; install Dovecot with: {INSTALL}"
                 );
             }
             std::os::unix::fs::chown(&home, Some(NOBODY), Some(NOBODY)).unwrap();
@@ -820,9 +821,6 @@ pub fn tagged_ok(exchange: &str) -> bool {
 // script(1) for the clients that need a terminal.
 // ---------------------------------------------------------------------------
 
-/// What tests/other_clients.rs needs from Debian 12 on top of [`APT`].
-pub const APT_OTHER: &str = "neomutt offlineimap3 getmail6 aerc";
-
 /// Fails, naming the whole apt-get line, unless the other clients and
 /// script(1) are installed (besides what [`require_programs`] checks).
 pub fn require_other_programs() {
@@ -833,8 +831,8 @@ pub fn require_other_programs() {
         .collect();
     assert!(
         missing.is_empty(),
-        "missing {}; the other-client tests need Debian's packages: sudo {APT} {APT_OTHER} \
-         (.ci/run installs them)",
+        "missing {}; the other-client tests need Debian's packages: {INSTALL} \
+         (see CONTRIBUTING.md)",
         missing.join(", ")
     );
 }
