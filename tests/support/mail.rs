@@ -8,7 +8,7 @@
 //! 127.0.0.1 ports; Dovecot runs in the foreground as a child of the test and
 //! is stopped by its PID. No system service or file is touched.
 
-use super::run::{Env, NOBODY, Run, USER, bin, free_port, set_mode, sh_quote};
+use super::run::{CLIENT, Env, NOBODY, Run, USER, bin, free_port, set_mode, sh_quote};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::MetadataExt;
@@ -110,10 +110,26 @@ pub fn in_maildir(dir: &Path, marker: &str) -> bool {
     })
 }
 
-/// The substitution that points a contrib `ooauth2 token` command at the
-/// mock provider.
-pub fn token_command(env: &Env) -> String {
-    format!("ooauth2 token --authority {}", env.idp.authority())
+/// Installs contrib/config.toml, the named accounts every contrib file
+/// uses, as the config file under `config_home` (`$XDG_CONFIG_HOME`, by
+/// default `~/.config`), mode 0600: `YOUR-CLIENT-ID` and `you@example.com`
+/// become the test account, and each account gets the mock provider's
+/// `authority`.
+pub fn install_config(env: &Env, config_home: &Path) -> PathBuf {
+    let mut text = substitute(
+        &repo_file("contrib/config.toml"),
+        &[("YOUR-CLIENT-ID", CLIENT), ("you@example.com", USER)],
+    );
+    for header in ["[accounts.work]\n", "[accounts.gmail]\n"] {
+        let with = format!("{header}authority = \"{}\"\n", env.idp.authority());
+        text = substitute(&text, &[(header, &with)]);
+    }
+    let dir = config_home.join("ooauth2");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    set_mode(&path, 0o600);
+    path
 }
 
 /// Uid and gid of the test process (the owner of a file it creates).
@@ -423,13 +439,16 @@ fn sink_session(conn: TcpStream, state: &Mutex<SinkState>) -> std::io::Result<()
 pub const DOVECOT_POP3: &str = "/usr/lib/dovecot/pop3";
 
 /// A private Dovecot instance: IMAP (plain, for raw protocol tests), IMAPS,
-/// POP3 (STLS) and POP3S, and submission with STARTTLS relaying to a [`Sink`].
+/// POP3 (STLS) and POP3S, and submission (STARTTLS, and TLS from the first
+/// byte) relaying to a [`Sink`].
 pub struct Dovecot {
     pub dir: PathBuf,
     child: Option<Child>,
     pub imap_port: u16,
     pub imaps_port: u16,
     pub submission_port: u16,
+    /// Submission over TLS from the first byte (like port 465).
+    pub submissions_port: u16,
     /// POP3 with STLS.
     pub pop3_port: u16,
     /// POP3 over TLS from the first byte.
@@ -501,7 +520,7 @@ impl Dovecot {
         };
         let sink = Sink::start();
         let (imap_port, imaps_port, submission_port) = (free_port(), free_port(), free_port());
-        let (pop3_port, pop3s_port) = (free_port(), free_port());
+        let (pop3_port, pop3s_port, submissions_port) = (free_port(), free_port(), free_port());
         let oauth2 = dir.join("dovecot-oauth2.conf.ext");
         std::fs::write(
             &oauth2,
@@ -533,6 +552,7 @@ impl Dovecot {
                     ("@PORT_IMAP@", &imap_port.to_string()),
                     ("@PORT_IMAPS@", &imaps_port.to_string()),
                     ("@PORT_SUBMISSION@", &submission_port.to_string()),
+                    ("@PORT_SUBMISSIONS@", &submissions_port.to_string()),
                     ("@PORT_POP3@", &pop3_port.to_string()),
                     ("@PORT_POP3S@", &pop3s_port.to_string()),
                     ("@PORT_SINK@", &sink.port().to_string()),
@@ -555,6 +575,7 @@ impl Dovecot {
             imap_port,
             imaps_port,
             submission_port,
+            submissions_port,
             pop3_port,
             pop3s_port,
             cert,
@@ -571,6 +592,7 @@ impl Dovecot {
             self.imap_port,
             self.imaps_port,
             self.submission_port,
+            self.submissions_port,
             self.pop3_port,
             self.pop3s_port,
         ] {
