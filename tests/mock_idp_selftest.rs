@@ -500,3 +500,68 @@ fn drop_with_never_answer_connection_is_quick() {
     // The held connection is closed, so the client sees an error, not a hang.
     assert!(waiter.join().expect("thread").is_err());
 }
+
+/// The controls a person trying ooauth2 uses with curl: revoke a user's
+/// refresh tokens, end the access tokens, decline the next sign-in.
+#[test]
+fn controls_revoke_expire_and_decline_over_http() {
+    let idp = MockIdp::start();
+    let c = client();
+    let control = |name: &str, params: &[(&str, &str)]| {
+        post(&c, &format!("{}/mock/{name}", idp.authority()), params)
+    };
+    let rt = idp.issue_refresh_token("me@example.com", CLIENT);
+    let other = idp.issue_refresh_token("other@example.com", CLIENT);
+    let at = refresh(&c, &idp, &rt).json()["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string();
+
+    let a = control("revoke", &[]);
+    assert_ms_error(&a, 400, "invalid_request", 900144);
+    let a = control("revoke", &[("user", "me@example.com")]);
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert!(a.text.ends_with("}\n"), "one line: {:?}", a.text);
+    assert_eq!(
+        a.json()["revoked_refresh_tokens"],
+        2,
+        "the issued and the rotated"
+    );
+    assert!(!idp.is_valid_refresh_token(&rt));
+    assert!(idp.is_valid_refresh_token(&other), "another user's stays");
+    assert_ms_error(&refresh(&c, &idp, &rt), 400, "invalid_grant", 50173);
+    // As at Microsoft, the access tokens live on until they expire...
+    assert!(idp.is_active_access_token(&at));
+    // ...unless they are ended too.
+    let a = control("expire", &[]);
+    assert_eq!(a.json()["expired_access_tokens"], 1, "{}", a.text);
+    assert!(!idp.is_active_access_token(&at));
+
+    // A GET is refused: nothing changes by following a link.
+    let got = c
+        .get(format!("{}/mock/decline", idp.authority()))
+        .send()
+        .expect("request");
+    assert_eq!(got.status().as_u16(), 405);
+    let a = control("decline", &[]);
+    assert_eq!(a.status, 200, "{}", a.text);
+    idp.set_device_script(DeviceScript {
+        slow_down_polls: 0,
+        pending_polls: 0,
+        outcome: DeviceOutcome::Approve("me@example.com".into()),
+    });
+    let declined = start_device(&c, &idp);
+    let code = declined["device_code"].as_str().expect("device_code");
+    assert_eq!(
+        poll(&c, &idp, code).json()["error"],
+        "authorization_declined"
+    );
+    // Only the next sign-in.
+    let approved = start_device(&c, &idp);
+    let code = approved["device_code"].as_str().expect("device_code");
+    assert_eq!(poll(&c, &idp, code).status, 200);
+    assert_eq!(
+        post(&c, &format!("{}/mock/nothing", idp.authority()), &[]).status,
+        404
+    );
+}

@@ -1,9 +1,9 @@
 //! The other contrib/ configurations with their real clients against a real
 //! Dovecot: neomutt (IMAP and SMTP), offlineimap, getmail and aerc (IMAP),
-//! each with the contrib/ file users copy, only hosts, ports, paths, the CA
-//! file and the mock provider's authority substituted (`--authority` is
-//! added to the ooauth2 command lines, as tests/real_clients.rs does for
-//! msmtp). Clients that have no option for a CA file get it from the
+//! each with the contrib/ file users copy, only hosts, ports, paths and the
+//! CA file substituted, naming the account `work` of contrib/config.toml,
+//! installed as the config file with the mock provider's authority (as
+//! tests/real_clients.rs does for msmtp and mbsync). Clients that have no option for a CA file get it from the
 //! command line (neomutt: `-e 'set ssl_ca_certificates_file=...'`) or the
 //! environment (aerc: `SSL_CERT_FILE`), not from an edited file.
 //!
@@ -18,10 +18,10 @@
 //! every test fails with the apt-get line to run.
 
 use crate::support::mail::{
-    Dovecot, Input, client_command, in_maildir, program, repo_file, require_other_programs,
-    run_timeout, substitute, terminal_command, token_command,
+    Dovecot, Input, client_command, in_maildir, install_config, program, repo_file,
+    require_other_programs, run_timeout, substitute, terminal_command,
 };
-use crate::support::run::{CLIENT, Env, NOBODY, Run, USER, running_as_root, set_mode};
+use crate::support::run::{Env, NOBODY, Run, USER, running_as_root, set_mode};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -48,6 +48,7 @@ fn setup(token_size: usize, signed_in: bool) -> Setup {
     if signed_in {
         env.seed(USER);
     }
+    install_config(&env, &env.root.join("home/.config"));
     let dc = Dovecot::start(&env);
     Setup { dc, env }
 }
@@ -56,8 +57,7 @@ impl Setup {
     /// The contrib file `rel`, with the account and `pairs` substituted,
     /// written as `name` (mode 0600) in Dovecot's directory.
     fn contrib(&self, rel: &str, name: &str, pairs: &[(&str, &str)]) -> PathBuf {
-        let mut all: Vec<(&str, &str)> = vec![("YOUR-CLIENT-ID", CLIENT)];
-        all.extend_from_slice(pairs);
+        let mut all: Vec<(&str, &str)> = pairs.to_vec();
         all.push(("you@example.com", USER));
         let text = substitute(&repo_file(rel), &all);
         let path = self.dc.dir.join(name);
@@ -124,10 +124,6 @@ impl Setup {
                 (
                     "smtp.office365.com:587",
                     &format!("127.0.0.1:{}", self.dc.submission_port),
-                ),
-                (
-                    "\"ooauth2 token",
-                    &format!("\"{}", token_command(&self.env)),
                 ),
             ],
         )
@@ -265,13 +261,6 @@ impl Setup {
                 ),
                 ("OS-DEFAULT", self.cert()),
                 ("~/Mail/work", maildir.to_str().unwrap()),
-                (
-                    "[\"ooauth2\", \"token\", ",
-                    &format!(
-                        "[\"ooauth2\", \"token\", \"--authority\", \"{}\", ",
-                        self.env.idp.authority()
-                    ),
-                ),
             ],
         );
         let mut cmd = client_command(&self.env, &program("offlineimap"));
@@ -332,15 +321,10 @@ impl Setup {
                 ("port = 993", &format!("port = {}", self.dc.imaps_port)),
                 ("/etc/ssl/certs/ca-certificates.crt", self.cert()),
                 ("~/Mail/work/", &format!("{}/", maildir.display())),
-                (
-                    "(\"ooauth2\", \"token\", ",
-                    &format!(
-                        "(\"ooauth2\", \"token\", \"--authority\", \"{}\", ",
-                        self.env.idp.authority()
-                    ),
-                ),
             ],
         );
+        // getmail runs with its own directory as HOME: the config file is there.
+        install_config(&self.env, &gmdir.join(".config"));
         let store = self.env.store();
         std::fs::create_dir_all(&store).unwrap();
         set_mode(&store, 0o700);
@@ -432,14 +416,12 @@ impl Setup {
                     &format!("127.0.0.1:{}", self.dc.submission_port),
                 ),
                 ("you%40example.com", &USER.replace('@', "%40")),
-                (
-                    "= ooauth2 token",
-                    &format!("= {}", token_command(&self.env)),
-                ),
             ],
         );
         let conf = config.join("aerc/accounts.conf");
         std::fs::rename(&rc, &conf).unwrap();
+        // aerc runs with its own XDG_CONFIG_HOME, where ooauth2 looks too.
+        install_config(&self.env, &config);
         let aerc = program("aerc");
         let mut cmd: Command = terminal_command(&self.env, &[aerc.to_str().unwrap()]);
         cmd.env("XDG_CONFIG_HOME", &config)
@@ -471,4 +453,55 @@ fn aerc_without_a_stored_account_does_not_start_or_log_in() {
         "{run:#?}"
     );
     s.expect_no_login(&run);
+}
+
+// ---------------------------------------------------------------------------
+// The Gmail variants: loaded by their programs as they are (no server; the
+// msmtp and mbsync ones send and sync in tests/readme.rs)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn gmail_variants_load_in_neomutt_and_getmail_unchanged() {
+    require_other_programs();
+    let env = Env::new();
+    let home = env.root.join("home");
+    let rc = crate::support::mail::repo().join("contrib/neomutt/neomuttrc-gmail");
+    let mut cmd = client_command(&env, &program("neomutt"));
+    cmd.arg("-n").arg("-F").arg(&rc);
+    for var in ["smtp_url", "folder", "imap_oauth_refresh_command"] {
+        cmd.args(["-Q", var]);
+    }
+    let run = run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT);
+    assert_eq!(run.status, 0, "{run:#?}");
+    assert_eq!(
+        run.stdout,
+        "set smtp_url = \"smtps://smtp.gmail.com:465/\"\n\
+         set folder = \"imaps://imap.gmail.com:993/\"\n\
+         set imap_oauth_refresh_command = \"ooauth2 token gmail --non-interactive\"\n",
+        "{run:#?}"
+    );
+    assert!(!run.stderr.contains("Error"), "{run:#?}");
+
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(home.join("Mail/gmail").join(sub)).unwrap();
+    }
+    let rc = crate::support::mail::repo().join("contrib/getmail/getmailrc-gmail");
+    let gmdir = env.root.join("getmail");
+    std::fs::create_dir_all(&gmdir).unwrap();
+    let mut cmd = client_command(&env, &program("getmail"));
+    cmd.arg("--rcfile")
+        .arg(&rc)
+        .arg("--getmaildir")
+        .arg(&gmdir)
+        .arg("--dump");
+    let run = run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT);
+    assert_eq!(run.status, 0, "{run:#?}");
+    for needle in [
+        "server=\"imap.gmail.com\"",
+        "port=\"993\"",
+        "use_xoauth2=\"True\"",
+        "password_command=\"('ooauth2', 'token', 'gmail')\"",
+    ] {
+        assert!(run.stdout.contains(needle), "{needle:?}: {run:#?}");
+    }
 }

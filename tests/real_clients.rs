@@ -1,17 +1,18 @@
 //! Real clients log in to a real Dovecot with what ooauth2 prints: curl,
 //! msmtp, mbsync and the contrib/ scripts, each with the contrib/ file users
-//! copy (only host, port, paths and the mock provider's authority
-//! substituted). Dovecot checks every bearer token at the mock provider's
+//! copy (only host, port and paths substituted), naming the account `work`
+//! of contrib/config.toml, installed as the config file with the mock
+//! provider's authority. Dovecot checks every bearer token at the mock provider's
 //! RFC 7662 introspection endpoint and relays submitted mail to a sink.
 //!
 //! Needs Debian's packages (`.ci/run` installs them); without them every
 //! test fails with the apt-get line to run.
 
 use crate::support::mail::{
-    Dovecot, Input, client_command, in_maildir, program, repo, repo_file, run_timeout, substitute,
-    tagged_ok, token_command,
+    Dovecot, Input, client_command, in_maildir, install_config, program, repo, repo_file,
+    run_timeout, substitute, tagged_ok,
 };
-use crate::support::run::{CLIENT, Env, Run, USER};
+use crate::support::run::{Env, Run, USER};
 use mock_idp::Grant;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,6 +35,7 @@ fn setup(token_size: usize) -> Setup {
         env.idp.set_token_size(token_size);
     }
     env.seed(USER);
+    install_config(&env, &env.root.join("home/.config"));
     let dc = Dovecot::start(&env);
     Setup { dc, env }
 }
@@ -59,9 +61,7 @@ impl Setup {
                     "/etc/ssl/certs/ca-certificates.crt",
                     self.dc.cert.to_str().unwrap(),
                 ),
-                ("YOUR-CLIENT-ID", CLIENT),
                 ("you@example.com", USER),
-                ("ooauth2 token", &token_command(&self.env)),
             ],
         );
         let path = self.dc.dir.join(name);
@@ -94,9 +94,7 @@ impl Setup {
                     "/etc/ssl/certs/ca-certificates.crt",
                     self.dc.cert.to_str().unwrap(),
                 ),
-                ("YOUR-CLIENT-ID", CLIENT),
                 ("you@example.com", USER),
-                ("ooauth2 token", &token_command(&self.env)),
                 ("~/Mail/work/", &format!("{}/", maildir.display())),
             ],
         );
@@ -107,10 +105,11 @@ impl Setup {
         (path, maildir)
     }
 
-    /// Runs mbsync with `rc` under a deadline (a refused token can hang it).
+    /// Runs mbsync's channel `work` with `rc` under a deadline (a refused
+    /// token can hang it); the file's other channel is Gmail's.
     fn mbsync(&self, rc: &PathBuf) -> Run {
         let mut cmd = client_command(&self.env, &program("mbsync"));
-        cmd.arg("-c").arg(rc).arg("-a");
+        cmd.arg("-c").arg(rc).arg("work");
         run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT)
     }
 
@@ -391,9 +390,8 @@ fn python_script_logs_in_with_the_helper_protocol_and_selects_inbox() {
     let script = repo().join("contrib/scripts/imap_login.py");
     let mut cmd = client_command(&s.env, &program("python3"));
     cmd.arg(&script)
-        .args(["--client-id", CLIENT, "--user", USER, "--host", "127.0.0.1"])
+        .args(["work", "--host", "127.0.0.1"])
         .args(["--port", &s.dc.imaps_port.to_string()])
-        .args(["--authority", &s.env.idp.authority()])
         .arg("--cafile")
         .arg(&s.dc.cert);
     let run = run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT);
@@ -406,13 +404,12 @@ fn python_script_logs_in_with_the_helper_protocol_and_selects_inbox() {
     s.env.expire_cached(USER);
     let mut cmd = client_command(&s.env, &program("python3"));
     cmd.arg(&script)
-        .args(["--client-id", CLIENT, "--user", USER, "--host", "127.0.0.1"])
-        .args(["--port", &s.dc.imaps_port.to_string()])
-        .args(["--authority", &s.env.idp.authority()]);
+        .args(["work", "--host", "127.0.0.1"])
+        .args(["--port", &s.dc.imaps_port.to_string()]);
     let run = run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT);
     assert_eq!(run.status, 1, "{run:#?}");
     assert!(run.stdout.is_empty(), "{run:#?}");
-    assert!(run.stderr.contains("imap_login: error: "), "{run:#?}");
+    said_once(&run);
     s.dc.expect_logins("XOAUTH2", "imap-login", 2, "");
 }
 
@@ -422,10 +419,7 @@ fn sh_script_prints_the_helper_values_that_dovecot_accepts() {
     let script = repo().join("contrib/scripts/get_token.sh");
     let run_sh = |key: &str| {
         let mut cmd = client_command(&s.env, &program("sh"));
-        cmd.arg(&script).args([CLIENT, USER, key]).env(
-            "OOAUTH2_EXTRA",
-            format!("authority={}", s.env.idp.authority()),
-        );
+        cmd.arg(&script).args(["work", key]);
         run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT)
     };
     let run = run_sh("access_token");
@@ -444,7 +438,35 @@ fn sh_script_prints_the_helper_values_that_dovecot_accepts() {
     let run = run_sh("access_token");
     assert_eq!(run.status, 1, "{run:#?}");
     assert!(run.stdout.is_empty(), "{run:#?}");
-    assert!(run.stderr.contains("get_token: error: "), "{run:#?}");
+    said_once(&run);
+}
+
+/// A script's failure: ooauth2's own two lines (what failed, what to do),
+/// each once, and nothing the script added to them.
+#[track_caller]
+fn said_once(run: &Run) {
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{run:#?}");
+    assert!(lines[0].starts_with("ooauth2: error: "), "{run:#?}");
+    assert!(lines[1].starts_with("ooauth2: hint: "), "{run:#?}");
+    assert!(lines[1].contains("ooauth2 login work"), "{run:#?}");
+}
+
+/// get_token.sh asked for a value the answer lacks: one line, no empty
+/// "token" on stdout.
+#[test]
+fn sh_script_names_a_missing_value_and_fails() {
+    let s = setup(0);
+    let mut cmd = client_command(&s.env, &program("sh"));
+    cmd.arg(repo().join("contrib/scripts/get_token.sh"))
+        .args(["work", "password"]);
+    let run = run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT);
+    assert_eq!(run.status, 1, "{run:#?}");
+    assert_eq!(run.stdout, "", "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        "get_token: the answer has no password; try access_token, xoauth2, oauthbearer or expires_at\n"
+    );
 }
 
 #[test]

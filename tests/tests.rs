@@ -16,6 +16,7 @@ mod concurrency;
 mod config;
 mod crash;
 mod diagnose;
+mod docs;
 mod error_style;
 mod experience;
 mod faults;

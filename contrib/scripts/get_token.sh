@@ -1,22 +1,22 @@
 #!/bin/sh
-# Asks ooauth2's helper protocol for a token and prints one value of the
-# answer: access_token (default), xoauth2 or oauthbearer. See README.md.
+# Asks ooauth2's helper protocol for a token of a named account (see
+# ../config.toml) and prints one value of the answer: access_token (the
+# default), xoauth2, oauthbearer, expires_at, ... See README.md.
 #
-#   get_token.sh YOUR-CLIENT-ID you@example.com [access_token|xoauth2|expires_at]
+#   get_token.sh work [access_token|xoauth2|oauthbearer|expires_at]
 #
-# Extra request lines (e.g. "tenant=contoso.onmicrosoft.com") can be given in
-# OOAUTH2_EXTRA, one per line. On failure prints ooauth2's error on stderr,
-# nothing on stdout, and exits with ooauth2's status.
+# Extra request lines (e.g. "min_ttl=600") can be given in OOAUTH2_EXTRA, one
+# per line. On failure ooauth2 has said why on stderr (once: this script adds
+# nothing to it), stdout stays empty, and the exit status is ooauth2's.
 set -eu
-client_id=$1
-user=$2
-key=${3:-access_token}
+account=$1
+key=${2:-access_token}
 
-answer=$(printf 'action=get\nclient_id=%s\nuser=%s\ninteractive=never\n%s\n\n' \
-    "$client_id" "$user" "${OOAUTH2_EXTRA:-}" | ooauth2 helper) || {
-    status=$?
-    printf '%s\n' "$answer" | sed -n -e 's/^error=/get_token: error: /p' \
-        -e 's/^error_description=/get_token: /p' -e 's/^hint=/get_token: hint: /p' >&2
-    exit "$status"
-}
-printf '%s\n' "$answer" | sed -n "s/^$key=//p" | head -n 1
+answer=$(printf 'action=get\naccount=%s\ninteractive=never\n%s\n\n' \
+    "$account" "${OOAUTH2_EXTRA:-}" | ooauth2 helper) || exit
+value=$(printf '%s\n' "$answer" | sed -n "s/^$key=//p" | head -n 1)
+if [ -z "$value" ]; then
+    echo "get_token: the answer has no $key; try access_token, xoauth2, oauthbearer or expires_at" >&2
+    exit 1
+fi
+printf '%s\n' "$value"

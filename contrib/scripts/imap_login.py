@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """Log in to an IMAP server with a token from ooauth2's helper protocol.
 
-Sends an ``action=get`` request to ``ooauth2 helper``, takes the ``xoauth2``
-value of the answer and authenticates with imaplib, then selects a mailbox
-and prints how many messages it holds. A starting point for your own
-scripts; see README.md.
+Sends an ``action=get`` request for a named account of ooauth2's config
+file (see ../config.toml) to ``ooauth2 helper``, takes the ``xoauth2`` value
+of the answer and authenticates with imaplib, then selects a mailbox and
+prints how many messages it holds. A starting point for your own scripts;
+see README.md.
 
-    imap_login.py --client-id YOUR-CLIENT-ID --user you@example.com \\
-        --host outlook.office365.com
+    imap_login.py work --host outlook.office365.com
+    imap_login.py gmail --host imap.gmail.com
 
 Exit status: 0 on success, 1 when ooauth2 or the server refuses, 2 on usage
-errors. ooauth2's error code, description and hint are printed on stderr.
+errors. When ooauth2 fails, its own two lines (what failed, what to do) are
+on stderr, once.
 """
 
 import argparse
@@ -25,15 +27,10 @@ def get_token(args):
     """Returns the helper's answer for the account as a dict."""
     lines = [
         "action=get",
-        "client_id=" + args.client_id,
-        "user=" + args.user,
+        "account=" + args.account,
         # A script has no terminal to show a sign-in on: fail instead.
         "interactive=never",
     ]
-    if args.tenant:
-        lines.append("tenant=" + args.tenant)
-    if args.authority:
-        lines.append("authority=" + args.authority)
     request = "\n".join(lines) + "\n\n"
     proc = subprocess.run(
         [args.ooauth2, "helper"],
@@ -49,22 +46,18 @@ def get_token(args):
         key, _, value = line.partition("=")
         answer[key] = value
     if proc.returncode != 0 or "error" in answer:
+        # ooauth2 has said what failed and what to do on stderr: pass it on
+        # once, with nothing added.
         sys.stderr.write(proc.stderr)
-        for key in ("error", "error_description", "hint"):
-            if key in answer:
-                sys.stderr.write("imap_login: %s: %s\n" % (key, answer[key]))
         sys.exit(1)
     return answer
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--client-id", required=True)
-    p.add_argument("--user", required=True)
+    p.add_argument("account", help="a named account of ooauth2's config file")
     p.add_argument("--host", default="outlook.office365.com")
     p.add_argument("--port", type=int, default=993)
-    p.add_argument("--tenant")
-    p.add_argument("--authority", help="identity platform (tests, national clouds)")
     p.add_argument("--cafile", help="CA certificates to trust instead of the system's")
     p.add_argument("--mailbox", default="INBOX")
     p.add_argument("--ooauth2", default="ooauth2", help="the ooauth2 program")

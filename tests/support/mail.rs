@@ -8,7 +8,7 @@
 //! 127.0.0.1 ports; Dovecot runs in the foreground as a child of the test and
 //! is stopped by its PID. No system service or file is touched.
 
-use super::run::{Env, NOBODY, Run, USER, bin, free_port, set_mode, sh_quote};
+use super::run::{CLIENT, Env, NOBODY, Run, USER, bin, free_port, set_mode, sh_quote};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::MetadataExt;
@@ -18,9 +18,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// What the real-client tests need from Debian 12, as `.ci/run` installs it.
-pub const APT: &str = "apt-get install -y --no-install-recommends dovecot-imapd \
-     dovecot-pop3d dovecot-submissiond msmtp isync libsasl2-modules-kdexoauth2 curl openssl python3";
+/// What installs the Debian 12 packages the real-client tests need: the one
+/// list, `.ci/packages.txt`, that CONTRIBUTING.md and `.ci/run` install.
+pub const INSTALL: &str =
+    "xargs sudo apt-get install -y --no-install-recommends < .ci/packages.txt";
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -47,7 +48,7 @@ pub fn program(name: &str) -> PathBuf {
     find_program(name).unwrap_or_else(|| {
         panic!(
             "{name} is not installed; the real-client tests need Debian's packages: \
-             sudo {APT} (.ci/run installs them)"
+             {INSTALL} (see CONTRIBUTING.md)"
         )
     })
 }
@@ -81,8 +82,8 @@ pub fn require_programs() {
     }
     assert!(
         missing.is_empty(),
-        "missing {}; the real-client tests need Debian's packages: sudo {APT} \
-         (.ci/run installs them)",
+        "missing {}; the real-client tests need Debian's packages: {INSTALL} \
+         (see CONTRIBUTING.md)",
         missing.join(", ")
     );
 }
@@ -109,10 +110,26 @@ pub fn in_maildir(dir: &Path, marker: &str) -> bool {
     })
 }
 
-/// The substitution that points a contrib `ooauth2 token` command at the
-/// mock provider.
-pub fn token_command(env: &Env) -> String {
-    format!("ooauth2 token --authority {}", env.idp.authority())
+/// Installs contrib/config.toml, the named accounts every contrib file
+/// uses, as the config file under `config_home` (`$XDG_CONFIG_HOME`, by
+/// default `~/.config`), mode 0600: `YOUR-CLIENT-ID` and `you@example.com`
+/// become the test account, and each account gets the mock provider's
+/// `authority`.
+pub fn install_config(env: &Env, config_home: &Path) -> PathBuf {
+    let mut text = substitute(
+        &repo_file("contrib/config.toml"),
+        &[("YOUR-CLIENT-ID", CLIENT), ("you@example.com", USER)],
+    );
+    for header in ["[accounts.work]\n", "[accounts.gmail]\n"] {
+        let with = format!("{header}authority = \"{}\"\n", env.idp.authority());
+        text = substitute(&text, &[(header, &with)]);
+    }
+    let dir = config_home.join("ooauth2");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    set_mode(&path, 0o600);
+    path
 }
 
 /// Uid and gid of the test process (the owner of a file it creates).
@@ -422,13 +439,16 @@ fn sink_session(conn: TcpStream, state: &Mutex<SinkState>) -> std::io::Result<()
 pub const DOVECOT_POP3: &str = "/usr/lib/dovecot/pop3";
 
 /// A private Dovecot instance: IMAP (plain, for raw protocol tests), IMAPS,
-/// POP3 (STLS) and POP3S, and submission with STARTTLS relaying to a [`Sink`].
+/// POP3 (STLS) and POP3S, and submission (STARTTLS, and TLS from the first
+/// byte) relaying to a [`Sink`].
 pub struct Dovecot {
     pub dir: PathBuf,
     child: Option<Child>,
     pub imap_port: u16,
     pub imaps_port: u16,
     pub submission_port: u16,
+    /// Submission over TLS from the first byte (like port 465).
+    pub submissions_port: u16,
     /// POP3 with STLS.
     pub pop3_port: u16,
     /// POP3 over TLS from the first byte.
@@ -483,7 +503,7 @@ impl Dovecot {
                         .arg(u)
                         .output()
                         .is_ok_and(|o| o.status.success()),
-                    "user {u} missing; install Dovecot with: {APT}"
+                    "user {u} missing; install Dovecot with: {INSTALL}"
                 );
             }
             std::os::unix::fs::chown(&home, Some(NOBODY), Some(NOBODY)).unwrap();
@@ -500,7 +520,7 @@ impl Dovecot {
         };
         let sink = Sink::start();
         let (imap_port, imaps_port, submission_port) = (free_port(), free_port(), free_port());
-        let (pop3_port, pop3s_port) = (free_port(), free_port());
+        let (pop3_port, pop3s_port, submissions_port) = (free_port(), free_port(), free_port());
         let oauth2 = dir.join("dovecot-oauth2.conf.ext");
         std::fs::write(
             &oauth2,
@@ -532,6 +552,7 @@ impl Dovecot {
                     ("@PORT_IMAP@", &imap_port.to_string()),
                     ("@PORT_IMAPS@", &imaps_port.to_string()),
                     ("@PORT_SUBMISSION@", &submission_port.to_string()),
+                    ("@PORT_SUBMISSIONS@", &submissions_port.to_string()),
                     ("@PORT_POP3@", &pop3_port.to_string()),
                     ("@PORT_POP3S@", &pop3s_port.to_string()),
                     ("@PORT_SINK@", &sink.port().to_string()),
@@ -554,6 +575,7 @@ impl Dovecot {
             imap_port,
             imaps_port,
             submission_port,
+            submissions_port,
             pop3_port,
             pop3s_port,
             cert,
@@ -570,6 +592,7 @@ impl Dovecot {
             self.imap_port,
             self.imaps_port,
             self.submission_port,
+            self.submissions_port,
             self.pop3_port,
             self.pop3s_port,
         ] {
@@ -820,9 +843,6 @@ pub fn tagged_ok(exchange: &str) -> bool {
 // script(1) for the clients that need a terminal.
 // ---------------------------------------------------------------------------
 
-/// What tests/other_clients.rs needs from Debian 12 on top of [`APT`].
-pub const APT_OTHER: &str = "neomutt offlineimap3 getmail6 aerc";
-
 /// Fails, naming the whole apt-get line, unless the other clients and
 /// script(1) are installed (besides what [`require_programs`] checks).
 pub fn require_other_programs() {
@@ -833,8 +853,8 @@ pub fn require_other_programs() {
         .collect();
     assert!(
         missing.is_empty(),
-        "missing {}; the other-client tests need Debian's packages: sudo {APT} {APT_OTHER} \
-         (.ci/run installs them)",
+        "missing {}; the other-client tests need Debian's packages: {INSTALL} \
+         (see CONTRIBUTING.md)",
         missing.join(", ")
     );
 }

@@ -53,7 +53,12 @@ impl State {
             })
         };
         let state = get("state");
-        let pairs: Vec<(&str, String)> = match self.authorize_mode.clone() {
+        let mode = if self.take_decline() {
+            AuthorizeMode::Deny
+        } else {
+            self.authorize_mode.clone()
+        };
+        let pairs: Vec<(&str, String)> = match mode {
             AuthorizeMode::Approve(user) => vec![("code", code_for(self, &user)), ("state", state)],
             AuthorizeMode::Deny => vec![
                 ("error", "access_denied".into()),

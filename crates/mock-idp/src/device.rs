@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
+use crate::DeviceOutcome;
 use crate::http::{Request, Response, form_get_nonempty, json_response};
 use crate::ids::{URL_SAFE_CHARS, USER_CODE_CHARS};
 use crate::state::{DeviceEntry, State};
@@ -29,6 +30,10 @@ impl State {
         let Some(scope) = form_get_nonempty(form, "scope") else {
             return self.missing_param("scope");
         };
+        let mut script = self.device_script.clone();
+        if self.take_decline() {
+            script.outcome = DeviceOutcome::Decline;
+        }
         let user_code = self.rng.string(8, USER_CODE_CHARS);
         let device_code = format!("DAQABIQEAAAB{}", self.rng.string(110, URL_SAFE_CHARS));
         self.devices.insert(
@@ -38,7 +43,7 @@ impl State {
                 scope: scope.to_string(),
                 created: Instant::now(),
                 expires_in: self.device_expires_in,
-                script: self.device_script.clone(),
+                script,
                 polls: 0,
                 consumed: false,
             },

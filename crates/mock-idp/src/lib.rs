@@ -4,7 +4,9 @@
 //! `GET /{tenant}/oauth2/v2.0/authorize` (auth code + PKCE: answers at once
 //! with a 302 to the loopback `redirect_uri`, see [`AuthorizeMode`]), the
 //! discovery documents (see [`DiscoveryMode`]), `/introspect` (RFC 7662, for
-//! Dovecot-style checks) and a small HTML page at `/devicelogin`. Answers
+//! Dovecot-style checks), a small HTML page at `/devicelogin`, and its own
+//! controls for people and scripts (`POST /mock/revoke`, `/mock/expire`,
+//! `/mock/decline`: see `control.rs`). Answers
 //! mimic Microsoft's JSON, including the AADSTS error shape. Faults can be
 //! queued to exercise client error handling (see [`Fault`]), and app
 //! registration problems played for `ooauth2 doctor` (see [`Registration`]).
@@ -34,6 +36,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 mod authorize;
+mod control;
 mod device;
 mod discovery;
 mod doctor;
@@ -357,11 +360,7 @@ impl MockIdp {
     /// Revokes every refresh token of `user` (like revokeSignInSessions;
     /// access tokens stay valid until they expire, as at Microsoft).
     pub fn revoke_all_for_user(&self, user: &str) {
-        for e in self.lock().rts.values_mut() {
-            if e.user == user {
-                e.revoked = true;
-            }
-        }
+        self.lock().revoke_user(user);
     }
 
     /// `rt` is refused from now on as expired by inactivity (AADSTS700082).
@@ -386,9 +385,13 @@ impl MockIdp {
 
     /// Every access token issued so far becomes inactive.
     pub fn expire_access_tokens(&self) {
-        for e in self.lock().ats.values_mut() {
-            e.expired = true;
-        }
+        self.lock().expire_access_tokens();
+    }
+
+    /// The next sign-in (a device code created from now on, or an authorize
+    /// request) is declined, once.
+    pub fn decline_next_sign_in(&self) {
+        self.lock().decline_next = true;
     }
 
     /// Every request since start (or [`MockIdp::reset_log`]), in arrival order.

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use crate::control::{CONTROL_PATHS, Control};
 use crate::device::DEVICELOGIN_HTML;
 use crate::http::{Request, Response, html_response, json_response};
 use crate::state::State;
@@ -17,6 +18,8 @@ pub(crate) enum Route {
     Token(String),
     Introspect,
     DeviceLogin,
+    /// One of the mock's own controls (`/mock/...`).
+    Control(Control),
     NotFound,
 }
 
@@ -45,6 +48,7 @@ impl Route {
             }
             ["introspect"] => Route::Introspect,
             ["devicelogin"] => Route::DeviceLogin,
+            ["mock", name] => Control::of(name).map_or(Route::NotFound, Route::Control),
             _ => Route::NotFound,
         }
     }
@@ -110,13 +114,14 @@ impl State {
             Route::Token(_) => self.token(authority, req),
             Route::Introspect => self.introspect(req),
             Route::DeviceLogin => html_response(200, Vec::new(), DEVICELOGIN_HTML),
+            Route::Control(c) => self.control(req, c),
             Route::NotFound => json_response(
                 404,
                 &json!({
                     "error": "not_found",
                     "error_description": format!(
                         "mock idp: no endpoint {} {}. Endpoints: POST /{{tenant}}/oauth2/v2.0/devicecode, \
-                         POST /{{tenant}}/oauth2/v2.0/token, POST /introspect.",
+                         POST /{{tenant}}/oauth2/v2.0/token, POST /introspect; controls: {CONTROL_PATHS}.",
                         req.method, req.path
                     ),
                 }),

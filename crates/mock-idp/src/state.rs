@@ -71,6 +71,8 @@ pub(crate) struct State {
     pub(crate) device_script: DeviceScript,
     pub(crate) device_uri_complete: bool,
     pub(crate) authorize_mode: AuthorizeMode,
+    /// The next sign-in is declined (`POST /mock/decline`), then this clears.
+    pub(crate) decline_next: bool,
     pub(crate) discovery_mode: DiscoveryMode,
     pub(crate) rotation: bool,
     pub(crate) strict_rotation: bool,
@@ -101,6 +103,7 @@ impl State {
             device_script: DeviceScript::default(),
             device_uri_complete: true,
             authorize_mode: AuthorizeMode::Approve("me@example.com".to_string()),
+            decline_next: false,
             discovery_mode: DiscoveryMode::Both,
             rotation: true,
             strict_rotation: false,
