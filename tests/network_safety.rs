@@ -381,7 +381,7 @@ fn stub(env: &Env, name: &str) -> (PathBuf, PathBuf) {
         format!(
             "#!/bin/sh\n{{ echo \"ARGV=$*\"; for a in \"$@\"; do [ -f \"$a\" ] && \
              echo \"MODES=$(stat -c %a \"$a\") $(stat -c %a \"$(dirname \"$a\")\")\" && \
-             cat \"$a\"; done; }} >> {}\nexit 0\n",
+             cat \"$a\"; done; echo END; }} >> {}\nexit 0\n",
             sh_quote(&log.display().to_string())
         ),
     )
@@ -390,13 +390,18 @@ fn stub(env: &Env, name: &str) -> (PathBuf, PathBuf) {
     (dir, log)
 }
 
-/// Waits (5 s at most) for `log` to exist and returns it.
+/// Waits (5 s at most) for the stub to have written all of `log` (its
+/// last line is END: the file exists from the stub's first line on) and
+/// returns it.
 fn read_log(log: &Path) -> String {
     let start = Instant::now();
-    while !log.exists() && start.elapsed() < Duration::from_secs(5) {
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.ends_with("END\n") || start.elapsed() > Duration::from_secs(5) {
+            return text;
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::fs::read_to_string(log).unwrap_or_default()
 }
 
 /// The `file://` page or path a notifier or browser was handed.
