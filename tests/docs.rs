@@ -50,6 +50,28 @@ fn contributing_and_ci_install_the_one_list_of_test_packages() {
     );
 }
 
+/// The README names the two commands a developer needs, and `.ci/run`
+/// runs exactly that test command (its output only copied to a log).
+#[test]
+fn the_readme_names_build_and_test_and_ci_runs_that_test_command() {
+    let develop = crate::readme::readme_section("Develop");
+    let block = crate::readme::fenced_block(&develop, "```sh", "sh");
+    let commands: Vec<&str> = block
+        .lines()
+        .map(|l| l.split(" #").next().unwrap_or(l).trim())
+        .collect();
+    let build = "cargo build --release && ./target/release/ooauth2 --help";
+    assert_eq!(commands, [build, "cargo test"], "{develop}");
+    let ci = repo_file(".ci/run");
+    let runs: Vec<&str> = ci
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && l.contains("cargo test"))
+        .collect();
+    assert_eq!(runs, ["cargo test 2>&1 | tee \"$log\""], "{ci}");
+    let contributing = repo_file("CONTRIBUTING.md");
+    assert!(contributing.contains(build) && contributing.contains("\ncargo test\n"));
+}
+
 /// Every file of contrib/, and its path.
 fn contrib_files() -> Vec<(String, String)> {
     fn walk(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
@@ -390,8 +412,10 @@ fn help_examples(env: &Env, args: &[&str]) -> Vec<String> {
     out
 }
 
-/// Every example line of every help, pasted into a shell, is valid shell
-/// (a note is a `# comment`, never a `(...)` after the command).
+/// Every example line of every help, pasted into a shell, is valid shell:
+/// a note is a `# comment` line of its own, never a `(...)` after the
+/// command, nor a trailing `# note` (interactive zsh passes that on as
+/// arguments unless `interactive_comments` is set).
 #[test]
 fn every_help_example_is_valid_shell() {
     let env = Env::new();
@@ -402,13 +426,13 @@ fn every_help_example_is_valid_shell() {
     for args in &helps {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let lines = help_examples(&env, &args);
-        let known = [
-            "--help", "helper", "token", "login", "status", "erase", "test", "doctor",
-        ];
-        if known.contains(&args[0]) || args[0] == "completions" || args[0] == "man" {
-            assert!(!lines.is_empty(), "{args:?} has no examples");
-        }
+        assert!(!lines.is_empty(), "{args:?} has no examples");
         for line in lines {
+            let note = line.starts_with("# ");
+            assert!(
+                note || !line.contains(" #"),
+                "{args:?}: a trailing note: {line}"
+            );
             let out = Command::new("sh")
                 .args(["-n", "-c", &line])
                 .output()
@@ -461,5 +485,18 @@ fn the_install_lines_for_completions_and_man_pages_work_in_a_fresh_home() {
     run.expect(0);
     for file in INSTALLED {
         assert!(home.join(file).is_file(), "{file}: {run:#?}");
+    }
+}
+
+/// The README's install lines, the same on a fresh machine.
+#[test]
+fn the_readme_install_lines_for_completions_and_man_pages_work_in_a_fresh_home() {
+    let env = Env::new();
+    let readme = crate::readme::readme_section("Commands");
+    let block = crate::readme::fenced_block(&readme, "Install", "sh");
+    let (home, run) = in_fresh_home(&env, &block);
+    run.expect(0);
+    for file in INSTALLED {
+        assert!(home.join(file).is_file(), "README: {file}: {run:#?}");
     }
 }

@@ -35,3 +35,4 @@ mod signin_screen;
 mod store_safety;
 mod stress;
 mod token_safety;
+mod tryout;

@@ -9,7 +9,8 @@ use ooauth2::secret::SecretCommand;
 
 const AFTER_HELP: &str = "\
 Examples:
-  ooauth2 login work      # work: an [accounts.work] table of the config file
+  # work: an [accounts.work] table of the config file
+  ooauth2 login work
   ooauth2 token work
   ooauth2 login --client-id 9e5f94bc-... --user me@example.com
   ooauth2 token --client-id 9e5f94bc-... --user me@example.com
@@ -51,7 +52,8 @@ Examples:
 Prints exactly one line on success and nothing on stdout on failure.
 
 Examples:
-  ooauth2 token work      # work: an [accounts.work] table of the config file
+  # work: an [accounts.work] table of the config file
+  ooauth2 token work
   ooauth2 token --client-id CLIENT --user me@example.com
   ooauth2 token work --format xoauth2
   # in ~/.msmtprc:  passwordeval \"ooauth2 token work\"
@@ -93,14 +95,16 @@ Exit status: 0 logged in, 1 the server refused the token, 2 bad flags,
 75 network or TLS failure.
 
 Examples:
-  ooauth2 test imap work      # the provider's server, e.g. outlook.office365.com:993
+  # the provider's server, e.g. outlook.office365.com:993
+  ooauth2 test imap work
   ooauth2 test pop work
   ooauth2 test smtp work
   ooauth2 test pop work --host pop.example.org --port 110 --tls starttls
   ooauth2 test imap --client-id CLIENT --user me@example.com --mechanism oauthbearer
   ooauth2 test imap work --host imap.example.org --port 143 --tls starttls
   ooauth2 test smtp work --host 127.0.0.1 --port 1587 --ca-file private-ca.pem
-  ooauth2 test imap work --refresh     # a fresh access token first")]
+  # a fresh access token first
+  ooauth2 test imap work --refresh")]
     Test(TestArgs),
     /// Check the store, the config file, the accounts and the provider; say what to fix.
     #[command(after_help = "\
@@ -116,7 +120,8 @@ header, and the app registration: a refresh with the stored refresh token
 poll. No token, code or secret is ever shown.
 
 Examples:
-  ooauth2 doctor            # every configured and stored account
+  # every configured and stored account
+  ooauth2 doctor
   ooauth2 doctor work
   ooauth2 doctor --offline
   ooauth2 doctor --client-id CLIENT --user me@example.com")]
@@ -138,7 +143,8 @@ Examples:
     /// Print the man page ooauth2(1) on stdout, or write every page into a directory.
     #[command(after_help = "\
 Examples:
-  ooauth2 man --dir ~/.local/share/man/man1   # then: man ooauth2, man ooauth2-token
+  # then: man ooauth2, man ooauth2-token
+  ooauth2 man --dir ~/.local/share/man/man1
   ooauth2 man | man -l -")]
     Man {
         /// Write every page (ooauth2.1, ooauth2-token.1, ...) into DIR, creating
