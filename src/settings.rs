@@ -126,17 +126,29 @@ impl Settings {
 
     /// The wait for an account's lock (default 60 s).
     pub(crate) fn lock_timeout(&self) -> Result<Duration> {
-        seconds(LOCK_TIMEOUT_ENV, self.lock_timeout.as_deref(), 60.0)
+        seconds(
+            LOCK_TIMEOUT_ENV,
+            self.lock_timeout.as_deref(),
+            LOCK_TIMEOUT_DEFAULT,
+        )
     }
 
     /// The limit on one HTTP request or mail server answer (default 30 s).
     pub fn http_timeout(&self) -> Result<Duration> {
-        seconds(HTTP_TIMEOUT_ENV, self.http_timeout.as_deref(), 30.0)
+        seconds(
+            HTTP_TIMEOUT_ENV,
+            self.http_timeout.as_deref(),
+            HTTP_TIMEOUT_DEFAULT,
+        )
     }
 
     /// The limit on opening a connection (default 10 s).
     pub fn connect_timeout(&self) -> Result<Duration> {
-        seconds(CONNECT_TIMEOUT_ENV, self.connect_timeout.as_deref(), 10.0)
+        seconds(
+            CONNECT_TIMEOUT_ENV,
+            self.connect_timeout.as_deref(),
+            CONNECT_TIMEOUT_DEFAULT,
+        )
     }
 
     /// The limit on a `client_secret_cmd` (default 120 s).
@@ -144,7 +156,7 @@ impl Settings {
         seconds(
             SECRET_CMD_TIMEOUT_ENV,
             self.secret_cmd_timeout.as_deref(),
-            120.0,
+            SECRET_CMD_TIMEOUT_DEFAULT,
         )
     }
 
@@ -159,6 +171,75 @@ impl Settings {
             .as_deref()
             .is_some_and(|v| matches!(v.trim(), "0" | "false" | "no" | "off"))
     }
+}
+
+/// Seconds of [`Settings::lock_timeout`] when the variable is unset.
+const LOCK_TIMEOUT_DEFAULT: f64 = 60.0;
+/// Seconds of [`Settings::http_timeout`] when the variable is unset.
+const HTTP_TIMEOUT_DEFAULT: f64 = 30.0;
+/// Seconds of [`Settings::connect_timeout`] when the variable is unset.
+const CONNECT_TIMEOUT_DEFAULT: f64 = 10.0;
+/// Seconds of [`Settings::secret_cmd_timeout`] when the variable is unset.
+const SECRET_CMD_TIMEOUT_DEFAULT: f64 = 120.0;
+
+/// Every variable read here, with what it does: the man page's ENVIRONMENT,
+/// next to the names and defaults it describes.
+pub fn variables() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            CONFIG_ENV,
+            format!("The config file, instead of ${XDG_CONFIG_ENV}/ooauth2/config.toml."),
+        ),
+        (
+            STORE_ENV,
+            format!("The store directory, instead of ${XDG_DATA_ENV}/ooauth2."),
+        ),
+        (
+            LOCK_TIMEOUT_ENV,
+            format!(
+                "Seconds to wait for another process's lock on an account (default {LOCK_TIMEOUT_DEFAULT})."
+            ),
+        ),
+        (
+            HTTP_TIMEOUT_ENV,
+            format!(
+                "Seconds one HTTP request, or one answer of a mail server, may take (default {HTTP_TIMEOUT_DEFAULT})."
+            ),
+        ),
+        (
+            CONNECT_TIMEOUT_ENV,
+            format!("Seconds a connection may take to open (default {CONNECT_TIMEOUT_DEFAULT})."),
+        ),
+        (
+            SECRET_CMD_TIMEOUT_ENV,
+            format!(
+                "Seconds a client_secret_cmd may run before it is stopped (default {SECRET_CMD_TIMEOUT_DEFAULT})."
+            ),
+        ),
+        (
+            NOTIFY_ENV,
+            "The notify_cmd of accounts without one: a command told the sign-in page and code \
+             when no terminal can show them."
+                .to_string(),
+        ),
+        (
+            NOTIFY_SEND_ENV,
+            "0 (or false, no, off): no notify-send fallback when no terminal can show a sign-in."
+                .to_string(),
+        ),
+        (
+            XDG_CONFIG_ENV,
+            format!("The base of the config file's default path (default ${HOME_ENV}/.config)."),
+        ),
+        (
+            XDG_DATA_ENV,
+            format!("The base of the store's default path (default ${HOME_ENV}/.local/share)."),
+        ),
+        (
+            HOME_ENV,
+            "The home directory the XDG paths default to.".to_string(),
+        ),
+    ]
 }
 
 /// What a relative store path would move.

@@ -35,5 +35,6 @@ mod signin_screen;
 mod store_safety;
 mod stress;
 mod token_safety;
+mod tryout;
 mod user_errors;
 mod ux;

@@ -76,6 +76,11 @@ macro_rules! request_keys {
             pub(crate) fn from_name(name: &str) -> Option<RequestKey> {
                 match name { $($name => Some(RequestKey::$variant),)* _ => None }
             }
+
+            /// What the key means: its line of this table.
+            fn doc(self) -> &'static str {
+                match self { $(RequestKey::$variant => concat!($($doc),+).trim_ascii(),)* }
+            }
         }
 
         /// A request as given, one typed field per key, nothing checked yet:
@@ -168,6 +173,27 @@ request_keys! {
     /// generic: the device authorization endpoint.
     DeviceAuthorizationEndpoint device_authorization_endpoint: String =
         "device_authorization_endpoint", BOTH, Kind::Text, secret: false;
+}
+
+impl RequestKey {
+    /// The keys an `[accounts.NAME]` table of the config file may hold, in
+    /// table order: the name, a placeholder of the value's TOML type
+    /// (`"..."`, `NUMBER`, `true|false`) and what the key means (for the
+    /// man page).
+    pub fn config_file_keys() -> Vec<(&'static str, &'static str, &'static str)> {
+        RequestKey::ALL
+            .iter()
+            .filter(|k| k.sources().config)
+            .map(|k| {
+                let value = match k.kind() {
+                    Kind::Text => "\"...\"",
+                    Kind::Number => "NUMBER",
+                    Kind::Switch => "true|false",
+                };
+                (k.name(), value, k.doc())
+            })
+            .collect()
+    }
 }
 
 macro_rules! response_keys {

@@ -9,10 +9,12 @@ use ooauth2::secret::SecretCommand;
 
 const AFTER_HELP: &str = "\
 Examples:
+  # work: an [accounts.work] table of the config file
+  ooauth2 login work
+  ooauth2 token work
   ooauth2 login --client-id 9e5f94bc-... --user me@example.com
   ooauth2 token --client-id 9e5f94bc-... --user me@example.com
-  ooauth2 token work        (an [accounts.work] table of the config file)
-  printf 'action=get\\nclient_id=...\\nuser=me@example.com\\n\\n' | ooauth2 helper
+  printf 'action=get\\naccount=work\\n\\n' | ooauth2 helper
   ooauth2 --generate_access_token --client_id=... --refresh_token=@refresh-token.txt
 
 Environment: OOAUTH2_CONFIG (config file, default
@@ -43,31 +45,39 @@ pub enum Command {
     /// Answer one helper-protocol request read from stdin (see protocol.md).
     #[command(after_help = "\
 Examples:
+  printf 'action=get\\naccount=work\\n\\n' | ooauth2 helper
   printf 'action=get\\nclient_id=CLIENT\\nuser=me@example.com\\n\\n' | ooauth2 helper
   printf 'action=capability\\n\\n' | ooauth2 helper")]
     Helper,
     /// Print a valid access token on one line (for msmtp passwordeval, mbsync PassCmd).
     #[command(after_help = "\
 Prints exactly one line on success and nothing on stdout on failure.
+
 Examples:
-  passwordeval \"ooauth2 token work\"                                       (msmtp, named account)
-  passwordeval \"ooauth2 token --client-id CLIENT --user me@example.com\"   (msmtp)
-  PassCmd \"ooauth2 token --client-id CLIENT --user me@example.com\"        (mbsync)
-  ooauth2 token --client-id CLIENT --user me@example.com --format xoauth2")]
+  # work: an [accounts.work] table of the config file
+  ooauth2 token work
+  ooauth2 token --client-id CLIENT --user me@example.com
+  ooauth2 token work --format xoauth2
+  # in ~/.msmtprc:  passwordeval \"ooauth2 token work\"
+  # in ~/.mbsyncrc: PassCmd \"ooauth2 token work\"")]
     Token(TokenArgs),
     /// Sign in (device code flow, or --flow authcode in a browser) and store the tokens.
     #[command(after_help = "\
 Examples:
+  ooauth2 login work
   ooauth2 login --client-id CLIENT --user me@example.com
   ooauth2 login --client-id CLIENT --tenant contoso.onmicrosoft.com --user me@contoso.com
-  ooauth2 login --client-id CLIENT --user me@example.com --flow authcode --open
-  ooauth2 login work --flow authcode --redirect-port 8765   (ssh -L 8765:127.0.0.1:8765 HOST)")]
+  ooauth2 login work --flow authcode --open
+  # a browser on another machine: there, first ssh -L 8765:127.0.0.1:8765 HOST
+  ooauth2 login work --flow authcode --redirect-port 8765")]
     Login(LoginArgs),
     /// List the configured and stored accounts (never shows a secret).
     #[command(after_help = "Examples:\n  ooauth2 status\n  ooauth2 status --json")]
     Status(StatusArgs),
     /// Forget a stored account.
-    #[command(after_help = "Example:\n  ooauth2 erase --client-id CLIENT --user me@example.com")]
+    #[command(
+        after_help = "Examples:\n  ooauth2 erase work\n  ooauth2 erase --client-id CLIENT --user me@example.com"
+    )]
     Erase(AccountArgs),
     /// Log in to the mail server (IMAP, POP3 or SMTP) with the account's token, over TLS.
     #[command(after_help = "\
@@ -75,28 +85,34 @@ Reports each step on stderr (connect, tls, authenticate, and for IMAP a LIST
 of INBOX, for POP3 a STAT of the mailbox); on success prints one summary line
 on stdout. The token and the SASL string are never shown, not even with
 --verbose.
+
 Without --host, the provider's own server: microsoft outlook.office365.com
 (imap 993, pop 995) and smtp.office365.com:587; microsoft-us *.office365.us;
 microsoft-china partner.outlook.cn and smtp.partner.outlook.cn; google
 imap/pop/smtp.gmail.com; yahoo imap/pop/smtp.mail.yahoo.com; aol
 imap/pop/smtp.aol.com; fastmail imap/pop/smtp.fastmail.com (smtp on 465
 outside Microsoft). generic needs --host.
+
 Exit status: 0 logged in, 1 the server refused the token, 2 bad flags,
 75 network or TLS failure.
+
 Examples:
-  ooauth2 test imap work      (the provider's server, e.g. outlook.office365.com:993)
+  # the provider's server, e.g. outlook.office365.com:993
+  ooauth2 test imap work
   ooauth2 test pop work
   ooauth2 test smtp work
   ooauth2 test pop work --host pop.example.org --port 110 --tls starttls
   ooauth2 test imap --client-id CLIENT --user me@example.com --mechanism oauthbearer
   ooauth2 test imap work --host imap.example.org --port 143 --tls starttls
   ooauth2 test smtp work --host 127.0.0.1 --port 1587 --ca-file private-ca.pem
-  ooauth2 test imap work --refresh     (a fresh access token first)")]
+  # a fresh access token first
+  ooauth2 test imap work --refresh")]
     Test(TestArgs),
     /// Check the store, the config file, the accounts and the provider; say what to fix.
     #[command(after_help = "\
 Prints one line per check: `ok: ...`, `problem: ... -> what to do`, or
 `skipped: ...`. Exit status 0 when no check found a problem, 1 when one did.
+
 Offline: the store's location and permissions, the config file, each
 account's refresh token, access token and scope. Online (not with
 --offline), per provider host and account: reachable (through HTTPS_PROXY
@@ -104,8 +120,10 @@ and the system CA store), the clock within 300 s of the provider's Date
 header, and the app registration: a refresh with the stored refresh token
 (stored again as any refresh stores it), or a device authorization and one
 poll. No token, code or secret is ever shown.
+
 Examples:
-  ooauth2 doctor            (every configured and stored account)
+  # every configured and stored account
+  ooauth2 doctor
   ooauth2 doctor work
   ooauth2 doctor --offline
   ooauth2 doctor --client-id CLIENT --user me@example.com")]
@@ -113,19 +131,29 @@ Examples:
     /// Print a shell completion script on stdout.
     #[command(after_help = "\
 Examples:
+  mkdir -p ~/.local/share/bash-completion/completions
   ooauth2 completions bash > ~/.local/share/bash-completion/completions/ooauth2
-  ooauth2 completions zsh > ~/.zfunc/_ooauth2      (with fpath+=~/.zfunc in ~/.zshrc)
+  # zsh: with fpath+=~/.zfunc before compinit in ~/.zshrc
+  mkdir -p ~/.zfunc && ooauth2 completions zsh > ~/.zfunc/_ooauth2
+  mkdir -p ~/.config/fish/completions
   ooauth2 completions fish > ~/.config/fish/completions/ooauth2.fish")]
     Completions {
         /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) on stdout.
+    /// Print the man page ooauth2(1) on stdout, or write every page into a directory.
     #[command(after_help = "\
-Example:
-  mkdir -p ~/.local/share/man/man1 && ooauth2 man > ~/.local/share/man/man1/ooauth2.1")]
-    Man,
+Examples:
+  # then: man ooauth2, man ooauth2-token
+  ooauth2 man --dir ~/.local/share/man/man1
+  ooauth2 man | man -l -")]
+    Man {
+        /// Write every page (ooauth2.1, ooauth2-token.1, ...) into DIR, creating
+        /// it; print the paths written.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 /// `test` flags.

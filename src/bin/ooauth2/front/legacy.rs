@@ -29,7 +29,8 @@ const OPTIONS: &[(&str, bool)] = &[
     ("help", false),
 ];
 
-const USAGE: &str = "\
+/// The legacy front end's help, also the man page's LEGACY OPTIONS.
+pub const USAGE: &str = "\
 usage: ooauth2 [options]   (the command line of Alpine's ooauth2.py)
 
 options:
