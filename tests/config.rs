@@ -99,7 +99,8 @@ fn unknown_account_names_the_file_and_the_configured_names() {
 #[test]
 fn bad_toml_names_the_file_and_line() {
     let env = Env::new();
-    let cfg = env.write_config("[accounts.work]\nclient_id = \"c\"\nuser = me@example.com\n");
+    // (A bare value, `user = me@example.com`, is named as such: tests/ux.rs.)
+    let cfg = env.write_config("[accounts.work]\nclient_id = \"c\"\nuser = \"me@example.com\n");
     let r = env.run_with_config(&cfg, &["token", "work"], b"");
     r.expect_failure(2, &[&format!("{}:3:", cfg.display()), "invalid TOML"]);
     assert!(env.files().is_empty());

@@ -163,3 +163,49 @@ fn help_points_at_the_legacy_options_and_that_pointer_works() {
         assert!(all.contains(option), "{option} not listed: {run:#?}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Config typos
+// ---------------------------------------------------------------------------
+
+#[test]
+fn an_unquoted_value_is_named_with_the_line_as_it_should_read() {
+    let env = Env::new();
+    let config = env.write_config("# mail\n[accounts.work]\nclient_id = test-client\n");
+    let run = env.run_with_config(&config, &["token", "work"], b"");
+    let at = format!("{}:3:", config.display());
+    run.expect_failure(2, &[&at]);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "ooauth2: error: {at} [accounts.work] client_id: the value is not quoted\n\
+             ooauth2: hint: values are quoted: client_id = \"test-client\"\n"
+        )
+    );
+    assert!(!run.stderr.contains("boolean"), "{run:#?}");
+}
+
+#[test]
+fn a_mistyped_key_gets_did_you_mean_and_a_far_one_the_list() {
+    let env = Env::new();
+    let config = env.write_config("[accounts.work]\nclientid = \"test-client\"\n");
+    let run = env.run_with_config(&config, &["token", "work"], b"");
+    let at = format!("{}:2:", config.display());
+    run.expect_failure(2, &[]);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "ooauth2: error: {at} [accounts.work]: unknown key 'clientid'\n\
+             ooauth2: hint: did you mean client_id?\n"
+        )
+    );
+    let config = env.write_config("[accounts.work]\npassword = \"x\"\n");
+    let run = env.run_with_config(&config, &["status"], b"");
+    run.expect_failure(
+        2,
+        &[
+            "unknown key 'password'",
+            "the keys are: provider, client_id,",
+        ],
+    );
+}

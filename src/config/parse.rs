@@ -50,11 +50,13 @@ impl Place<'_> {
 pub fn parse(text: &str, path: &Path) -> Result<Config> {
     let place = Place { path, text };
     let root = DeTable::parse(text).map_err(|e| {
-        // toml's message says what was expected, never the value found.
-        place.at(
-            e.span().map(|s| s.start).unwrap_or(0),
-            format!("invalid TOML: {}", e.message()),
-        )
+        let at = e.span().map(|s| s.start).unwrap_or(0);
+        // An account key's value written bare (`client_id = test-client`)
+        // is the likely mistake: toml would say "invalid boolean".
+        unquoted(&place, at).unwrap_or_else(|| {
+            // toml's message says what was expected, never the value found.
+            place.at(at, format!("invalid TOML: {}", e.message()))
+        })
     })?;
     let mut accounts = Vec::new();
     for (key, value) in sorted(root.get_ref()) {
@@ -152,28 +154,27 @@ fn entry(
             )
             .hint("use client_secret_cmd = \"pass show ...\" so the secret stays in your password store"));
         }
-        let names: Vec<&str> = keys::config_keys().map(RequestKey::name).collect();
         return Err(place
             .at(
                 key_at,
                 format!("[accounts.{name}]: unknown key '{}'", shown(k)),
             )
-            .hint(format!("the keys are: {}", names.join(", "))));
+            .hint(unknown_key_hint(k)));
     };
     let v = match (rk.kind(), value.get_ref()) {
         (Kind::Number, DeValue::Integer(i)) => u64::from_str_radix(i.as_str(), i.radix())
             .map(|n| n.to_string())
             .map_err(|_| bad("must be a whole number, 0 or more"))?,
-        (Kind::Number, _) => {
-            return Err(bad(&format!(
-                "must be a whole number, unquoted (e.g. {k} = 300)"
-            )));
-        }
         (Kind::Switch, DeValue::Boolean(b)) => b.to_string(),
-        (Kind::Switch, _) => return Err(bad("must be true or false, unquoted")),
+        (Kind::Number | Kind::Switch, _) => return Err(bad(&kind_rule(rk))),
         (Kind::Text, DeValue::String(s)) => s.to_string(),
         (Kind::Text, other) => {
-            return Err(bad(&format!("must be a string, not {}", other.type_str())));
+            let written = place.text.get(value.span()).unwrap_or_default();
+            let err = bad(&format!("must be a string, not {}", other.type_str()));
+            return Err(match quoted_example(k, written) {
+                Some(example) => err.hint(format!("values are quoted: {example}")),
+                None => err,
+            });
         }
     };
     // The rules of the helper protocol, reported at this line.
@@ -183,4 +184,148 @@ fn entry(
         err
     })?;
     Ok((rk, v))
+}
+
+/// What a value of `rk`'s kind looks like, for a message about a wrong one.
+fn kind_rule(rk: RequestKey) -> String {
+    match rk.kind() {
+        Kind::Number => format!(
+            "must be a whole number, unquoted (e.g. {} = 300)",
+            rk.name()
+        ),
+        Kind::Switch => "must be true or false, unquoted".into(),
+        Kind::Text => "must be a string, in quotes".into(),
+    }
+}
+
+/// The error for a TOML syntax error at byte `at` when its line is an
+/// account key with a bare value (`client_id = test-client`), naming the
+/// key and, for a string, the line as it should read. `None` for any other
+/// line, which toml's own message explains. A value is shown only for the
+/// keys of the config file, none of which is a secret.
+fn unquoted(place: &Place, at: usize) -> Option<Error> {
+    let at = at.min(place.text.len());
+    let start = place.text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = place.text[at..]
+        .find('\n')
+        .map_or(place.text.len(), |i| at + i);
+    let (key, value) = place.text[start..end].split_once('=')?;
+    let key = key.trim();
+    // An unquoted value cannot hold a comment: it ends at the first '#'.
+    let value = value.split('#').next().unwrap_or_default().trim();
+    let rk = RequestKey::from_name(key).filter(|rk| rk.sources().config)?;
+    if value.is_empty() || value.starts_with(['"', '\'', '[', '{']) {
+        return None;
+    }
+    let table = table_above(place.text, start)
+        .map(|t| format!("{t} "))
+        .unwrap_or_default();
+    if rk.kind() != Kind::Text {
+        return Some(place.at(start, format!("{table}{key}: {}", kind_rule(rk))));
+    }
+    let err = place.at(start, format!("{table}{key}: the value is not quoted"));
+    Some(match quoted_example(key, value) {
+        Some(example) => err.hint(format!("values are quoted: {example}")),
+        None => err.hint(format!("values are quoted: {key} = \"...\"")),
+    })
+}
+
+/// The `[table]` header above byte `offset` of `text`, if any.
+fn table_above(text: &str, offset: usize) -> Option<&str> {
+    text[..offset]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .and_then(|l| l.split_inclusive(']').next())
+}
+
+/// `key = "value"`, the line as it should read, when `value` is short and
+/// plain enough to show and needs no escape.
+fn quoted_example(key: &str, value: &str) -> Option<String> {
+    let plain = !value.is_empty() && shown(value) == value && !value.contains(['"', '\\']);
+    plain.then(|| format!("{key} = \"{value}\""))
+}
+
+/// The hint for an unknown key `k`: the config key it is a typo of, when
+/// one is close (an edit or two away, hyphens and case aside), else every
+/// key.
+fn unknown_key_hint(k: &str) -> String {
+    let typed = k.to_ascii_lowercase().replace('-', "_");
+    // Two edits for a long name, one for a short one: `usr` is `user`, `x` is nothing.
+    let allowed = (typed.chars().count() / 4).clamp(1, 2);
+    let closest = keys::config_keys()
+        .map(|key| (strsim::osa_distance(&typed, key.name()), key.name()))
+        .filter(|&(d, _)| d <= allowed)
+        .min_by_key(|&(d, _)| d);
+    match closest {
+        Some((_, name)) => format!("did you mean {name}?"),
+        None => {
+            let names: Vec<&str> = keys::config_keys().map(RequestKey::name).collect();
+            format!("the keys are: {}", names.join(", "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(text: &str) -> Error {
+        match parse(text, Path::new("/c.toml")) {
+            Ok(_) => panic!("{text:?} was accepted"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn a_bare_value_is_named_with_the_line_as_it_should_read() {
+        let e = error("[accounts.w]\n\nclient_id = test-client # mine\n");
+        assert_eq!(
+            e.message,
+            "/c.toml:3: [accounts.w] client_id: the value is not quoted"
+        );
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("values are quoted: client_id = \"test-client\"")
+        );
+        let e = error("[accounts.w]\nmin_ttl = 5m\n");
+        assert!(
+            e.message
+                .ends_with("min_ttl: must be a whole number, unquoted (e.g. min_ttl = 300)")
+        );
+        let e = error("[accounts.w]\nuser = 5\n");
+        assert_eq!(e.hint.as_deref(), Some("values are quoted: user = \"5\""));
+        // Not an account key, or a secret's: toml's message, no value shown.
+        let e = error("[accounts.w]\nclient_secret = hunter2\n");
+        assert!(e.message.contains("invalid TOML") && !e.message.contains("hunter2"));
+        assert!(
+            error("[accounts.w]\nuser = \"a\n")
+                .message
+                .contains("invalid TOML")
+        );
+    }
+
+    #[test]
+    fn a_near_miss_key_is_named_and_only_a_far_one_lists_them_all() {
+        for (typo, key) in [
+            ("clientid", "client_id"),
+            ("Client-Id", "client_id"),
+            ("tennant", "tenant"),
+            ("usr", "user"),
+            ("redirect_prot", "redirect_port"),
+        ] {
+            assert_eq!(
+                unknown_key_hint(typo),
+                format!("did you mean {key}?"),
+                "{typo}"
+            );
+        }
+        for far in ["x", "password", "tenant_name"] {
+            assert!(
+                unknown_key_hint(far).starts_with("the keys are: provider, client_id"),
+                "{far}"
+            );
+        }
+    }
 }
