@@ -130,3 +130,60 @@ fn several_stored_accounts_are_told_apart_with_the_front_ends_words() {
         "{run:#?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Item 9: the command that signs in again keeps what was given beside a name
+// ---------------------------------------------------------------------------
+
+#[test]
+fn the_sign_in_command_keeps_the_overrides_of_a_named_account() {
+    let env = Env::new();
+    let cfg = env.write_config(&format!(
+        "[accounts.work]\nclient_id = \"{CLIENT}\"\nauthority = \"{}\"\nuser = \"{USER}\"\n",
+        env.idp.authority()
+    ));
+    let other = "other@example.com";
+    let run = env.run_with_config(
+        &cfg,
+        &["token", "work", "--user", other, "--non-interactive"],
+        b"",
+    );
+    fails_with(
+        &run,
+        1,
+        &format!("no refresh token is stored for {other} (tenant common)"),
+        &format!("run: ooauth2 login work --user {other}"),
+    );
+    // The same value as the file's is no override.
+    let run = env.run_with_config(
+        &cfg,
+        &["token", "work", "--user", USER, "--non-interactive"],
+        b"",
+    );
+    assert_eq!(
+        error_and_hint(&run).1,
+        "run: ooauth2 login work",
+        "{run:#?}"
+    );
+    // The helper's account= with user= gets the same command.
+    let mut cmd = env.command(&["helper"]);
+    cmd.env("OOAUTH2_CONFIG", &cfg);
+    let req = format!("account=work\nuser={other}\ntenant=contoso.com\ninteractive=never\n\n");
+    let run = env.run_with(cmd, req.as_bytes());
+    assert_eq!(
+        run.pairs()["hint"],
+        format!("run: ooauth2 login work --tenant contoso.com --user {other}"),
+        "{run:#?}"
+    );
+    // And so does doctor's.
+    env.seed(other);
+    let (path, mut rec) = env.record_path(other);
+    rec["needs_login"] = serde_json::json!("refused");
+    std::fs::write(&path, serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
+    let run = env.run_with_config(&cfg, &["doctor", "work", "--user", other, "--offline"], b"");
+    assert!(
+        run.stdout
+            .contains(&format!("-> run: ooauth2 login work --user {other}\n")),
+        "{run:#?}"
+    );
+}

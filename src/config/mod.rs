@@ -20,7 +20,8 @@ mod parse;
 pub use parse::{parse, valid_name};
 
 use crate::error::{Error, Result};
-use crate::request::{Raw, Request};
+use crate::protocol::keys::RequestKey;
+use crate::request::{LOGIN_KEYS, Raw, Request};
 use crate::settings::Settings;
 use std::path::PathBuf;
 
@@ -46,9 +47,22 @@ pub struct Named {
 impl Named {
     /// The request of this account with `explicit` laid over its values:
     /// every value given explicitly wins. The one overlay of a named account.
+    /// The explicit values that differ from the file's go with it, so that
+    /// the command signing it in again names them too.
     pub fn request(&self, mut explicit: Raw) -> Result<Request> {
         explicit.account = None;
-        Request::validate_named(explicit.over(&self.raw), &self.name)
+        let overrides = LOGIN_KEYS
+            .iter()
+            .filter_map(|&key| {
+                let given = explicit.text(key)?;
+                let same = self.raw.text(key).is_some_and(|file| match key {
+                    RequestKey::User | RequestKey::Tenant => file.eq_ignore_ascii_case(given),
+                    _ => file == given,
+                });
+                (!same).then(|| (key, given.to_string()))
+            })
+            .collect();
+        Request::validate_named(explicit.over(&self.raw), &self.name, overrides)
     }
 }
 
@@ -229,6 +243,13 @@ mod tests {
             .unwrap();
         assert_eq!(r.user(), Some("flag@x.com"));
         assert_eq!((r.tenant(), r.min_ttl()), ("t1", 0));
+        // The command that signs it in again keeps the override, not min_ttl.
+        assert_eq!(
+            r.login_command("flag@x.com"),
+            "ooauth2 login w --user flag@x.com"
+        );
+        let same = w.request(raw(&[(RequestKey::User, "FILE@x.com")])).unwrap();
+        assert_eq!(same.login_command("file@x.com"), "ooauth2 login w");
         // An explicit secret wins: the command is never run.
         let r = w
             .request(raw(&[(RequestKey::ClientSecret, "given")]))

@@ -117,6 +117,12 @@ macro_rules! request_keys {
                     spelling: self.spelling,
                 }
             }
+
+            /// The value of `key` as a message may quote it: only the
+            /// plain text ones, never a secret or a secret's command.
+            pub(crate) fn text(&self, key: RequestKey) -> Option<&str> {
+                match key { $(RequestKey::$variant => self.$field.as_ref().and_then(Text::text),)* }
+            }
         }
     };
 }
@@ -265,6 +271,30 @@ response_keys! {
     ErrorDescription = "error_description", secret: false;
     /// What to do next.
     Hint = "hint", secret: false;
+}
+
+/// A value a message may quote: plain text, never a secret.
+trait Text {
+    /// The value as text, if it may be shown.
+    fn text(&self) -> Option<&str>;
+}
+
+impl Text for String {
+    fn text(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl Text for Secret {
+    fn text(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Text for SecretCommand {
+    fn text(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// How a front end names request keys in what it says: the helper protocol

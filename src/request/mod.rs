@@ -10,6 +10,7 @@ pub use validate::check_value;
 
 use crate::account::{self, Account};
 use crate::error::Result;
+use crate::protocol::keys::RequestKey;
 use crate::provider::{Discovery, Endpoints, Flow, Provider};
 use crate::secret::{Secret, SecretCommand};
 
@@ -103,7 +104,28 @@ pub struct Request {
     notify_cmd: Option<String>,
     /// How the front end that asked spells the keys, for messages.
     spelling: Spelling,
+    /// A named account's values given explicitly that differ from the
+    /// config file's (of [`LOGIN_KEYS`]), for the command that signs it in.
+    overrides: Vec<(RequestKey, String)>,
 }
+
+/// The keys `ooauth2 login` takes a flag for (besides the account name):
+/// what a command that signs an account in again may have to repeat.
+pub const LOGIN_KEYS: [RequestKey; 13] = [
+    RequestKey::Provider,
+    RequestKey::ClientId,
+    RequestKey::Tenant,
+    RequestKey::User,
+    RequestKey::Authority,
+    RequestKey::Scope,
+    RequestKey::Issuer,
+    RequestKey::TokenEndpoint,
+    RequestKey::AuthorizationEndpoint,
+    RequestKey::DeviceAuthorizationEndpoint,
+    RequestKey::Flow,
+    RequestKey::RedirectPort,
+    RequestKey::SigninTimeout,
+];
 
 impl Request {
     /// Validates a request given without a named account (`raw.account`
@@ -113,9 +135,16 @@ impl Request {
     }
 
     /// Validates the request of the named account `name`, whose values
-    /// `raw` already holds beneath the explicit ones.
-    pub(crate) fn validate_named(raw: Raw, name: &str) -> Result<Request> {
-        validate::request(raw, Some(name.to_string()))
+    /// `raw` already holds beneath the explicit ones; `overrides` are the
+    /// explicit ones that differ from the file's.
+    pub(crate) fn validate_named(
+        raw: Raw,
+        name: &str,
+        overrides: Vec<(RequestKey, String)>,
+    ) -> Result<Request> {
+        let mut req = validate::request(raw, Some(name.to_string()))?;
+        req.overrides = overrides;
+        Ok(req)
     }
 
     /// What to do.
@@ -287,10 +316,12 @@ impl Request {
 
     /// The command that signs this request's account in again, as `user`
     /// (empty: not known yet): by the configured name when it came from
-    /// one, else every flag, a generic account's endpoints and scope too.
+    /// one, with the values given beside it that differ from the file's
+    /// (and `user` when it is not the request's); else every flag, a
+    /// generic account's endpoints and scope too.
     pub fn login_command(&self, user: &str) -> String {
         if let Some(name) = &self.account_name {
-            return account::login_command(Some(name), &self.account(user));
+            return self.named_login_command(name, user);
         }
         let mut cmd = self.account(user).login_command();
         if self.provider == Provider::Generic {
@@ -307,6 +338,26 @@ impl Request {
                     cmd.push_str(&format!(" --{flag} {}", account::shell_word(v)));
                 }
             }
+        }
+        cmd
+    }
+
+    /// [`Request::login_command`] of the account named `name`.
+    fn named_login_command(&self, name: &str, user: &str) -> String {
+        let mut cmd = account::login_command(Some(name), &self.account(user));
+        let flag = |key: RequestKey, value: &str| {
+            format!(
+                " {} {}",
+                Spelling::Flags.key(key),
+                account::shell_word(value)
+            )
+        };
+        for (key, value) in &self.overrides {
+            cmd.push_str(&flag(*key, value));
+        }
+        let known = self.user.as_deref().unwrap_or_default();
+        if !user.is_empty() && !user.eq_ignore_ascii_case(known) {
+            cmd.push_str(&flag(RequestKey::User, user));
         }
         cmd
     }

@@ -89,6 +89,7 @@ fn build(raw: Raw, named: Option<String>) -> Result<Request> {
             .transpose()?,
         account_name: named,
         spelling: sp,
+        overrides: Vec::new(),
     };
     complete(&req)?;
     Ok(req)

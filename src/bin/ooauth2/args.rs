@@ -405,6 +405,16 @@ mod tests {
             let long = flag.strip_prefix("--").unwrap();
             assert!(longs.contains(&long), "no command has {flag}");
         }
+        // A sign-in command repeats these: `login` must take each.
+        let login = cli.find_subcommand("login").unwrap();
+        for key in ooauth2::request::LOGIN_KEYS {
+            let flag = Spelling::Flags.key(key);
+            let long = flag.strip_prefix("--").unwrap();
+            assert!(
+                login.get_arguments().any(|a| a.get_long() == Some(long)),
+                "login has no {flag}"
+            );
+        }
     }
 
     #[test]

@@ -135,7 +135,11 @@ fn targets_of(
     for i in found {
         seen[i] = true;
         let rec = &records[i];
-        let (label, login) = names(rec, req.account_name());
+        let (label, mut login) = names(rec, req.account_name());
+        if req.account_name().is_some() {
+            // The request's command: it keeps the values given beside a name.
+            login = req.login_command(&rec.user);
+        }
         check_record(rec, &label, &login, now, out);
         targets.push(Target::new(label, login, req, Some(rec)));
     }
