@@ -16,10 +16,13 @@
 
 mod file;
 mod parse;
+mod write;
 
-pub use parse::{parse, valid_name};
+pub use parse::{bad_name, parse, valid_name};
+pub use write::{Edit, check_name, plan_account};
 
 use crate::error::{Error, Result};
+use crate::protocol::keys::RequestKey;
 use crate::request::{Raw, Request};
 use crate::settings::Settings;
 use std::path::PathBuf;
@@ -44,6 +47,12 @@ pub struct Named {
 }
 
 impl Named {
+    /// The value the file gives `key`, as written there (`None` for a key
+    /// the table does not hold).
+    pub fn value(&self, key: RequestKey) -> Option<&str> {
+        self.raw.config_text(key)
+    }
+
     /// The request of this account with `explicit` laid over its values:
     /// every value given explicitly wins. The one overlay of a named account.
     pub fn request(&self, mut explicit: Raw) -> Result<Request> {

@@ -102,8 +102,17 @@ macro_rules! request_keys {
             }
 
             /// These values laid over `under`'s: each key given here wins.
-            pub(crate) fn over(self, under: &Raw) -> Raw {
+            pub fn over(self, under: &Raw) -> Raw {
                 Raw { $($field: self.$field.or_else(|| under.$field.clone()),)* }
+            }
+
+            /// The value of `key` as the config file holds it: `None` when
+            /// it is not given or not a config key, and always for a secret.
+            pub fn config_text(&self, key: RequestKey) -> Option<&str> {
+                if !key.sources().config {
+                    return None;
+                }
+                match key { $(RequestKey::$variant => self.$field.as_ref().and_then(ConfigText::text),)* }
             }
         }
     };
@@ -234,6 +243,31 @@ response_keys! {
     Hint = "hint", secret: false;
 }
 
+/// A value as the config file may hold it.
+trait ConfigText {
+    /// The text written, or `None` for a value that is never written.
+    fn text(&self) -> Option<&str>;
+}
+
+impl ConfigText for String {
+    fn text(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl ConfigText for SecretCommand {
+    fn text(&self) -> Option<&str> {
+        Some(self.command())
+    }
+}
+
+impl ConfigText for Secret {
+    // A secret is never written to the config file, whatever its key.
+    fn text(&self) -> Option<&str> {
+        None
+    }
+}
+
 impl From<String> for SecretCommand {
     /// A `client_secret_cmd` given as a plain value, named by its key.
     fn from(command: String) -> SecretCommand {
@@ -247,7 +281,7 @@ pub fn wire_keys() -> impl Iterator<Item = RequestKey> {
 }
 
 /// The keys an `[accounts.NAME]` table may hold, in table order.
-pub(crate) fn config_keys() -> impl Iterator<Item = RequestKey> {
+pub fn config_keys() -> impl Iterator<Item = RequestKey> {
     RequestKey::ALL
         .iter()
         .copied()
