@@ -127,6 +127,17 @@ impl SecretCommand {
         Ok(cmd)
     }
 
+    /// The command line, as given (for the config file `ooauth2 setup` writes).
+    pub(crate) fn command(&self) -> &str {
+        &self.command
+    }
+
+    /// Runs the command once and drops what it printed: whether it works,
+    /// known before the command is written anywhere (`ooauth2 setup`).
+    pub fn check(&self, timeout: Duration) -> Result<()> {
+        self.run(timeout).map(drop)
+    }
+
     /// Whether the command is empty or holds a NUL, which no shell runs.
     pub(crate) fn is_unusable(&self) -> bool {
         self.command.trim().is_empty() || self.command.contains('\0')

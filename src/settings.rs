@@ -97,6 +97,12 @@ impl Settings {
         }
     }
 
+    /// Whether `$OOAUTH2_CONFIG` names the config file (programs that read
+    /// it then need the variable too).
+    pub fn config_from_env(&self) -> bool {
+        self.config.is_some()
+    }
+
     /// The store directory: `$OOAUTH2_STORE_DIR`, else `$XDG_DATA_HOME/ooauth2`.
     pub(crate) fn store_dir(&self) -> Result<PathBuf> {
         if let Some(d) = &self.store {
@@ -152,7 +158,7 @@ impl Settings {
     }
 
     /// The limit on a `client_secret_cmd` (default 120 s).
-    pub(crate) fn secret_cmd_timeout(&self) -> Result<Duration> {
+    pub fn secret_cmd_timeout(&self) -> Result<Duration> {
         seconds(
             SECRET_CMD_TIMEOUT_ENV,
             self.secret_cmd_timeout.as_deref(),

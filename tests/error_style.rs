@@ -60,7 +60,7 @@ fn helper_styled(label: &str, run: &Run) {
 
 /// A command failure: stdout stays empty.
 #[track_caller]
-fn command_styled(label: &str, run: &Run) {
+pub(crate) fn command_styled(label: &str, run: &Run) {
     styled(label, run);
     assert_eq!(run.stdout, "", "{label}: stdout not empty");
 }

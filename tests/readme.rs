@@ -14,7 +14,7 @@ use crate::support::browser::{SignIn, get};
 use crate::support::mail::{
     Dovecot, Input, client_command, in_maildir, program, repo_file, run_timeout, substitute,
 };
-use crate::support::run::{Env, Run, bin, path_with, set_mode};
+use crate::support::run::{Env, Run, bin, pass_stub, path_with, set_mode};
 use mock_idp::{AuthorizeMode, DeviceOutcome, DeviceScript};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -93,19 +93,9 @@ fn code_after(section: &str, marker: &str) -> String {
 /// A directory with `ooauth2` (the built binary) and a `pass` that prints
 /// `secret` for `pass show ENTRY` only, as the password store would.
 fn bin_dir(env: &Env, entry: &str, secret: &str) -> PathBuf {
-    let dir = env.root.join("bin");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = pass_stub(env, entry, secret);
     let _ = std::fs::remove_file(dir.join("ooauth2"));
     std::os::unix::fs::symlink(bin(), dir.join("ooauth2")).unwrap();
-    let pass = dir.join("pass");
-    std::fs::write(
-        &pass,
-        format!(
-            "#!/bin/sh\n[ \"$1 $2\" = \"show {entry}\" ] || {{ echo \"pass: no entry $2\" >&2; exit 1; }}\necho '{secret}'\n"
-        ),
-    )
-    .unwrap();
-    set_mode(&pass, 0o755);
     dir
 }
 

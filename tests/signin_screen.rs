@@ -7,116 +7,11 @@
 //! hostile provider's page, code and message: shown without their escapes,
 //! CR, LF or bidi controls, on the terminal, in a pipe and to notifiers.
 
-use crate::support::run::{Env, Run, USER, bin, path_with, set_mode, sh_quote};
+use crate::support::pty::Pty;
+use crate::support::run::{Env, Run, USER, path_with, set_mode, sh_quote};
 use mock_idp::{DeviceScript, Fault, Grant};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A run of the binary on a pseudo-terminal of `cols` x `rows`, its stdout
-/// sent to a file (as msmtp or mbsync capture it) and its terminal output
-/// collected as it comes.
-struct Pty {
-    child: Child,
-    input: Option<ChildStdin>,
-    screen: Arc<Mutex<Vec<u8>>>,
-    stdout: PathBuf,
-}
-
-impl Pty {
-    fn start(env: &Env, args: &[String], vars: &[(&str, &str)], size: (u16, u16)) -> Pty {
-        let stdout = env.root.join(format!("stdout-{}", args.len()));
-        let mut line = format!("stty cols {} rows {} && exec", size.0, size.1);
-        for a in std::iter::once(bin().display().to_string()).chain(args.iter().cloned()) {
-            line.push(' ');
-            line.push_str(&sh_quote(&a));
-        }
-        line.push_str(&format!(" >{}", sh_quote(&stdout.display().to_string())));
-        let mut cmd = Command::new("script");
-        cmd.args(["-q", "-f", "-e", "-c", &line, "/dev/null"])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("SHELL", "/bin/sh")
-            .env("HOME", env.root.join("home"))
-            .env("OOAUTH2_STORE_DIR", env.store())
-            .env("OOAUTH2_HTTP_TIMEOUT", "10")
-            .envs(vars.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("util-linux script");
-        let input = child.stdin.take();
-        let mut out = child.stdout.take().unwrap();
-        let screen = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&screen);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Pty {
-            child,
-            input,
-            screen,
-            stdout,
-        }
-    }
-
-    /// Everything the terminal showed so far.
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned()
-    }
-
-    /// Waits until the terminal showed `needle`.
-    fn wait_for(&self, needle: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if s.contains(needle) {
-                return s;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "the terminal never showed {needle:?}: {s}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Types `text` on the terminal.
-    fn type_text(&mut self, text: &str) {
-        let input = self.input.as_mut().unwrap();
-        input.write_all(text.as_bytes()).unwrap();
-        input.flush().unwrap();
-    }
-
-    /// Waits for the exit (killing the run by its PID after 30 s); returns
-    /// the status, the screen and stdout.
-    fn finish(mut self) -> (i32, String, String) {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            if start.elapsed() > Duration::from_secs(30) {
-                let _ = self.child.kill();
-                panic!("the run did not end: {}", self.screen());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        drop(self.input.take());
-        // The reader drains the rest after the exit.
-        std::thread::sleep(Duration::from_millis(200));
-        let stdout = std::fs::read_to_string(&self.stdout).unwrap_or_default();
-        (status.code().unwrap_or(-1), self.screen(), stdout)
-    }
-}
 
 /// The countdown values (seconds) the screen shows, in order.
 fn countdowns(screen: &str) -> Vec<u64> {

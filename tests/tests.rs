@@ -31,6 +31,7 @@ mod providers;
 mod readme;
 mod real_clients;
 mod secrets;
+mod setup;
 mod signin_screen;
 mod store_safety;
 mod stress;

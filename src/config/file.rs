@@ -108,7 +108,7 @@ fn check_owner(path: &Path, meta: &Metadata) -> Result<()> {
 /// Refuses a config file in a directory others could replace it in: the
 /// directory of the name given, and, when that is a symbolic link (a
 /// dotfile manager's), the directory of the file it leads to.
-fn check_directories(path: &Path) -> Result<()> {
+pub(super) fn check_directories(path: &Path) -> Result<()> {
     check_directory(path)?;
     let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
     match std::fs::canonicalize(path) {

@@ -16,8 +16,10 @@
 
 mod file;
 mod parse;
+mod write;
 
-pub use parse::{parse, valid_name};
+pub use parse::{bad_name, parse, valid_name};
+pub use write::{Edit, check_name, plan_account};
 
 use crate::error::{Error, Result};
 use crate::protocol::keys::RequestKey;
@@ -45,6 +47,12 @@ pub struct Named {
 }
 
 impl Named {
+    /// The value the file gives `key`, as written there (`None` for a key
+    /// the table does not hold).
+    pub fn value(&self, key: RequestKey) -> Option<&str> {
+        self.raw.config_text(key)
+    }
+
     /// The request of this account with `explicit` laid over its values:
     /// every value given explicitly wins. The one overlay of a named account.
     /// The explicit values that differ from the file's go with it, so that

@@ -28,6 +28,17 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
+/// What is wrong with `name` as an account name (`None`: nothing): the
+/// one message of a bad name, the file's and `ooauth2 setup`'s.
+pub fn bad_name(name: &str) -> Option<String> {
+    (!valid_name(name)).then(|| {
+        format!(
+            "account name '{}' must be 1 to 64 of A-Z a-z 0-9 . _ -",
+            shown(name)
+        )
+    })
+}
+
 /// The file being parsed, for messages.
 struct Place<'t> {
     path: &'t Path,
@@ -104,14 +115,8 @@ fn account_table(
 ) -> Result<Named> {
     let name_at = name.span().start;
     let name = name.get_ref();
-    if !valid_name(name) {
-        return Err(place.at(
-            name_at,
-            format!(
-                "account name '{}' must be 1 to 64 of A-Z a-z 0-9 . _ -",
-                shown(name)
-            ),
-        ));
+    if let Some(bad) = bad_name(name) {
+        return Err(place.at(name_at, bad));
     }
     let Some(body) = body.get_ref().as_table() else {
         return Err(place.at(

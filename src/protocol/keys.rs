@@ -111,7 +111,7 @@ macro_rules! request_keys {
 
             /// These values laid over `under`'s: each key given here wins,
             /// and so does this front end's spelling.
-            pub(crate) fn over(self, under: &Raw) -> Raw {
+            pub fn over(self, under: &Raw) -> Raw {
                 Raw {
                     $($field: self.$field.or_else(|| under.$field.clone()),)*
                     spelling: self.spelling,
@@ -122,6 +122,15 @@ macro_rules! request_keys {
             /// plain text ones, never a secret or a secret's command.
             pub(crate) fn text(&self, key: RequestKey) -> Option<&str> {
                 match key { $(RequestKey::$variant => self.$field.as_ref().and_then(Text::text),)* }
+            }
+
+            /// The value of `key` as the config file holds it: `None` when
+            /// it is not given or not a config key, and always for a secret.
+            pub fn config_text(&self, key: RequestKey) -> Option<&str> {
+                if !key.sources().config {
+                    return None;
+                }
+                match key { $(RequestKey::$variant => self.$field.as_ref().and_then(Text::config_text),)* }
             }
         }
     };
@@ -273,10 +282,16 @@ response_keys! {
     Hint = "hint", secret: false;
 }
 
-/// A value a message may quote: plain text, never a secret.
+/// A value as a message may quote it and as the config file may hold it.
 trait Text {
-    /// The value as text, if it may be shown.
+    /// The value as a message may show it: plain text, never a secret.
     fn text(&self) -> Option<&str>;
+
+    /// The value as the config file holds it; the same text but for a
+    /// secret's command, which the file holds and messages do not show.
+    fn config_text(&self) -> Option<&str> {
+        self.text()
+    }
 }
 
 impl Text for String {
@@ -286,14 +301,20 @@ impl Text for String {
 }
 
 impl Text for Secret {
+    // A secret is never shown, nor written to the config file.
     fn text(&self) -> Option<&str> {
         None
     }
 }
 
 impl Text for SecretCommand {
+    // A command may hold a password in its words: never in a message.
     fn text(&self) -> Option<&str> {
         None
+    }
+
+    fn config_text(&self) -> Option<&str> {
+        Some(self.command())
     }
 }
 
@@ -396,7 +417,7 @@ pub fn wire_keys() -> impl Iterator<Item = RequestKey> {
 }
 
 /// The keys an `[accounts.NAME]` table may hold, in table order.
-pub(crate) fn config_keys() -> impl Iterator<Item = RequestKey> {
+pub fn config_keys() -> impl Iterator<Item = RequestKey> {
     RequestKey::ALL
         .iter()
         .copied()

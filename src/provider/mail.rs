@@ -50,9 +50,55 @@ impl Provider {
     }
 }
 
+/// The mail domains of a provider's own accounts, the country variants
+/// (`hotmail.co.uk`, `yahoo.fr`) matched by the first label.
+const DOMAINS: &[(&str, Provider)] = &[
+    ("gmail", Provider::Google),
+    ("googlemail", Provider::Google),
+    ("outlook", Provider::Microsoft),
+    ("hotmail", Provider::Microsoft),
+    ("live", Provider::Microsoft),
+    ("msn", Provider::Microsoft),
+    ("yahoo", Provider::Yahoo),
+    ("ymail", Provider::Yahoo),
+    ("aol", Provider::Aol),
+    ("fastmail", Provider::Fastmail),
+];
+
+impl Provider {
+    /// The provider whose own accounts have the address's domain
+    /// (`me@gmail.com`: google), for `ooauth2 setup` to offer; `None` for
+    /// any other domain, a company's own on Microsoft 365 or Google
+    /// Workspace included: only its owner knows.
+    pub fn of_address(address: &str) -> Option<Provider> {
+        let domain = address.rsplit_once('@')?.1.to_ascii_lowercase();
+        let (first, rest) = domain.split_once('.')?;
+        // A country's suffix (com, fr, co.uk, com.au), not a subdomain.
+        let suffix =
+            rest.split('.').count() <= 2 && rest.split('.').all(|l| (2..=3).contains(&l.len()));
+        let (_, provider) = DOMAINS.iter().find(|(d, _)| *d == first)?;
+        suffix.then_some(*provider)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn providers_of_addresses() {
+        let of = Provider::of_address;
+        assert_eq!(of("me@gmail.com"), Some(Provider::Google));
+        assert_eq!(of("Me@Hotmail.co.uk"), Some(Provider::Microsoft));
+        assert_eq!(of("me@outlook.com"), Some(Provider::Microsoft));
+        assert_eq!(of("me@yahoo.fr"), Some(Provider::Yahoo));
+        assert_eq!(of("me@aol.com"), Some(Provider::Aol));
+        assert_eq!(of("me@fastmail.com"), Some(Provider::Fastmail));
+        assert_eq!(of("me@contoso.com"), None);
+        assert_eq!(of("me@live.example.org"), None);
+        assert_eq!(of("me@gmail"), None);
+        assert_eq!(of("nobody"), None);
+    }
 
     #[test]
     fn mail_servers_per_provider() {

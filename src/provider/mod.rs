@@ -100,7 +100,7 @@ const GOOGLE_AUTHORIZE: &[(&str, &str)] = &[("access_type", "offline"), ("prompt
 
 impl Provider {
     /// Every provider, in documentation order.
-    pub(crate) const ALL: [Provider; 8] = [
+    pub const ALL: [Provider; 8] = [
         Provider::Microsoft,
         Provider::MicrosoftUs,
         Provider::MicrosoftChina,
@@ -126,12 +126,12 @@ impl Provider {
     }
 
     /// The provider of a name, if there is one.
-    pub(crate) fn from_name(name: &str) -> Option<Provider> {
+    pub fn from_name(name: &str) -> Option<Provider> {
         Provider::ALL.into_iter().find(|p| p.name() == name)
     }
 
     /// Every name, for messages.
-    pub(crate) fn names() -> String {
+    pub fn names() -> String {
         Provider::ALL.map(Provider::name).join(", ")
     }
 

@@ -531,6 +531,23 @@ pub fn running_as_root(env: &Env) -> bool {
     std::fs::metadata(&env.root).unwrap().uid() == 0
 }
 
+/// A directory holding a `pass` that prints `secret` for `pass show ENTRY`
+/// only, as the password store would, for a `client_secret_cmd`.
+pub fn pass_stub(env: &Env, entry: &str, secret: &str) -> PathBuf {
+    let dir = env.root.join("bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pass = dir.join("pass");
+    std::fs::write(
+        &pass,
+        format!(
+            "#!/bin/sh\n[ \"$1 $2\" = \"show {entry}\" ] || {{ echo \"pass: no entry $2\" >&2; exit 1; }}\necho '{secret}'\n"
+        ),
+    )
+    .unwrap();
+    set_mode(&pass, 0o755);
+    dir
+}
+
 /// Sets the permission bits of `path`.
 pub fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;

@@ -71,6 +71,18 @@ Examples:
   # a browser on another machine: there, first ssh -L 8765:127.0.0.1:8765 HOST
   ooauth2 login work --flow authcode --redirect-port 8765")]
     Login(LoginArgs),
+    /// Set up an account: write it to the config file, sign in, print the mail clients' lines.
+    #[command(
+        mut_arg("name", |a| a
+            .value_name("NAME")
+            .help("The account's name in the config file (asked, or from the address)")),
+        mut_arg("provider", |a| a.help(format!(
+            "Provider preset: {} (asked, or from the address)",
+            ooauth2::provider::Provider::names()
+        ))),
+        after_help = SETUP_HELP
+    )]
+    Setup(SetupArgs),
     /// List the configured and stored accounts (never shows a secret).
     #[command(after_help = "Examples:\n  ooauth2 status\n  ooauth2 status --json")]
     Status(StatusArgs),
@@ -154,6 +166,60 @@ Examples:
         #[arg(long, value_name = "DIR")]
         dir: Option<std::path::PathBuf>,
     },
+}
+
+/// What `ooauth2 setup --help` adds after the flags.
+const SETUP_HELP: &str = "\
+Asks for the address, the provider, the client id (saying where to get
+one) and what else the provider needs, each on the terminal, or takes them
+as flags; without a terminal a missing answer is an error naming its flag.
+Then it shows the [accounts.NAME] table it adds to (or changes in) the
+config file, asks before changing an account already there (--yes says
+yes), writes it (every other line of the file stays as it is), signs in as
+'ooauth2 login NAME' does, logs in to the mail servers if --test asks, and
+prints the lines for msmtp, mbsync and neomutt on stdout. --flow and
+--redirect-port are written to the account; --open, --no-open and
+--signin-timeout only apply to this sign-in. A client secret is never
+written: give the command that prints it (--client-secret-cmd).
+
+Examples:
+  ooauth2 setup
+  ooauth2 setup work --user me@contoso.com --client-id YOUR-CLIENT-ID
+  ooauth2 setup gmail --user me@gmail.com --client-id YOUR-CLIENT-ID \\
+      --client-secret-cmd 'pass show mail/gmail-client-secret'
+  ooauth2 setup work --test imap,smtp
+  ooauth2 setup work --no-login > mail-lines.txt";
+
+/// `setup` flags: each question has one.
+#[derive(Args, Debug, PartialEq, Eq)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub account: AccountArgs,
+    #[command(flatten)]
+    pub signin: SignInArgs,
+    /// Change an account already in the config file without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Write the account and print the lines, but do not sign in now.
+    #[arg(long, conflicts_with = "test")]
+    pub no_login: bool,
+    /// After signing in, log in to these servers with the token: imap, pop,
+    /// smtp (repeat the flag, or separate them with commas).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "SERVICE")]
+    pub test: Vec<crate::mailtest::Service>,
+    /// The IMAP server in the lines printed and for --test imap: HOST or
+    /// HOST:PORT (default: the provider's, e.g. outlook.office365.com:993);
+    /// STARTTLS on 143, else TLS from the start.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub imap_server: Option<String>,
+    /// The SMTP server in the lines printed and for --test smtp: HOST or
+    /// HOST:PORT (default: the provider's, e.g. smtp.office365.com:587);
+    /// TLS from the start on 465, else STARTTLS.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub smtp_server: Option<String>,
+    /// --test: a PEM file of CA certificates to trust besides the system's.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// `test` flags.

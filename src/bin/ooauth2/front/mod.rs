@@ -6,6 +6,7 @@ pub mod legacy;
 
 mod docs;
 mod helper;
+mod setup;
 mod status;
 mod test;
 mod token;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> Result<Status, Failure> {
         Command::Doctor(args) => return doctor(ctx, &args),
         Command::Token(args) => token::token(ctx, &args),
         Command::Login(args) => token::login(ctx, &args),
+        Command::Setup(args) => setup::run(ctx, &args),
         Command::Status(args) => status::run(ctx, &args),
         Command::Erase(args) => token::erase(ctx, &args),
         Command::Test(args) => test::run(ctx, &args),

@@ -9,8 +9,16 @@ use clap::ValueEnum;
 use ooauth2::error::{Error, Result};
 use ooauth2::request::{Action, Request};
 
-/// Logs in to the server `args` name with the account's token.
+/// Logs in to the server `args` name with the account's token; the
+/// summary line on stdout.
 pub fn run(ctx: &Context, args: &TestArgs) -> Result<()> {
+    let summary = login(ctx, args)?;
+    print_stdout(&format!("{summary}\n"))
+}
+
+/// Logs in to the server `args` name with the account's token, each step
+/// reported on stderr; returns the summary line.
+pub fn login(ctx: &Context, args: &TestArgs) -> Result<String> {
     let action = if args.refresh {
         Action::Refresh
     } else {
@@ -46,8 +54,7 @@ pub fn run(ctx: &Context, args: &TestArgs) -> Result<()> {
         out: &mut stderr,
         verbose: ctx.verbose > 0,
     };
-    let summary = mailtest::run(&target, &login, &mut report)?;
-    print_stdout(&format!("{summary}\n"))
+    mailtest::run(&target, &login, &mut report)
 }
 
 /// The server: the provider's own unless `--host` names another; generic
