@@ -164,6 +164,8 @@ fn subcommands(env: &Env) -> Vec<String> {
         .skip_while(|l| !l.starts_with("Commands:"))
         .skip(1)
         .take_while(|l| l.starts_with("  "))
+        // A wrapped description goes on, indented further, under its command.
+        .filter(|l| !l.starts_with("   "))
         .filter_map(|l| l.split_whitespace().next())
         .filter(|c| *c != "help")
         .map(str::to_string)
@@ -394,17 +396,24 @@ fn man_into_a_directory_that_cannot_be_made_fails_cleanly() {
 // The examples of --help
 // ---------------------------------------------------------------------------
 
-/// The lines under `Examples:` (or `Example:`) of `args`' help.
+/// The commands under `Examples:` (or `Example:`) of `args`' help, a
+/// line ending in a backslash joined with the next as the shell does.
 fn help_examples(env: &Env, args: &[&str]) -> Vec<String> {
     let run = env.run(args, b"");
     run.expect(0);
-    let mut out = Vec::new();
+    let mut out: Vec<String> = Vec::new();
     let mut inside = false;
+    let mut continued = false;
     for line in run.stdout.lines() {
         if matches!(line.trim_end(), "Examples:" | "Example:") {
             inside = true;
         } else if inside && line.starts_with("  ") {
-            out.push(line.trim().to_string());
+            let line = line.trim();
+            match out.last_mut() {
+                Some(last) if continued => last.extend(["\n", line]),
+                _ => out.push(line.to_string()),
+            }
+            continued = line.ends_with('\\');
         } else {
             inside = false;
         }

@@ -234,14 +234,8 @@ fn a_missing_answer_without_a_terminal_names_its_flag_and_changes_nothing() {
 #[test]
 fn the_printed_lines_are_the_contrib_files_own() {
     // Each printed line (but the comments naming the file) stands in the
-    // contrib file for the same client, once its account is named `work`.
-    let pairs = [
-        (
-            "ooauth2 token --client-id YOUR-CLIENT-ID --user you@example.com",
-            "ooauth2 token work",
-        ),
-        ("you@example.com", USER),
-    ];
+    // contrib file for the same client, whose account is named `work` too.
+    let pairs = [("you@example.com", USER)];
     for (file, contrib) in [
         ("~/.msmtprc", "contrib/msmtp/msmtprc"),
         ("~/.mbsyncrc", "contrib/isync/mbsyncrc"),

@@ -71,7 +71,7 @@ Examples:
   # a browser on another machine: there, first ssh -L 8765:127.0.0.1:8765 HOST
   ooauth2 login work --flow authcode --redirect-port 8765")]
     Login(LoginArgs),
-    /// Set up an account: write it to the config file, sign in, print the mail clients' lines.
+    /// Set up an account: the config file, the sign-in, the msmtp, mbsync and neomutt lines.
     #[command(
         mut_arg("name", |a| a
             .value_name("NAME")
