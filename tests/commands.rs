@@ -448,13 +448,9 @@ fn erase_removes_the_record_and_says_so() {
     assert_eq!(run.stdout, "");
     assert!(run.stderr.contains(&format!("erased {USER}")), "{run:#?}");
     assert!(env.records().is_empty(), "{:?}", env.records());
+    // Erasing it again is an error: nothing is there to erase.
     let run = env.erase(USER, &[]);
-    run.expect(0);
-    assert_eq!(run.stdout, "");
-    assert!(
-        run.stderr.contains("no such account was stored"),
-        "{run:#?}"
-    );
+    run.expect_failure(2, &["nothing was erased: no account is stored for"]);
     // And token now needs a sign-in.
     assert_failed(
         &env.token(USER, &["--non-interactive"]),

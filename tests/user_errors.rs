@@ -3,7 +3,10 @@
 //! the front end that was used (the helper's keys, the subcommands' flags,
 //! `ooauth2.py`'s options). Golden lines where the text is the point.
 
+use crate::support::mail::{make_cert, program};
+use crate::support::run::free_port;
 use crate::support::run::{CLIENT, Env, Run, USER, strings};
+use mock_idp::Fault;
 
 /// The last two lines of a failure's stderr: its error and its hint.
 #[track_caller]
@@ -186,4 +189,357 @@ fn the_sign_in_command_keeps_the_overrides_of_a_named_account() {
             .contains(&format!("-> run: ooauth2 login work --user {other}\n")),
         "{run:#?}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Item 1: a near-miss account is named with what differs and the flags
+// ---------------------------------------------------------------------------
+
+const TENANT: &str = "contoso.onmicrosoft.com";
+
+/// Signs `USER` in under [`TENANT`] at the mock provider.
+fn seed_in_tenant(env: &Env) {
+    let rt = env.idp.issue_refresh_token(USER, CLIENT);
+    let req = format!(
+        "{}tenant={TENANT}\naction=store\nrefresh_token={rt}\n\n",
+        env.account_lines(USER)
+    );
+    env.run(&["helper"], req.as_bytes()).expect(0);
+}
+
+#[test]
+fn a_request_that_misses_the_stored_tenant_names_it_and_the_flag() {
+    let env = Env::new();
+    seed_in_tenant(&env);
+    let a = env.idp.authority();
+    let login = format!("ooauth2 login --client-id {CLIENT} --user {USER} --authority {a}");
+    let run = env.token(USER, &["--non-interactive"]);
+    fails_with(
+        &run,
+        1,
+        &format!(
+            "no refresh token is stored for {USER} (tenant common); \
+             {USER} is stored under tenant {TENANT}"
+        ),
+        &format!("to use it, give --tenant {TENANT}; to sign in as asked instead, run: {login}"),
+    );
+    // A mistyped client id is named as such.
+    let run = env.run(
+        &strings(&[
+            "token",
+            "--client-id",
+            "typo",
+            "--authority",
+            &a,
+            "--user",
+            USER,
+            "--tenant",
+            TENANT,
+            "--non-interactive",
+        ]),
+        b"",
+    );
+    let (error, hint) = error_and_hint(&run);
+    assert!(
+        error.ends_with(&format!("; {USER} is stored with client id {CLIENT}")),
+        "{run:#?}"
+    );
+    assert!(
+        hint.starts_with(&format!("to use it, give --client-id {CLIENT};")),
+        "{run:#?}"
+    );
+    // Without a user: the stored users it nearly names, with --user.
+    let run = env.run(
+        &strings(&[
+            "token",
+            "--client-id",
+            "typo",
+            "--authority",
+            &a,
+            "--non-interactive",
+        ]),
+        b"",
+    );
+    fails_with(
+        &run,
+        1,
+        &format!(
+            "no account is stored for client id typo (tenant common); \
+             {USER} is stored under tenant {TENANT} with client id {CLIENT}"
+        ),
+        &format!(
+            "to use it, give --tenant {TENANT} --client-id {CLIENT} --user {USER}; \
+             to sign in as asked instead, run: ooauth2 login --client-id typo \
+             --user YOU@EXAMPLE.COM --authority {a}"
+        ),
+    );
+    // The helper names its keys.
+    let run = env.helper("interactive=never\n");
+    run.expect(1);
+    assert!(
+        run.pairs()["hint"].starts_with(&format!("to use it, give tenant={TENANT};")),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn erasing_an_account_that_is_not_stored_fails_and_names_the_near_miss() {
+    let env = Env::new();
+    seed_in_tenant(&env);
+    let before = env.snapshot();
+    let run = env.erase(USER, &[]);
+    fails_with(
+        &run,
+        2,
+        &format!(
+            "nothing was erased: no account is stored for {USER} (tenant common); \
+             {USER} is stored under tenant {TENANT}"
+        ),
+        &format!("to erase it, give --tenant {TENANT}"),
+    );
+    let run = env.erase("nobody@example.com", &[]);
+    fails_with(
+        &run,
+        2,
+        "nothing was erased: no account is stored for nobody@example.com (tenant common)",
+        "'ooauth2 status' lists the stored accounts",
+    );
+    assert_eq!(env.snapshot(), before);
+    // The helper's erase stays an answer: erased=false, exit 0.
+    let run = env.helper("action=erase\n");
+    run.expect(0);
+    assert_eq!(run.pairs()["erased"], "false", "{run:#?}");
+    // With the flag it names, the erase works.
+    env.erase(USER, &["--tenant", TENANT]).expect(0);
+    assert!(env.records().is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Item 4: Microsoft 365 refusals only an administrator can lift
+// ---------------------------------------------------------------------------
+
+/// Queues Microsoft's refusal `code` for the next token request.
+fn refuse_with(env: &Env, error: &str, code: u32, description: &str) {
+    env.idp.push_fault(Fault::OAuthError {
+        status: 400,
+        error: error.into(),
+        description: format!("AADSTS{code}: {description}"),
+        code,
+    });
+}
+
+#[test]
+fn refusals_only_an_administrator_can_lift_name_the_administrators_fix() {
+    let env = Env::new();
+    let a = env.idp.authority();
+    let login =
+        |user: &str| format!("ooauth2 login --client-id {CLIENT} --user {user} --authority {a}");
+    // Consent: the admin-consent page of the tenant and the app.
+    let user = "consent@example.com";
+    env.seed(user);
+    env.expire_cached(user);
+    refuse_with(
+        &env,
+        "invalid_grant",
+        65001,
+        "The user or administrator has not consented to use the application.",
+    );
+    let run = env.token(user, &["--non-interactive"]);
+    fails_with(
+        &run,
+        1,
+        &format!(
+            "{} refused: invalid_grant: AADSTS65001: The user or administrator \
+             has not consented to use the application",
+            a.trim_start_matches("http://")
+        ),
+        &format!(
+            "the app has no consent for these permissions; sign in again and accept, or ask \
+             an administrator to grant consent: {a}/common/adminconsent?client_id={CLIENT}; \
+             then sign in again: {}",
+            login(user)
+        ),
+    );
+    // Conditional Access, whatever the OAuth error it comes with.
+    let user = "blocked@example.com";
+    env.seed(user);
+    env.expire_cached(user);
+    refuse_with(
+        &env,
+        "access_denied",
+        53003,
+        "Access has been blocked by Conditional Access policies.",
+    );
+    let (_, hint) = error_and_hint(&env.token(user, &["--non-interactive"]));
+    assert_eq!(
+        hint,
+        format!(
+            "your organisation's Conditional Access policy blocked the sign-in; ask an \
+             administrator which policy applies (the Entra sign-in logs name it), or sign in \
+             from a device or network it allows; then sign in again: {}",
+            login(user)
+        )
+    );
+    // doctor decodes them the same way.
+    let user = "unassigned@example.com";
+    env.seed(user);
+    for code in [90094, 50105] {
+        refuse_with(&env, "invalid_grant", code, "Admin approval required.");
+        let flags = env.account_flags(user);
+        let mut args = vec!["doctor"];
+        args.extend(flags.iter().map(String::as_str));
+        let run = env.run(&args, b"");
+        let problem = run
+            .stdout
+            .lines()
+            .find(|l| l.contains(&format!("AADSTS{code}")))
+            .unwrap_or_else(|| panic!("no AADSTS{code} problem: {run:#?}"));
+        assert!(
+            problem.contains("only an administrator of the organisation can lift this refusal"),
+            "{run:#?}"
+        );
+        let fix = problem.split(" -> ").nth(1).unwrap();
+        let expected = match code {
+            90094 => {
+                format!("ask one to grant consent: {a}/common/adminconsent?client_id={CLIENT}")
+            }
+            _ => "ask an administrator to assign it".to_string(),
+        };
+        assert!(fix.contains(&expected), "{run:#?}");
+        assert!(
+            fix.ends_with(&format!("then sign in again: {}", login(user))),
+            "{run:#?}"
+        );
+    }
+}
+
+/// A TLS server on 127.0.0.1 that sends `script` whatever the client says
+/// (`openssl s_server` relays its stdin); stopped by its PID when dropped.
+struct Scripted {
+    child: std::process::Child,
+    _stdin: std::process::ChildStdin,
+    port: u16,
+    cert: std::path::PathBuf,
+}
+
+impl Scripted {
+    fn start(env: &Env, name: &str, script: &str) -> Scripted {
+        use std::io::Write;
+        let dir = env.root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        make_cert(&cert, &key);
+        let port = free_port();
+        let mut child = std::process::Command::new(program("openssl"))
+            .args(["s_server", "-quiet", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(script.as_bytes()).unwrap();
+        // Listening, seen without connecting (s_server would give a probe the script).
+        let listening = format!(":{port:04X} 00000000:0000 0A");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !std::fs::read_to_string("/proc/net/tcp")
+            .unwrap()
+            .contains(&listening)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "s_server not listening"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // Kept open: s_server ends the session at the end of its input.
+        Scripted {
+            child,
+            _stdin: stdin,
+            port,
+            cert,
+        }
+    }
+
+    /// `ooauth2 test smtp` of `USER` against it.
+    fn test_smtp(&self, env: &Env) -> Run {
+        let port = self.port.to_string();
+        let cert = self.cert.to_str().unwrap();
+        let more = [
+            "smtp",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--tls",
+            "implicit",
+            "--ca-file",
+            cert,
+        ];
+        env.run(&env.args("test", USER, &more), b"")
+    }
+}
+
+impl Drop for Scripted {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Microsoft 365's SMTP dialogue up to the answer to the XOAUTH2 string.
+fn smtp_script(answer: &str) -> String {
+    format!(
+        "220 fake.outlook.com ESMTP\r\n250-fake.outlook.com\r\n250 AUTH LOGIN XOAUTH2\r\n334 \r\n{answer}\r\n"
+    )
+}
+
+#[test]
+fn microsoft_365_smtp_refusals_name_the_real_cause_and_who_fixes_it() {
+    let env = Env::new();
+    env.seed(USER);
+    let server = Scripted::start(
+        &env,
+        "smtp-auth-off",
+        &smtp_script(
+            "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled \
+             for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.",
+        ),
+    );
+    let run = server.test_smtp(&env);
+    let (error, hint) = error_and_hint(&run);
+    run.expect_failure(1, &[]);
+    assert!(
+        error.ends_with(
+            "SmtpClientAuthentication is disabled for the Tenant. Visit \
+             https://aka.ms/smtp_auth_disabled for more information.: authenticated SMTP \
+             (SMTP AUTH) is turned off for this mailbox or the whole organisation; the token is fine"
+        ),
+        "{run:#?}"
+    );
+    assert!(
+        hint.starts_with(&format!(
+            "only an Exchange administrator can change this: turn Authenticated SMTP on for {USER}"
+        )),
+        "{run:#?}"
+    );
+    assert!(!hint.contains("ooauth2 login"), "not a sign-in: {run:#?}");
+    drop(server);
+    let server = Scripted::start(
+        &env,
+        "smtp-expire-soon",
+        &smtp_script("501 5.5.127 Invalid XOAUTH2 auth data - Token will expire soon"),
+    );
+    let run = server.test_smtp(&env);
+    let (error, hint) = error_and_hint(&run);
+    assert!(
+        error.ends_with(": the server wants a token with at least 10 minutes left"),
+        "{run:#?}"
+    );
+    assert!(hint.starts_with("retry with --min-ttl 600"), "{run:#?}");
 }

@@ -24,8 +24,9 @@ impl Engine<'_> {
             if self.may_sign_in(req) {
                 return self.login(req);
             }
-            return Err(Error::new(Code::LoginRequired, reason)
-                .hint(format!("run: {}", req.login_command(""))));
+            let e = Error::new(Code::LoginRequired, reason)
+                .hint(format!("run: {}", req.login_command("")));
+            return Err(self.with_near_misses(req, &req.account(""), e, "use", true));
         };
         let account = req.account(&user);
         // Readers of a fresh token take no lock and never wait behind a refresh.
@@ -35,7 +36,8 @@ impl Engine<'_> {
             }
             // Nothing to refresh and no sign-in allowed: fail without creating a file.
             None if !self.may_sign_in(req) => {
-                return Err(login_required(req, &account, "no refresh token is stored"));
+                let e = login_required(req, &account, "no refresh token is stored");
+                return Err(self.with_near_misses(req, &account, e, "use", true));
             }
             _ => {}
         }

@@ -9,6 +9,7 @@
 
 mod check;
 mod get;
+mod nearmiss;
 mod persist;
 mod signin;
 
@@ -83,6 +84,10 @@ pub enum Outcome {
         user: Option<String>,
         /// Whether a record was there to forget.
         existed: bool,
+        /// Why nothing was erased, with the stored accounts the request
+        /// nearly names: the error of a front end for which erasing
+        /// nothing is a failure (the helper answers `erased=false`).
+        missing: Option<Error>,
     },
 }
 
@@ -144,14 +149,15 @@ impl<'a> Engine<'a> {
     /// Carries out any action but `capability` (which needs no engine).
     pub fn handle(&mut self, req: &Request) -> Result<Outcome> {
         let boxed = |a: Answer| Outcome::Token(Box::new(a));
-        match req.action() {
+        let outcome = match req.action() {
             Action::Get => self.get(req, false).map(boxed),
             Action::Refresh => self.get(req, true).map(boxed),
             Action::Login => self.login(req).map(boxed),
             Action::Store => self.import(req).map(boxed),
             Action::Erase => self.erase(req),
             Action::Capability => Err(Error::invalid("capability is answered by the front end")),
-        }
+        };
+        outcome.map_err(|e| for_admin(req, e))
     }
 
     /// The HTTP client, built on first use: a cached answer never pays for TLS set-up.
@@ -249,6 +255,23 @@ impl<'a> Engine<'a> {
             (None, None) => None,
         };
         Ok((account.client_id.clone(), secret))
+    }
+}
+
+/// `e` with the fix of an administrator when only one can lift the
+/// provider's refusal (the table is `oauth`'s): signing in again alone
+/// would only be refused again.
+fn for_admin(req: &Request, e: Error) -> Error {
+    let account = req.account(req.user().unwrap_or_default());
+    match e
+        .aadsts()
+        .and_then(|c| oauth::aadsts_admin_fix(c, &account))
+    {
+        Some(fix) => {
+            let login = req.login_command(&account.user);
+            e.hint(format!("{fix}; then sign in again: {login}"))
+        }
+        None => e,
     }
 }
 

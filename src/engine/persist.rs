@@ -184,20 +184,30 @@ impl Engine<'_> {
         Ok(self.answer(&rec, source))
     }
 
-    /// `erase`: forget the account; says whether there was one.
+    /// `erase`: forget the account; says whether there was one, and when
+    /// not, why, with the stored accounts the request nearly names.
     pub(super) fn erase(&mut self, req: &Request) -> Result<Outcome> {
         let Some(user) = self.resolve_user(req)? else {
+            let wanted = req.account("");
+            let reason = format!(
+                "no account is stored for client id {} ({})",
+                wanted.client_id,
+                wanted.realm()
+            );
             return Ok(Outcome::Erased {
                 user: None,
                 existed: false,
+                missing: Some(self.nothing_erased(req, &wanted, reason)),
             });
         };
         let account = req.account(&user);
         // Nothing to forget: leave the disk alone (a corrupt record is still erased).
         if !self.store.record_path(&account).exists() {
+            let reason = format!("no account is stored for {user} ({})", account.realm());
             return Ok(Outcome::Erased {
                 user: Some(user),
                 existed: false,
+                missing: Some(self.nothing_erased(req, &account, reason)),
             });
         }
         let lock = self.store.lock(&account, self.lock_timeout)?;
@@ -205,7 +215,15 @@ impl Engine<'_> {
         Ok(Outcome::Erased {
             user: Some(user),
             existed,
+            missing: None,
         })
+    }
+
+    /// The error of an erase that found nothing to erase for `wanted`.
+    fn nothing_erased(&self, req: &Request, wanted: &Account, reason: String) -> Error {
+        let e = Error::invalid(format!("nothing was erased: {reason}"))
+            .hint("'ooauth2 status' lists the stored accounts");
+        self.with_near_misses(req, wanted, e, "erase", false)
     }
 
     /// Stores a rotated refresh token on its own, for an answer whose other

@@ -3,6 +3,7 @@
 //! our typed [`Error`], with the hint that fits, where the answer arrives.
 //! Both codes stay in the error as a [`ProviderCode`].
 
+use crate::account::Account;
 use crate::error::{Code, Error, ProviderCode, one_line, shorten};
 use serde_json::Value;
 
@@ -144,32 +145,74 @@ fn aadsts_by_wording(description: Option<&str>) -> Option<u64> {
         .map(|_| 7000218)
 }
 
+/// Who can lift a Microsoft refusal.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fixer {
+    /// The user (sign in again, fix a flag).
+    User,
+    /// Only an administrator of the directory.
+    Admin,
+    /// An administrator, by granting consent at the admin-consent page
+    /// (whose address ends the hint).
+    Consent,
+}
+
+/// THE table of the AADSTS codes mail users meet: the number, who can
+/// lift it, and the fix in plain words.
+// One row a line: it reads as the table it is.
+#[rustfmt::skip]
+const AADSTS: &[(u64, Fixer, &str)] = &[
+    (700082, Fixer::User, "the refresh token expired after 90 days without use; sign in again"),
+    (50173, Fixer::User, "the grant was revoked (password change or admin action); sign in again"),
+    (70000, Fixer::User, "the refresh token is not valid any more (revoked, or from another app); sign in again"),
+    (70043, Fixer::User, "your organisation's sign-in frequency policy requires a new sign-in; sign in again"),
+    (7000218, Fixer::User, "the app registration must allow public client flows (Azure portal > App registrations > Authentication > Allow public client flows: Yes), or pass client_secret"),
+    (900144, Fixer::User, "a required parameter (often the scope) is missing; check client_id and scope"),
+    (65001, Fixer::Consent, "the app has no consent for these permissions; sign in again and accept, or ask an administrator to grant consent"),
+    (90094, Fixer::Consent, "only an administrator can grant this app its permissions in your organisation; ask one to grant consent"),
+    (90095, Fixer::Consent, "your organisation requires an administrator's approval for this app; ask one to grant consent"),
+    (50105, Fixer::Admin, "your account is not assigned to this app in your organisation; ask an administrator to assign it (Entra admin center > Enterprise applications > the app > Users and groups)"),
+    (53003, Fixer::Admin, "your organisation's Conditional Access policy blocked the sign-in; ask an administrator which policy applies (the Entra sign-in logs name it), or sign in from a device or network it allows"),
+    (70011, Fixer::User, "the scope is not valid for this account; use https://outlook.office.com/ scopes (personal accounts refuse outlook.office365.com)"),
+    (700016, Fixer::User, "no app with this client id exists in this tenant; check client_id and tenant"),
+    (90002, Fixer::User, "the tenant does not exist; check tenant"),
+    (50076, Fixer::User, "multi-factor authentication is required; sign in again"),
+    (50079, Fixer::User, "multi-factor authentication is required; sign in again"),
+];
+
+/// The row of the table for `code`.
+fn aadsts_row(code: u64) -> Option<(Fixer, &'static str)> {
+    AADSTS
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map(|&(_, fixer, hint)| (fixer, hint))
+}
+
 /// Plain-language fixes for the AADSTS codes mail users meet.
 pub fn aadsts_hint(code: u64) -> Option<&'static str> {
-    Some(match code {
-        700082 => "the refresh token expired after 90 days without use; sign in again",
-        50173 => "the grant was revoked (password change or admin action); sign in again",
-        70000 => {
-            "the refresh token is not valid any more (revoked, or from another app); sign in again"
-        }
-        70043 => {
-            "your organisation's sign-in frequency policy requires a new sign-in; sign in again"
-        }
-        7000218 => {
-            "the app registration must allow public client flows (Azure portal > App registrations > Authentication > Allow public client flows: Yes), or pass client_secret"
-        }
-        900144 => "a required parameter (often the scope) is missing; check client_id and scope",
-        65001 => {
-            "the app has no consent for these permissions; sign in again and accept, or ask an administrator to grant consent"
-        }
-        70011 => {
-            "the scope is not valid for this account; use https://outlook.office.com/ scopes (personal accounts refuse outlook.office365.com)"
-        }
-        700016 => "no app with this client id exists in this tenant; check client_id and tenant",
-        90002 => "the tenant does not exist; check tenant",
-        50076 | 50079 => "multi-factor authentication is required; sign in again",
-        _ => return None,
-    })
+    aadsts_row(code).map(|(_, hint)| hint)
+}
+
+/// The fix of a refusal only an administrator of the directory can lift,
+/// for the app of `account` (its authority, tenant and client id): a
+/// consent ends in the admin-consent page's address. `None` for the
+/// refusals the user can fix.
+pub fn aadsts_admin_fix(code: u64, account: &Account) -> Option<String> {
+    match aadsts_row(code)? {
+        (Fixer::User, _) => None,
+        (Fixer::Admin, hint) => Some(hint.to_string()),
+        (Fixer::Consent, hint) => Some(format!("{hint}: {}", admin_consent_url(account))),
+    }
+}
+
+/// Where an administrator grants the app consent for the whole tenant.
+fn admin_consent_url(account: &Account) -> String {
+    format!(
+        "{}/{}/adminconsent?client_id={}",
+        account.authority.trim_end_matches('/'),
+        account.tenant,
+        account.client_id
+    )
 }
 
 /// An error the provider sent back through the browser's redirect
@@ -216,6 +259,40 @@ mod tests {
 
     fn refused(status: u16, body: &str) -> Error {
         error_reply(status, body.as_bytes(), "h")
+    }
+
+    #[test]
+    fn protocol_md_lists_every_aadsts_hint() {
+        let doc = include_str!("../../protocol.md");
+        for &(code, fixer, hint) in AADSTS {
+            let row = doc
+                .lines()
+                .find(|l| {
+                    let first = l.split('|').nth(1).unwrap_or_default();
+                    l.starts_with("| ") && first.split(',').any(|c| c.trim() == code.to_string())
+                })
+                .unwrap_or_else(|| panic!("protocol.md has no row for AADSTS{code}"));
+            assert!(row.contains(hint), "AADSTS{code}: {row}");
+            assert_eq!(
+                row.contains("(\\*)"),
+                fixer != Fixer::User,
+                "AADSTS{code}: {row}"
+            );
+        }
+        let account = Account {
+            provider: crate::provider::Provider::Microsoft,
+            authority: "https://login.microsoftonline.com".into(),
+            tenant: "contoso.com".into(),
+            client_id: "c-1".into(),
+            user: String::new(),
+        };
+        assert_eq!(
+            aadsts_admin_fix(90094, &account).unwrap(),
+            "only an administrator can grant this app its permissions in your organisation; \
+             ask one to grant consent: \
+             https://login.microsoftonline.com/contoso.com/adminconsent?client_id=c-1"
+        );
+        assert_eq!(aadsts_admin_fix(700082, &account), None);
     }
 
     #[test]

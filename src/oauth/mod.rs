@@ -31,7 +31,7 @@ mod proxy;
 mod redact;
 
 pub(crate) use discovery::discover;
-pub use errors::aadsts_hint;
+pub use errors::{aadsts_admin_fix, aadsts_hint};
 pub(crate) use errors::{expired_code, redirect_error};
 pub use grants::DeviceAuth;
 pub(crate) use grants::{

@@ -737,7 +737,7 @@ impl Drop for Dovecot {
 
 /// A self-signed certificate for localhost and 127.0.0.1 (as an IP address
 /// and, for isync 1.4, which checks only DNS names, as a DNS name).
-fn make_cert(cert: &Path, key: &Path) {
+pub fn make_cert(cert: &Path, key: &Path) {
     let out = Command::new(program("openssl"))
         .args([
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",

@@ -52,6 +52,10 @@ fn registration_refusal(e: &Error, t: &Target, said: &str) -> Option<Decoded> {
                 t.req.tenant()
             ),
         ),
+        (_, Some(code)) if let Some(fix) = oauth::aadsts_admin_fix(code, &t.req.account("")) => (
+            format!("only an administrator of the organisation can lift this refusal ({said})"),
+            format!("{fix}; then sign in again: {}", t.login),
+        ),
         (_, Some(70011)) | (Code::InvalidScope, _) if t.req.provider().is_microsoft() => (
             format!("the provider refused the scope ({said})"),
             format!(

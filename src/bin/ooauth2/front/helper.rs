@@ -63,7 +63,7 @@ fn capability() -> Vec<(ResponseKey, String)> {
 /// The response block of a successful request.
 fn outcome_pairs(outcome: &Outcome, req: &Request) -> Vec<(ResponseKey, String)> {
     match outcome {
-        Outcome::Erased { user, existed } => {
+        Outcome::Erased { user, existed, .. } => {
             let mut p = Vec::new();
             if let Some(u) = user {
                 p.push((ResponseKey::User, u.clone()));

@@ -60,12 +60,23 @@ pub fn login(ctx: &Context, args: &LoginArgs) -> Result<()> {
 /// `erase`: forget a stored account.
 pub fn erase(ctx: &Context, args: &AccountArgs) -> Result<()> {
     let req = ctx.request(args.raw(Action::Erase)?)?;
-    match ctx.run(&req, false)? {
-        Outcome::Erased {
-            user: Some(u),
-            existed: true,
-        } => eprintln!("ooauth2: erased {u}"),
-        _ => eprintln!("ooauth2: no such account was stored"),
+    let Outcome::Erased {
+        user,
+        existed,
+        missing,
+    } = ctx.run(&req, false)?
+    else {
+        return Ok(());
+    };
+    if let Some(e) = missing {
+        return Err(e);
+    }
+    let user = user.unwrap_or_default();
+    if existed {
+        eprintln!("ooauth2: erased {user}");
+    } else {
+        // Another process erased it between the look and the lock.
+        eprintln!("ooauth2: {user} was erased meanwhile by another ooauth2 process");
     }
     Ok(())
 }

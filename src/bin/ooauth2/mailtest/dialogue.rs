@@ -5,6 +5,7 @@
 //! its protocol words each step; the order, the transcript's redaction and
 //! the reading of a refusal are written here once.
 
+use super::answers;
 use super::conn::{Conn, tls_config};
 use super::{Login, Mechanism, Report, Target, Tls, shorten};
 use base64::Engine as _;
@@ -209,6 +210,14 @@ fn refused(
     let decoded = challenge.map(describe_challenge);
     if let Some(d) = &decoded {
         msg.push_str(&format!(" (server's reason: {d})"));
+    }
+    if let Some(known) = answers::decode(reply, login.user) {
+        msg.push_str(&format!(": {}", known.meaning));
+        let hint = match known.token_related {
+            true => format!("{}; {}", known.fix, login.fix),
+            false => known.fix,
+        };
+        return Error::new(Code::AccessDenied, msg).hint(hint);
     }
     let mut hint = String::new();
     if !advertised {

@@ -13,12 +13,14 @@
 //!
 //! The sequence is written once (dialogue.rs) over the connection
 //! (conn.rs); imap.rs, pop.rs and smtp.rs say only what their protocol
-//! words differently. This file is what the command line sees.
+//! words differently; answers.rs decodes the refusals that name their
+//! cause (Microsoft 365's). This file is what the command line sees.
 //!
 //! The token and the SASL string go to the socket and nowhere else: not in a
 //! message, not in the `--verbose` transcript. No HTTP here; the caller gets
 //! the token from the engine.
 
+mod answers;
 mod conn;
 mod dialogue;
 mod imap;
