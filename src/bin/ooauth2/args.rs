@@ -121,6 +121,9 @@ Examples:
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the config file's account names, one a line (the completion scripts call it).
+    #[command(hide = true)]
+    Accounts,
     /// Print the man page (roff) on stdout.
     #[command(after_help = "\
 Example:
