@@ -409,9 +409,9 @@ fn status_lists_several_accounts_and_their_state() {
     let run = env.run(&["status", "--wide"], b"");
     run.expect(0);
     let lines: Vec<&str> = run.stdout.lines().collect();
-    // The header, two accounts, and under the other one what fixes it.
+    // The header, two accounts (in the store's order), and under the other
+    // one what fixes it.
     assert_eq!(lines.len(), 4, "{run:#?}");
-    // The rows come in the store's order, which the mock's port decides.
     let fix = lines
         .iter()
         .position(|l| l.contains("other@example.com"))

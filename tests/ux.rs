@@ -3,8 +3,12 @@
 //! subcommand flag that is not ooauth2.py's, config typos named with their
 //! fix, and account names offered by the shell completions.
 
-use crate::support::run::{Env, Run, USER};
-use std::path::Path;
+use crate::support::run::{Env, Run, USER, bin, path_with};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// A client id as Microsoft hands them out.
 const GUID: &str = "9e5f94bc-e8a4-4e73-b8be-63364c29d753";
@@ -208,4 +212,176 @@ fn a_mistyped_key_gets_did_you_mean_and_a_far_one_the_list() {
             "the keys are: provider, client_id,",
         ],
     );
+}
+
+// ---------------------------------------------------------------------------
+// Account names in the shell completions
+// ---------------------------------------------------------------------------
+
+/// A config of `work` and `home`, the completion script for `shell` in
+/// `dir`, and a PATH whose `ooauth2` is the built binary (the scripts call
+/// `ooauth2 accounts`).
+fn completion_setup(env: &Env, shell: &str) -> (PathBuf, PathBuf, String) {
+    let config = env
+        .write_config("[accounts.work]\nclient_id = \"c\"\n\n[accounts.home]\nclient_id = \"d\"\n");
+    let run = env.run(&["completions", shell], b"");
+    run.expect(0);
+    let dir = env.root.join(format!("completions-{shell}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join(if shell == "zsh" {
+        "_ooauth2"
+    } else {
+        "ooauth2"
+    });
+    std::fs::write(&script, &run.stdout).unwrap();
+    let bin_dir = bin().parent().unwrap().to_path_buf();
+    (config, script, path_with(&bin_dir))
+}
+
+/// Whether `shell` is installed (the zsh and fish checks need it).
+fn installed(shell: &str) -> bool {
+    let found = Command::new(shell).arg("-c").arg("exit 0").output().is_ok();
+    if !found {
+        eprintln!("{shell} not installed: its completion check skipped");
+    }
+    found
+}
+
+#[test]
+fn the_hidden_lister_prints_the_config_s_account_names() {
+    let env = Env::new();
+    let (config, _, _) = completion_setup(&env, "bash");
+    let run = env.run_with_config(&config, &["accounts"], b"");
+    run.expect(0);
+    assert_eq!(run.stdout, "work\nhome\n");
+    // No config file: no names, no error.
+    let run = env.run_with_config(&env.root.join("none.toml"), &["accounts"], b"");
+    run.expect(0);
+    assert_eq!(run.stdout, "");
+    // Hidden: not in the help.
+    let run = env.run(&["--help"], b"");
+    assert!(!run.stdout.contains("\n  accounts"), "{run:#?}");
+}
+
+#[test]
+fn bash_completes_account_names_for_the_commands_that_take_one() {
+    let env = Env::new();
+    let (config, script, path) = completion_setup(&env, "bash");
+    // COMP_WORDS as bash sets them; the function's arguments are the
+    // command, the word being completed and the one before it.
+    let complete = |words: &str| {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "source {} && COMP_WORDS=({words}) && COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)) && \
+                 _ooauth2 ooauth2 \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\" && \
+                 printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                script.display()
+            ))
+            .env("PATH", &path)
+            .env("OOAUTH2_CONFIG", &config)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for sub in ["token", "login", "erase", "doctor"] {
+        let words = complete(&format!("ooauth2 {sub} ''"));
+        assert!(words.starts_with("work\nhome\n"), "{sub}: {words}");
+        assert_eq!(complete(&format!("ooauth2 {sub} w")), "work\n", "{sub}");
+    }
+    assert_eq!(complete("ooauth2 test imap h"), "home\n");
+    // A flag's value, a command without accounts, the hidden lister: no names.
+    assert!(!complete("ooauth2 token --user w").contains("work"));
+    assert!(!complete("ooauth2 status ''").contains("work"));
+    assert_eq!(complete("ooauth2 acc"), "\n");
+}
+
+#[test]
+fn zsh_completes_account_names_on_a_terminal() {
+    if !installed("zsh") {
+        return;
+    }
+    let env = Env::new();
+    let (config, script, path) = completion_setup(&env, "zsh");
+    // An interactive zsh on a pseudo-terminal (util-linux script): TAB
+    // after `ooauth2 doctor h`, then the line shown is killed (^U).
+    let keys = format!(
+        "fpath=({} $fpath); autoload -U compinit; compinit -u -D\n\
+         ooauth2 doctor h\t",
+        script.parent().unwrap().display()
+    );
+    let screen = on_terminal(&["zsh", "-f", "-i"], &keys, &path, &config, "doctor home ");
+    assert!(screen.contains("ooauth2 doctor home "), "{screen}");
+}
+
+#[test]
+fn fish_completes_account_names() {
+    if !installed("fish") {
+        return;
+    }
+    let env = Env::new();
+    let (config, script, path) = completion_setup(&env, "fish");
+    let complete = |line: &str| {
+        let out = Command::new("fish")
+            .args(["--no-config", "-c"])
+            .arg(format!("source {}; complete -C '{line}'", script.display()))
+            .env("PATH", &path)
+            .env("HOME", env.root.join("home"))
+            .env("OOAUTH2_CONFIG", &config)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for sub in ["token", "login", "erase", "doctor", "test imap"] {
+        assert_eq!(
+            complete(&format!("ooauth2 {sub} ")),
+            "home\taccount\nwork\taccount\n",
+            "{sub}"
+        );
+    }
+    assert!(!complete("ooauth2 status ").contains("work"));
+    assert_eq!(complete("ooauth2 acc"), "");
+}
+
+/// Runs `shell` on a pseudo-terminal, types `keys`, and returns what the
+/// terminal showed once it shows `needle` (or after 20 s).
+fn on_terminal(shell: &[&str], keys: &str, path: &str, config: &Path, needle: &str) -> String {
+    let mut child = Command::new("script")
+        .args(["-q", "-f", "-e", "-c", &shell.join(" "), "/dev/null"])
+        .env_clear()
+        .env("PATH", path)
+        .env("TERM", "dumb")
+        .env("HOME", config.parent().unwrap())
+        .env("OOAUTH2_CONFIG", config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("util-linux script");
+    let mut input = child.stdin.take().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let screen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&screen);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = out.read(&mut buf) {
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let shown = || String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
+    for line in keys.split_inclusive('\n') {
+        input.write_all(line.as_bytes()).unwrap();
+        input.flush().unwrap();
+        // Each line's prompt first, so the keys are not typed ahead.
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let start = Instant::now();
+    while !shown().contains(needle) && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    input.write_all(b"\x15exit\n").unwrap();
+    drop(input);
+    let _ = child.wait();
+    shown()
 }

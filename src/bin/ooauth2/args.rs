@@ -154,6 +154,9 @@ Examples:
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the config file's account names, one a line (the completion scripts call it).
+    #[command(hide = true)]
+    Accounts,
     /// Print the man page ooauth2(1) on stdout, or write every page into a directory.
     #[command(after_help = "\
 Examples:

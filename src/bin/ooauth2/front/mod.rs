@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> Result<Status, Failure> {
         Command::Erase(args) => token::erase(ctx, &args),
         Command::Test(args) => test::run(ctx, &args),
         Command::Completions { shell } => docs::completions(shell),
+        Command::Accounts => docs::accounts(&ctx.settings),
         Command::Man { dir } => docs::man(dir.as_deref()),
     };
     done.map(|()| Status::Done).map_err(Failure::from)

@@ -1,8 +1,8 @@
-//! `ooauth2 completions SHELL` and `ooauth2 man`: generated from the clap
-//! definition, so they never fall behind the flags. The man pages are
-//! ooauth2(1), with what no flag says (the config file, FILES, ENVIRONMENT,
-//! EXIT STATUS, the legacy options), and one page per subcommand
-//! (ooauth2-token(1), ...), their examples from the `--help` texts.
+//! `ooauth2 man`: the man pages, generated from the clap definition so they
+//! never fall behind the flags: ooauth2(1), with what no flag says (the
+//! config file, FILES, ENVIRONMENT, EXIT STATUS, the legacy options), and
+//! one page per subcommand (ooauth2-token(1), ...), their examples from the
+//! `--help` texts.
 
 use crate::args::Cli;
 use crate::output::{output_error, print_stdout};
@@ -12,13 +12,6 @@ use clap_mangen::roff::{Roff, bold, italic, roman};
 use ooauth2::error::{Code, Error, Result, shorten};
 use ooauth2::protocol::keys::RequestKey;
 use std::path::Path;
-
-/// The completion script clap_complete generates.
-pub fn completions(shell: clap_complete::Shell) -> Result<()> {
-    let mut out = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "ooauth2", &mut out);
-    print_stdout(&String::from_utf8_lossy(&out))
-}
 
 /// `ooauth2 man`: ooauth2(1) on stdout; with `--dir DIR`, every page
 /// written into DIR (created if need be), each path then on stdout.
@@ -318,7 +311,7 @@ fn legacy_options(roff: &mut Roff) {
         "A command line that starts with an option of Alpine's ooauth2.py, instead of a \
          subcommand, is run as that script would run it, and prints the same lines:",
     )]);
-    let usage = super::legacy::USAGE;
+    let usage = super::super::legacy::USAGE;
     let options = usage
         .lines()
         .skip_while(|l| !l.starts_with("options:"))
