@@ -379,10 +379,13 @@ fn stub(env: &Env, name: &str) -> (PathBuf, PathBuf) {
     std::fs::write(
         &script,
         format!(
+            // Written aside and renamed: the log appears whole (read_log
+            // reads it as soon as it exists).
             "#!/bin/sh\n{{ echo \"ARGV=$*\"; for a in \"$@\"; do [ -f \"$a\" ] && \
              echo \"MODES=$(stat -c %a \"$a\") $(stat -c %a \"$(dirname \"$a\")\")\" && \
-             cat \"$a\"; done; }} >> {}\nexit 0\n",
-            sh_quote(&log.display().to_string())
+             cat \"$a\"; done; }} > {part}; mv {part} {log}\nexit 0\n",
+            part = sh_quote(&format!("{}.part", log.display())),
+            log = sh_quote(&log.display().to_string())
         ),
     )
     .unwrap();
