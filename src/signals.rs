@@ -91,6 +91,16 @@ impl Drop for Held {
     }
 }
 
+/// The held signal that arrived, if one did: it acts when the last guard
+/// is dropped (a wait that holds them may first say what it stops).
+pub fn pending() -> Option<i32> {
+    let d = deferral().as_ref()?;
+    match d.arrived.load(Ordering::SeqCst) {
+        0 => None,
+        sig => i32::try_from(sig).ok(),
+    }
+}
+
 impl std::fmt::Debug for Held {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Held")

@@ -132,16 +132,39 @@ fn no_color_and_dumb_terminals_get_no_escape_sequences() {
     }
 }
 
-#[test]
-fn a_small_window_gets_no_qr_code_but_the_rest() {
+/// A device sign-in (`token`) in a window of `size`, which has no QR code
+/// but one line saying so: the screen, stdout, and the window the line
+/// says the QR code needs.
+fn without_qr(size: (u16, u16)) -> (String, String, (u16, u16)) {
     let env = Env::new();
     approve_after(&env, 1);
     let args = env.args("token", USER, &[]);
-    let pty = Pty::start(&env, &args, &[("TERM", "xterm")], (40, 20));
+    let pty = Pty::start(&env, &args, &[("TERM", "xterm")], size);
     let (status, screen, stdout) = pty.finish();
     assert_eq!(status, 0, "{screen}");
     assert_eq!(qr_lines(&screen), 0, "{screen}");
-    assert!(!screen.contains("QR"), "{screen}");
+    let why = screen
+        .lines()
+        .find(|l| l.contains("QR"))
+        .unwrap_or_default();
+    let said = format!(
+        "No QR code: the window ({}x{}) is too small; the QR code needs ",
+        size.0, size.1
+    );
+    let need = why
+        .strip_prefix(&said)
+        .and_then(|r| r.strip_suffix(" or more."))
+        .and_then(|r| r.split_once('x'))
+        .map(|(c, r)| (c.parse::<u16>().unwrap(), r.parse::<u16>().unwrap()));
+    let need = need.unwrap_or_else(|| panic!("{why:?}: {screen}"));
+    (screen, stdout, need)
+}
+
+#[test]
+fn a_small_window_gets_no_qr_code_but_the_rest() {
+    // Not silently: one line says why and how big the window must be.
+    let (screen, stdout, _) = without_qr((40, 20));
+    assert_eq!(screen.matches("QR").count(), 2, "{screen}");
     assert!(screen.contains("/devicelogin"), "{screen}");
     assert!(!countdowns(&screen).is_empty(), "{screen}");
     assert_eq!(stdout.lines().count(), 1);
@@ -161,20 +184,27 @@ fn without_verification_uri_complete_the_qr_code_is_the_page_alone() {
     assert!(!screen.contains("code filled in"), "{screen}");
 }
 
-#[test]
-fn enter_polls_at_once_while_the_countdown_runs() {
-    let env = Env::new();
-    // A long interval: only ENTER can make this sign-in quick.
+/// `ooauth2 login` on a terminal, its countdown running, polling every 20 s
+/// (only ENTER can make it quick); the first `pending` polls find no
+/// sign-in yet. Also when it started.
+fn login_awaiting_enter(env: &Env, pending: u32) -> (Pty, Instant) {
     env.idp.set_device_interval(20);
     env.idp.set_device_script(DeviceScript {
-        pending_polls: 0,
+        pending_polls: pending,
         ..Default::default()
     });
     let args = env.args("login", USER, &[]);
-    let mut pty = Pty::start(&env, &args, &[("TERM", "xterm")], (100, 60));
+    let pty = Pty::start(env, &args, &[("TERM", "xterm")], (100, 60));
     let started = Instant::now();
     pty.wait_for("press ENTER");
     pty.wait_for("code expires in ");
+    (pty, started)
+}
+
+#[test]
+fn enter_polls_at_once_while_the_countdown_runs() {
+    let env = Env::new();
+    let (mut pty, started) = login_awaiting_enter(&env, 0);
     std::thread::sleep(Duration::from_millis(1200));
     pty.type_text("\n");
     let (status, screen, _) = pty.finish();
@@ -183,6 +213,75 @@ fn enter_polls_at_once_while_the_countdown_runs() {
     assert_eq!(env.idp.count(Grant::Device), 1);
     assert!(countdowns(&screen).len() >= 2, "{screen}");
     assert!(screen.contains("signed in as"), "{screen}");
+}
+
+#[test]
+fn a_standard_window_says_how_big_the_qr_code_needs_it() {
+    let (_, _, (cols, rows)) = without_qr((80, 24));
+    assert!(cols <= 80 && rows > 24, "{cols}x{rows}");
+    // A window that big shows it (a page of the same length: the mock's
+    // ephemeral ports all have five digits).
+    let env = Env::new();
+    approve_after(&env, 1);
+    let args = env.args("token", USER, &[]);
+    let pty = Pty::start(&env, &args, &[("TERM", "xterm")], (cols, rows));
+    let (_, screen, _) = pty.finish();
+    assert!(qr_lines(&screen) >= 12, "{screen}");
+    assert!(!screen.contains("No QR code"), "{screen}");
+}
+
+#[test]
+fn enter_says_not_signed_in_yet_and_leaves_no_stale_line_or_typed_text() {
+    let env = Env::new();
+    // The first check ENTER asks for finds no sign-in yet.
+    let (mut pty, started) = login_awaiting_enter(&env, 1);
+    pty.type_text("typed\n");
+    pty.wait_for("not signed in yet, still waiting");
+    pty.type_text("\n");
+    let (status, screen, _) = pty.finish();
+    assert_eq!(status, 0, "{screen}");
+    assert!(started.elapsed() < Duration::from_secs(15), "{screen}");
+    assert_eq!(env.idp.count(Grant::Device), 2);
+    // What was typed is not echoed, and the countdown stays one line
+    // redrawn in place: no line break from its first drawing to its end.
+    assert!(!screen.contains("typed"), "{screen:?}");
+    let first = screen.find("code expires in ").unwrap();
+    let end = screen.rfind(&format!("\r{}\r", " ".repeat(32))).unwrap();
+    assert!(
+        !screen[first..end].contains('\n'),
+        "{:?}",
+        &screen[first..end]
+    );
+    // The note stood in the countdown's place, and the countdown came back.
+    assert!(
+        screen.contains("\rnot signed in yet, still waiting"),
+        "{screen:?}"
+    );
+    assert!(screen.contains("signed in as"), "{screen}");
+}
+
+#[test]
+fn ctrl_c_says_that_nothing_was_stored_and_exits_130() {
+    let env = Env::new();
+    approve_after(&env, 1000);
+    let args = env.args("login", USER, &[]);
+    let mut pty = Pty::start(&env, &args, &[("TERM", "xterm")], (100, 60));
+    pty.wait_for("code expires in ");
+    std::thread::sleep(Duration::from_millis(1500));
+    pty.type_text("\x03");
+    let (status, screen, stdout) = pty.finish();
+    assert_eq!(status, 130, "{screen}");
+    assert_eq!(stdout, "");
+    let tail = after_last_countdown(&screen);
+    let blank = tail.find(&format!("\r{}\r", " ".repeat(32))).unwrap();
+    assert!(
+        tail[blank..].contains(
+            "ooauth2: error: the sign-in was interrupted (Ctrl-C); nothing was stored\r\n\
+             ooauth2: hint: run the same command again to sign in\r\n"
+        ),
+        "{tail:?}"
+    );
+    assert!(env.records().is_empty(), "{:?}", env.records());
 }
 
 #[test]

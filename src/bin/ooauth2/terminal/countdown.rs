@@ -1,6 +1,7 @@
 //! The live countdown under a device sign-in screen: one line redrawn in
 //! place with a carriage return (no escape sequence, so any terminal shows
-//! it), only when the shown number of seconds changes.
+//! it), only when the shown number of seconds changes; for a moment after
+//! ENTER it says instead that the sign-in is not done yet.
 
 use super::screen::Screen;
 use std::time::{Duration, Instant};
@@ -17,6 +18,8 @@ pub(super) struct Countdown {
     deadline: Instant,
     /// The line on the screen now: redrawn only when it changes.
     shown: String,
+    /// A note shown in the line's place until then (after ENTER).
+    note: Option<(&'static str, Instant)>,
 }
 
 impl Countdown {
@@ -26,6 +29,7 @@ impl Countdown {
             screen,
             deadline: Instant::now() + expires_in,
             shown: String::new(),
+            note: None,
         };
         countdown.tick();
         countdown
@@ -36,10 +40,19 @@ impl Countdown {
         matches!(self.screen, Screen::Stderr)
     }
 
+    /// Shows `note` in the line's place for `shown_for`, then the countdown again.
+    pub(super) fn note(&mut self, note: &'static str, shown_for: Duration) {
+        self.note = Some((note, Instant::now() + shown_for));
+        self.tick();
+    }
+
     /// Redraws the line in place (a carriage return, no escape sequence).
     pub(super) fn tick(&mut self) {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        let line = countdown_line(left);
+        let now = Instant::now();
+        let line = match self.note {
+            Some((note, until)) if now < until => note.to_string(),
+            _ => countdown_line(self.deadline.saturating_duration_since(now)),
+        };
         if line != self.shown {
             self.screen
                 .write(&format!("\r{line:<w$}", w = COUNTDOWN_WIDTH));
@@ -97,5 +110,6 @@ mod tests {
         assert_eq!(countdown_line(s(3600)), "code expires in 1:00:00");
         assert_eq!(countdown_line(Duration::ZERO), "the code has expired");
         assert!(countdown_line(s(3600)).len() <= COUNTDOWN_WIDTH);
+        assert!(super::super::STILL_WAITING.len() <= COUNTDOWN_WIDTH);
     }
 }

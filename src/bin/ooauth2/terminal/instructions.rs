@@ -56,11 +56,13 @@ pub(super) fn device_plain(message: &str, expires_in: u64, enter_hint: bool) -> 
 }
 
 /// The device sign-in screen for a terminal: the page and the code set
-/// apart (bold with `styled`), then the QR code block if there is one.
+/// apart (bold with `styled`), then the QR code block if there is one, or
+/// the line `no_qr` saying why not.
 pub(super) fn device_screen(
     auth: &DeviceAuth,
     styled: bool,
     qr: Option<&str>,
+    no_qr: Option<&str>,
     enter_hint: bool,
 ) -> String {
     let mut text = format!(
@@ -75,6 +77,9 @@ pub(super) fn device_screen(
         } else {
             "Or scan the QR code with a phone to open the page.\n\n"
         });
+    } else if let Some(why) = no_qr {
+        text.push_str(why);
+        text.push('\n');
     }
     text.push_str("Waiting for the sign-in");
     text.push_str(waiting_end(enter_hint));
@@ -134,7 +139,7 @@ mod tests {
 
     #[test]
     fn screen_sets_page_and_code_apart_bold_only_when_allowed() {
-        let plain = device_screen(&auth(None), false, None, true);
+        let plain = device_screen(&auth(None), false, None, None, true);
         assert!(
             plain.contains("\n    https://example.com/device\n"),
             "{plain}"
@@ -143,7 +148,13 @@ mod tests {
         assert!(plain.contains("press ENTER"));
         assert!(!plain.contains('\x1b') && !plain.contains("QR"));
         assert!(!plain.contains("SECRET-DEVICE-CODE"));
-        let bold = device_screen(&auth(Some("https://e/x?c=1")), true, Some("QR\n"), false);
+        let bold = device_screen(
+            &auth(Some("https://e/x?c=1")),
+            true,
+            Some("QR\n"),
+            None,
+            false,
+        );
         assert!(bold.contains("\x1b[1mABCD1234\x1b[0m"), "{bold}");
         assert!(bold.contains("QR\nOr scan") && bold.contains("code filled in"));
         assert!(!bold.contains("press ENTER"));

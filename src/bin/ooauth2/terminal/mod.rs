@@ -1,6 +1,8 @@
 //! The person's side of a sign-in. At a terminal: the page and the code set
 //! apart, a QR code of the page when the window is large enough, and a live
-//! countdown until the code expires; ENTER polls at once, and in the auth
+//! countdown until the code expires; ENTER polls at once (nothing typed is
+//! echoed onto the countdown, and a pending answer says so), Ctrl-C says
+//! that nothing was stored, and in the auth
 //! code flow a pasted redirect URL (or code) stands in for the browser. In a
 //! pipe: the same instructions as plain text. With no terminal at all: the
 //! user's `notify_cmd`, else a desktop notification (`notify-send`). A
@@ -8,10 +10,12 @@
 //!
 //! This file is what the engine sees: [`TerminalUi`] and its one `impl` per
 //! trait. Where text goes and when it may be styled is screen.rs, the words
-//! instructions.rs, the QR code qr.rs, the countdown countdown.rs, and the
-//! programs started for the person (notifiers, the browser) launch.rs.
+//! instructions.rs, the QR code qr.rs, the countdown countdown.rs, the
+//! echo under it echo.rs, and the programs started for the person
+//! (notifiers, the browser) launch.rs.
 
 mod countdown;
+mod echo;
 mod instructions;
 mod launch;
 mod qr;
@@ -23,11 +27,22 @@ use countdown::Countdown;
 use launch::Notify;
 use ooauth2::flows::SignInUi;
 use ooauth2::oauth::DeviceAuth;
+use ooauth2::signals::{self, Held};
 use screen::Screen;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError, channel};
 use std::time::{Duration, Instant};
+
+/// What the countdown line says for a while after ENTER when the provider
+/// answered that the person has not signed in yet.
+const STILL_WAITING: &str = "not signed in yet, still waiting";
+
+/// How long that note stays before the countdown comes back.
+const NOTE_FOR: Duration = Duration::from_secs(3);
+
+/// How often a wait looks for a termination signal that arrived.
+const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 
 /// Sign-in instructions for a person at a terminal.
 pub struct TerminalUi {
@@ -48,6 +63,14 @@ pub struct TerminalUi {
     notify_send: bool,
     /// The private page a browser was sent to, kept until the sign-in ends.
     page: Option<launch::PrivatePage>,
+    /// Termination signals, held while a device sign-in waits, so that the
+    /// wait can say what they stop before they act.
+    held: Option<Held>,
+    /// The terminal's echo, off while the countdown runs.
+    echo: Option<echo::EchoOff>,
+    /// Whether the last wait ended with ENTER (the poll after it was pending
+    /// if the next wait comes).
+    entered: bool,
 }
 
 impl TerminalUi {
@@ -62,6 +85,9 @@ impl TerminalUi {
             countdown: None,
             notify_send: true,
             page: None,
+            held: None,
+            echo: None,
+            entered: false,
         }
     }
 
@@ -170,6 +196,43 @@ impl TerminalUi {
         self.page.as_ref().map(launch::PrivatePage::url)
     }
 
+    /// Tells that the check ENTER asked for found no sign-in yet: in the
+    /// countdown's place for a moment, else on a line of its own.
+    fn still_waiting(&mut self) {
+        match &mut self.countdown {
+            Some(c) => c.note(STILL_WAITING, NOTE_FOR),
+            None => eprintln!("ooauth2: {STILL_WAITING}"),
+        }
+    }
+
+    /// Ends the process as a termination signal that arrived during the
+    /// wait asks, first tidying the screen and saying that nothing was
+    /// stored (a device sign-in stores only once the person is done).
+    fn stop_if_signalled(&mut self) {
+        let Some(sig) = signals::pending() else {
+            return;
+        };
+        let how = match sig {
+            libc::SIGINT => " (Ctrl-C)",
+            _ => "",
+        };
+        if let Some(mut c) = self.countdown.take() {
+            c.clear();
+        }
+        self.echo = None;
+        let _ = std::io::stderr().write_all(
+            format!(
+                "ooauth2: error: the sign-in was interrupted{how}; nothing was stored\n\
+                 ooauth2: hint: run the same command again to sign in\n"
+            )
+            .as_bytes(),
+        );
+        self.page = None;
+        // The last guard: the signal acts now, as it would have at once.
+        self.held = None;
+        std::process::exit(128 + sig);
+    }
+
     /// Waits up to `d` for a line on stdin; true if one came (poll now).
     fn wait_for_line(&mut self, d: Duration) -> bool {
         let Some(rx) = &self.lines else {
@@ -215,16 +278,22 @@ impl SignInUi for TerminalUi {
             let colour = colour_allowed();
             let qr = screen
                 .size()
-                .and_then(|(cols, rows)| qr::qr_block(page, cols, rows, colour));
+                .map(|(cols, rows)| qr::qr_block(page, cols, rows, colour));
+            let no_qr = qr.as_ref().and_then(|q| q.as_ref().err()?.line());
             screen.write(&instructions::device_screen(
                 auth,
                 colour,
-                qr.as_deref(),
+                qr.as_ref().and_then(|q| q.as_deref().ok()),
+                no_qr.as_deref(),
                 enter_hint,
             ));
             let expires_in = Duration::from_secs(auth.expires_in);
             self.countdown = Some(Countdown::start(screen, expires_in));
+            if enter_hint {
+                self.echo = echo::EchoOff::start();
+            }
         }
+        self.held = Some(signals::hold());
         self.maybe_open(page);
         self.notify_elsewhere(
             &auth.verification_uri,
@@ -236,8 +305,12 @@ impl SignInUi for TerminalUi {
     }
 
     fn wait(&mut self, interval: Duration) {
+        if std::mem::take(&mut self.entered) {
+            self.still_waiting();
+        }
         let end = Instant::now() + interval;
         loop {
+            self.stop_if_signalled();
             if let Some(c) = &mut self.countdown {
                 c.tick();
             }
@@ -249,7 +322,8 @@ impl SignInUi for TerminalUi {
                 Some(c) => c.until_next_change(now).min(end - now),
                 None => end - now,
             };
-            if self.wait_for_line(step) {
+            if self.wait_for_line(step.min(SIGNAL_CHECK)) {
+                self.entered = true;
                 return;
             }
         }
@@ -259,8 +333,12 @@ impl SignInUi for TerminalUi {
         if let Some(mut c) = self.countdown.take() {
             c.clear();
         }
+        self.echo = None;
         // The browser has the page by now; nobody else may read it later.
         self.page = None;
+        // A signal that came meanwhile acts now (a token it waited for is
+        // stored first: the grant holds it too).
+        self.held = None;
     }
 
     fn warn(&mut self, message: &str) {

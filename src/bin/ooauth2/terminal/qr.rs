@@ -33,13 +33,44 @@ fn qr_rows(text: &str) -> Option<Vec<String>> {
     Some(rows)
 }
 
-/// The QR code block for a window of `cols` x `rows`, or `None` when it
-/// does not fit. With `colour`, black on white whatever the theme.
-pub(super) fn qr_block(text: &str, cols: u16, rows: u16, colour: bool) -> Option<String> {
-    let lines = qr_rows(text)?;
-    let width = lines.first().map(|l| l.chars().count())?;
-    if width > usize::from(cols) || lines.len() + usize::from(SCREEN_LINES) > usize::from(rows) {
-        return None;
+/// Why the screen has no QR code.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum NoQr {
+    /// The window of `have` (columns, rows) is smaller than the `need`ed.
+    TooSmall {
+        /// The window it needs.
+        need: (usize, usize),
+        /// The window it has.
+        have: (u16, u16),
+    },
+    /// The page is too long for a QR code.
+    TooLong,
+}
+
+impl NoQr {
+    /// The line that says why, where the person can do something about it.
+    pub(super) fn line(&self) -> Option<String> {
+        match self {
+            NoQr::TooSmall { need, have } => Some(format!(
+                "No QR code: the window ({}x{}) is too small; the QR code needs {}x{} or more.\n",
+                have.0, have.1, need.0, need.1
+            )),
+            NoQr::TooLong => None,
+        }
+    }
+}
+
+/// The QR code block for a window of `cols` x `rows`, or why there is
+/// none. With `colour`, black on white whatever the theme.
+pub(super) fn qr_block(text: &str, cols: u16, rows: u16, colour: bool) -> Result<String, NoQr> {
+    let lines = qr_rows(text).ok_or(NoQr::TooLong)?;
+    let width = lines.first().map_or(0, |l| l.chars().count());
+    let need = (width, lines.len() + usize::from(SCREEN_LINES));
+    if need.0 > usize::from(cols) || need.1 > usize::from(rows) {
+        return Err(NoQr::TooSmall {
+            need,
+            have: (cols, rows),
+        });
     }
     let mut out = String::new();
     for line in lines {
@@ -50,7 +81,7 @@ pub(super) fn qr_block(text: &str, cols: u16, rows: u16, colour: bool) -> Option
             out.push('\n');
         }
     }
-    Some(out)
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -108,8 +139,24 @@ mod tests {
         let url = "https://microsoft.com/devicelogin";
         let width = qr_rows(url).unwrap()[0].chars().count() as u16;
         let height = qr_rows(url).unwrap().len() as u16;
-        assert!(qr_block(url, width - 1, 100, true).is_none());
-        assert!(qr_block(url, 200, height + SCREEN_LINES - 1, true).is_none());
+        let need = (usize::from(width), usize::from(height + SCREEN_LINES));
+        assert_eq!(
+            qr_block(url, width - 1, 100, true),
+            Err(NoQr::TooSmall {
+                need,
+                have: (width - 1, 100)
+            })
+        );
+        let small = qr_block(url, 80, height + SCREEN_LINES - 1, true).unwrap_err();
+        assert_eq!(
+            small.line().unwrap(),
+            format!(
+                "No QR code: the window (80x{}) is too small; the QR code needs {}x{} or more.\n",
+                need.1 - 1,
+                need.0,
+                need.1
+            )
+        );
         let plain = qr_block(url, width, height + SCREEN_LINES, false).unwrap();
         assert!(!plain.contains('\x1b'));
         assert_eq!(plain.lines().count(), height as usize);
