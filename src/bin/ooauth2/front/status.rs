@@ -197,17 +197,7 @@ fn configured_row(
         Some(u) => vec![u.to_string()],
         None => store.find_users(&req.account(""))?,
     };
-    let stored = match users.as_slice() {
-        [user] => {
-            let path = store.record_path(&req.account(user));
-            records
-                .iter()
-                .position(|(p, _)| *p == path)
-                .map(|i| records.remove(i))
-        }
-        _ => None,
-    };
-    Ok(match stored {
+    Ok(match take_record(store, records, &req, &users) {
         Some((_, Ok(r))) => Some(StatusRow::stored(Some(&named.name), r)),
         Some((path, Err(e))) => {
             eprintln!("ooauth2: warning: {} ({})", e.message, path.display());
@@ -235,6 +225,22 @@ fn configured_row(
             ))
         }
     })
+}
+
+/// The record of the one user `users` names, taken out of `records`;
+/// `None` for none or several users, or nothing stored.
+fn take_record(
+    store: &Store,
+    records: &mut Vec<(PathBuf, Result<Record>)>,
+    req: &Request,
+    users: &[String],
+) -> Option<(PathBuf, Result<Record>)> {
+    let [user] = users else {
+        return None;
+    };
+    let path = store.record_path(&req.account(user));
+    let i = records.iter().position(|(p, _)| *p == path)?;
+    Some(records.remove(i))
 }
 
 /// The command that signs the account of `r` in again: by its configured
