@@ -390,13 +390,23 @@ fn stub(env: &Env, name: &str) -> (PathBuf, PathBuf) {
     (dir, log)
 }
 
-/// Waits (5 s at most) for `log` to exist and returns it.
+/// Waits (5 s at most) for `log` to exist and to stop growing (the stub
+/// writes it line by line, slowly on a busy machine), and returns it.
 fn read_log(log: &Path) -> String {
     let start = Instant::now();
     while !log.exists() && start.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::fs::read_to_string(log).unwrap_or_default()
+    let mut text = std::fs::read_to_string(log).unwrap_or_default();
+    while start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = std::fs::read_to_string(log).unwrap_or_default();
+        if now == text {
+            break;
+        }
+        text = now;
+    }
+    text
 }
 
 /// The `file://` page or path a notifier or browser was handed.

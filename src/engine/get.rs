@@ -53,19 +53,22 @@ impl Engine<'_> {
     }
 
     /// Whether the record's access token serves `req`: long enough left,
-    /// and the scope asked for. A record written "in the future" means the
+    /// and the scope asked for (or more, for a request that keeps the
+    /// stored scope). A record written "in the future" means the
     /// clock stepped back since: its lifetime cannot be trusted, so it is
     /// stale (the provider may call the token expired already).
     pub(super) fn is_fresh(&self, rec: &Record, req: &Request) -> bool {
         let now = self.clock.now();
+        let scope_serves = |s: &str| match req.keeps_stored_scope() {
+            true => provider::covers(&rec.scope, s),
+            false => provider::same_access(s, &rec.scope),
+        };
         rec.updated_at <= now
             && rec.access_token.is_some()
             && rec
                 .expires_at
                 .is_some_and(|t| t >= now.saturating_add(req.min_ttl()) && t > now)
-            && req
-                .scope()
-                .is_none_or(|s| provider::same_access(s, &rec.scope))
+            && req.scope().is_none_or(scope_serves)
     }
 
     /// Under the lock: refresh with the stored refresh token, or sign in.

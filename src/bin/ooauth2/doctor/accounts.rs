@@ -135,7 +135,8 @@ fn targets_of(
     for i in found {
         seen[i] = true;
         let rec = &records[i];
-        let (label, mut login) = names(rec, req.account_name());
+        let (mut label, mut login) = names(rec, req.account_name());
+        label.push_str(&told_apart(rec, records));
         if req.account_name().is_some() {
             // The request's command: it keeps the values given beside a name.
             login = req.login_command(&rec.user);
@@ -151,7 +152,8 @@ fn targets_of(
 fn unclaimed(records: &[Record], seen: &[bool], now: u64, out: &mut Vec<Finding>) -> Vec<Target> {
     let mut targets = Vec::new();
     for (rec, _) in records.iter().zip(seen).filter(|(_, seen)| !**seen) {
-        let (label, login) = names(rec, None);
+        let (mut label, login) = names(rec, None);
+        label.push_str(&told_apart(rec, records));
         check_record(rec, &label, &login, now, out);
         match Request::validate(rec.raw()) {
             Ok(req) => targets.push(Target::new(label, login, &req, Some(rec))),
@@ -172,6 +174,35 @@ pub(super) fn names(rec: &Record, name: Option<&str>) -> (String, String) {
         None => format!("account {}", rec.user),
     };
     (label, account::login_command(name, &rec.account()))
+}
+
+/// What tells `rec` apart from the other records of its user, for its
+/// label (` (tenant T, client id C)`); empty when no other has its user.
+fn told_apart(rec: &Record, records: &[Record]) -> String {
+    let a = rec.account();
+    let others: Vec<_> = records
+        .iter()
+        .map(Record::account)
+        .filter(|o| o.user.to_lowercase() == a.user.to_lowercase() && *o != a)
+        .collect();
+    let differs = |f: fn(&Account) -> &str| others.iter().any(|o| f(o) != f(&a));
+    let mut parts = Vec::new();
+    if differs(|x| x.provider.name()) {
+        parts.push(format!("provider {}", a.provider.name()));
+    }
+    if differs(|x| &x.authority) {
+        parts.push(format!("at {}", a.authority));
+    }
+    if differs(|x| &x.tenant) {
+        parts.push(format!("tenant {}", a.tenant));
+    }
+    if differs(|x| &x.client_id) {
+        parts.push(format!("client id {}", a.client_id));
+    }
+    match parts.is_empty() {
+        true => String::new(),
+        false => format!(" ({})", parts.join(", ")),
+    }
 }
 
 /// How an account that is not stored is named in findings (by what the
