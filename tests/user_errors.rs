@@ -280,6 +280,28 @@ fn a_request_that_misses_the_stored_tenant_names_it_and_the_flag() {
         run.pairs()["hint"].starts_with(&format!("to use it, give tenant={TENANT};")),
         "{run:#?}"
     );
+    // doctor names it too.
+    let flags = env.account_flags(USER);
+    let mut args = vec!["doctor", "--offline"];
+    args.extend(flags.iter().map(String::as_str));
+    let run = env.run(&args, b"");
+    assert!(
+        run.stdout.contains(&format!(
+            "problem: account {USER} is not stored; {USER} is stored under tenant {TENANT} -> \
+             to use it, give --tenant {TENANT}; to sign in as asked instead, run: {login}\n"
+        )),
+        "{run:#?}"
+    );
+    // A sign-in that may go ahead says it first, while it can be stopped.
+    let run = env.helper("interactive=always\n");
+    run.expect(0);
+    assert!(
+        run.stderr.contains(&format!(
+            "ooauth2: note: nothing is stored for this request, but {USER} is stored under \
+             tenant {TENANT}; to use it, give tenant={TENANT} instead (Ctrl-C stops this sign-in)"
+        )),
+        "{run:#?}"
+    );
 }
 
 #[test]
@@ -796,4 +818,19 @@ fn a_provider_that_cannot_be_reached_is_named_with_its_endpoint_and_the_cause_in
         ),
         "check the network connection and try again",
     );
+    // doctor says it in the same words, without the HTTP stack's layers.
+    let flags = env.account_flags_at(&authority, USER);
+    let mut args = vec!["doctor"];
+    args.extend(flags.iter().map(String::as_str));
+    let run = env.run(&args, b"");
+    assert!(
+        run.stdout.contains(&format!(
+            "problem: cannot reach 127.0.0.1:{port}: the connection was refused (nothing \
+             listens on that port, or a firewall rejects it) -> "
+        )),
+        "{run:#?}"
+    );
+    for internal in ["client error", "tcp connect error", "os error"] {
+        assert!(!run.stdout.contains(internal), "{internal}: {run:#?}");
+    }
 }

@@ -22,6 +22,7 @@ impl Engine<'_> {
                 req.account("").realm()
             );
             if self.may_sign_in(req) {
+                self.note_near_misses(req, &req.account(""));
                 return self.login(req);
             }
             let e = Error::new(Code::LoginRequired, reason)
@@ -39,6 +40,7 @@ impl Engine<'_> {
                 let e = login_required(req, &account, "no refresh token is stored");
                 return Err(self.with_near_misses(req, &account, e, "use", true));
             }
+            None => self.note_near_misses(req, &account),
             _ => {}
         }
         let lock = self.store.lock(&account, self.lock_timeout)?;

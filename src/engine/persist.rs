@@ -328,7 +328,6 @@ impl Engine<'_> {
     }
 }
 
-/// Signed in as `got` where `wanted` was asked for.
 /// An import of `got`'s refresh token as `wanted`'s, in the words of an
 /// import: no one signed in, the token is someone else's.
 fn import_mismatch(req: &Request, wanted: &str, got: Option<&str>) -> Option<Error> {
@@ -350,6 +349,7 @@ fn import_mismatch(req: &Request, wanted: &str, got: Option<&str>) -> Option<Err
     )
 }
 
+/// Signed in as `got` where `wanted` was asked for.
 fn mismatch(wanted: &str, got: &str) -> Error {
     Error::new(
         Code::UserMismatch,

@@ -466,7 +466,7 @@ fn endpoint_name(what: &str) -> &str {
 
 /// Why a request got no answer, as a person would say it: the system's
 /// own reason at the bottom of the chain, without the layers above it.
-fn in_words(e: &reqwest::Error) -> String {
+pub(super) fn in_words(e: &reqwest::Error) -> String {
     let chain = source_chain(e).to_ascii_lowercase();
     if chain.contains("dns error") {
         return "the name does not resolve (check the spelling of the authority, and the DNS)"

@@ -6,6 +6,7 @@ use super::record::check_record;
 use super::{Finding, Target, problem_of};
 use ooauth2::account::{self, Account};
 use ooauth2::config;
+use ooauth2::engine;
 use ooauth2::error::Result;
 use ooauth2::provider::{self, Provider};
 use ooauth2::request::{Raw, Request};
@@ -41,7 +42,7 @@ pub(super) fn check_accounts(
     let mut seen = vec![false; records.len()];
     let mut targets = Vec::new();
     for req in &wanted {
-        targets.extend(targets_of(req, &records, &mut seen, now, out));
+        targets.extend(targets_of(store, req, &records, &mut seen, now, out));
     }
     if all {
         targets.extend(unclaimed(&records, &seen, now, out));
@@ -111,9 +112,11 @@ fn configured(config: Option<&config::Config>, out: &mut Vec<Finding>) -> Vec<Re
 }
 
 /// The stored records `req` means, each checked and marked `seen`; or, when
-/// none is stored, that problem and a target without a record (the device
-/// flow's registration can still be asked about).
+/// none is stored, that problem (with the stored accounts it nearly names)
+/// and a target without a record (the device flow's registration can still
+/// be asked about).
 fn targets_of(
+    store: &Store,
     req: &Request,
     records: &[Record],
     seen: &mut [bool],
@@ -125,10 +128,18 @@ fn targets_of(
         .collect();
     if found.is_empty() {
         let (label, login) = unstored_names(req);
-        out.push(Finding::Problem(
-            format!("{label} is not stored: it was never signed in, or was erased"),
-            format!("run: {login}"),
-        ));
+        let wanted = req.account(req.user().unwrap_or_default());
+        let finding = match engine::near_miss_words(store, req, &wanted) {
+            Some((stored, give)) => Finding::Problem(
+                format!("{label} is not stored; {stored}"),
+                format!("to use {give}; to sign in as asked instead, run: {login}"),
+            ),
+            None => Finding::Problem(
+                format!("{label} is not stored: it was never signed in, or was erased"),
+                format!("run: {login}"),
+            ),
+        };
+        out.push(finding);
         return vec![Target::new(label, login, req, None)];
     }
     let mut targets = Vec::new();
