@@ -280,6 +280,19 @@ fn a_request_that_misses_the_stored_tenant_names_it_and_the_flag() {
         run.pairs()["hint"].starts_with(&format!("to use it, give tenant={TENANT};")),
         "{run:#?}"
     );
+    // A named account's fix may belong in its table.
+    let cfg = env.write_config(&format!(
+        "[accounts.work]\nclient_id = \"{CLIENT}\"\nauthority = \"{a}\"\nuser = \"{USER}\"\n"
+    ));
+    let run = env.run_with_config(&cfg, &["token", "work", "--non-interactive"], b"");
+    assert_eq!(
+        error_and_hint(&run).1,
+        format!(
+            "to use it, give --tenant {TENANT} (or put that in [accounts.work] of the config \
+             file); to sign in as asked instead, run: ooauth2 login work"
+        ),
+        "{run:#?}"
+    );
     // doctor names it too.
     let flags = env.account_flags(USER);
     let mut args = vec!["doctor", "--offline"];

@@ -90,7 +90,14 @@ pub fn near_miss_words(store: &Store, req: &Request, wanted: &Account) -> Option
         .map(|m| m.flags(req.spelling(), with_user))
         .collect();
     let which = if flags.len() == 1 { "it" } else { "one" };
-    Some((stored, format!("{which}, give {}", flags.join(", or "))))
+    let mut give = format!("{which}, give {}", flags.join(", or "));
+    if let Some(name) = req.account_name() {
+        // A named account's values come from its table: the fix may belong there.
+        give.push_str(&format!(
+            " (or put that in [accounts.{name}] of the config file)"
+        ));
+    }
+    Some((stored, give))
 }
 
 /// The stored accounts `wanted` nearly names, fewest differences first.
