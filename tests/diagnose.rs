@@ -389,15 +389,15 @@ fn doctor_account(env: &Env) -> Run {
     doctor(env, &flags, None)
 }
 
-/// Every line is `ok:`, `problem: ... -> ...` or `skipped:`; returns the
-/// problem lines.
+/// Every line is `ok:`, `problem: ... -> ...`, `note: ... -> ...` or
+/// `skipped:`; returns the problem lines.
 #[track_caller]
 fn problems(run: &Run) -> Vec<String> {
     for l in run.stdout.lines() {
         assert!(
             l.starts_with("ok: ")
                 || l.starts_with("skipped: ")
-                || (l.starts_with("problem: ") && l.contains(" -> ")),
+                || ((l.starts_with("problem: ") || l.starts_with("note: ")) && l.contains(" -> ")),
             "malformed line {l:?}: {run:#?}"
         );
     }
@@ -563,7 +563,10 @@ fn doctor_finds_an_account_that_needs_a_new_sign_in() {
     env.expire_cached(USER);
     env.token(USER, &["--non-interactive"])
         .expect_failure(1, &[]);
-    let run = doctor_account(&env);
+    let flags = env.account_flags(USER);
+    let mut offline: Vec<&str> = vec!["--offline"];
+    offline.extend(flags.iter().map(String::as_str));
+    let run = doctor(&env, &offline, None);
     expect_problem(
         &run,
         &[
@@ -572,6 +575,17 @@ fn doctor_finds_an_account_that_needs_a_new_sign_in() {
             "-> run: ooauth2 login --client-id",
         ],
     );
+    // Online, the refresh check asks again: its answer is the one problem.
+    let run = doctor_account(&env);
+    expect_problem(
+        &run,
+        &[
+            "account me@example.com: the provider refused the refresh token",
+            "-> ",
+            "ooauth2 login --client-id",
+        ],
+    );
+    assert_eq!(problems(&run).len(), 1, "{run:#?}");
 }
 
 #[test]
@@ -584,15 +598,22 @@ fn doctor_finds_a_scope_without_pop() {
         "action=store\nrefresh_token={rt}\nscope={scope}\n"
     ))
     .expect(0);
+    // The account does not ask for POP: a note, not a problem.
     let run = doctor_account(&env);
-    expect_problem(
-        &run,
-        &[
-            "the scope does not cover POP",
-            "POP.AccessAsUser.All",
-            "-> if you use POP, sign in again with the full scope",
-        ],
-    );
+    run.expect(0);
+    assert!(problems(&run).is_empty(), "{run:#?}");
+    let note = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("note: "))
+        .unwrap_or_else(|| panic!("no note: {run:#?}"));
+    for needle in [
+        "the scope does not cover POP",
+        "POP.AccessAsUser.All",
+        "-> if you use POP, sign in again with the full scope",
+    ] {
+        assert!(note.contains(needle), "{needle}: {run:#?}");
+    }
     assert!(!run.stdout.contains("does not cover IMAP"), "{run:#?}");
 }
 

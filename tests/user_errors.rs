@@ -280,6 +280,41 @@ fn a_request_that_misses_the_stored_tenant_names_it_and_the_flag() {
         run.pairs()["hint"].starts_with(&format!("to use it, give tenant={TENANT};")),
         "{run:#?}"
     );
+    // A named account's fix may belong in its table.
+    let cfg = env.write_config(&format!(
+        "[accounts.work]\nclient_id = \"{CLIENT}\"\nauthority = \"{a}\"\nuser = \"{USER}\"\n"
+    ));
+    let run = env.run_with_config(&cfg, &["token", "work", "--non-interactive"], b"");
+    assert_eq!(
+        error_and_hint(&run).1,
+        format!(
+            "to use it, give --tenant {TENANT} (or put that in [accounts.work] of the config \
+             file); to sign in as asked instead, run: ooauth2 login work"
+        ),
+        "{run:#?}"
+    );
+    // doctor names it too.
+    let flags = env.account_flags(USER);
+    let mut args = vec!["doctor", "--offline"];
+    args.extend(flags.iter().map(String::as_str));
+    let run = env.run(&args, b"");
+    assert!(
+        run.stdout.contains(&format!(
+            "problem: account {USER} is not stored; {USER} is stored under tenant {TENANT} -> \
+             to use it, give --tenant {TENANT}; to sign in as asked instead, run: {login}\n"
+        )),
+        "{run:#?}"
+    );
+    // A sign-in that may go ahead says it first, while it can be stopped.
+    let run = env.helper("interactive=always\n");
+    run.expect(0);
+    assert!(
+        run.stderr.contains(&format!(
+            "ooauth2: note: nothing is stored for this request, but {USER} is stored under \
+             tenant {TENANT}; to use it, give tenant={TENANT} instead (Ctrl-C stops this sign-in)"
+        )),
+        "{run:#?}"
+    );
 }
 
 #[test]
@@ -542,4 +577,273 @@ fn microsoft_365_smtp_refusals_name_the_real_cause_and_who_fixes_it() {
         "{run:#?}"
     );
     assert!(hint.starts_with("retry with --min-ttl 600"), "{run:#?}");
+}
+
+// ---------------------------------------------------------------------------
+// Item 14: migrating from ooauth2.py
+// ---------------------------------------------------------------------------
+
+#[test]
+fn ooauth2_py_output_lines_import_as_the_refresh_token_they_hold() {
+    let env = Env::new();
+    let rt = env.idp.issue_refresh_token(USER, CLIENT);
+    // The whole of ooauth2.py's output, saved to a file.
+    let file = env.root.join("refresh-token.txt");
+    std::fs::write(
+        &file,
+        format!("Refresh Token: {rt}\nAccess Token: at\nAccess Token Expiration Seconds: 3599\n"),
+    )
+    .unwrap();
+    let at_file = format!("@{}", file.display());
+    let run = env.run(
+        &env.legacy_refresh_args(&[], &["--refresh_token", &at_file], Some(USER)),
+        b"",
+    );
+    run.expect(0);
+    assert_eq!(env.records().len(), 1, "{run:#?}");
+    // And its first line pasted on stdin.
+    let env = Env::new();
+    let rt = env.idp.issue_refresh_token(USER, CLIENT);
+    let run = env.run(
+        &env.legacy_refresh_args(&[], &["--refresh_token=-"], None),
+        format!("Refresh Token: {rt}\n").as_bytes(),
+    );
+    run.expect(0);
+    assert_eq!(env.record(USER)["client_id"].as_str(), Some(CLIENT));
+}
+
+#[test]
+fn an_import_under_a_mistyped_user_is_refused_when_the_provider_names_another() {
+    let env = Env::new();
+    let typo = "me@exmaple.com";
+    let rt = env.idp.issue_refresh_token(USER, CLIENT);
+    let run = env.run(
+        &env.legacy_refresh_args(&[], &["--refresh_token=-"], Some(typo)),
+        format!("{rt}\n").as_bytes(),
+    );
+    fails_with(
+        &run,
+        1,
+        &format!(
+            "the refresh token is {USER}'s (the provider says so), not {typo}'s; nothing was stored"
+        ),
+        &format!("check --user: to store it as {USER}'s, give --user={USER}"),
+    );
+    assert!(env.records().is_empty(), "{:?}", env.records());
+    // The helper, also when the mistyped account is stored already.
+    env.seed(typo);
+    let rt = env.idp.issue_refresh_token(USER, CLIENT);
+    let run = env.helper_for(typo, &format!("action=store\nrefresh_token={rt}\n"));
+    run.expect(1);
+    assert_eq!(run.pairs()["error"], "user_mismatch", "{run:#?}");
+    assert_eq!(
+        run.pairs()["hint"],
+        format!("check user: to store it as {USER}'s, give user={USER}")
+    );
+    assert_eq!(env.records().len(), 1);
+    assert_ne!(env.stored_refresh_token(typo), rt);
+}
+
+// ---------------------------------------------------------------------------
+// Item 6: one ooauth2.py run keeps the account's POP scope
+// ---------------------------------------------------------------------------
+
+const POP: &str = "https://outlook.office.com/POP.AccessAsUser.All";
+
+#[test]
+fn a_legacy_run_keeps_the_scope_the_account_has() {
+    let env = Env::new();
+    env.seed(USER);
+    assert!(env.record(USER)["scope"].as_str().unwrap().contains(POP));
+    // Refresh mode: ooauth2.py's scope, widened to the account's on the wire too.
+    let rt = env.idp.issue_refresh_token(USER, CLIENT);
+    env.idp.reset_log();
+    let run = env.run(
+        &env.legacy_refresh_args(&[], &["--refresh_token=-"], Some(USER)),
+        format!("{rt}\n").as_bytes(),
+    );
+    run.expect(0);
+    assert!(
+        run.stderr.contains(&format!(
+            "ooauth2: note: kept the scope {USER} already has ("
+        )),
+        "{run:#?}"
+    );
+    let sent = env.idp.requests()[0].get("scope").unwrap().to_string();
+    assert!(sent.contains(POP), "{sent}");
+    assert!(env.record(USER)["scope"].as_str().unwrap().contains(POP));
+    // Device mode without --user: the record keeps it too.
+    let run = env.run(
+        &[
+            "--generate_refresh_and_access_token",
+            &format!("--client_id={CLIENT}"),
+            &format!("--authority={}", env.idp.authority()),
+        ],
+        b"",
+    );
+    run.expect(0);
+    assert!(run.stderr.contains("note: kept the scope"), "{run:#?}");
+    assert!(env.record(USER)["scope"].as_str().unwrap().contains(POP));
+    // doctor: POP asked for but not granted is a problem.
+    let (path, mut rec) = env.record_path(USER);
+    rec["granted_scope"] = serde_json::json!(
+        "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send"
+    );
+    std::fs::write(&path, serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
+    let flags = env.account_flags(USER);
+    let mut args = vec!["doctor", "--offline"];
+    args.extend(flags.iter().map(String::as_str));
+    let run = env.run(&args, b"");
+    run.expect(1);
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("problem: ") && l.contains("does not cover POP")),
+        "{run:#?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The smaller wording items
+// ---------------------------------------------------------------------------
+
+#[test]
+fn doctor_says_a_refused_token_once_and_tells_two_accounts_of_one_user_apart() {
+    let env = Env::new();
+    let rt = env.seed(USER);
+    seed_in_tenant(&env);
+    // The provider refuses the refresh token of the one in tenant common,
+    // and a token command marks it.
+    env.idp.revoke_refresh_token(&rt);
+    let (path, mut rec) = env
+        .records()
+        .into_iter()
+        .find(|(_, r)| r["tenant"] == "common")
+        .unwrap();
+    rec["expires_at"] = serde_json::json!(1);
+    std::fs::write(&path, serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
+    env.token(USER, &["--non-interactive"]).expect(1);
+    let run = env.run(&["doctor"], b"");
+    run.expect(1);
+    let problems: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("problem: "))
+        .collect();
+    assert_eq!(problems.len(), 1, "one refusal, said once: {run:#?}");
+    assert!(
+        problems[0].starts_with(&format!(
+            "problem: account {USER} (tenant common): the provider refused the refresh token"
+        )),
+        "{run:#?}"
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "ok: account {USER} (tenant {TENANT}): the provider accepted the refresh token"
+        )),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn short_lifetimes_and_renewal_are_worded_as_they_are() {
+    let env = Env::new();
+    env.idp.set_token_lifetime(30);
+    let run = env.login(USER, &[]);
+    run.expect(0);
+    assert!(
+        run.stderr.contains(&format!(
+            "ooauth2: signed in as {USER}; the access token is valid for under a minute, and the \
+             next 'ooauth2 token' after that renews it (nothing runs in the background)"
+        )),
+        "{run:#?}"
+    );
+    // A second login of the signed-in account says what it replaces.
+    let run = env.login(USER, &[]);
+    run.expect(0);
+    assert!(
+        run.stderr.contains(&format!(
+            "ooauth2: note: {USER} (tenant common) is signed in already; this sign-in replaces \
+             its stored tokens"
+        )),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn command_line_mistakes_read_in_the_two_line_style() {
+    let env = Env::new();
+    let run = env.run(&["token", "--usr", USER], b"");
+    fails_with(
+        &run,
+        2,
+        "unexpected argument '--usr' found",
+        "a similar argument exists: '--user'",
+    );
+    let run = env.run(&["token", "--format", "base64"], b"");
+    fails_with(
+        &run,
+        2,
+        "invalid value 'base64' for '--format <FORMAT>'",
+        "possible values: raw, xoauth2, oauthbearer, json",
+    );
+    let run = env.run(&["test"], b"");
+    fails_with(
+        &run,
+        2,
+        "the following required arguments were not provided: <SERVICE>",
+        "see 'ooauth2 test --help'",
+    );
+    // erase --help lists the flags that name an account, not those of a grant.
+    let help = env.run(&["erase", "--help"], b"").stdout;
+    for flag in [
+        "--client-id",
+        "--tenant",
+        "--user",
+        "--authority",
+        "--provider",
+    ] {
+        assert!(help.contains(flag), "{flag}: {help}");
+    }
+    for flag in [
+        "--scope",
+        "--authorization-endpoint",
+        "--device-authorization-endpoint",
+        "--client-secret-cmd",
+    ] {
+        assert!(!help.contains(flag), "{flag}: {help}");
+    }
+}
+
+#[test]
+fn a_provider_that_cannot_be_reached_is_named_with_its_endpoint_and_the_cause_in_words() {
+    let env = Env::new();
+    let port = free_port();
+    let authority = format!("http://127.0.0.1:{port}");
+    // A sign-in asks the device authorization endpoint first.
+    let run = env.run(&env.args_at("login", &authority, USER, &[]), b"");
+    fails_with(
+        &run,
+        75,
+        &format!(
+            "cannot connect to 127.0.0.1:{port} (device authorization endpoint): the connection \
+             was refused (nothing listens on that port, or a firewall rejects it)"
+        ),
+        "check the network connection and try again",
+    );
+    // doctor says it in the same words, without the HTTP stack's layers.
+    let flags = env.account_flags_at(&authority, USER);
+    let mut args = vec!["doctor"];
+    args.extend(flags.iter().map(String::as_str));
+    let run = env.run(&args, b"");
+    assert!(
+        run.stdout.contains(&format!(
+            "problem: cannot reach 127.0.0.1:{port}: the connection was refused (nothing \
+             listens on that port, or a firewall rejects it) -> "
+        )),
+        "{run:#?}"
+    );
+    for internal in ["client error", "tcp connect error", "os error"] {
+        assert!(!run.stdout.contains(internal), "{internal}: {run:#?}");
+    }
 }

@@ -22,6 +22,7 @@ impl Engine<'_> {
                 req.account("").realm()
             );
             if self.may_sign_in(req) {
+                self.note_near_misses(req, &req.account(""));
                 return self.login(req);
             }
             let e = Error::new(Code::LoginRequired, reason)
@@ -39,6 +40,7 @@ impl Engine<'_> {
                 let e = login_required(req, &account, "no refresh token is stored");
                 return Err(self.with_near_misses(req, &account, e, "use", true));
             }
+            None => self.note_near_misses(req, &account),
             _ => {}
         }
         let lock = self.store.lock(&account, self.lock_timeout)?;
@@ -53,19 +55,22 @@ impl Engine<'_> {
     }
 
     /// Whether the record's access token serves `req`: long enough left,
-    /// and the scope asked for. A record written "in the future" means the
+    /// and the scope asked for (or more, for a request that keeps the
+    /// stored scope). A record written "in the future" means the
     /// clock stepped back since: its lifetime cannot be trusted, so it is
     /// stale (the provider may call the token expired already).
     pub(super) fn is_fresh(&self, rec: &Record, req: &Request) -> bool {
         let now = self.clock.now();
+        let scope_serves = |s: &str| match req.keeps_stored_scope() {
+            true => provider::covers(&rec.scope, s),
+            false => provider::same_access(s, &rec.scope),
+        };
         rec.updated_at <= now
             && rec.access_token.is_some()
             && rec
                 .expires_at
                 .is_some_and(|t| t >= now.saturating_add(req.min_ttl()) && t > now)
-            && req
-                .scope()
-                .is_none_or(|s| provider::same_access(s, &rec.scope))
+            && req.scope().is_none_or(scope_serves)
     }
 
     /// Under the lock: refresh with the stored refresh token, or sign in.

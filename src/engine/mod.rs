@@ -14,6 +14,7 @@ mod persist;
 mod signin;
 
 pub use check::RefreshCheck;
+pub use nearmiss::near_miss_words;
 
 use crate::account::Account;
 use crate::error::{Code, Error, Result};

@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::protocol::keys::{RequestKey, Spelling};
 use crate::provider::{self, Provider};
 use crate::request::Request;
+use crate::store::Store;
 
 /// At most this many near misses are named.
 const SHOWN: usize = 3;
@@ -40,58 +41,88 @@ impl Engine<'_> {
         verb: &str,
         sign_in: bool,
     ) -> Error {
-        let misses = self.near_misses(wanted);
-        if misses.is_empty() {
+        let Some((stored, give)) = near_miss_words(&self.store, req, wanted) else {
             return e;
-        }
-        let sp = req.spelling();
-        let named_user = !wanted.user.is_empty();
-        let shown: Vec<String> = misses.iter().take(SHOWN).map(NearMiss::described).collect();
-        let more = misses.len().saturating_sub(SHOWN);
-        let mut message = match shown.as_slice() {
-            [one] => format!("{}; {one}", e.message),
-            _ => format!("{}; stored instead: {}", e.message, shown.join(", ")),
         };
-        if more > 0 {
-            message.push_str(&format!(" and {more} more"));
-        }
-        let flags: Vec<String> = misses
-            .iter()
-            .take(SHOWN)
-            .map(|m| m.flags(sp, !named_user))
-            .collect();
-        let which = if flags.len() == 1 { "it" } else { "one" };
-        let mut hint = format!("to {verb} {which}, give {}", flags.join(", or "));
+        let message = format!("{}; {stored}", e.message);
+        let mut hint = format!("to {verb} {give}");
         if let Some(h) = e.hint.as_ref().filter(|_| sign_in) {
             hint.push_str(&format!("; to sign in as asked instead, {h}"));
         }
         Error { message, ..e }.hint(hint)
     }
 
-    /// The stored accounts `wanted` nearly names, fewest differences first.
-    fn near_misses(&self, wanted: &Account) -> Vec<NearMiss> {
-        let Ok(listed) = self.store.list() else {
-            return Vec::new();
-        };
-        let mut misses: Vec<NearMiss> = listed
-            .into_iter()
-            .filter_map(|(_, rec)| rec.ok())
-            .map(|rec| rec.account())
-            .filter(|have| {
-                wanted.user.is_empty() || have.user.to_lowercase() == wanted.user.to_lowercase()
-            })
-            .map(|have| NearMiss {
-                differences: differences(wanted, &have),
-                user: have.user,
-            })
-            .filter(|m| {
-                !m.differences.is_empty()
-                    && (!wanted.user.is_empty() || m.differences.len() <= MAX_DIFFERENCES)
-            })
-            .collect();
-        misses.sort_by_key(|m| m.differences.len());
-        misses
+    /// Before a sign-in for `wanted`, of which nothing is stored: the
+    /// stored accounts it nearly names, on stderr, while the person can
+    /// still stop it (a forgotten `--tenant` is no reason to sign in).
+    pub(super) fn note_near_misses(&self, req: &Request, wanted: &Account) {
+        if let Some((stored, give)) = near_miss_words(&self.store, req, wanted) {
+            eprintln!(
+                "ooauth2: note: nothing is stored for this request, but {stored}; \
+                 to use {give} instead (Ctrl-C stops this sign-in)"
+            );
+        }
     }
+}
+
+/// The stored accounts `req` nearly names (for `wanted`; an empty user:
+/// any), as words for a message (`U is stored under tenant T`) and the
+/// flags, in `req`'s spelling, that reach them (`it, give --tenant T`);
+/// `None` when there are none.
+pub fn near_miss_words(store: &Store, req: &Request, wanted: &Account) -> Option<(String, String)> {
+    let misses = near_misses(store, wanted);
+    if misses.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = misses.iter().take(SHOWN).map(NearMiss::described).collect();
+    let more = misses.len().saturating_sub(SHOWN);
+    let mut stored = match shown.as_slice() {
+        [one] => one.clone(),
+        _ => format!("stored instead: {}", shown.join(", ")),
+    };
+    if more > 0 {
+        stored.push_str(&format!(" and {more} more"));
+    }
+    let with_user = wanted.user.is_empty();
+    let flags: Vec<String> = misses
+        .iter()
+        .take(SHOWN)
+        .map(|m| m.flags(req.spelling(), with_user))
+        .collect();
+    let which = if flags.len() == 1 { "it" } else { "one" };
+    let mut give = format!("{which}, give {}", flags.join(", or "));
+    if let Some(name) = req.account_name() {
+        // A named account's values come from its table: the fix may belong there.
+        give.push_str(&format!(
+            " (or put that in [accounts.{name}] of the config file)"
+        ));
+    }
+    Some((stored, give))
+}
+
+/// The stored accounts `wanted` nearly names, fewest differences first.
+fn near_misses(store: &Store, wanted: &Account) -> Vec<NearMiss> {
+    let Ok(listed) = store.list() else {
+        return Vec::new();
+    };
+    let mut misses: Vec<NearMiss> = listed
+        .into_iter()
+        .filter_map(|(_, rec)| rec.ok())
+        .map(|rec| rec.account())
+        .filter(|have| {
+            wanted.user.is_empty() || have.user.to_lowercase() == wanted.user.to_lowercase()
+        })
+        .map(|have| NearMiss {
+            differences: differences(wanted, &have),
+            user: have.user,
+        })
+        .filter(|m| {
+            !m.differences.is_empty()
+                && (!wanted.user.is_empty() || m.differences.len() <= MAX_DIFFERENCES)
+        })
+        .collect();
+    misses.sort_by_key(|m| m.differences.len());
+    misses
 }
 
 impl NearMiss {

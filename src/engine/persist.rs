@@ -8,6 +8,7 @@ use crate::account::Account;
 use crate::error::{Code, Error, Result};
 use crate::oauth::{Granted, TokenResponse};
 use crate::protocol::keys::RequestKey;
+use crate::provider;
 use crate::request::Request;
 use crate::secret::Secret;
 use crate::store::{PreparedWrite, Record};
@@ -28,7 +29,8 @@ impl Engine<'_> {
             // A corrupt record fails before any request. A stored account
             // may be refreshed by a get at this moment: its lock first.
             if let Some(before) = self.store.load(&account)? {
-                return self.import_as(req, &account, rt, req.default_scope(), Some(before));
+                let scope = self.import_scope(req);
+                return self.import_as(req, &account, rt, &scope, Some(before));
             }
         }
         let mut import = self
@@ -53,12 +55,15 @@ impl Engine<'_> {
         }
     }
 
-    /// The scope an import asks for: without `user`, the identity scopes
-    /// too, so that the id_token says whose token it is.
+    /// The scope an import asks for: the identity scopes too, so that the
+    /// id_token says whose token it is. With `user`, only from Microsoft,
+    /// which grants them on any refresh (ooauth2.py's tokens have none;
+    /// Google refuses a scope the token was not granted): a mistyped `user`
+    /// would otherwise store another account's token as ready.
     fn import_scope(&self, req: &Request) -> String {
         match req.user() {
-            Some(_) => req.default_scope().to_string(),
-            None => req.provider().signin_scope(req.default_scope()),
+            Some(_) if !req.provider().is_microsoft() => req.default_scope().to_string(),
+            _ => req.provider().signin_scope(req.default_scope()),
         }
     }
 
@@ -90,8 +95,10 @@ impl Engine<'_> {
         let account = req.account(&user);
         let lock = self.store.lock(&account, self.lock_timeout)?;
         let rec = self.store.load(&account)?;
+        // The grant is spent already: only the record keeps the wider scope.
+        let scope = self.kept_scope(req, &scope, rec.as_ref());
         let write = self.store.prepare(&lock)?;
-        self.imported(write, &account, rec, &scope, rt, granted)
+        self.imported(req, write, &account, rec, (&scope, rt), granted)
     }
 
     /// The import for a known account, under its lock: an answer another
@@ -114,9 +121,10 @@ impl Engine<'_> {
         {
             return Ok(self.answer(rec, Source::Cache));
         }
+        let scope = &self.kept_scope(req, scope, rec.as_ref());
         let write = self.store.prepare(&lock)?;
         let granted = self.refresh_grant(req, account, &rt, scope)?;
-        self.imported(write, account, rec, scope, rt, granted)
+        self.imported(req, write, account, rec, (scope, rt), granted)
     }
 
     /// An import's answer into the record. The imported token is the user's
@@ -126,13 +134,14 @@ impl Engine<'_> {
     /// account's (`user_mismatch`: nothing of it is stored here).
     fn imported(
         &self,
+        req: &Request,
         write: PreparedWrite<'_>,
         account: &Account,
         rec: Option<Record>,
-        scope: &str,
-        rt: Secret,
+        (scope, rt): (&str, Secret),
         granted: Granted,
     ) -> Result<Answer> {
+        let named = granted.tokens.as_ref().ok().and_then(|t| t.id_user.clone());
         let Granted {
             refresh_token,
             tokens,
@@ -140,7 +149,10 @@ impl Engine<'_> {
         } = self.checked(granted, &account.user);
         match tokens {
             Ok(tok) => self.persist_imported(write, account, rec, scope, rt, &tok),
-            Err(e) if e.code == Code::UserMismatch || refresh_token.is_none() => Err(e),
+            Err(e) if e.code == Code::UserMismatch => {
+                Err(import_mismatch(req, &account.user, named.as_deref()).unwrap_or(e))
+            }
+            Err(e) if refresh_token.is_none() => Err(e),
             Err(e) => {
                 let now = self.clock.now();
                 let mut rec = rec.unwrap_or_else(|| Record::new(account, scope, now));
@@ -165,6 +177,23 @@ impl Engine<'_> {
         rec.refresh_token = Some(refresh_token);
         rec.refresh_token_obtained_at = Some(now);
         self.persist(write, account, Some(rec), scope, tok, Source::Refresh)
+    }
+
+    /// The scope `asked` for the account whose record is `rec`, widened to
+    /// the stored one when the request keeps it (and said so on stderr).
+    pub(super) fn kept_scope(&self, req: &Request, asked: &str, rec: Option<&Record>) -> String {
+        let Some(rec) = rec.filter(|_| req.keeps_stored_scope()) else {
+            return asked.to_string();
+        };
+        let union = provider::scope_union(asked, &rec.scope);
+        if !provider::same_access(&union, asked) {
+            eprintln!(
+                "ooauth2: note: kept the scope {} already has ({}): ooauth2.py's own asks \
+                 for less; 'ooauth2 login' with --scope changes it",
+                rec.user, rec.scope
+            );
+        }
+        union
     }
 
     /// Puts a grant's tokens into the account's record, writes it, and answers.
@@ -297,6 +326,27 @@ impl Engine<'_> {
             warning: None,
         }
     }
+}
+
+/// An import of `got`'s refresh token as `wanted`'s, in the words of an
+/// import: no one signed in, the token is someone else's.
+fn import_mismatch(req: &Request, wanted: &str, got: Option<&str>) -> Option<Error> {
+    let got = got?;
+    let sp = req.spelling();
+    Some(
+        Error::new(
+            Code::UserMismatch,
+            format!(
+                "the refresh token is {got}'s (the provider says so), not {wanted}'s; \
+                 nothing was stored"
+            ),
+        )
+        .hint(format!(
+            "check {}: to store it as {got}'s, give {}",
+            sp.key(RequestKey::User),
+            sp.pair(RequestKey::User, &crate::account::shell_word(got))
+        )),
+    )
 }
 
 /// Signed in as `got` where `wanted` was asked for.

@@ -26,11 +26,13 @@ impl Engine<'_> {
         if !self.may_sign_in(req) {
             return Err(login_required(req, account, reason));
         }
-        let scope = req.provider().signin_scope(
-            req.scope()
-                .or(rec.as_ref().map(|r| r.scope.as_str()))
-                .unwrap_or(req.default_scope()),
-        );
+        let asked = req
+            .scope()
+            .or(rec.as_ref().map(|r| r.scope.as_str()))
+            .unwrap_or(req.default_scope());
+        let scope = req
+            .provider()
+            .signin_scope(&self.kept_scope(req, asked, rec.as_ref()));
         // Before the person signs in: a store that cannot take the answer fails now.
         let write = self.store.prepare(lock)?;
         let tok = self.sign_in_flow(req, account, &scope)?;
@@ -91,6 +93,7 @@ impl Engine<'_> {
             let account = req.account(user);
             let lock = self.store.lock(&account, self.lock_timeout)?;
             let rec = self.store.load(&account)?;
+            say_replaced(rec.as_ref());
             let forced = req.with_interactive(Interactive::Always);
             return self.sign_in_locked(&forced, &account, &lock, rec, "a sign-in was asked for");
         }
@@ -112,7 +115,23 @@ impl Engine<'_> {
         let account = req.account(&user);
         let lock = self.store.lock(&account, self.lock_timeout)?;
         let rec = self.store.load(&account)?;
+        say_replaced(rec.as_ref());
+        // The sign-in is over: only the record keeps the wider scope.
+        let scope = self.kept_scope(req, &scope, rec.as_ref());
         let write = self.store.prepare(&lock)?;
         self.persist(write, &account, rec, &scope, &tok, Source::Login)
+    }
+}
+
+/// Says on stderr, before a sign-in's tokens replace them, that the
+/// account had usable ones: a `login` of a signed-in account is no error,
+/// but it should not pass without a word.
+fn say_replaced(rec: Option<&Record>) {
+    if let Some(rec) = rec.filter(|r| r.refresh_token.is_some() && r.needs_login.is_none()) {
+        eprintln!(
+            "ooauth2: note: {} ({}) is signed in already; this sign-in replaces its stored tokens",
+            rec.user,
+            rec.account().realm()
+        );
     }
 }

@@ -214,7 +214,7 @@ impl Http {
         if e.is_connect() && !e.is_timeout() && attempt < self.config.retries {
             return Ok(Attempt::Again(backoff(attempt)));
         }
-        Err(network_error(&ex.host, e, self.config.timeout))
+        Err(network_error(ex, e, self.config.timeout))
     }
 
     /// Reads an answer, takes the request's secrets out of it, and logs the
@@ -435,15 +435,70 @@ pub(super) fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-fn network_error(host: &str, e: &reqwest::Error, timeout: Duration) -> Error {
+/// No answer to `ex`: the host, the endpoint and the cause in a person's
+/// words (not the HTTP stack's layers).
+fn network_error(ex: &Exchange, e: &reqwest::Error, timeout: Duration) -> Error {
+    let (host, endpoint) = (&ex.host, endpoint_name(ex.what));
     let msg = if e.is_timeout() {
-        format!("{host} did not answer within {} s", timeout.as_secs())
+        format!(
+            "{host} did not answer within {} s ({endpoint})",
+            timeout.as_secs()
+        )
     } else if e.is_connect() {
-        format!("cannot connect to {host}: {}", source_chain(e))
+        format!("cannot connect to {host} ({endpoint}): {}", in_words(e))
     } else {
-        format!("the request to {host} failed: {}", source_chain(e))
+        format!("the request to {host} failed ({endpoint}): {}", in_words(e))
     };
     Error::new(Code::NetworkError, msg).hint("check the network connection and try again")
+}
+
+/// The endpoint an exchange (by its log label) asks.
+fn endpoint_name(what: &str) -> &str {
+    match what {
+        "grant_type=refresh_token" => "token endpoint, refresh",
+        "grant_type=device_code" => "token endpoint, device sign-in",
+        "grant_type=authorization_code" => "token endpoint, browser sign-in",
+        "device authorization" => "device authorization endpoint",
+        "discovery" => "discovery document",
+        other => other,
+    }
+}
+
+/// Why a request got no answer, as a person would say it: the system's
+/// own reason at the bottom of the chain, without the layers above it.
+pub(super) fn in_words(e: &reqwest::Error) -> String {
+    let chain = source_chain(e).to_ascii_lowercase();
+    if chain.contains("dns error") {
+        return "the name does not resolve (check the spelling of the authority, and the DNS)"
+            .into();
+    }
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    match cause
+        .downcast_ref::<std::io::Error>()
+        .map(std::io::Error::kind)
+    {
+        Some(std::io::ErrorKind::ConnectionRefused) => {
+            "the connection was refused (nothing listens on that port, or a firewall rejects it)"
+                .into()
+        }
+        Some(std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted) => {
+            "the other end closed the connection".into()
+        }
+        Some(std::io::ErrorKind::NetworkUnreachable | std::io::ErrorKind::HostUnreachable) => {
+            "the network or the host is unreachable (no route: check the connection)".into()
+        }
+        _ => {
+            let text = cause.to_string();
+            // "(os error 111)" tells a person nothing the words did not.
+            match text.find(" (os error ") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            }
+        }
+    }
 }
 
 /// The causes below reqwest's own message, which repeats the URL already named.

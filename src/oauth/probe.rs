@@ -4,7 +4,7 @@
 //! authorization and one poll, as a sign-in starts).
 
 use super::grants::{Client, Poll, poll_device, start_device};
-use super::http::{Http, HttpConfig, chain, host_of, source_chain};
+use super::http::{Http, HttpConfig, chain, host_of, in_words, source_chain};
 use crate::error::{Code, Error, Result};
 use crate::provider::Endpoints;
 use std::time::{Duration, Instant};
@@ -74,8 +74,9 @@ impl Http {
 
 /// Why a host could not be reached, with the fix for that cause.
 fn unreachable(host: &str, e: &reqwest::Error, proxy: Option<&str>, config: &HttpConfig) -> Error {
-    let cause = source_chain(e);
-    let lower = cause.to_ascii_lowercase();
+    let lower = source_chain(e).to_ascii_lowercase();
+    // Shown: the cause in words, not the HTTP stack's layers.
+    let cause = in_words(e);
     let via = proxy
         .map(|p| format!(" through the proxy {p}"))
         .unwrap_or_default();

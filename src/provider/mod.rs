@@ -223,20 +223,39 @@ pub(crate) fn signin_scope(scope: &str) -> String {
     parts.join(" ")
 }
 
+/// `a`'s scopes, then those of `b` that `a` lacks (compared without case).
+pub(crate) fn scope_union(a: &str, b: &str) -> String {
+    let mut parts: Vec<&str> = a.split(' ').filter(|s| !s.is_empty()).collect();
+    for p in b.split(' ').filter(|s| !s.is_empty()) {
+        if !parts.iter().any(|q| q.eq_ignore_ascii_case(p)) {
+            parts.push(p);
+        }
+    }
+    parts.join(" ")
+}
+
 /// Two scopes ask for the same access when they hold the same resource scopes
 /// (identity scopes and `offline_access` do not change what a token opens).
 pub(crate) fn same_access(a: &str, b: &str) -> bool {
-    fn set(s: &str) -> Vec<String> {
-        let mut v: Vec<String> = s
-            .split(' ')
-            .filter(|p| !p.is_empty() && !IDENTITY_SCOPES.contains(p) && *p != "offline_access")
-            .map(|p| p.to_ascii_lowercase())
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    }
-    set(a) == set(b)
+    access(a) == access(b)
+}
+
+/// Whether a token of scope `wide` opens all that `narrow` asks for.
+pub(crate) fn covers(wide: &str, narrow: &str) -> bool {
+    let wide = access(wide);
+    access(narrow).iter().all(|p| wide.contains(p))
+}
+
+/// The resource scopes of a scope, lower case, sorted, once each.
+fn access(s: &str) -> Vec<String> {
+    let mut v: Vec<String> = s
+        .split(' ')
+        .filter(|p| !p.is_empty() && !IDENTITY_SCOPES.contains(p) && *p != "offline_access")
+        .map(|p| p.to_ascii_lowercase())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// Builds `{authority}/{tenant}/oauth2/v2.0/{authorize,devicecode,token}`.

@@ -263,6 +263,14 @@ impl Request {
         self.spelling
     }
 
+    /// Whether a sign-in or import keeps the stored account's scope, adding
+    /// its own: an `ooauth2.py` command line always carries ooauth2.py's
+    /// fixed scope (IMAP and SMTP, no POP), which is no choice of the
+    /// account's, so one legacy run must not narrow the account for good.
+    pub(crate) fn keeps_stored_scope(&self) -> bool {
+        self.spelling == Spelling::Legacy
+    }
+
     /// The account's `notify_cmd`: how the sign-in UI tells the person the
     /// code when no terminal can show it.
     pub fn notify_cmd(&self) -> Option<&str> {

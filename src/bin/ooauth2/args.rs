@@ -90,6 +90,13 @@ Examples:
     #[command(
         after_help = "Examples:\n  ooauth2 erase work\n  ooauth2 erase --client-id CLIENT --user me@example.com"
     )]
+    // Only the flags that name the account apply: nothing is asked of the provider.
+    #[command(
+        mut_arg("scope", |a| a.hide(true)),
+        mut_arg("authorization_endpoint", |a| a.hide(true)),
+        mut_arg("device_authorization_endpoint", |a| a.hide(true)),
+        mut_arg("client_secret_cmd", |a| a.hide(true))
+    )]
     Erase(AccountArgs),
     /// Log in to the mail server (IMAP, POP3 or SMTP) with the account's token, over TLS.
     #[command(after_help = "\

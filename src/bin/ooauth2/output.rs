@@ -40,11 +40,53 @@ pub fn exit_status(outcome: std::result::Result<Status, Failure>) -> u8 {
             e.exit_status()
         }
         Err(Failure::Usage(e)) => {
-            // Nothing useful is left to do if stderr itself is gone.
-            let _ = e.print();
+            use clap::error::ErrorKind;
+            let shown_as_is = matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            );
+            if shown_as_is {
+                // Nothing useful is left to do if stderr itself is gone.
+                let _ = e.print();
+            } else {
+                report(&usage_error(&e));
+            }
             u8::try_from(e.exit_code()).unwrap_or(2)
         }
     }
+}
+
+/// A command line clap refused, in the one style: clap's message on one
+/// line, then its tips (a similar flag, the possible values), else where
+/// the command's flags are described.
+fn usage_error(e: &clap::Error) -> Error {
+    let text = e.render().to_string();
+    let (mut message, mut tips, mut command) = (Vec::new(), Vec::new(), None);
+    let mut in_message = true;
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() {
+            in_message = false;
+        } else if let Some(tip) = line.strip_prefix("tip: ") {
+            tips.push(tip);
+        } else if let Some(usage) = line.strip_prefix("Usage: ") {
+            let words = usage.split(' ');
+            let name: Vec<&str> = words
+                .take_while(|w| !w.starts_with(['[', '<', '-']))
+                .collect();
+            command = Some(name.join(" "));
+        } else if let Some(values) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            tips.push(values);
+        } else if in_message {
+            message.push(line.strip_prefix("error: ").unwrap_or(line));
+        }
+    }
+    let hint = match tips.is_empty() {
+        true => format!("see '{} --help'", command.as_deref().unwrap_or("ooauth2")),
+        false => tips.join("; "),
+    };
+    Error::invalid(message.join(" ").trim_end_matches('.')).hint(hint.trim_end_matches('.'))
 }
 
 /// Prints an error for a person: the message, then what to do.
@@ -64,6 +106,16 @@ pub fn warn(answer: &Answer) {
     }
 }
 
+/// How long `secs` lasts, as messages say it: whole minutes, and "under a
+/// minute" rather than "0 minutes".
+pub fn minutes(secs: u64) -> String {
+    match secs / 60 {
+        0 => "under a minute".to_string(),
+        1 => "1 minute".to_string(),
+        n => format!("{n} minutes"),
+    }
+}
+
 /// Writes to stdout, treating a closed pipe as success (the reader went away).
 pub fn print_stdout(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
@@ -77,4 +129,16 @@ pub fn print_stdout(text: &str) -> Result<()> {
 /// An output that could not be written (`what`: "to stdout", "the man page").
 pub fn output_error(what: &str, e: &std::io::Error) -> Error {
     Error::new(Code::OutputError, format!("cannot write {what}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minutes_never_say_zero() {
+        assert_eq!(minutes(59), "under a minute");
+        assert_eq!(minutes(60), "1 minute");
+        assert_eq!(minutes(3599), "59 minutes");
+    }
 }

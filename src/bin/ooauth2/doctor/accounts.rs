@@ -6,6 +6,7 @@ use super::record::check_record;
 use super::{Finding, Target, problem_of};
 use ooauth2::account::{self, Account};
 use ooauth2::config;
+use ooauth2::engine;
 use ooauth2::error::Result;
 use ooauth2::provider::{self, Provider};
 use ooauth2::request::{Raw, Request};
@@ -41,7 +42,7 @@ pub(super) fn check_accounts(
     let mut seen = vec![false; records.len()];
     let mut targets = Vec::new();
     for req in &wanted {
-        targets.extend(targets_of(req, &records, &mut seen, now, out));
+        targets.extend(targets_of(store, req, &records, &mut seen, now, out));
     }
     if all {
         targets.extend(unclaimed(&records, &seen, now, out));
@@ -111,9 +112,11 @@ fn configured(config: Option<&config::Config>, out: &mut Vec<Finding>) -> Vec<Re
 }
 
 /// The stored records `req` means, each checked and marked `seen`; or, when
-/// none is stored, that problem and a target without a record (the device
-/// flow's registration can still be asked about).
+/// none is stored, that problem (with the stored accounts it nearly names)
+/// and a target without a record (the device flow's registration can still
+/// be asked about).
 fn targets_of(
+    store: &Store,
     req: &Request,
     records: &[Record],
     seen: &mut [bool],
@@ -125,17 +128,26 @@ fn targets_of(
         .collect();
     if found.is_empty() {
         let (label, login) = unstored_names(req);
-        out.push(Finding::Problem(
-            format!("{label} is not stored: it was never signed in, or was erased"),
-            format!("run: {login}"),
-        ));
+        let wanted = req.account(req.user().unwrap_or_default());
+        let finding = match engine::near_miss_words(store, req, &wanted) {
+            Some((stored, give)) => Finding::Problem(
+                format!("{label} is not stored; {stored}"),
+                format!("to use {give}; to sign in as asked instead, run: {login}"),
+            ),
+            None => Finding::Problem(
+                format!("{label} is not stored: it was never signed in, or was erased"),
+                format!("run: {login}"),
+            ),
+        };
+        out.push(finding);
         return vec![Target::new(label, login, req, None)];
     }
     let mut targets = Vec::new();
     for i in found {
         seen[i] = true;
         let rec = &records[i];
-        let (label, mut login) = names(rec, req.account_name());
+        let (mut label, mut login) = names(rec, req.account_name());
+        label.push_str(&told_apart(rec, records));
         if req.account_name().is_some() {
             // The request's command: it keeps the values given beside a name.
             login = req.login_command(&rec.user);
@@ -151,7 +163,8 @@ fn targets_of(
 fn unclaimed(records: &[Record], seen: &[bool], now: u64, out: &mut Vec<Finding>) -> Vec<Target> {
     let mut targets = Vec::new();
     for (rec, _) in records.iter().zip(seen).filter(|(_, seen)| !**seen) {
-        let (label, login) = names(rec, None);
+        let (mut label, login) = names(rec, None);
+        label.push_str(&told_apart(rec, records));
         check_record(rec, &label, &login, now, out);
         match Request::validate(rec.raw()) {
             Ok(req) => targets.push(Target::new(label, login, &req, Some(rec))),
@@ -172,6 +185,35 @@ pub(super) fn names(rec: &Record, name: Option<&str>) -> (String, String) {
         None => format!("account {}", rec.user),
     };
     (label, account::login_command(name, &rec.account()))
+}
+
+/// What tells `rec` apart from the other records of its user, for its
+/// label (` (tenant T, client id C)`); empty when no other has its user.
+fn told_apart(rec: &Record, records: &[Record]) -> String {
+    let a = rec.account();
+    let others: Vec<_> = records
+        .iter()
+        .map(Record::account)
+        .filter(|o| o.user.to_lowercase() == a.user.to_lowercase() && *o != a)
+        .collect();
+    let differs = |f: fn(&Account) -> &str| others.iter().any(|o| f(o) != f(&a));
+    let mut parts = Vec::new();
+    if differs(|x| x.provider.name()) {
+        parts.push(format!("provider {}", a.provider.name()));
+    }
+    if differs(|x| &x.authority) {
+        parts.push(format!("at {}", a.authority));
+    }
+    if differs(|x| &x.tenant) {
+        parts.push(format!("tenant {}", a.tenant));
+    }
+    if differs(|x| &x.client_id) {
+        parts.push(format!("client id {}", a.client_id));
+    }
+    match parts.is_empty() {
+        true => String::new(),
+        false => format!(" ({})", parts.join(", ")),
+    }
 }
 
 /// How an account that is not stored is named in findings (by what the

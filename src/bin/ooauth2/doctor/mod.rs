@@ -1,6 +1,6 @@
 //! `ooauth2 doctor`: checks what ooauth2 keeps on disk and what the
-//! provider says, and prints, for each check, `ok: ...` or
-//! `problem: ... -> fix`.
+//! provider says, and prints, for each check, `ok: ...`,
+//! `problem: ... -> fix` or `note: ... -> fix` (not a problem).
 //!
 //! Offline: the store directory and its permissions, the config file, and
 //! each account's refresh token, access token lifetime and scope; these read
@@ -33,6 +33,8 @@ pub enum Finding {
     Ok(String),
     /// What is wrong, and what to do about it.
     Problem(String, String),
+    /// What may matter, and what to do if it does; not a problem.
+    Note(String, String),
     /// A check that was not made, and why.
     Skipped(String),
 }
@@ -49,6 +51,7 @@ impl fmt::Display for Finding {
         match self {
             Finding::Ok(s) => write!(f, "ok: {s}"),
             Finding::Problem(s, fix) => write!(f, "problem: {s} -> {fix}"),
+            Finding::Note(s, fix) => write!(f, "note: {s} -> {fix}"),
             Finding::Skipped(s) => write!(f, "skipped: {s}"),
         }
     }

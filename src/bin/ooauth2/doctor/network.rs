@@ -54,7 +54,9 @@ pub(super) fn check_network(
             .entry(host.clone())
             .or_insert_with(|| check_host(&mut engine, &token_url, &host, out));
         let finding = if ok {
-            registration(&mut engine, &t, now)
+            let finding = registration(&mut engine, &t, now);
+            superseded(&t, &finding, out);
+            finding
         } else {
             Finding::Skipped(format!(
                 "{}: the app registration check ({host} was not reached)",
@@ -62,6 +64,26 @@ pub(super) fn check_network(
             ))
         };
         out.push(finding);
+    }
+}
+
+/// Drops the offline finding of a record marked as refused once the
+/// refresh check has asked the provider again: its refusal says the same
+/// with the provider's reason decoded (one problem, not two), and its
+/// success means the mark is gone.
+fn superseded(t: &Target, finding: &Finding, out: &mut Vec<Finding>) {
+    let asked = t
+        .rec
+        .as_ref()
+        .is_some_and(|r| r.needs_login.is_some() && r.refresh_token.is_some());
+    let answered = match finding {
+        Finding::Ok(_) => true,
+        Finding::Problem(what, _) => what.contains(" was refused: "),
+        _ => false,
+    };
+    if asked && answered {
+        let mark = super::record::refused_mark(&t.label);
+        out.retain(|f| !matches!(f, Finding::Problem(what, _) if what.starts_with(&mark)));
     }
 }
 

@@ -2,6 +2,7 @@
 //! lifetime and whether its scope opens IMAP, POP and SMTP.
 
 use super::{Finding, with_full_scope};
+use crate::output::minutes;
 use ooauth2::store::Record;
 use ooauth2::time::utc;
 
@@ -40,7 +41,8 @@ fn refresh_token(rec: &Record, label: &str, login: &str) -> Finding {
         }
         (_, Some(reason)) => Finding::Problem(
             format!(
-                "{label} needs a new sign-in: the provider refused its refresh token ({reason})"
+                "{}: the provider refused its refresh token ({reason})",
+                refused_mark(label)
             ),
             format!("run: {login}"),
         ),
@@ -51,13 +53,19 @@ fn refresh_token(rec: &Record, label: &str, login: &str) -> Finding {
     }
 }
 
+/// How the finding of a record marked as refused opens: the online
+/// refresh check, which says more, replaces it (`network`).
+pub(super) fn refused_mark(label: &str) -> String {
+    format!("{label} needs a new sign-in")
+}
+
 /// How long the cached access token stays valid, or that the next request
 /// renews it (`usable`: with the refresh token).
 fn lifetime(rec: &Record, label: &str, usable: bool, now: u64) -> Option<Finding> {
     match (rec.access_token.is_some(), rec.expires_at) {
         (true, Some(t)) if t > now => Some(Finding::Ok(format!(
-            "{label}: the access token is valid for {} more minute(s)",
-            (t - now) / 60
+            "{label}: the access token is valid for {} more",
+            minutes(t - now)
         ))),
         _ if usable => Some(Finding::Ok(format!(
             "{label}: no valid access token cached; the next request renews it"
@@ -98,7 +106,12 @@ fn check_scope(rec: &Record, label: &str, login: &str, out: &mut Vec<Finding>) {
              registration's API permissions"
         ))
     } else if microsoft {
-        microsoft_scope(&items, label, login)
+        // POP is used when the account asked for it (most use IMAP).
+        let asks_pop = rec
+            .scope
+            .to_ascii_lowercase()
+            .contains("/pop.accessasuser.all");
+        microsoft_scope(&items, label, login, asks_pop)
     } else {
         Finding::Ok(format!(
             "{label}: the scope is '{scope}' (only Microsoft's and Google's scope names are checked)"
@@ -108,8 +121,9 @@ fn check_scope(rec: &Record, label: &str, login: &str, out: &mut Vec<Finding>) {
 }
 
 /// Which mail protocols a Microsoft scope (its `items`, lowercase) leaves
-/// out, and the sign-in that adds them.
-fn microsoft_scope(items: &[String], label: &str, login: &str) -> Finding {
+/// out, and the sign-in that adds them: a note when only POP is missing
+/// and the account does not ask for it (`asks_pop`), else a problem.
+fn microsoft_scope(items: &[String], label: &str, login: &str, asks_pop: bool) -> Finding {
     let has = |name: &str| {
         let suffix = format!("/{}", name.to_ascii_lowercase());
         items
@@ -129,18 +143,21 @@ fn microsoft_scope(items: &[String], label: &str, login: &str) -> Finding {
         .filter(|(p, _)| missing.contains(p))
         .map(|(_, n)| format!("https://outlook.office.com/{n}"))
         .collect();
-    Finding::Problem(
-        format!(
-            "{label}: the scope does not cover {} (missing {})",
-            missing.join(", "),
-            names.join(", ")
-        ),
-        format!(
-            "if you use {}, sign in again with the full scope: {}",
-            missing.join(" or "),
-            with_full_scope(login)
-        ),
-    )
+    let what = format!(
+        "{label}: the scope does not cover {} (missing {})",
+        missing.join(", "),
+        names.join(", ")
+    );
+    let fix = format!(
+        "if you use {}, sign in again with the full scope: {}",
+        missing.join(" or "),
+        with_full_scope(login)
+    );
+    if missing == ["POP"] && !asks_pop {
+        Finding::Note(what, fix)
+    } else {
+        Finding::Problem(what, fix)
+    }
 }
 
 #[cfg(test)]
@@ -164,8 +181,10 @@ mod tests {
                      https://outlook.office365.com/SMTP.Send",
         );
         let f = scope_findings(&r);
-        assert!(f[0].is_problem());
+        // Only POP missing, and not asked for: a note.
+        assert!(!f[0].is_problem());
         let line = f[0].to_string();
+        assert!(line.starts_with("note: "), "{line}");
         assert!(line.contains("does not cover POP"), "{line}");
         assert!(line.contains("POP.AccessAsUser.All"), "{line}");
         assert!(line.contains("-> if you use POP"), "{line}");
@@ -173,6 +192,12 @@ mod tests {
         let mut r = rec(ooauth2::provider::DEFAULT_SCOPE);
         r.granted_scope = Some("https://outlook.office.com/IMAP.AccessAsUser.All".into());
         assert!(scope_findings(&r)[0].to_string().contains("POP, SMTP"));
+        // POP asked for and not granted: a problem.
+        r.granted_scope = Some(
+            "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send"
+                .into(),
+        );
+        assert!(scope_findings(&r)[0].is_problem());
         assert!(!scope_findings(&rec("https://mail.google.com/"))[0].is_problem());
     }
 
@@ -186,7 +211,7 @@ mod tests {
         check_record(&r, &label, &login, 1000, &mut out);
         let text: Vec<String> = out.iter().map(|f| f.to_string()).collect();
         assert!(out.iter().all(|f| !f.is_problem()), "{text:?}");
-        assert!(text[1].contains("valid for 10 more minute"), "{text:?}");
+        assert!(text[1].contains("valid for 10 minutes more"), "{text:?}");
         r.needs_login = Some("invalid_grant: revoked".into());
         let mut out = Vec::new();
         let (label, login) = names(&r, Some("work"));

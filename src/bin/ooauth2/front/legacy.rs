@@ -303,6 +303,12 @@ fn refresh_token_value(v: &str) -> Result<String> {
         );
         v.to_string()
     };
+    // ooauth2.py printed it as `Refresh Token: ...`: a file or a paste of
+    // that line holds the label too.
+    let token = match token.strip_prefix("Refresh Token:") {
+        Some(rest) => rest.trim().to_string(),
+        None => token,
+    };
     if token.is_empty() {
         return Err(Error::invalid("the refresh token is empty"));
     }

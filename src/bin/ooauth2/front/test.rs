@@ -4,7 +4,7 @@
 use crate::args::TestArgs;
 use crate::context::Context;
 use crate::mailtest::{self, Login, Report, Target, Tls};
-use crate::output::{print_stdout, warn};
+use crate::output::{minutes, print_stdout, warn};
 use clap::ValueEnum;
 use ooauth2::error::{Error, Result};
 use ooauth2::request::{Action, Request};
@@ -35,9 +35,9 @@ pub fn login(ctx: &Context, args: &TestArgs) -> Result<String> {
     let a = ctx.token(&req, false)?;
     warn(&a);
     eprintln!(
-        "token ok (from {}, valid for {} more minute(s))",
+        "token ok (from {}, valid for {} more)",
         a.source.as_str(),
-        a.expires_in / 60
+        minutes(a.expires_in)
     );
     let login_cmd = req.login_command(&a.user);
     let doctor_cmd = login_cmd.replacen("ooauth2 login", "ooauth2 doctor", 1);

@@ -4,7 +4,7 @@
 
 use crate::args::{AccountArgs, Format, LoginArgs, TokenArgs};
 use crate::context::Context;
-use crate::output::{print_stdout, warn};
+use crate::output::{minutes, print_stdout, warn};
 use ooauth2::engine::Outcome;
 use ooauth2::error::Result;
 use ooauth2::request::Action;
@@ -50,9 +50,10 @@ pub fn login(ctx: &Context, args: &LoginArgs) -> Result<()> {
     let req = ctx.request(raw)?;
     let a = ctx.token(&req, true)?;
     eprintln!(
-        "ooauth2: signed in as {}; the access token is valid for {} minutes and renews by itself",
+        "ooauth2: signed in as {}; the access token is valid for {}, and the next \
+         'ooauth2 token' after that renews it (nothing runs in the background)",
         a.user,
-        a.expires_in / 60
+        minutes(a.expires_in)
     );
     Ok(())
 }
