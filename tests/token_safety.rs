@@ -193,6 +193,29 @@ fn concurrent_imports_of_one_token_send_one_grant() {
     }
 }
 
+/// A sync started a moment after the others finds the import done rather
+/// than running: it reuses the answer too, and never spends the token again.
+#[test]
+fn an_import_just_after_another_of_the_same_token_reuses_its_answer() {
+    for user in [None, Some(USER)] {
+        let env = Env::new();
+        env.idp.set_strict_rotation(true);
+        if user.is_some() {
+            env.seed(USER);
+            env.expire_cached(USER);
+        }
+        let rt = env.idp.issue_refresh_token(USER, CLIENT);
+        env.idp.reset_log();
+        let args = env.legacy_refresh_args(&[], &["--refresh_token", &rt], user);
+        let first = env.run(&args, b"");
+        first.expect(0);
+        let second = env.run(&args, b"");
+        second.expect(0);
+        assert_eq!(first.stdout, second.stdout, "user {user:?}");
+        assert_eq!(env.idp.count(Grant::Refresh), 1, "user {user:?}");
+    }
+}
+
 #[test]
 fn store_and_get_at_once_lose_nothing_at_a_strictly_rotating_provider() {
     let env = Env::new();

@@ -15,35 +15,39 @@ use crate::store::{PreparedWrite, Record};
 
 impl Engine<'_> {
     /// `store`: import a refresh token, proving it works by refreshing with
-    /// it. The refresh runs under the account's lock (with `user`), or under
-    /// the token's import lock (without): concurrent imports of one token,
-    /// like 8 mail syncs running `ooauth2.py --generate_access_token` at
-    /// once, send one grant, and the others reuse its answer.
+    /// it. Imports of one token wait for each other on its import lock,
+    /// then the refresh runs under the account's lock: concurrent imports
+    /// of one token, like 8 mail syncs running `ooauth2.py
+    /// --generate_access_token` at once, send one grant, and the others
+    /// reuse its answer.
     pub(super) fn import(&mut self, req: &Request) -> Result<Answer> {
         let rt = req
             .refresh_token()
             .ok_or_else(|| Error::invalid("action=store needs refresh_token"))?
             .clone();
-        if let Some(user) = req.user() {
-            let account = req.account(user);
-            // A corrupt record fails before any request. A stored account
-            // may be refreshed by a get at this moment: its lock first.
-            if let Some(before) = self.store.load(&account)? {
-                let scope = self.import_scope(req);
-                return self.import_as(req, &account, rt, &scope, Some(before));
-            }
-        }
+        // A corrupt record fails before any request.
+        let before = match req.user() {
+            Some(user) => self.store.load(&req.account(user))?,
+            None => None,
+        };
         let mut import = self
             .store
             .lock_import(&req.account(""), &rt, self.lock_timeout)?;
-        let receipt = import.receipt();
+        let receipt = import.receipt(self.clock.now());
         // A receipt for another account than the one asked for serves nothing.
         let receipt = receipt.filter(|u| req.user().is_none_or(|r| r.eq_ignore_ascii_case(u)));
-        if let Some(user) = receipt {
-            let scope = self.import_scope(req);
-            return self.import_as(req, &req.account(&user), rt, &scope, None);
-        }
-        match self.import_new(req, rt) {
+        let scope = self.import_scope(req);
+        let done = match (receipt, req.user(), before) {
+            (Some(user), _, _) => {
+                return self.import_as(req, &req.account(&user), rt, &scope, None);
+            }
+            // A stored account may be refreshed by a get at this moment.
+            (None, Some(user), Some(before)) => {
+                self.import_as(req, &req.account(user), rt, &scope, Some(before))
+            }
+            (None, _, _) => self.import_new(req, rt),
+        };
+        match done {
             Ok(answer) => {
                 import.record(&answer.user, self.clock.now());
                 Ok(answer)

@@ -20,6 +20,10 @@ use std::io::{Read, Seek, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// How long (seconds) a finished import's answer serves the next imports
+/// of the same token: mail programs started together, over a busy minute.
+const RECENT: u64 = 60;
+
 /// The lock on the imports of one refresh token; released on drop.
 pub(crate) struct ImportLock {
     file: File,
@@ -68,13 +72,19 @@ impl Store {
 
 impl ImportLock {
     /// The user an import of this token resolved to, if one finished
-    /// while this process waited for the lock.
-    pub(crate) fn receipt(&mut self) -> Option<String> {
+    /// while this process waited for the lock or within the last
+    /// `RECENT` seconds before `now`: a sync started a moment after the
+    /// others finds the import done, not yet waiting, and must not spend
+    /// the token again either.
+    pub(crate) fn receipt(&mut self, now: u64) -> Option<String> {
         let text = read_receipt(&mut self.file);
-        if text == self.before {
+        let (at, user) = text.trim_end().split_once('\n')?;
+        let recent = at
+            .parse::<u64>()
+            .is_ok_and(|at| at <= now && now - at <= RECENT);
+        if text == self.before && !recent {
             return None;
         }
-        let (_at, user) = text.trim_end().split_once('\n')?;
         (!user.is_empty()).then(|| user.to_string())
     }
 
