@@ -132,7 +132,10 @@ fn two_accounts_refresh_at_the_same_time() {
     } else {
         reqs[0].at - reqs[1].at
     };
-    assert!(gap < delay, "requests {gap:?} apart: one waited for the other");
+    assert!(
+        gap < delay,
+        "requests {gap:?} apart: one waited for the other"
+    );
 }
 
 #[test]

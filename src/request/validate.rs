@@ -35,6 +35,7 @@ fn build(raw: Raw, named: Option<String>) -> Result<Request> {
     let tenant = tenant(provider, raw.tenant.as_deref(), sp)?;
     let (authority, endpoints) = endpoints(&raw, provider, issuer.as_deref(), &tenant)?;
     let flow = flow(&raw, provider, &endpoints, issuer.is_some())?;
+    let numbers = Numbers::of(&raw)?;
     let (client_secret, client_secret_cmd) =
         client_secret(raw.client_secret, raw.client_secret_cmd, sp)?;
     let req = Request {
@@ -57,30 +58,17 @@ fn build(raw: Raw, named: Option<String>) -> Result<Request> {
             .as_deref()
             .map(|s| check_scope(s, sp))
             .transpose()?,
-        min_ttl: number(RequestKey::MinTtl, raw.min_ttl.as_deref(), 0..=86_400, sp)?
-            .unwrap_or(DEFAULT_MIN_TTL),
+        min_ttl: numbers.min_ttl,
         interactive: interactive(raw.interactive.as_deref(), sp)?,
         host: raw.host.as_deref().map(|h| check_host(h, sp)).transpose()?,
-        port: number(RequestKey::Port, raw.port.as_deref(), 1..=65_535, sp)?.map(|p| p as u16),
+        port: numbers.port,
         refresh_token: raw
             .refresh_token
             .map(|s| check_secret(RequestKey::RefreshToken, s, 16 * 1024, sp))
             .transpose()?,
         flow,
-        redirect_port: number(
-            RequestKey::RedirectPort,
-            raw.redirect_port.as_deref(),
-            0..=65_535,
-            sp,
-        )?
-        .map_or(0, |p| p as u16),
-        signin_timeout: number(
-            RequestKey::SigninTimeout,
-            raw.signin_timeout.as_deref(),
-            1..=3600,
-            sp,
-        )?
-        .unwrap_or(DEFAULT_SIGNIN_TIMEOUT),
+        redirect_port: numbers.redirect_port,
+        signin_timeout: numbers.signin_timeout,
         open_browser: open_browser(raw.open_browser.as_deref(), sp)?,
         client_secret_cmd,
         notify_cmd: raw
@@ -93,6 +81,30 @@ fn build(raw: Raw, named: Option<String>) -> Result<Request> {
     };
     complete(&req)?;
     Ok(req)
+}
+
+/// The request's numbers, each checked against its range, defaults filled in.
+struct Numbers {
+    min_ttl: u64,
+    port: Option<u16>,
+    redirect_port: u16,
+    signin_timeout: u64,
+}
+
+impl Numbers {
+    fn of(raw: &Raw) -> Result<Numbers> {
+        let sp = raw.spelling;
+        let get = |key, v: &Option<String>, range| number(key, v.as_deref(), range, sp);
+        Ok(Numbers {
+            min_ttl: get(RequestKey::MinTtl, &raw.min_ttl, 0..=86_400)?.unwrap_or(DEFAULT_MIN_TTL),
+            // The ranges keep the ports within u16.
+            port: get(RequestKey::Port, &raw.port, 1..=65_535)?.map(|p| p as u16),
+            redirect_port: get(RequestKey::RedirectPort, &raw.redirect_port, 0..=65_535)?
+                .map_or(0, |p| p as u16),
+            signin_timeout: get(RequestKey::SigninTimeout, &raw.signin_timeout, 1..=3600)?
+                .unwrap_or(DEFAULT_SIGNIN_TIMEOUT),
+        })
+    }
 }
 
 /// The client secret given outright, which wins (the command is then
