@@ -129,8 +129,9 @@ Examples:
     Test(TestArgs),
     /// Check the store, the config file, the accounts and the provider; say what to fix.
     #[command(after_help = "\
-Prints one line per check: `ok: ...`, `problem: ... -> what to do`, or
-`skipped: ...`. Exit status 0 when no check found a problem, 1 when one did.
+Prints one line per check: `ok: ...`, `problem: ... -> what to do`,
+`note: ... -> what to do` (not a problem), or `skipped: ...`. Exit status 0
+when no check found a problem (notes included), 1 when one did.
 
 Offline: the store's location and permissions, the config file, each
 account's refresh token, access token and scope. Online (not with
