@@ -168,19 +168,26 @@ fn all_at_once(env: &Env, n: usize, args: &[String]) -> Vec<Run> {
     children.into_iter().map(|c| finish(c, b"")).collect()
 }
 
+/// A provider that rotates strictly, a token of USER's it just issued, and
+/// the ooauth2.py command line importing it (with `user`: for an account
+/// already stored, which a get may be refreshing at any moment).
+fn strict_import(user: Option<&str>) -> (Env, Vec<String>) {
+    let env = Env::new();
+    env.idp.set_strict_rotation(true);
+    if user.is_some() {
+        env.seed(USER);
+        env.expire_cached(USER);
+    }
+    let rt = env.idp.issue_refresh_token(USER, CLIENT);
+    env.idp.reset_log();
+    let args = env.legacy_refresh_args(&[], &["--refresh_token", &rt], user);
+    (env, args)
+}
+
 #[test]
 fn concurrent_imports_of_one_token_send_one_grant() {
     for user in [None, Some(USER)] {
-        let env = Env::new();
-        env.idp.set_strict_rotation(true);
-        if user.is_some() {
-            // A stored account: a get may be refreshing it at any moment.
-            env.seed(USER);
-            env.expire_cached(USER);
-        }
-        let rt = env.idp.issue_refresh_token(USER, CLIENT);
-        env.idp.reset_log();
-        let args = env.legacy_refresh_args(&[], &["--refresh_token", &rt], user);
+        let (env, args) = strict_import(user);
         let runs = all_at_once(&env, 8, &args);
         for run in &runs {
             run.expect(0);
@@ -198,15 +205,7 @@ fn concurrent_imports_of_one_token_send_one_grant() {
 #[test]
 fn an_import_just_after_another_of_the_same_token_reuses_its_answer() {
     for user in [None, Some(USER)] {
-        let env = Env::new();
-        env.idp.set_strict_rotation(true);
-        if user.is_some() {
-            env.seed(USER);
-            env.expire_cached(USER);
-        }
-        let rt = env.idp.issue_refresh_token(USER, CLIENT);
-        env.idp.reset_log();
-        let args = env.legacy_refresh_args(&[], &["--refresh_token", &rt], user);
+        let (env, args) = strict_import(user);
         let first = env.run(&args, b"");
         first.expect(0);
         let second = env.run(&args, b"");
