@@ -93,6 +93,16 @@ fn unknown_account_names_the_file_and_the_configured_names() {
     let missing = env.root.join("none.toml");
     let r = env.run_with_config(&missing, &["token", "work"], b"");
     r.expect_failure(2, &["no account 'work'", "none.toml"]);
+    assert_eq!(
+        r.stderr,
+        format!(
+            "ooauth2: error: no account 'work' is configured: there is no config file at {}\n\
+             ooauth2: hint: run ooauth2 setup work, or write an [accounts.work] table to {} \
+             (see the README)\n",
+            missing.display(),
+            missing.display()
+        )
+    );
     assert!(env.files().is_empty());
 }
 

@@ -98,24 +98,41 @@ pub fn request(explicit: Raw, settings: &Settings) -> Result<Request> {
     let configured: Vec<&Named> = config.iter().flat_map(|c| &c.accounts).collect();
     match configured.iter().find(|a| a.name == name) {
         Some(named) => named.request(explicit),
-        None => Err(not_configured(&name, &path, &configured)),
+        None => Err(not_configured(&name, &path, config.is_some(), &configured)),
     }
 }
 
-/// No account `name` in the file at `path`, which holds `configured`.
-fn not_configured(name: &str, path: &std::path::Path, configured: &[&Named]) -> Error {
+/// No account `name` in the file at `path` (which may not `exist`), which
+/// holds `configured`.
+fn not_configured(
+    name: &str,
+    path: &std::path::Path,
+    exists: bool,
+    configured: &[&Named],
+) -> Error {
     let what = if valid_name(name) {
         format!("'{name}'")
     } else {
         "with that name".to_string()
     };
+    let table = if valid_name(name) { name } else { "NAME" };
+    if !exists {
+        return Error::invalid(format!(
+            "no account {what} is configured: there is no config file at {}",
+            path.display()
+        ))
+        .hint(format!(
+            "run ooauth2 setup {table}, or write an [accounts.{table}] table to {} (see the README)",
+            path.display()
+        ));
+    }
     let err = Error::invalid(format!(
         "no account {what} is configured in {}",
         path.display()
     ));
     if configured.is_empty() {
         return err.hint(format!(
-            "add an [accounts.NAME] table to {} (see the README)",
+            "add an [accounts.{table}] table to {} (see the README), or run ooauth2 setup {table}",
             path.display()
         ));
     }
