@@ -28,6 +28,7 @@ pub mod flows;
 pub mod oauth;
 pub mod protocol;
 pub mod provider;
+mod replace;
 pub mod request;
 pub mod sasl;
 pub mod secret;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// or after.
 const LAYERS: &[&[&str]] = &[
     &["error"],
-    &["time", "settings", "sasl", "signals"],
+    &["time", "settings", "sasl", "signals", "replace"],
     &["secret"],
     &["provider"],
     &["account", "protocol"],

@@ -11,10 +11,10 @@
 use super::{Named, bad_name, file, parse};
 use crate::error::{Code, Error, Result};
 use crate::protocol::keys::{self, Kind, Raw, RequestKey};
+use crate::replace::{Failure, TempFile};
 use crate::settings::{CONFIG_ENV, Settings};
-use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, DirBuilder};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use toml_edit::{DocumentMut, Item, Table, Value};
 
@@ -323,36 +323,14 @@ fn write_error(path: &Path, dir: &Path, e: &std::io::Error) -> Error {
     ))
 }
 
-/// Replaces `target` (the file `path` names) by `text` with `mode`: a new
-/// file beside it, never through a symbolic link, 0600 from its creation,
-/// written and fsync'd, then renamed into place and the directory fsync'd,
-/// so a crash leaves the old file or the new one.
+/// Replaces `target` (the file `path` names) by `text` with `mode`, as
+/// the store replaces its records: a crash leaves the old file or the new.
 fn replace_file(path: &Path, target: &Path, text: &str, mode: u32) -> Result<()> {
-    let dir = directory(target);
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let written = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&tmp)
-        .and_then(|mut f| {
-            f.set_permissions(Permissions::from_mode(mode))?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()
-        })
-        .and_then(|()| fs::rename(&tmp, target));
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(write_error(path, &dir, &e));
-    }
-    File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| write_error(path, &dir, &e))
+    let failed = |f: Failure| write_error(path, &directory(target), &f.error);
+    TempFile::create(target, mode)
+        .map_err(failed)?
+        .commit(text.as_bytes())
+        .map_err(failed)
 }
 
 #[cfg(test)]

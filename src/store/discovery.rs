@@ -2,7 +2,7 @@
 //! `<store>/discovery/`, kept a day (a stale copy serves while the issuer is down).
 
 use super::Store;
-use super::files::{TempFile, private_dir, read_file};
+use super::files::{private_dir, read_file, replace_error, temp_file};
 use crate::error::{Code, Error, Result};
 use crate::provider::Discovery;
 use serde::{Deserialize, Serialize};
@@ -20,10 +20,10 @@ pub struct CachedDiscovery {
 }
 
 impl Store {
-    fn discovery_path(&self, issuer: &str) -> (PathBuf, String) {
+    fn discovery_path(&self, issuer: &str) -> PathBuf {
         let digest = Sha256::digest(issuer.as_bytes());
         let id: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        (self.dir.join("discovery").join(format!("{id}.json")), id)
+        self.dir.join("discovery").join(format!("{id}.json"))
     }
 
     /// The cached discovery document of `issuer`, if there is a readable one
@@ -33,7 +33,7 @@ impl Store {
         if !self.check_dir().ok()? {
             return None;
         }
-        let (path, _) = self.discovery_path(issuer);
+        let path = self.discovery_path(issuer);
         let bytes = read_file(&path).ok()??;
         serde_json::from_slice::<CachedDiscovery>(&bytes)
             .ok()
@@ -45,7 +45,7 @@ impl Store {
     pub(crate) fn save_discovery(&self, doc: &CachedDiscovery) -> Result<()> {
         self.ensure_dir()?;
         crate::signals::survive_file_size_limit();
-        let (path, id) = self.discovery_path(&doc.doc.issuer);
+        let path = self.discovery_path(&doc.doc.issuer);
         let dir = self.dir.join("discovery");
         private_dir(&dir, false)?;
         let mut body = serde_json::to_vec_pretty(doc).map_err(|e| {
@@ -55,6 +55,6 @@ impl Store {
             )
         })?;
         body.push(b'\n');
-        TempFile::create(&dir, &id, &path, 0)?.commit(&body)
+        temp_file(&path, 0)?.commit(&body).map_err(replace_error)
     }
 }

@@ -5,12 +5,12 @@
 //! never a torn one, and never a moment when others could read it.
 
 use crate::error::{Code, Error, Result};
+use crate::replace::{Failure, Step, TempFile};
 use crate::settings;
 use std::fs::{self, DirBuilder, File, Metadata, OpenOptions, Permissions};
-use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
+use std::io::{ErrorKind, Read};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 /// The mode of every file of the store.
 const FILE_MODE: u32 = 0o600;
@@ -201,102 +201,29 @@ fn open_error(what: &str, path: &Path, e: &std::io::Error) -> Error {
     Error::store(what, path, e)
 }
 
-/// Temp files made by this process so far: each gets a name of its own.
-static TEMPS: AtomicU64 = AtomicU64::new(0);
-
-/// The new version of a file, written beside it under a temp name until it
-/// is renamed into place; removed when dropped before that.
-#[derive(Debug)]
-pub(super) struct TempFile {
-    file: File,
-    /// The temp file's path.
-    tmp: PathBuf,
-    /// The file it replaces (the name errors give).
-    path: PathBuf,
-    /// The directory of both.
-    dir: PathBuf,
-    /// Whether it has been renamed into place.
-    placed: bool,
+/// The temp file of the store file `path` (0600), with `reserve` bytes
+/// written and synced in it when above 0: a read-only directory, a full
+/// disk or a file size limit fail here, before anything is spent.
+pub(super) fn temp_file(path: &Path, reserve: u64) -> Result<TempFile> {
+    let mut temp = TempFile::create(path, FILE_MODE).map_err(replace_error)?;
+    if reserve > 0 {
+        temp.reserve(reserve).map_err(replace_error)?;
+    }
+    Ok(temp)
 }
 
-impl TempFile {
-    /// Creates the temp file of `path` in `dir` (named after `id`), 0600
-    /// whatever the umask, and, with `reserve` above 0, writes and syncs
-    /// that many bytes in it: a read-only directory, a full disk or a file
-    /// size limit fail here, before anything is spent.
-    pub(super) fn create(dir: &Path, id: &str, path: &Path, reserve: u64) -> Result<TempFile> {
-        let n = TEMPS.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!(".{id}.json.tmp-{}-{n}", std::process::id()));
-        // The name holds our pid: a file by that name is a dead process's leftover.
-        let _ = fs::remove_file(&tmp);
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(FILE_MODE)
-            .custom_flags(SAFE_OPEN)
-            .open(&tmp)
-            // Name the file the user knows, not the temp file.
-            .map_err(|e| Error::store("write the new version of", path, &e))?;
-        // From here on, dropping `temp` removes the file.
-        let mut temp = TempFile {
-            file,
-            tmp,
-            path: path.to_path_buf(),
-            dir: dir.to_path_buf(),
-            placed: false,
-        };
-        temp.file
-            .set_permissions(Permissions::from_mode(FILE_MODE))
-            .map_err(|e| Error::store("restrict the permissions of", &temp.tmp, &e))?;
-        if reserve > 0 {
-            temp.reserve(reserve)
-                .map_err(|e| Error::store("write the new version of", path, &e))?;
-        }
-        Ok(temp)
-    }
-
-    /// Writes `len` zero bytes and syncs them, so the blocks are there.
-    fn reserve(&mut self, len: u64) -> std::io::Result<()> {
-        let zeros = [0u8; 8192];
-        let mut left = len;
-        while left > 0 {
-            let k = left.min(zeros.len() as u64);
-            self.file.write_all(&zeros[..k as usize])?;
-            left -= k;
-        }
-        self.file.sync_all()
-    }
-
-    /// Writes `body` over what the file holds, cut to its length, and syncs it.
-    fn write_body(&mut self, body: &[u8]) -> std::io::Result<()> {
-        self.file.seek(SeekFrom::Start(0))?;
-        self.file.write_all(body)?;
-        self.file.set_len(body.len() as u64)?;
-        self.file.sync_all()
-    }
-
-    /// Replaces the file by `body`: write, fsync, rename, fsync the
-    /// directory, so a crash leaves the old or the new file.
-    pub(super) fn commit(mut self, body: &[u8]) -> Result<()> {
-        self.write_body(body)
-            .map_err(|e| Error::store("write the new version of", &self.path, &e))?;
-        fs::rename(&self.tmp, &self.path).map_err(|e| Error::store("replace", &self.path, &e))?;
-        self.placed = true;
-        sync_dir(&self.dir)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.placed {
-            let _ = fs::remove_file(&self.tmp);
-        }
-    }
+/// The store's words for a step of a replacement that failed.
+pub(super) fn replace_error(f: Failure) -> Error {
+    let what = match f.step {
+        Step::Write => "write the new version of",
+        Step::Permissions => "restrict the permissions of",
+        Step::Rename => "replace",
+        Step::SyncDir => "sync",
+    };
+    Error::store(what, &f.path, &f.error)
 }
 
 /// Syncs the directory `dir`, so a rename or removal in it lasts.
 pub(super) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::store("sync", dir, &e))
+    crate::replace::sync_dir(dir).map_err(|e| Error::store("sync", dir, &e))
 }

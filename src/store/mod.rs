@@ -23,8 +23,9 @@ pub use record::{Record, SCHEMA_VERSION};
 
 use crate::account::Account;
 use crate::error::{Code, Error, Result};
+use crate::replace::TempFile;
 use crate::settings::Settings;
-use files::{MAX_FILE, TempFile, check_dir, private_dir, sync_dir};
+use files::{MAX_FILE, check_dir, private_dir, replace_error, sync_dir, temp_file};
 use record::read_record;
 use sha2::{Digest, Sha256};
 use std::fs;
@@ -133,7 +134,7 @@ impl Store {
         // Twice the record there is: a rotated token is about as long.
         let old = fs::symlink_metadata(&path).map_or(0, |m| m.len());
         let reserve = old.saturating_mul(2).clamp(MIN_RESERVE, MAX_FILE);
-        let temp = TempFile::create(&self.dir, &lock.id, &path, reserve)?;
+        let temp = temp_file(&path, reserve)?;
         Ok(PreparedWrite {
             temp,
             _lock: PhantomData,
@@ -146,8 +147,7 @@ impl Store {
     /// limit fail here, before a sign-in or an import spends anything.
     pub(crate) fn probe_write(&self) -> Result<()> {
         self.ensure_dir()?;
-        let probe = self.dir.join(".probe");
-        TempFile::create(&self.dir, "probe", &probe, MIN_RESERVE).map(drop)
+        temp_file(&self.dir.join("probe.json"), MIN_RESERVE).map(drop)
     }
 
     /// Deletes an account's record; returns whether there was one.
@@ -224,7 +224,7 @@ impl PreparedWrite<'_> {
         let mut body = serde_json::to_vec_pretty(record)
             .map_err(|e| Error::new(Code::StoreError, format!("cannot encode record: {e}")))?;
         body.push(b'\n');
-        self.temp.commit(&body)
+        self.temp.commit(&body).map_err(replace_error)
     }
 }
 
