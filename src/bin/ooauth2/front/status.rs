@@ -5,7 +5,7 @@
 
 use crate::args::StatusArgs;
 use crate::context::Context;
-use crate::output::print_stdout;
+use crate::output::{minutes, print_stdout};
 use ooauth2::account;
 use ooauth2::config::{self, Named};
 use ooauth2::error::Result;
@@ -77,7 +77,7 @@ impl StatusRow {
     /// The cells of `--wide`: every column, each value in full.
     fn wide_cells(&self, now: u64) -> Vec<String> {
         let at = match self.expires_at {
-            Some(t) if t > now => format!("expires in {} min", (t - now) / 60),
+            Some(t) if t > now => format!("expires in {}", minutes(t - now)),
             Some(_) => "expired".into(),
             None => "none".into(),
         };
@@ -428,6 +428,14 @@ mod tests {
     }
 
     #[test]
+    fn a_token_about_to_expire_never_says_zero_minutes() {
+        let mut row = row("u@x", "common", "ready");
+        row.expires_at = Some(1000 + 30);
+        let wide = status_table(&[row], 1000, false, Layout::Wide);
+        assert!(wide.contains("expires in under a minute"), "{wide}");
+    }
+
+    #[test]
     fn status_table_is_bold_only_when_asked() {
         let row = row("u@x", "common", "ready");
         let plain = status_table(std::slice::from_ref(&row), 1000, false, Layout::Wide);
@@ -436,7 +444,7 @@ mod tests {
             plain
                 .lines()
                 .nth(1)
-                .is_some_and(|l| l.contains("expires in 10 min"))
+                .is_some_and(|l| l.contains("expires in 10 minutes"))
         );
         let bold = status_table(&[row], 1000, true, Layout::Fit(80));
         let lines: Vec<&str> = bold.lines().collect();
