@@ -56,7 +56,7 @@ impl Sealer {
             .unwrap();
         assert!(made.status.success(), "gpg key: {made:?}");
         Sealer {
-            encrypt: "gpg --batch -q --trust-model always -e -r seal@example.com".into(),
+            encrypt: "gpg --batch -q -e -r seal@example.com".into(),
             decrypt: "gpg --batch -q -d".into(),
             env: vec![("GNUPGHOME".into(), home)],
         }
@@ -529,4 +529,52 @@ fn a_sealed_account_written_without_its_store_says_so_aloud() {
         rec["refresh_token_sealed"].is_null() && rec["version"] == 1,
         "{rec:#}"
     );
+}
+
+/// The README's age example, pasted (its recipient and client id made the
+/// test's): a sign-in seals the refresh token, and the account refreshes.
+#[test]
+fn the_readmes_age_example_seals_the_refresh_token() {
+    let env = Env::new();
+    env.idp.set_strict_rotation(true);
+    let section = crate::readme::readme_section("Secrets at rest");
+    let toml = crate::readme::fenced_block(&section, "With [age]", "toml");
+    // `~` of the README's decrypt_cmd is the test's HOME.
+    let key_dir = env.root.join("home/.config/age");
+    std::fs::create_dir_all(&key_dir).unwrap();
+    let key = key_dir.join("key.txt");
+    let made = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let public = Command::new("age-keygen")
+        .arg("-y")
+        .arg(&key)
+        .output()
+        .unwrap();
+    let public = String::from_utf8(public.stdout).unwrap();
+    let readme_client = "9e5f94bc-e8a4-4e73-b8be-63364c29d753";
+    assert!(
+        toml.contains("age1yourrecipient...") && toml.contains(readme_client),
+        "{toml}"
+    );
+    let body = toml
+        .replace("age1yourrecipient...", public.trim())
+        .replace(readme_client, CLIENT)
+        .replace(
+            "[accounts.work]\n",
+            &format!("[accounts.work]\nauthority = \"{}\"\n", env.idp.authority()),
+        );
+    let config = env.write_config(&body);
+    let rt = env.idp.issue_refresh_token(USER, CLIENT);
+    let import = format!("account=work\naction=store\nrefresh_token={rt}\n\n");
+    env.run_with_config(&config, &["helper"], import.as_bytes())
+        .expect(0);
+    assert_sealed(&env);
+    env.expire_cached(USER);
+    env.run_with_config(&config, &["token", "work"], b"")
+        .expect(0);
+    assert_sealed(&env);
 }
