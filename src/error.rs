@@ -42,11 +42,14 @@ pub enum Code {
     ServerError,
     /// The provider answered with something that is not a valid token response.
     BadResponse,
+    /// The account's secret store (its `encrypt_cmd` or `decrypt_cmd`)
+    /// failed, timed out or printed nothing usable.
+    SecretStoreUnavailable,
 }
 
 impl Code {
     /// Every code, for `capability` and the documentation test.
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 18] = [
         Code::InvalidRequest,
         Code::LoginRequired,
         Code::InvalidGrant,
@@ -64,6 +67,7 @@ impl Code {
         Code::NetworkError,
         Code::ServerError,
         Code::BadResponse,
+        Code::SecretStoreUnavailable,
     ];
 
     /// The code as written in `error=`.
@@ -86,6 +90,7 @@ impl Code {
             Code::NetworkError => "network_error",
             Code::ServerError => "server_error",
             Code::BadResponse => "bad_response",
+            Code::SecretStoreUnavailable => "secret_store_unavailable",
         }
     }
 
@@ -95,7 +100,11 @@ impl Code {
             Code::InvalidRequest => 2,
             // sysexits' EX_IOERR, design.md's status for I/O failures.
             Code::StoreError | Code::OutputError => 74,
-            Code::StoreBusy | Code::NetworkError | Code::ServerError | Code::BadResponse => 75,
+            Code::StoreBusy
+            | Code::NetworkError
+            | Code::ServerError
+            | Code::BadResponse
+            | Code::SecretStoreUnavailable => 75,
             Code::LoginRequired
             | Code::InvalidGrant
             | Code::AccessDenied
@@ -138,12 +147,16 @@ impl Code {
             Code::BadResponse => {
                 "check the authority and endpoints; a proxy or captive portal may be in the way"
             }
+            Code::SecretStoreUnavailable => {
+                "check the account's decrypt_cmd and encrypt_cmd (is the key's agent running and unlocked?)"
+            }
         }
     }
 
     /// Whether a later retry may succeed without the user doing anything.
     pub fn is_transient(self) -> bool {
-        self.exit_status() == 75 && self != Code::StoreBusy
+        // A busy lock or a locked key needs the other process or the user.
+        self.exit_status() == 75 && !matches!(self, Code::StoreBusy | Code::SecretStoreUnavailable)
     }
 }
 

@@ -1,8 +1,14 @@
 //! Secrets as a type: [`Secret`] carries every token, code and client
 //! secret (redacted in `Debug`, zeroized on drop), and [`SecretCommand`]
-//! runs a `client_secret_cmd`, whose secret arrives on a pipe, never argv.
+//! runs a `client_secret_cmd`, whose secret arrives on a pipe, never argv
+//! (and, in `seal`, the `encrypt_cmd`/`decrypt_cmd` of the `command`
+//! secret store, fed on stdin).
 
-use crate::error::{Error, Result};
+mod seal;
+
+pub use seal::SealCommands;
+
+use crate::error::{Code, Error, Result};
 use crate::settings::SECRET_CMD_TIMEOUT_ENV;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -73,6 +79,9 @@ pub struct SecretCommand {
     /// Where it was given, for hints: "client_secret_cmd at PATH:LINE".
     place: String,
     command: String,
+    /// The code of its failures: `invalid_request` for a client secret's,
+    /// `secret_store_unavailable` for a secret store's.
+    code: Code,
 }
 
 impl fmt::Debug for SecretCommand {
@@ -89,6 +98,7 @@ impl SecretCommand {
             what: key.to_string(),
             place: key.to_string(),
             command,
+            code: Code::InvalidRequest,
         }
     }
 }
@@ -108,6 +118,7 @@ impl SecretCommand {
             what: format!("client_secret_cmd of account '{account}'"),
             place: format!("client_secret_cmd at {}:{line}", path.display()),
             command,
+            code: Code::InvalidRequest,
         }
     }
 
@@ -117,6 +128,7 @@ impl SecretCommand {
             what: "--client-secret-cmd".into(),
             place: "--client-secret-cmd".into(),
             command: command.to_string(),
+            code: Code::InvalidRequest,
         };
         if cmd.is_unusable() {
             return Err(
@@ -144,7 +156,7 @@ impl SecretCommand {
     }
 
     fn fail(&self, why: impl fmt::Display) -> Error {
-        Error::invalid(format!("{} {why}", self.what)).hint(format!(
+        Error::new(self.code, format!("{} {why}", self.what)).hint(format!(
             "check {} and run it yourself to see why",
             self.place
         ))

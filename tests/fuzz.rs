@@ -254,7 +254,7 @@ fn rng_for_case(case: u64) -> Rng {
 /// `interactive` and `authority` first, so a value that ends the request
 /// early (a blank line in it) never leaves a request that may sign in or
 /// reach another host.
-const REQUEST_KEYS: [&str; 22] = [
+const REQUEST_KEYS: [&str; 25] = [
     "interactive",
     "authority",
     "action",
@@ -267,6 +267,11 @@ const REQUEST_KEYS: [&str; 22] = [
     "port",
     "client_secret",
     "refresh_token",
+    // No value the generator writes is `command`: a hostile encrypt_cmd or
+    // decrypt_cmd is refused without secret_store=command, never run.
+    "secret_store",
+    "encrypt_cmd",
+    "decrypt_cmd",
     "account",
     "flow",
     "redirect_port",

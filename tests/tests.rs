@@ -30,6 +30,7 @@ mod protocol;
 mod providers;
 mod readme;
 mod real_clients;
+mod secret_stores;
 mod secrets;
 mod setup;
 mod signin_screen;

@@ -31,15 +31,17 @@ impl Engine<'_> {
     /// softened by a cached access token. Never signs in.
     pub fn check_refresh(&mut self, req: &Request, user: &str) -> Result<RefreshCheck> {
         let account = req.account(user);
+        self.use_sealing(req);
         let lock = self.store.lock(&account, self.lock_timeout)?;
         let Some(mut rec) = self.store.load(&account)? else {
             return Ok(RefreshCheck::NoRefreshToken);
         };
-        let Some(rt) = rec.refresh_token.clone() else {
+        let Some(rt) = self.open_refresh_token(&mut rec)? else {
             return Ok(RefreshCheck::NoRefreshToken);
         };
         // The stored scope: the one every refresh of this account sends.
         let scope = rec.scope.clone();
+        self.probe_sealing()?;
         let write = self.store.prepare(&lock)?;
         match self.refresh_grant(req, &account, &rt, &scope) {
             Ok(granted) => {
@@ -62,7 +64,7 @@ impl Engine<'_> {
             Err(e) if e.code == Code::InvalidGrant => {
                 rec.needs_login = Some(e.message.clone());
                 rec.updated_at = self.clock.now();
-                write.commit(&rec)?;
+                self.commit(write, &rec)?;
                 Ok(RefreshCheck::Refused(e))
             }
             Err(e) => Ok(RefreshCheck::Refused(e)),

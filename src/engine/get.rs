@@ -3,6 +3,7 @@
 //! refresh grant whose answer (a rotated refresh token above all) is
 //! persisted before anything is answered.
 
+use super::sealed::store_unavailable;
 use super::{Answer, Engine, Source, login_required};
 use crate::account::Account;
 use crate::error::{Code, Error, Result};
@@ -85,7 +86,7 @@ impl Engine<'_> {
         let Some(rec) = rec else {
             return self.sign_in_locked(req, account, lock, None, "no refresh token is stored");
         };
-        if rec.refresh_token.is_none() || (!force && rec.needs_login.is_some()) {
+        if !rec.has_refresh_token() || (!force && rec.needs_login.is_some()) {
             let reason = match &rec.needs_login {
                 Some(r) => format!("the provider refused the stored refresh token earlier ({r})"),
                 None => "no refresh token is stored".to_string(),
@@ -111,11 +112,17 @@ impl Engine<'_> {
     ) -> Result<Answer> {
         let mut retried = false;
         loop {
-            let Some(rt) = rec.refresh_token.clone() else {
-                return Err(login_required(req, account, "no refresh token is stored"));
+            let rt = match self.open_refresh_token(&mut rec) {
+                Ok(Some(rt)) => rt,
+                Ok(None) => return Err(login_required(req, account, "no refresh token is stored")),
+                Err(e) if store_unavailable(&e) => return self.cached_despite(&rec, e, ""),
+                Err(e) => return Err(e),
             };
             // Before the grant: a store that cannot take its answer fails now,
             // while the refresh token is still unspent.
+            if let Err(e) = self.probe_sealing() {
+                return self.cached_despite(&rec, e, "");
+            }
             let write = self.store.prepare(lock)?;
             let e = match self.refresh_grant(req, account, &rt, scope) {
                 Ok(granted) => return self.refreshed(write, account, rec, scope, granted),
@@ -130,8 +137,8 @@ impl Engine<'_> {
             match self.store.load(account)? {
                 Some(latest)
                     if !retried
-                        && latest.refresh_token.is_some()
-                        && latest.refresh_token != rec.refresh_token =>
+                        && latest.has_refresh_token()
+                        && !latest.same_refresh_token_at_rest(&rec) =>
                 {
                     rec = latest;
                     retried = true;
@@ -177,7 +184,7 @@ impl Engine<'_> {
         }
         rec.needs_login = None;
         rec.updated_at = now;
-        write.commit(&rec)?;
+        self.commit(write, &rec)?;
         Ok(Answer {
             user: account.user.clone(),
             access_token: tok.access_token.clone(),
@@ -212,7 +219,7 @@ impl Engine<'_> {
         }
         rec.needs_login = Some(e.message.clone());
         rec.updated_at = self.clock.now();
-        write.commit(&rec)?;
+        self.commit(write, &rec)?;
         if self.may_sign_in(req) {
             eprintln!("ooauth2: {}", e.message);
             return self.sign_in_locked(req, account, lock, Some(rec), &e.message);

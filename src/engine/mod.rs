@@ -5,12 +5,14 @@
 //! - `get`: the cached token, or a refresh under the account's lock;
 //! - `signin`: an interactive sign-in (device or auth code);
 //! - `persist`: a grant's tokens into the record, and `store`/`erase`;
+//! - `sealed`: the refresh token at rest, opened and sealed (`secret_store`);
 //! - `check`: doctor's refresh and device checks.
 
 mod check;
 mod get;
 mod nearmiss;
 mod persist;
+mod sealed;
 mod signin;
 
 pub use check::RefreshCheck;
@@ -23,7 +25,7 @@ use crate::oauth::{self, Http, HttpConfig};
 use crate::protocol::keys::RequestKey;
 use crate::provider;
 use crate::request::{Action, Interactive, Request};
-use crate::secret::Secret;
+use crate::secret::{SealCommands, Secret};
 use crate::settings::Settings;
 use crate::store::{CachedDiscovery, Store};
 use crate::time::Clock;
@@ -125,6 +127,10 @@ pub struct Engine<'a> {
     secret_cmd_timeout: Duration,
     /// The secret `client_secret_cmd` printed, so one run serves a retry too.
     command_secret: Option<Secret>,
+    /// The request's `command` secret store, if it has one.
+    sealing: Option<SealCommands>,
+    /// Whether its encrypt command was probed already in this run.
+    sealing_probed: bool,
 }
 
 impl<'a> Engine<'a> {
@@ -144,12 +150,15 @@ impl<'a> Engine<'a> {
             lock_timeout: options.lock_timeout,
             secret_cmd_timeout: options.secret_cmd_timeout,
             command_secret: None,
+            sealing: None,
+            sealing_probed: false,
         }
     }
 
     /// Carries out any action but `capability` (which needs no engine).
     pub fn handle(&mut self, req: &Request) -> Result<Outcome> {
         let boxed = |a: Answer| Outcome::Token(Box::new(a));
+        self.use_sealing(req);
         let outcome = match req.action() {
             Action::Get => self.get(req, false).map(boxed),
             Action::Refresh => self.get(req, true).map(boxed),

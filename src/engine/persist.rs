@@ -78,6 +78,7 @@ impl Engine<'_> {
         // The account is known only from the answer: check first that it
         // can be stored.
         self.store.probe_write()?;
+        self.probe_sealing()?;
         let granted = self.refresh_grant(
             req,
             &req.account(req.user().unwrap_or_default()),
@@ -126,6 +127,7 @@ impl Engine<'_> {
             return Ok(self.answer(rec, Source::Cache));
         }
         let scope = &self.kept_scope(req, scope, rec.as_ref());
+        self.probe_sealing()?;
         let write = self.store.prepare(&lock)?;
         let granted = self.refresh_grant(req, account, &rt, scope)?;
         self.imported(req, write, account, rec, (scope, rt), granted)
@@ -213,7 +215,7 @@ impl Engine<'_> {
         let mut rec = rec.unwrap_or_else(|| Record::new(account, scope, self.clock.now()));
         rec.scope = scope.to_string();
         self.apply(&mut rec, tok);
-        write.commit(&rec)?;
+        self.commit(write, &rec)?;
         Ok(self.answer(&rec, source))
     }
 
@@ -274,7 +276,7 @@ impl Engine<'_> {
         rec.refresh_token = Some(rt);
         rec.refresh_token_obtained_at = Some(now);
         rec.updated_at = now;
-        write.commit(rec)
+        self.commit(write, rec)
     }
 
     /// A grant's answer with its tokens judged for `user` too: those of

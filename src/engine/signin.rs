@@ -34,6 +34,7 @@ impl Engine<'_> {
             .provider()
             .signin_scope(&self.kept_scope(req, asked, rec.as_ref()));
         // Before the person signs in: a store that cannot take the answer fails now.
+        self.probe_sealing()?;
         let write = self.store.prepare(lock)?;
         let tok = self.sign_in_flow(req, account, &scope)?;
         self.check_user(&tok, &account.user)?;
@@ -101,6 +102,7 @@ impl Engine<'_> {
         // The account is known only once the person signed in: check first
         // that it can be stored.
         self.store.probe_write()?;
+        self.probe_sealing()?;
         let tok = self.sign_in_flow(req, &req.account(""), &scope)?;
         let user = tok.id_user.clone().ok_or_else(|| {
             Error::new(
@@ -127,7 +129,7 @@ impl Engine<'_> {
 /// account had usable ones: a `login` of a signed-in account is no error,
 /// but it should not pass without a word.
 fn say_replaced(rec: Option<&Record>) {
-    if let Some(rec) = rec.filter(|r| r.refresh_token.is_some() && r.needs_login.is_none()) {
+    if let Some(rec) = rec.filter(|r| r.has_refresh_token() && r.needs_login.is_none()) {
         eprintln!(
             "ooauth2: note: {} ({}) is signed in already; this sign-in replaces its stored tokens",
             rec.user,

@@ -150,6 +150,12 @@ request_keys! {
     /// A command that prints the client secret, run only when it is needed.
     ClientSecretCmd client_secret_cmd: SecretCommand =
         "client_secret_cmd", CONFIG, Kind::Text, secret: false;
+    /// Where the refresh token rests: file (default) or command.
+    SecretStore secret_store: String = "secret_store", BOTH, Kind::Text, secret: false;
+    /// secret_store = command: seals the refresh token (stdin to stdout).
+    EncryptCmd encrypt_cmd: String = "encrypt_cmd", BOTH, Kind::Text, secret: false;
+    /// secret_store = command: opens the sealed refresh token (stdin to stdout).
+    DecryptCmd decrypt_cmd: String = "decrypt_cmd", BOTH, Kind::Text, secret: false;
     /// A command told the sign-in code when no terminal can show it.
     NotifyCmd notify_cmd: String = "notify_cmd", CONFIG, Kind::Text, secret: false;
     /// Microsoft's directory (default common).

@@ -12,7 +12,7 @@ use crate::account::{self, Account};
 use crate::error::Result;
 use crate::protocol::keys::RequestKey;
 use crate::provider::{Discovery, Endpoints, Flow, Provider};
-use crate::secret::{Secret, SecretCommand};
+use crate::secret::{SealCommands, Secret, SecretCommand};
 
 /// What the caller wants done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +100,8 @@ pub struct Request {
     signin_timeout: u64,
     open_browser: Option<bool>,
     client_secret_cmd: Option<SecretCommand>,
+    /// `secret_store = command`: the commands that seal and open the refresh token.
+    sealing: Option<SealCommands>,
     account_name: Option<String>,
     notify_cmd: Option<String>,
     /// How the front end that asked spells the keys, for messages.
@@ -194,6 +196,12 @@ impl Request {
     /// only if the provider is reached.
     pub fn client_secret_cmd(&self) -> Option<&SecretCommand> {
         self.client_secret_cmd.as_ref()
+    }
+
+    /// The commands that seal and open the account's refresh token
+    /// (`secret_store = command`); `None`: the record holds it (`file`).
+    pub fn sealing(&self) -> Option<&SealCommands> {
+        self.sealing.as_ref()
     }
 
     /// The mailbox account, when given.

@@ -7,7 +7,7 @@ use super::{Action, DEFAULT_MIN_TTL, DEFAULT_SIGNIN_TIMEOUT, Interactive, Raw, R
 use crate::error::{Error, Result, shown};
 use crate::protocol::keys::{RequestKey, Spelling};
 use crate::provider::{self, Endpoints, Flow, Provider};
-use crate::secret::{Secret, SecretCommand};
+use crate::secret::{SealCommands, Secret, SecretCommand};
 
 /// Builds and validates the request of `raw`; `named` is the config
 /// account whose values lie beneath, if any. Every message names the keys
@@ -36,6 +36,7 @@ fn build(raw: Raw, named: Option<String>) -> Result<Request> {
     let (authority, endpoints) = endpoints(&raw, provider, issuer.as_deref(), &tenant)?;
     let flow = flow(&raw, provider, &endpoints, issuer.is_some())?;
     let numbers = Numbers::of(&raw)?;
+    let sealing = sealing(&raw, named.as_deref())?;
     let (client_secret, client_secret_cmd) =
         client_secret(raw.client_secret, raw.client_secret_cmd, sp)?;
     let req = Request {
@@ -71,6 +72,7 @@ fn build(raw: Raw, named: Option<String>) -> Result<Request> {
         signin_timeout: numbers.signin_timeout,
         open_browser: open_browser(raw.open_browser.as_deref(), sp)?,
         client_secret_cmd,
+        sealing,
         notify_cmd: raw
             .notify_cmd
             .map(|c| check_text_command(RequestKey::NotifyCmd, c, sp))
@@ -120,6 +122,70 @@ fn client_secret(
             None,
         )),
         None => Ok((None, cmd.map(|c| check_command(c, sp)).transpose()?)),
+    }
+}
+
+/// The account's secret store: `file` (the default: the record holds the
+/// refresh token) or `command`, which needs both its commands; a command
+/// given without `secret_store = command` would silently do nothing.
+fn sealing(raw: &Raw, named: Option<&str>) -> Result<Option<SealCommands>> {
+    let sp = raw.spelling;
+    let command = sp.pair(RequestKey::SecretStore, "command");
+    let (encrypt, decrypt) = (
+        sp.key(RequestKey::EncryptCmd),
+        sp.key(RequestKey::DecryptCmd),
+    );
+    let example = match sp {
+        Spelling::Flags => {
+            "e.g. --encrypt-cmd 'age -r age1...' --decrypt-cmd 'age -d -i ~/.config/age/key.txt'"
+        }
+        _ => {
+            "e.g. encrypt_cmd = \"age -r age1...\" and decrypt_cmd = \"age -d -i ~/.config/age/key.txt\""
+        }
+    };
+    let given = raw.encrypt_cmd.is_some() || raw.decrypt_cmd.is_some();
+    match raw.secret_store.as_deref() {
+        None | Some("file") if given => Err(Error::invalid(format!(
+            "{encrypt} and {decrypt} are used only with {command}"
+        ))
+        .hint(format!(
+            "add {command} to seal the refresh token with them, or remove them"
+        ))),
+        None | Some("file") => Ok(None),
+        Some("command") => {
+            let (Some(e), Some(d)) = (&raw.encrypt_cmd, &raw.decrypt_cmd) else {
+                return Err(Error::invalid(format!(
+                    "{command} needs both {encrypt} and {decrypt}"
+                ))
+                .hint(example));
+            };
+            let what = |key: &str| match named {
+                Some(n) => format!("{key} of account '{n}'"),
+                None => key.to_string(),
+            };
+            let pair = SealCommands::new((what(&encrypt), e.clone()), (what(&decrypt), d.clone()));
+            if pair.is_unusable() {
+                return Err(Error::invalid(format!(
+                    "{encrypt} and {decrypt} must be non-empty shell commands"
+                ))
+                .hint(example));
+            }
+            Ok(Some(pair))
+        }
+        Some(other) => check_secret_store(other, sp).map(|()| None),
+    }
+}
+
+/// A `secret_store` this build has: `file` or `command`.
+fn check_secret_store(value: &str, sp: Spelling) -> Result<()> {
+    match value {
+        "file" | "command" => Ok(()),
+        _ => Err(Error::invalid(format!(
+            "unknown {} '{}'",
+            sp.key(RequestKey::SecretStore),
+            shown(value)
+        ))
+        .hint("use file (the default: the record holds the refresh token) or command")),
     }
 }
 
@@ -422,6 +488,11 @@ pub fn check_value(key: RequestKey, value: &str) -> Result<()> {
         RequestKey::Flow if value == "device" || value == "authcode" => return Ok(()),
         // Only Microsoft has tenants: checked with the provider too.
         RequestKey::Tenant => return check_tenant(value, Spelling::Keys).map(|_| ()),
+        // The pair is checked with the store that uses it.
+        RequestKey::SecretStore => return check_secret_store(value, Spelling::Keys),
+        RequestKey::EncryptCmd | RequestKey::DecryptCmd => {
+            return check_text_command(key, value.to_string(), Spelling::Keys).map(drop);
+        }
         _ => {}
     }
     let mut raw = Raw::default();

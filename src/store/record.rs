@@ -10,8 +10,17 @@ use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The record format this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The newest record format this build reads and writes.
+pub const SCHEMA_VERSION: u32 = SEALED_VERSION;
+
+/// The format of a record that holds its refresh token in the clear (or
+/// none): what every ooauth2 reads.
+pub(crate) const PLAIN_VERSION: u32 = 1;
+
+/// The format of a record whose refresh token is sealed by the account's
+/// `encrypt_cmd` (`refresh_token_sealed`): an older ooauth2 refuses it as
+/// newer, rather than read it as one without a refresh token.
+pub(crate) const SEALED_VERSION: u32 = 2;
 
 /// One account's state on disk.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -33,8 +42,17 @@ pub struct Record {
     pub user: String,
     /// The scope requested at sign-in; sent again on every refresh.
     pub scope: String,
-    /// The newest refresh token; never deleted by a refusal.
+    /// The newest refresh token; never deleted by a refusal. In memory,
+    /// also a sealed one once opened (`opened` says which it was).
     pub refresh_token: Option<Secret>,
+    /// The refresh token sealed by the account's `encrypt_cmd` (base64 of
+    /// what it printed), in place of `refresh_token` on disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_sealed: Option<String>,
+    /// What `refresh_token_sealed` opened to, when it was opened: a
+    /// `refresh_token` that differs is a newer one, still to be sealed.
+    #[serde(skip)]
+    pub(crate) opened: Option<Secret>,
     /// When the refresh token arrived (Unix seconds).
     pub refresh_token_obtained_at: Option<u64>,
     /// The cached access token.
@@ -55,7 +73,7 @@ impl Record {
     /// An empty record for `account`.
     pub(crate) fn new(account: &Account, scope: &str, now: u64) -> Record {
         Record {
-            version: SCHEMA_VERSION,
+            version: PLAIN_VERSION,
             provider: Some(account.provider.name().to_string()),
             authority: account.authority.clone(),
             tenant: account.tenant.clone(),
@@ -63,6 +81,8 @@ impl Record {
             user: account.user.clone(),
             scope: scope.to_string(),
             refresh_token: None,
+            refresh_token_sealed: None,
+            opened: None,
             refresh_token_obtained_at: None,
             access_token: None,
             token_type: None,
@@ -70,6 +90,36 @@ impl Record {
             granted_scope: None,
             needs_login: None,
             updated_at: now,
+        }
+    }
+
+    /// Whether a refresh token is stored, in the clear or sealed.
+    pub fn has_refresh_token(&self) -> bool {
+        self.refresh_token.is_some() || self.refresh_token_sealed.is_some()
+    }
+
+    /// Where the refresh token rests, for `status` and `doctor`: `file`,
+    /// `command (sealed)` or `command (not sealed yet)`; `command_store`
+    /// says whether the account's `secret_store` is `command`.
+    pub fn refresh_token_rests(&self, command_store: bool) -> &'static str {
+        match (
+            &self.refresh_token_sealed,
+            &self.refresh_token,
+            command_store,
+        ) {
+            (Some(_), _, _) => "command (sealed)",
+            (None, Some(_), true) => "command (not sealed yet)",
+            (None, None, true) => "command",
+            (None, _, false) => "file",
+        }
+    }
+
+    /// Whether `other` holds the same refresh token as this record, as the
+    /// disk holds it (a sealed one by its sealed text).
+    pub(crate) fn same_refresh_token_at_rest(&self, other: &Record) -> bool {
+        match (&self.refresh_token_sealed, &other.refresh_token_sealed) {
+            (None, None) => self.refresh_token == other.refresh_token,
+            (a, b) => a == b,
         }
     }
 
@@ -190,6 +240,17 @@ pub(super) fn read_record(path: &Path) -> Result<Option<Record>> {
     };
     if let Some(field) = rec.field_with_control_chars() {
         return Err(corrupt(format!("{field} holds a control character")));
+    }
+    if let Some(sealed) = &rec.refresh_token_sealed {
+        let base64 = |b: u8| b.is_ascii_alphanumeric() || b"+/=".contains(&b);
+        if rec.refresh_token.is_some() || rec.version < SEALED_VERSION {
+            return Err(corrupt(
+                "refresh_token_sealed is in a record of version 1 or beside refresh_token".into(),
+            ));
+        }
+        if sealed.is_empty() || !sealed.bytes().all(base64) {
+            return Err(corrupt("refresh_token_sealed is not base64".into()));
+        }
     }
     if let Some(p) = rec.provider.as_deref()
         && Provider::from_name(p).is_none()

@@ -95,7 +95,10 @@ Examples:
         mut_arg("scope", |a| a.hide(true)),
         mut_arg("authorization_endpoint", |a| a.hide(true)),
         mut_arg("device_authorization_endpoint", |a| a.hide(true)),
-        mut_arg("client_secret_cmd", |a| a.hide(true))
+        mut_arg("client_secret_cmd", |a| a.hide(true)),
+        mut_arg("secret_store", |a| a.hide(true)),
+        mut_arg("encrypt_cmd", |a| a.hide(true)),
+        mut_arg("decrypt_cmd", |a| a.hide(true))
     )]
     Erase(AccountArgs),
     /// Log in to the mail server (IMAP, POP3 or SMTP) with the account's token, over TLS.
@@ -336,6 +339,18 @@ pub struct AccountArgs {
     /// mail/secret'); run only when the provider is reached.
     #[arg(long, value_name = "COMMAND")]
     pub client_secret_cmd: Option<String>,
+    /// Where the refresh token rests: file (default, the 0600 record) or
+    /// command (sealed by --encrypt-cmd, opened by --decrypt-cmd).
+    #[arg(long, value_name = "STORE")]
+    pub secret_store: Option<String>,
+    /// --secret-store command: a shell command that seals stdin to stdout
+    /// (e.g. 'age -r age1...').
+    #[arg(long, value_name = "COMMAND")]
+    pub encrypt_cmd: Option<String>,
+    /// --secret-store command: a shell command that opens stdin to stdout
+    /// (e.g. 'age -d -i ~/.config/age/key.txt').
+    #[arg(long, value_name = "COMMAND")]
+    pub decrypt_cmd: Option<String>,
 }
 
 /// How an interactive sign-in runs (`token` and `login`).
@@ -444,6 +459,9 @@ impl AccountArgs {
             authorization_endpoint: self.authorization_endpoint.clone(),
             device_authorization_endpoint: self.device_authorization_endpoint.clone(),
             client_secret_cmd,
+            secret_store: self.secret_store.clone(),
+            encrypt_cmd: self.encrypt_cmd.clone(),
+            decrypt_cmd: self.decrypt_cmd.clone(),
             spelling: Spelling::Flags,
             ..Raw::default()
         })

@@ -75,7 +75,7 @@ fn superseded(t: &Target, finding: &Finding, out: &mut Vec<Finding>) {
     let asked = t
         .rec
         .as_ref()
-        .is_some_and(|r| r.needs_login.is_some() && r.refresh_token.is_some());
+        .is_some_and(|r| r.needs_login.is_some() && r.has_refresh_token());
     let answered = match finding {
         Finding::Ok(_) => true,
         Finding::Problem(what, _) => what.contains(" was refused: "),
@@ -164,7 +164,7 @@ fn clock_finding(host: &str, date: Option<&str>, local: u64) -> Finding {
 /// Whether the app registration allows the account's grants: a refresh
 /// when it has a refresh token, else a device authorization and one poll.
 fn registration(engine: &mut Engine, t: &Target, now: u64) -> Finding {
-    if let Some(rec) = t.rec.as_ref().filter(|r| r.refresh_token.is_some()) {
+    if let Some(rec) = t.rec.as_ref().filter(|r| r.has_refresh_token()) {
         return refresh(engine, t, rec, now);
     }
     if t.req.flow() == Flow::Device && t.req.endpoints().device.is_some() {

@@ -14,30 +14,35 @@ const MAIL_SCOPES: [(&str, &str); 3] = [
 ];
 
 /// Refresh token, access token lifetime and scope of one stored account,
-/// named `label` in findings and signed in again by `login`.
+/// named `label` in findings and signed in again by `login`;
+/// `command_store`: whether its secret_store is `command`.
 pub(super) fn check_record(
     rec: &Record,
-    label: &str,
-    login: &str,
+    (label, login): (&str, &str),
+    command_store: bool,
     now: u64,
     out: &mut Vec<Finding>,
 ) {
-    let token = refresh_token(rec, label, login);
+    let token = refresh_token(rec, label, login, command_store);
     let usable = !token.is_problem();
     out.push(token);
     out.extend(lifetime(rec, label, usable, now));
     check_scope(rec, label, login, out);
 }
 
-/// Whether the record holds a refresh token the provider has not refused.
-fn refresh_token(rec: &Record, label: &str, login: &str) -> Finding {
-    match (&rec.refresh_token, &rec.needs_login) {
-        (Some(_), None) => {
+/// Whether the record holds a refresh token the provider has not refused,
+/// and where it rests.
+fn refresh_token(rec: &Record, label: &str, login: &str, command_store: bool) -> Finding {
+    match (rec.has_refresh_token(), &rec.needs_login) {
+        (true, None) => {
             let when = rec
                 .refresh_token_obtained_at
                 .map(|t| format!(", obtained {}", utc(t)))
                 .unwrap_or_default();
-            Finding::Ok(format!("{label} has a refresh token{when}"))
+            let rests = rec.refresh_token_rests(command_store);
+            Finding::Ok(format!(
+                "{label} has a refresh token{when}; it rests in: {rests}"
+            ))
         }
         (_, Some(reason)) => Finding::Problem(
             format!(
@@ -46,7 +51,7 @@ fn refresh_token(rec: &Record, label: &str, login: &str) -> Finding {
             ),
             format!("run: {login}"),
         ),
-        (None, None) => Finding::Problem(
+        (false, None) => Finding::Problem(
             format!("{label} has no refresh token stored"),
             format!("run: {login}"),
         ),
@@ -208,14 +213,14 @@ mod tests {
         r.expires_at = Some(1000 + 600);
         let mut out = Vec::new();
         let (label, login) = names(&r, Some("work"));
-        check_record(&r, &label, &login, 1000, &mut out);
+        check_record(&r, (&label, &login), false, 1000, &mut out);
         let text: Vec<String> = out.iter().map(|f| f.to_string()).collect();
         assert!(out.iter().all(|f| !f.is_problem()), "{text:?}");
         assert!(text[1].contains("valid for 10 minutes more"), "{text:?}");
         r.needs_login = Some("invalid_grant: revoked".into());
         let mut out = Vec::new();
         let (label, login) = names(&r, Some("work"));
-        check_record(&r, &label, &login, 1000, &mut out);
+        check_record(&r, (&label, &login), false, 1000, &mut out);
         assert!(out[0].is_problem());
         assert!(out[0].to_string().contains("-> run: ooauth2 login work"));
     }

@@ -30,6 +30,8 @@ struct StatusRow {
     /// Whether a refresh token is stored (its value is never read here).
     has_refresh_token: bool,
     refresh_token_obtained_at: Option<u64>,
+    /// Where the refresh token rests (`file`, `command (sealed)`, ...).
+    secret_store: &'static str,
     state: &'static str,
     /// What the person does to make the account ready, when it is not.
     fix: Option<String>,
@@ -48,14 +50,19 @@ impl StatusRow {
             expires_at: None,
             has_refresh_token: false,
             refresh_token_obtained_at: None,
+            secret_store: match req.and_then(Request::sealing) {
+                Some(_) => "command",
+                None => "file",
+            },
             state,
             fix: Some(fix),
         }
     }
 
     /// A stored record; `name` is its configured name, if any.
-    fn stored(name: Option<&str>, r: Record) -> StatusRow {
-        let ready = r.needs_login.is_none() && r.refresh_token.is_some();
+    /// `command_store`: whether the account's secret_store is `command`.
+    fn stored(name: Option<&str>, r: Record, command_store: bool) -> StatusRow {
+        let ready = r.needs_login.is_none() && r.has_refresh_token();
         let state = if ready { "ready" } else { "needs sign-in" };
         let fix = (!ready).then(|| format!("to sign in again: {}", login_of(name, &r)));
         let tenant = realm_of(r.provider_preset(), &r.tenant);
@@ -63,8 +70,12 @@ impl StatusRow {
             fix,
             name: name.map(str::to_string),
             provider: Some(r.provider_preset().name()),
-            has_refresh_token: r.refresh_token.is_some(),
-            refresh_token_obtained_at: r.refresh_token.as_ref().and(r.refresh_token_obtained_at),
+            has_refresh_token: r.has_refresh_token(),
+            refresh_token_obtained_at: r
+                .has_refresh_token()
+                .then_some(r.refresh_token_obtained_at)
+                .flatten(),
+            secret_store: r.refresh_token_rests(command_store),
             expires_at: r.expires_at,
             user: Some(r.user),
             client_id: Some(r.client_id),
@@ -85,6 +96,11 @@ impl StatusRow {
             (true, Some(t)) => utc(t),
             (true, None) => "unknown".into(),
             (false, _) => "none".into(),
+        };
+        // Today's column for a file account; a command account says so.
+        let rt = match self.secret_store {
+            "file" => rt,
+            store => format!("{rt}, {store}"),
         };
         let tenant = match (&self.tenant, &self.authority) {
             (Some(t), Some(a)) => tenant_column(t, a),
@@ -129,6 +145,7 @@ impl StatusRow {
             "access_token_expires_at": self.expires_at,
             "expires_in": self.expires_at.map(|t| t.saturating_sub(now)),
             "refresh_token_obtained_at": self.refresh_token_obtained_at,
+            "secret_store": self.secret_store,
             "state": self.state,
             "fix": self.fix,
         })
@@ -153,7 +170,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
     }
     for (path, rec) in records {
         match rec {
-            Ok(r) => rows.push(StatusRow::stored(None, r)),
+            Ok(r) => rows.push(StatusRow::stored(None, r, false)),
             Err(e) => eprintln!("ooauth2: warning: {} ({})", e.message, path.display()),
         }
     }
@@ -198,7 +215,11 @@ fn configured_row(
         None => store.find_users(&req.account(""))?,
     };
     Ok(match take_record(store, records, &req, &users) {
-        Some((_, Ok(r))) => Some(StatusRow::stored(Some(&named.name), r)),
+        Some((_, Ok(r))) => Some(StatusRow::stored(
+            Some(&named.name),
+            r,
+            req.sealing().is_some(),
+        )),
         Some((path, Err(e))) => {
             eprintln!("ooauth2: warning: {} ({})", e.message, path.display());
             None
@@ -422,6 +443,7 @@ mod tests {
             expires_at: Some(1000 + 600),
             has_refresh_token: true,
             refresh_token_obtained_at: None,
+            secret_store: "file",
             state,
             fix: None,
         }

@@ -296,7 +296,8 @@ fn exit_status(roff: &mut Roff) {
         ),
         (
             "75",
-            "A temporary failure (network, provider, a busy lock): try again later.",
+            "A temporary failure (network, provider, a busy lock, a secret store's \
+             decrypt_cmd or encrypt_cmd that failed): try again later.",
         ),
     ] {
         item(roff, status, what);

@@ -1,0 +1,580 @@
+//! `secret_store = command`: the refresh token sealed in the record by the
+//! account's `encrypt_cmd` and opened by its `decrypt_cmd`, with real `age`
+//! and `gpg`, and commands that fail, hang or print garbage.
+
+use crate::support::run::{CLIENT, Env, Run, USER, set_mode, sh_quote};
+use mock_idp::Grant;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// An account's `command` store: its two commands and what they need.
+struct Sealer {
+    encrypt: String,
+    decrypt: String,
+    /// Environment the commands need (`GNUPGHOME`).
+    env: Vec<(String, PathBuf)>,
+}
+
+impl Sealer {
+    /// `age` with an identity made for the test.
+    fn age(env: &Env) -> Sealer {
+        let key = env.root.join("age-key.txt");
+        let made = Command::new("age-keygen")
+            .arg("-o")
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "age-keygen: {made:?}");
+        let public = Command::new("age-keygen")
+            .arg("-y")
+            .arg(&key)
+            .output()
+            .unwrap();
+        let public = String::from_utf8(public.stdout).unwrap();
+        Sealer {
+            encrypt: format!("age -r {}", public.trim()),
+            decrypt: format!("age -d -i {}", sh_quote(&key.to_string_lossy())),
+            env: Vec::new(),
+        }
+    }
+
+    /// `gpg` with a throwaway home and a key without passphrase.
+    fn gpg(env: &Env) -> Sealer {
+        let home = env.root.join("gnupg");
+        std::fs::create_dir_all(&home).unwrap();
+        set_mode(&home, 0o700);
+        let made = Command::new("gpg")
+            .env("GNUPGHOME", &home)
+            .args(["--batch", "--passphrase", "", "--quick-gen-key"])
+            .args([
+                "ooauth2 test <seal@example.com>",
+                "future-default",
+                "default",
+                "never",
+            ])
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "gpg key: {made:?}");
+        Sealer {
+            encrypt: "gpg --batch -q -e -r seal@example.com".into(),
+            decrypt: "gpg --batch -q -d".into(),
+            env: vec![("GNUPGHOME".into(), home)],
+        }
+    }
+
+    /// The same commands but `decrypt` for the decrypt command.
+    fn decrypting_with(&self, decrypt: &str) -> Sealer {
+        Sealer {
+            encrypt: self.encrypt.clone(),
+            decrypt: decrypt.into(),
+            env: self.env.clone(),
+        }
+    }
+
+    /// The same commands but `encrypt` for the encrypt command.
+    fn encrypting_with(&self, encrypt: &str) -> Sealer {
+        Sealer {
+            encrypt: encrypt.into(),
+            decrypt: self.decrypt.clone(),
+            env: self.env.clone(),
+        }
+    }
+
+    /// The helper protocol's lines for this store.
+    fn lines(&self) -> String {
+        format!(
+            "secret_store=command\nencrypt_cmd={}\ndecrypt_cmd={}\n",
+            self.encrypt, self.decrypt
+        )
+    }
+
+    /// The flags for this store.
+    fn flags(&self) -> Vec<String> {
+        vec![
+            "--secret-store".into(),
+            "command".into(),
+            "--encrypt-cmd".into(),
+            self.encrypt.clone(),
+            "--decrypt-cmd".into(),
+            self.decrypt.clone(),
+        ]
+    }
+
+    /// `ooauth2 helper` with the request for `USER`, this store and `extra` lines.
+    fn helper(&self, env: &Env, extra: &str) -> Run {
+        let req = format!("{}{}{extra}\n", env.account_lines(USER), self.lines());
+        let mut cmd = env.command(&["helper"]);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        env.run_with(cmd, req.as_bytes())
+    }
+
+    /// `ooauth2 token` for `USER` with this store, `extra` flags and environment.
+    fn token(&self, env: &Env, extra: &[&str], vars: &[(&str, &str)]) -> Run {
+        let mut args = env.args("token", USER, &[]);
+        args.extend(self.flags());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut cmd = env.command(&args);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd.envs(vars.iter().copied());
+        env.run_with(cmd, b"")
+    }
+
+    /// Imports a refresh token the mock issued, sealed: the record then holds
+    /// no plaintext refresh token. Returns the token.
+    fn seed(&self, env: &Env) -> String {
+        let rt = env.idp.issue_refresh_token(USER, CLIENT);
+        self.helper(env, &format!("action=store\nrefresh_token={rt}"))
+            .expect(0);
+        rt
+    }
+}
+
+impl Drop for Sealer {
+    // The gpg-agent a test started goes with its home.
+    fn drop(&mut self) {
+        for (_, home) in self.env.iter().filter(|(k, _)| k == "GNUPGHOME") {
+            let _ = Command::new("gpgconf")
+                .env("GNUPGHOME", home)
+                .args(["--kill", "gpg-agent"])
+                .output();
+        }
+    }
+}
+
+/// The record file of `USER`, as bytes.
+fn record_bytes(env: &Env) -> Vec<u8> {
+    std::fs::read(env.record_path(USER).0).unwrap()
+}
+
+/// Whether the record of `USER` holds `token` anywhere, in any field.
+fn record_holds(env: &Env, token: &str) -> bool {
+    String::from_utf8_lossy(&record_bytes(env)).contains(token)
+}
+
+/// Checks that the record of `USER` is sealed: no plaintext refresh token
+/// field, the new record version, and not the provider's newest token.
+fn assert_sealed(env: &Env) {
+    let rec = env.record(USER);
+    assert!(rec["refresh_token"].is_null(), "{rec:#}");
+    assert!(rec["refresh_token_sealed"].is_string(), "{rec:#}");
+    assert_eq!(rec["version"], 2);
+    let newest = env.idp.last_refresh_token_for(USER).unwrap();
+    assert!(
+        !record_holds(env, &newest),
+        "plaintext refresh token in {rec:#}"
+    );
+}
+
+/// Sets the record's access token to expire in `secs` (under min_ttl).
+fn expire_in(env: &Env, secs: u64) {
+    let (path, mut v) = env.record_path(USER);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    v["expires_at"] = serde_json::json!(now + secs);
+    std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn age_seals_at_sign_in_and_rotation_reseals_the_newest_token() {
+    let env = Env::new();
+    env.idp.set_strict_rotation(true);
+    let age = Sealer::age(&env);
+    // A device sign-in stores no plaintext refresh token.
+    let run = age.helper(&env, "action=login\ninteractive=always");
+    run.expect(0);
+    assert_sealed(&env);
+    for _ in 0..2 {
+        let before = env.record(USER)["refresh_token_sealed"].clone();
+        env.expire_cached(USER);
+        env.idp.reset_log();
+        let run = age.token(&env, &["--format", "json"], &[]);
+        run.expect(0);
+        assert!(run.stdout.contains("\"source\":\"refresh\""), "{run:#?}");
+        assert_eq!(env.idp.count(Grant::Refresh), 1);
+        assert_sealed(&env);
+        assert_ne!(env.record(USER)["refresh_token_sealed"], before);
+    }
+    // The cached path never runs decrypt_cmd: a broken one does not matter.
+    let broken = age.decrypting_with("exit 1");
+    broken.token(&env, &[], &[]).expect(0);
+    let status = env.run(&["status", "--json"], b"");
+    status.expect(0);
+    assert!(
+        status
+            .stdout
+            .contains("\"secret_store\":\"command (sealed)\""),
+        "{status:#?}"
+    );
+    // erase removes the sealed token with the record.
+    let erase = env.run(&env.args("erase", USER, &[]), b"");
+    erase.expect(0);
+    assert!(env.records().is_empty());
+}
+
+#[test]
+fn gpg_seals_and_opens_the_refresh_token() {
+    let env = Env::new();
+    env.idp.set_strict_rotation(true);
+    let gpg = Sealer::gpg(&env);
+    let rt = gpg.seed(&env);
+    assert_sealed(&env);
+    assert!(!record_holds(&env, &rt));
+    for _ in 0..2 {
+        env.expire_cached(USER);
+        env.idp.reset_log();
+        gpg.token(&env, &[], &[]).expect(0);
+        assert_eq!(env.idp.count(Grant::Refresh), 1);
+        assert_sealed(&env);
+    }
+}
+
+#[test]
+fn an_unusable_decrypt_is_secret_store_unavailable_and_changes_nothing() {
+    let env = Env::new();
+    let age = Sealer::age(&env);
+    let rt = age.seed(&env);
+    let cases: &[(&str, &str)] = &[
+        (
+            "cat >/dev/null; echo 'gpg: decryption failed: No secret key' >&2; exit 1",
+            "failed with exit status 1: gpg: decryption failed: No secret key",
+        ),
+        ("sleep 30", "did not finish within 1 s"),
+        (
+            "cat >/dev/null; printf '\\001\\002garbage'",
+            "no usable refresh token",
+        ),
+        ("cat >/dev/null", "no usable refresh token"),
+        (
+            "cat >/dev/null; head -c 20000 /dev/zero | tr '\\0' a",
+            "no usable refresh token",
+        ),
+    ];
+    for (decrypt, said) in cases {
+        let mut bad = age.decrypting_with(decrypt);
+        bad.env
+            .push(("OOAUTH2_SECRET_CMD_TIMEOUT".into(), PathBuf::from("1")));
+        env.expire_cached(USER);
+        let before = record_bytes(&env);
+        env.idp.reset_log();
+        let run = bad.token(&env, &[], &[]);
+        run.expect_failure(
+            75,
+            &[said, "ooauth2: hint: is gpg-agent", "check --decrypt-cmd"],
+        );
+        assert!(!run.stderr.contains(&rt), "{run:#?}");
+        assert_eq!(record_bytes(&env), before, "{decrypt}");
+        assert_eq!(env.idp.total_count(), 0, "{decrypt}");
+        let helper = bad.helper(&env, "");
+        assert_eq!(
+            helper.pairs().get("error").map(String::as_str),
+            Some("secret_store_unavailable")
+        );
+        // A cached token still valid (though under min_ttl) is served, with a warning.
+        expire_in(&env, 120);
+        let run = bad.token(&env, &[], &[]);
+        run.expect(0);
+        assert_eq!(run.stdout.trim(), env.cached_access_token(USER));
+        assert!(
+            run.stderr.contains("ooauth2: warning: could not refresh") && run.stderr.contains(said),
+            "{run:#?}"
+        );
+    }
+    // With a working decrypt_cmd the account refreshes as before.
+    env.expire_cached(USER);
+    age.token(&env, &[], &[]).expect(0);
+}
+
+#[test]
+fn a_broken_encrypt_fails_before_any_token_request() {
+    let env = Env::new();
+    let age = Sealer::age(&env);
+    let broken = age.encrypting_with("cat >/dev/null; echo 'age: no recipient' >&2; exit 2");
+    // At sign-in (device) and at an import, before the provider is asked.
+    for request in [
+        "action=login\ninteractive=always",
+        "action=store\nrefresh_token=rt-x",
+    ] {
+        let run = broken.helper(&env, request);
+        assert_eq!(
+            run.pairs().get("error").map(String::as_str),
+            Some("secret_store_unavailable"),
+            "{run:#?}"
+        );
+        assert!(
+            run.stdout
+                .contains("encrypt_cmd failed with exit status 2: age: no recipient")
+        );
+        assert_eq!(env.idp.total_count(), 0, "{request}");
+    }
+    assert!(env.records().is_empty());
+    // At a refresh.
+    age.seed(&env);
+    env.expire_cached(USER);
+    let before = record_bytes(&env);
+    env.idp.reset_log();
+    let run = broken.token(&env, &[], &[]);
+    run.expect_failure(
+        75,
+        &[
+            "ooauth2: error: --encrypt-cmd failed with exit status 2: age: no recipient",
+            "ooauth2: hint: check --encrypt-cmd (its recipient or key)",
+        ],
+    );
+    assert_eq!(env.idp.total_count(), 0);
+    assert_eq!(record_bytes(&env), before);
+}
+
+#[test]
+fn a_plaintext_account_switched_to_command_is_sealed_at_its_next_refresh() {
+    let env = Env::new();
+    env.idp.set_strict_rotation(true);
+    let age = Sealer::age(&env);
+    let rt = env.seed(USER);
+    let config = env.write_config(&format!(
+        "[accounts.work]\nclient_id = \"{CLIENT}\"\nauthority = \"{}\"\nuser = \"{USER}\"\n\
+         secret_store = \"command\"\nencrypt_cmd = \"{}\"\ndecrypt_cmd = \"{}\"\n",
+        env.idp.authority(),
+        age.encrypt,
+        age.decrypt.replace('\'', "")
+    ));
+    let status = || {
+        let run = env.run_with_config(&config, &["status", "--json"], b"");
+        run.expect(0);
+        run.stdout.clone()
+    };
+    // A cached answer writes nothing: the record stays as it was.
+    env.run_with_config(&config, &["token", "work"], b"")
+        .expect(0);
+    assert!(record_holds(&env, &rt));
+    assert!(status().contains("\"secret_store\":\"command (not sealed yet)\""));
+    env.expire_cached(USER);
+    env.run_with_config(&config, &["token", "work"], b"")
+        .expect(0);
+    assert_sealed(&env);
+    assert!(status().contains("\"secret_store\":\"command (sealed)\""));
+    let doctor = env.run_with_config(&config, &["doctor", "--offline", "work"], b"");
+    assert!(
+        doctor.stdout.contains("it rests in: command (sealed)"),
+        "{doctor:#?}"
+    );
+    env.expire_cached(USER);
+    env.run_with_config(&config, &["token", "work"], b"")
+        .expect(0);
+    assert_sealed(&env);
+    // The account without its commands: a sealed token it cannot open.
+    env.expire_cached(USER);
+    let run = env.token(USER, &[]);
+    run.expect_failure(
+        2,
+        &[
+            "is sealed, but no decrypt_cmd is configured",
+            "secret_store",
+        ],
+    );
+}
+
+#[test]
+fn thirty_two_callers_on_an_expired_sealed_account_make_one_refresh() {
+    let env = Env::new();
+    env.idp.set_strict_rotation(true);
+    let age = Sealer::age(&env);
+    age.seed(&env);
+    env.expire_cached(USER);
+    env.idp.reset_log();
+    let runs = env.stampede(32, USER, &age.lines(), None);
+    let tokens: Vec<String> = runs
+        .iter()
+        .map(|run| {
+            run.expect(0);
+            run.pairs()["access_token"].clone()
+        })
+        .collect();
+    assert_eq!(env.idp.count(Grant::Refresh), 1);
+    assert!(tokens.iter().all(|t| t == &tokens[0]));
+    assert_sealed(&env);
+    env.expire_cached(USER);
+    age.token(&env, &[], &[]).expect(0);
+}
+
+/// A stub command that logs its argv and environment to `log`, then runs `body`.
+fn logging_stub(dir: &Path, name: &str, log: &Path, body: &str) -> String {
+    let path = dir.join(name);
+    let log = sh_quote(&log.to_string_lossy());
+    std::fs::write(
+        &path,
+        format!("#!/bin/sh\n{{ echo \"argv: $0 $*\"; env; }} >> {log}\n{body}\n"),
+    )
+    .unwrap();
+    set_mode(&path, 0o755);
+    sh_quote(&path.to_string_lossy())
+}
+
+#[test]
+fn the_refresh_token_never_reaches_stderr_argv_or_the_environment() {
+    let env = Env::new();
+    env.idp.set_strict_rotation(true);
+    let log = env.root.join("stub.log");
+    let stub = Sealer {
+        encrypt: logging_stub(&env.root, "enc", &log, "exec rev"),
+        decrypt: logging_stub(&env.root, "dec", &log, "exec rev"),
+        env: Vec::new(),
+    };
+    let first = stub.seed(&env);
+    let mut seen = vec![first];
+    for _ in 0..2 {
+        env.expire_cached(USER);
+        let run = stub.token(&env, &["-vv"], &[]);
+        run.expect(0);
+        seen.push(env.idp.last_refresh_token_for(USER).unwrap());
+        for rt in &seen {
+            assert!(!run.stderr.contains(rt.as_str()), "{run:#?}");
+            assert!(!record_holds(&env, rt));
+        }
+        assert!(!run.stderr.contains(&env.cached_access_token(USER)));
+    }
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("argv: "), "{logged}");
+    for rt in &seen {
+        assert!(!logged.contains(rt.as_str()), "{logged}");
+    }
+}
+
+#[test]
+fn store_commands_without_command_or_half_a_pair_are_refused() {
+    let env = Env::new();
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["--encrypt-cmd", "age -r K"],
+            &[
+                "ooauth2: error: --encrypt-cmd and --decrypt-cmd are used only with --secret-store command",
+                "ooauth2: hint: add --secret-store command",
+            ],
+        ),
+        (
+            &["--secret-store", "command", "--decrypt-cmd", "age -d"],
+            &[
+                "ooauth2: error: --secret-store command needs both --encrypt-cmd and --decrypt-cmd",
+                "ooauth2: hint: e.g. --encrypt-cmd",
+            ],
+        ),
+        (
+            &["--secret-store", "keychain"],
+            &[
+                "ooauth2: error: unknown --secret-store 'keychain'",
+                "ooauth2: hint: use file",
+            ],
+        ),
+    ];
+    for (flags, said) in cases {
+        env.token(USER, flags).expect_failure(2, said);
+    }
+    assert!(env.files().is_empty());
+}
+
+#[test]
+fn a_token_that_cannot_be_sealed_after_the_grant_is_kept_unsealed_and_sealed_next_time() {
+    let env = Env::new();
+    env.idp.set_strict_rotation(true);
+    let age = Sealer::age(&env);
+    // Seals the probe, and fails for anything else: as a disk filling up
+    // between the probe and the provider's answer.
+    let flaky = age.encrypting_with(&format!(
+        "t=$(cat); if [ \"$t\" = 'ooauth2 encrypt_cmd probe' ]; then printf %s \"$t\" | {}; \
+         else echo 'age: no space left on device' >&2; exit 1; fi",
+        age.encrypt
+    ));
+    flaky.seed(&env);
+    let rec = env.record(USER);
+    let newest = env.idp.last_refresh_token_for(USER);
+    assert_eq!(rec["refresh_token"].as_str(), newest.as_deref(), "{rec:#}");
+    assert_eq!(rec["version"], 1);
+    env.expire_cached(USER);
+    let run = flaky.token(&env, &[], &[]);
+    run.expect(0);
+    assert!(
+        run.stderr.contains(
+            "ooauth2: warning: the refresh token of me@example.com is stored unsealed in its \
+             record: --encrypt-cmd failed with exit status 1: age: no space left on device; \
+             the next renewal seals it"
+        ),
+        "{run:#?}"
+    );
+    let newest = env.idp.last_refresh_token_for(USER).unwrap();
+    assert_eq!(env.stored_refresh_token(USER), newest);
+    // The next renewal with a working encrypt_cmd seals it.
+    env.expire_cached(USER);
+    age.token(&env, &[], &[]).expect(0);
+    assert_sealed(&env);
+}
+
+#[test]
+fn a_sealed_account_written_without_its_store_says_so_aloud() {
+    let env = Env::new();
+    let age = Sealer::age(&env);
+    age.seed(&env);
+    let rt = env.idp.issue_refresh_token(USER, CLIENT);
+    let run = env.helper_for(USER, &format!("action=store\nrefresh_token={rt}"));
+    run.expect(0);
+    assert!(
+        run.stderr.contains(
+            "ooauth2: warning: the refresh token of me@example.com was sealed, but this request \
+             has no secret_store = command: it is stored in the clear now"
+        ),
+        "{run:#?}"
+    );
+    let rec = env.record(USER);
+    assert!(
+        rec["refresh_token_sealed"].is_null() && rec["version"] == 1,
+        "{rec:#}"
+    );
+}
+
+/// The README's age example, pasted (its recipient and client id made the
+/// test's): a sign-in seals the refresh token, and the account refreshes.
+#[test]
+fn the_readmes_age_example_seals_the_refresh_token() {
+    let env = Env::new();
+    env.idp.set_strict_rotation(true);
+    let section = crate::readme::readme_section("Secrets at rest");
+    let toml = crate::readme::fenced_block(&section, "With [age]", "toml");
+    // `~` of the README's decrypt_cmd is the test's HOME.
+    let key_dir = env.root.join("home/.config/age");
+    std::fs::create_dir_all(&key_dir).unwrap();
+    let key = key_dir.join("key.txt");
+    let made = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let public = Command::new("age-keygen")
+        .arg("-y")
+        .arg(&key)
+        .output()
+        .unwrap();
+    let public = String::from_utf8(public.stdout).unwrap();
+    let readme_client = "9e5f94bc-e8a4-4e73-b8be-63364c29d753";
+    assert!(
+        toml.contains("age1yourrecipient...") && toml.contains(readme_client),
+        "{toml}"
+    );
+    let body = toml
+        .replace("age1yourrecipient...", public.trim())
+        .replace(readme_client, CLIENT)
+        .replace(
+            "[accounts.work]\n",
+            &format!("[accounts.work]\nauthority = \"{}\"\n", env.idp.authority()),
+        );
+    let config = env.write_config(&body);
+    let rt = env.idp.issue_refresh_token(USER, CLIENT);
+    let import = format!("account=work\naction=store\nrefresh_token={rt}\n\n");
+    env.run_with_config(&config, &["helper"], import.as_bytes())
+        .expect(0);
+    assert_sealed(&env);
+    env.expire_cached(USER);
+    env.run_with_config(&config, &["token", "work"], b"")
+        .expect(0);
+    assert_sealed(&env);
+}
