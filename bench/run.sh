@@ -92,8 +92,8 @@ cat_rss=$(/usr/bin/time -f %M cat "$record" 2>&1 >/dev/null)
 echo "   cat of the record, for scale: $cat_rss KiB"
 echo
 
-expire() { # as if the access token's time had run out
-    python3 - "$record" <<'PY'
+expire() { # as if the access token's time had run out (of $1, default the file account's)
+    python3 - "${1:-$record}" <<'PY'
 import json, sys
 p = sys.argv[1]; r = json.load(open(p)); r["expires_at"] = 1
 json.dump(r, open(p, "w"))
@@ -125,6 +125,68 @@ for round in 1 2 3 4 5; do
 done
 echo "   (target: one refresh per round; wall time at most one round trip + 100 ms,"
 echo "    where the wall time includes starting 64 processes on $(nproc) cores)"
+echo
+
+# A refresh (decrypt_cmd, grant, encrypt_cmd, write) of the account that
+# `args` and `rec` name, median of 10, in microseconds.
+refresh_us() {
+    local -n a=$1
+    for _ in $(seq 10); do
+        expire "$2"
+        s=$(date +%s%N); "$bin" token "${a[@]}" >/dev/null; e=$(date +%s%N)
+        echo $(( (e - s) / 1000 ))
+    done | sort -n | sed -n 5p
+}
+ms() { python3 -c "print('%.3f' % ($1 / 1000))"; }
+
+echo "5. secret stores: a cached 'ooauth2 token' per store, and a refresh's cost"
+stores=(file)
+if command -v age >/dev/null && command -v age-keygen >/dev/null; then
+    age-keygen -o "$work/age.key" 2>/dev/null
+    recipient=$(age-keygen -y "$work/age.key")
+    age_args=(--client-id bench-age --user "$user" --authority "$authority"
+        --secret-store command --encrypt-cmd "age -r $recipient" --decrypt-cmd "age -d -i $work/age.key")
+    "$bin" login "${age_args[@]}" </dev/null 2>/dev/null
+    age_record=$(grep -l '"client_id": "bench-age"' "$OOAUTH2_STORE_DIR"/*.json)
+    stores+=(age)
+fi
+if command -v gpg >/dev/null; then
+    export GNUPGHOME=$work/gnupg
+    mkdir -m 700 "$GNUPGHOME"
+    gpg --batch --passphrase '' --quick-gen-key bench@example.com default default never 2>/dev/null
+    gpg_args=(--client-id bench-gpg --user "$user" --authority "$authority"
+        --secret-store command --encrypt-cmd "gpg --batch -q -e -r bench@example.com" --decrypt-cmd "gpg --batch -q -d")
+    "$bin" login "${gpg_args[@]}" </dev/null 2>/dev/null
+    gpg_record=$(grep -l '"client_id": "bench-gpg"' "$OOAUTH2_STORE_DIR"/*.json)
+    stores+=(gpg)
+fi
+# Cached: the access token sits in the record whatever the store, so no
+# backend is read (target: the ratio of file).
+cmds=("cat $record" "$bin token ${args[*]}")
+[ -n "${age_record:-}" ] && cmds+=("$bin token $(printf '%q ' "${age_args[@]}")")
+[ -n "${gpg_record:-}" ] && cmds+=("$bin token $(printf '%q ' "${gpg_args[@]}")")
+for round in 1 2 3; do
+    hyperfine -N --warmup 50 --runs 500 --export-json "$work/stores.$round.json" "${cmds[@]}" >/dev/null 2>&1 \
+        || hyperfine --warmup 50 --runs 500 --export-json "$work/stores.$round.json" "${cmds[@]}" >/dev/null 2>&1
+    read -r -a m < <(median_ms "$work/stores.$round.json" | paste -sd' ')
+    line="   cached, round $round: cat ${m[0]} ms"
+    for i in "${!stores[@]}"; do
+        line+=", ${stores[$i]} ${m[$((i + 1))]} ms ($(python3 -c "print('%.2f' % (${m[$((i + 1))]} / ${m[0]}))")x)"
+    done
+    echo "$line"
+done
+file_us=$(refresh_us args "$record")
+line="   a refresh (median of 10): file $(ms "$file_us") ms"
+if [ -n "${age_record:-}" ]; then
+    age_us=$(refresh_us age_args "$age_record")
+    line+=", age $(ms "$age_us") ms (+$(ms $((age_us - file_us))) ms to open and seal)"
+fi
+if [ -n "${gpg_record:-}" ]; then
+    gpg_us=$(refresh_us gpg_args "$gpg_record")
+    line+=", gpg $(ms "$gpg_us") ms (+$(ms $((gpg_us - file_us))) ms)"
+fi
+echo "$line"
+echo "   (for scale: mutt_oauth2.py runs gpg on every call, cached or not: about 64 ms; bench/README.md)"
 echo
 
 echo "4. size and build"
