@@ -6,6 +6,7 @@
 //! names its iteration and repeats; `OOAUTH2_CRASH_SEED=<n>` tries another.
 
 use crate::support::run::{Env, USER};
+use crate::support::sealer::Sealer;
 use mock_idp::{DeviceOutcome, DeviceScript};
 use std::path::Path;
 use std::process::Child;
@@ -111,14 +112,27 @@ fn check_record(path: &Path, ctx: &str) {
             String::from_utf8_lossy(&bytes)
         )
     });
-    assert_eq!(v["version"], 1, "{ctx}: {v}");
     for key in ["user", "client_id", "authority", "tenant", "scope"] {
         assert!(v[key].is_string(), "{ctx}: record without {key}: {v}");
     }
+    // In the clear in a version 1 record, sealed in a version 2 one.
+    let field = match v["version"].as_u64() {
+        Some(1) => "refresh_token",
+        Some(2) => "refresh_token_sealed",
+        _ => panic!("{ctx}: a record of no known version: {v}"),
+    };
     assert!(
-        v["refresh_token"].is_string(),
+        v[field].is_string(),
         "{ctx}: record without a refresh token: {v}"
     );
+}
+
+/// The refresh token as a record keeps it: in the clear, or sealed.
+fn at_rest(v: &serde_json::Value) -> Option<String> {
+    v["refresh_token"]
+        .as_str()
+        .or_else(|| v["refresh_token_sealed"].as_str())
+        .map(str::to_string)
 }
 
 /// After a kill: the store parses, `user` holds a refresh token the provider
@@ -172,7 +186,7 @@ impl Before {
                 .records()
                 .into_iter()
                 .find(|(_, v)| v["user"] == user)
-                .map(|(_, v)| v["refresh_token"].as_str().unwrap().to_string())
+                .and_then(|(_, v)| at_rest(&v))
                 .unwrap_or_default(),
             temps: env.temp_files().len(),
         }
@@ -188,7 +202,7 @@ fn tally(t: &mut Tally, env: &Env, before: &Before, user: &str) {
         .records()
         .into_iter()
         .find(|(_, v)| v["user"] == user)
-        .and_then(|(_, v)| v["refresh_token"].as_str().map(str::to_string));
+        .and_then(|(_, v)| at_rest(&v));
     if rec_rt.is_some_and(|rt| rt != before.refresh_token) {
         t.saved += 1;
     } else if env.idp.total_count() > before.requests {
@@ -251,6 +265,74 @@ fn sigkill_at_many_points_of_a_refresh_loses_nothing() {
     }
     eprintln!("{ITERATIONS} refresh kills in {:?}", started.elapsed());
     assert_varied(&t, "refresh");
+}
+
+/// After a kill of a sealed account's refresh: its record holds a sealed
+/// refresh token the provider accepts, and the next get succeeds.
+fn check_sealed_account(env: &Env, sealer: &Sealer, ctx: &str) {
+    let rec = env.record(USER);
+    let sealed = rec["refresh_token_sealed"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{ctx}: the record is not sealed: {rec}"));
+    assert!(
+        env.idp.is_valid_refresh_token(&sealer.open(sealed)),
+        "{ctx}: the sealed refresh token is not accepted"
+    );
+    let run = sealer.helper(env, "interactive=never");
+    assert_eq!(run.status, 0, "{ctx}: the next get failed: {run:#?}");
+    assert!(
+        env.idp.is_active_access_token(&run.pairs()["access_token"]),
+        "{ctx}: the next get answered a token the provider does not know"
+    );
+    check_store(env, ctx);
+}
+
+#[test]
+fn sigkill_at_many_points_of_a_sealed_refresh_loses_nothing() {
+    const ITERATIONS: usize = 100;
+    let env = Env::new();
+    let age = Sealer::age(&env);
+    age.seed(&env);
+    let mut rng = Rng::new(7);
+    let mut t = Tally::default();
+    let started = Instant::now();
+    for i in 0..ITERATIONS {
+        let delay = rng.upto(40);
+        // age runs three times around the grant (probe, open, seal).
+        let kill_ms = rng.upto(90);
+        let forced = rng.upto(2) == 0;
+        let after_request = rng.upto(1) == 0;
+        let ctx = format!(
+            "seed {}, sealed refresh iteration {i} (delay {delay} ms, kill {kill_ms} ms after {}, forced {forced})",
+            seed(),
+            if after_request {
+                "the request"
+            } else {
+                "the start"
+            }
+        );
+        env.expire_cached(USER);
+        env.idp.set_delay_ms(delay);
+        let before = Before::take(&env, USER);
+        let extra = if forced {
+            "action=refresh"
+        } else {
+            "interactive=never"
+        };
+        let mut child = age.start_helper(&env, extra);
+        if kill_at(&env, &mut child, after_request, before.requests, kill_ms) {
+            t.exited += 1;
+        }
+        check_store(&env, &ctx);
+        tally(&mut t, &env, &before, USER);
+        env.idp.set_delay_ms(0);
+        check_sealed_account(&env, &age, &ctx);
+    }
+    eprintln!(
+        "{ITERATIONS} sealed refresh kills in {:?}",
+        started.elapsed()
+    );
+    assert_varied(&t, "sealed refresh");
 }
 
 #[test]
