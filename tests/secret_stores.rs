@@ -193,6 +193,20 @@ fn a_broken_encrypt_fails_before_any_token_request() {
     assert_eq!(record_bytes(&env), before);
 }
 
+/// A hardware key's "touch it" (age-plugin-yubikey, gpg's card) comes on
+/// the decrypt command's stderr: the person sees it while it waits.
+#[test]
+fn what_the_decrypt_command_says_reaches_the_person() {
+    let env = Env::new();
+    let age = Sealer::age(&env);
+    age.seed(&env);
+    env.expire_cached(USER);
+    let prompting = age.decrypting_with(&format!("echo 'touch your key now' >&2; {}", age.decrypt));
+    let run = prompting.token(&env, &[], &[]);
+    run.expect(0);
+    assert!(run.stderr.contains("touch your key now\n"), "{run:#?}");
+}
+
 #[test]
 fn a_plaintext_account_switched_to_command_is_sealed_at_its_next_refresh() {
     let env = Env::new();

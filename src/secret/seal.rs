@@ -146,8 +146,10 @@ impl SecretCommand {
             // A command that reads nothing closes the pipe: its exit says why.
             let _ = stdin.write_all(&input);
         });
-        let out = drain(stdout, MAX_OUTPUT as usize + 1);
-        let err = drain(stderr, MAX_STDERR);
+        let out = drain(stdout, MAX_OUTPUT as usize + 1, false);
+        // What the command says (a hardware key's "touch it" prompt) reaches
+        // the person as it says it; its first line also goes in a failure.
+        let err = drain(stderr, MAX_STDERR, true);
         let status = self.wait(&mut child, timeout)?;
         let wait = Duration::from_secs(1);
         if !status.success() {
@@ -172,8 +174,13 @@ impl SecretCommand {
 }
 
 /// Reads `from` to its end on a thread, keeping at most `keep` bytes (the
-/// rest is read and dropped, so the command never blocks on a full pipe).
-fn drain(mut from: impl Read + Send + 'static, keep: usize) -> mpsc::Receiver<Zeroizing<Vec<u8>>> {
+/// rest is read and dropped, so the command never blocks on a full pipe),
+/// and, with `echo`, passing all of it on to our stderr as it comes.
+fn drain(
+    mut from: impl Read + Send + 'static,
+    keep: usize,
+    echo: bool,
+) -> mpsc::Receiver<Zeroizing<Vec<u8>>> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut kept = Zeroizing::new(Vec::new());
@@ -181,6 +188,9 @@ fn drain(mut from: impl Read + Send + 'static, keep: usize) -> mpsc::Receiver<Ze
         while let Ok(n) = from.read(&mut buf[..]) {
             if n == 0 {
                 break;
+            }
+            if echo {
+                let _ = std::io::stderr().write_all(&buf[..n]);
             }
             let room = keep.saturating_sub(kept.len());
             kept.extend_from_slice(&buf[..n.min(room)]);
