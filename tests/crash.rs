@@ -220,51 +220,84 @@ fn assert_varied(t: &Tally, name: &str) {
     );
 }
 
-#[test]
-fn sigkill_at_many_points_of_a_refresh_loses_nothing() {
-    const ITERATIONS: usize = 140;
-    let env = Env::new();
-    env.seed(USER);
-    let mut rng = Rng::new(1);
-    let mut t = Tally::default();
-    let started = Instant::now();
-    for i in 0..ITERATIONS {
-        let delay = rng.upto(40);
-        let kill_ms = rng.upto(60);
-        let forced = rng.upto(2) == 0;
-        // Now and then a big record, so the write itself takes a while.
-        let big = rng.upto(3) == 0;
-        let after_request = rng.upto(1) == 0;
-        let ctx = format!(
-            "seed {}, refresh iteration {i} (delay {delay} ms, kill {kill_ms} ms after {}, forced {forced}, big {big})",
-            seed(),
-            if after_request {
+/// Refreshes of `USER`, each SIGKILLed at a point drawn from stream
+/// `stream`: before, during or after the grant, now and then (with `big`)
+/// while a large record is written. `start` starts the process with the
+/// request's extra line; `check` judges the account after each kill.
+struct RefreshKills {
+    name: &'static str,
+    iterations: usize,
+    stream: u64,
+    /// The latest kill, in ms after the start or the request.
+    latest_kill: u64,
+    big: bool,
+}
+
+impl RefreshKills {
+    fn run(&self, env: &Env, start: impl Fn(&str) -> Child, check: impl Fn(&str)) {
+        let mut rng = Rng::new(self.stream);
+        let mut t = Tally::default();
+        let started = Instant::now();
+        for i in 0..self.iterations {
+            let delay = rng.upto(40);
+            let kill_ms = rng.upto(self.latest_kill);
+            let forced = rng.upto(2) == 0;
+            let big = self.big && rng.upto(3) == 0;
+            let after_request = rng.upto(1) == 0;
+            let after = if after_request {
                 "the request"
             } else {
                 "the start"
+            };
+            let ctx = format!(
+                "seed {}, {} iteration {i} (delay {delay} ms, kill {kill_ms} ms after {after}, forced {forced}, big {big})",
+                seed(),
+                self.name
+            );
+            env.expire_cached(USER);
+            env.idp.set_token_size(if big { 256 * 1024 } else { 0 });
+            env.idp.set_delay_ms(delay);
+            let before = Before::take(env, USER);
+            let mut child = start(if forced {
+                "action=refresh"
+            } else {
+                "interactive=never"
+            });
+            if kill_at(env, &mut child, after_request, before.requests, kill_ms) {
+                t.exited += 1;
             }
-        );
-        env.expire_cached(USER);
-        env.idp.set_token_size(if big { 256 * 1024 } else { 0 });
-        env.idp.set_delay_ms(delay);
-        let before = Before::take(&env, USER);
-        let extra = if forced {
-            "action=refresh"
-        } else {
-            "interactive=never"
-        };
-        let mut child = start(&env, USER, extra);
-        if kill_at(&env, &mut child, after_request, before.requests, kill_ms) {
-            t.exited += 1;
+            check_store(env, &ctx);
+            tally(&mut t, env, &before, USER);
+            env.idp.set_delay_ms(0);
+            env.idp.set_token_size(0);
+            check(&ctx);
         }
-        check_store(&env, &ctx);
-        tally(&mut t, &env, &before, USER);
-        env.idp.set_delay_ms(0);
-        env.idp.set_token_size(0);
-        check_account(&env, USER, &ctx);
+        eprintln!(
+            "{} {} kills in {:?}",
+            self.iterations,
+            self.name,
+            started.elapsed()
+        );
+        assert_varied(&t, self.name);
     }
-    eprintln!("{ITERATIONS} refresh kills in {:?}", started.elapsed());
-    assert_varied(&t, "refresh");
+}
+
+#[test]
+fn sigkill_at_many_points_of_a_refresh_loses_nothing() {
+    let env = Env::new();
+    env.seed(USER);
+    let kills = RefreshKills {
+        name: "refresh",
+        iterations: 140,
+        stream: 1,
+        latest_kill: 60,
+        big: true,
+    };
+    kills.run(
+        &env,
+        |extra| start(&env, USER, extra),
+        |ctx| check_account(&env, USER, ctx),
+    );
 }
 
 /// After a kill of a sealed account's refresh: its record holds a sealed
@@ -289,50 +322,22 @@ fn check_sealed_account(env: &Env, sealer: &Sealer, ctx: &str) {
 
 #[test]
 fn sigkill_at_many_points_of_a_sealed_refresh_loses_nothing() {
-    const ITERATIONS: usize = 100;
     let env = Env::new();
     let age = Sealer::age(&env);
     age.seed(&env);
-    let mut rng = Rng::new(7);
-    let mut t = Tally::default();
-    let started = Instant::now();
-    for i in 0..ITERATIONS {
-        let delay = rng.upto(40);
+    let kills = RefreshKills {
+        name: "sealed refresh",
+        iterations: 100,
+        stream: 7,
         // age runs three times around the grant (probe, open, seal).
-        let kill_ms = rng.upto(90);
-        let forced = rng.upto(2) == 0;
-        let after_request = rng.upto(1) == 0;
-        let ctx = format!(
-            "seed {}, sealed refresh iteration {i} (delay {delay} ms, kill {kill_ms} ms after {}, forced {forced})",
-            seed(),
-            if after_request {
-                "the request"
-            } else {
-                "the start"
-            }
-        );
-        env.expire_cached(USER);
-        env.idp.set_delay_ms(delay);
-        let before = Before::take(&env, USER);
-        let extra = if forced {
-            "action=refresh"
-        } else {
-            "interactive=never"
-        };
-        let mut child = age.start_helper(&env, extra);
-        if kill_at(&env, &mut child, after_request, before.requests, kill_ms) {
-            t.exited += 1;
-        }
-        check_store(&env, &ctx);
-        tally(&mut t, &env, &before, USER);
-        env.idp.set_delay_ms(0);
-        check_sealed_account(&env, &age, &ctx);
-    }
-    eprintln!(
-        "{ITERATIONS} sealed refresh kills in {:?}",
-        started.elapsed()
+        latest_kill: 90,
+        big: false,
+    };
+    kills.run(
+        &env,
+        |extra| age.start_helper(&env, extra),
+        |ctx| check_sealed_account(&env, &age, ctx),
     );
-    assert_varied(&t, "sealed refresh");
 }
 
 #[test]

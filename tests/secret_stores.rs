@@ -3,10 +3,9 @@
 //! and `gpg`, and commands that fail, hang or print garbage.
 
 use crate::support::run::{CLIENT, Env, USER, set_mode, sh_quote};
-use crate::support::sealer::Sealer;
+use crate::support::sealer::{Sealer, age_identity};
 use mock_idp::Grant;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The record file of `USER`, as bytes.
 fn record_bytes(env: &Env) -> Vec<u8> {
@@ -423,26 +422,14 @@ fn the_readmes_age_example_seals_the_refresh_token() {
     // `~` of the README's decrypt_cmd is the test's HOME.
     let key_dir = env.root.join("home/.config/age");
     std::fs::create_dir_all(&key_dir).unwrap();
-    let key = key_dir.join("key.txt");
-    let made = Command::new("age-keygen")
-        .arg("-o")
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
-    let public = Command::new("age-keygen")
-        .arg("-y")
-        .arg(&key)
-        .output()
-        .unwrap();
-    let public = String::from_utf8(public.stdout).unwrap();
+    let public = age_identity(&key_dir.join("key.txt"));
     let readme_client = "9e5f94bc-e8a4-4e73-b8be-63364c29d753";
     assert!(
         toml.contains("age1yourrecipient...") && toml.contains(readme_client),
         "{toml}"
     );
     let body = toml
-        .replace("age1yourrecipient...", public.trim())
+        .replace("age1yourrecipient...", &public)
         .replace(readme_client, CLIENT)
         .replace(
             "[accounts.work]\n",

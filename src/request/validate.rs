@@ -39,6 +39,10 @@ fn build(raw: Raw, named: Option<String>) -> Result<Request> {
     let sealing = sealing(&raw, named.as_deref())?;
     let (client_secret, client_secret_cmd) =
         client_secret(raw.client_secret, raw.client_secret_cmd, sp)?;
+    // A text value, checked by its rule when given.
+    let text = |v: &Option<String>, check: fn(&str, Spelling) -> Result<String>| {
+        v.as_deref().map(|v| check(v, sp)).transpose()
+    };
     let req = Request {
         action,
         provider,
@@ -47,21 +51,13 @@ fn build(raw: Raw, named: Option<String>) -> Result<Request> {
         endpoints,
         authority,
         tenant,
-        client_id: raw
-            .client_id
-            .as_deref()
-            .map(|c| check_client_id(c, sp))
-            .transpose()?,
+        client_id: text(&raw.client_id, check_client_id)?,
         client_secret,
-        user: raw.user.as_deref().map(|u| check_user(u, sp)).transpose()?,
-        scope: raw
-            .scope
-            .as_deref()
-            .map(|s| check_scope(s, sp))
-            .transpose()?,
+        user: text(&raw.user, check_user)?,
+        scope: text(&raw.scope, check_scope)?,
         min_ttl: numbers.min_ttl,
         interactive: interactive(raw.interactive.as_deref(), sp)?,
-        host: raw.host.as_deref().map(|h| check_host(h, sp)).transpose()?,
+        host: text(&raw.host, check_host)?,
         port: numbers.port,
         refresh_token: raw
             .refresh_token

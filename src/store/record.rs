@@ -238,24 +238,31 @@ pub(super) fn read_record(path: &Path) -> Result<Option<Record>> {
             });
         }
     };
-    if let Some(field) = rec.field_with_control_chars() {
-        return Err(corrupt(format!("{field} holds a control character")));
+    match rec.flaw() {
+        Some(why) => Err(corrupt(why)),
+        None => Ok(Some(rec)),
     }
-    if let Some(sealed) = &rec.refresh_token_sealed {
-        let base64 = |b: u8| b.is_ascii_alphanumeric() || b"+/=".contains(&b);
-        if rec.refresh_token.is_some() || rec.version < SEALED_VERSION {
-            return Err(corrupt(
-                "refresh_token_sealed is in a record of version 1 or beside refresh_token".into(),
-            ));
+}
+
+impl Record {
+    /// What makes a record that parsed unusable, if anything.
+    fn flaw(&self) -> Option<String> {
+        if let Some(field) = self.field_with_control_chars() {
+            return Some(format!("{field} holds a control character"));
         }
-        if sealed.is_empty() || !sealed.bytes().all(base64) {
-            return Err(corrupt("refresh_token_sealed is not base64".into()));
+        if let Some(sealed) = &self.refresh_token_sealed {
+            let base64 = |b: u8| b.is_ascii_alphanumeric() || b"+/=".contains(&b);
+            if self.refresh_token.is_some() || self.version < SEALED_VERSION {
+                return Some(
+                    "refresh_token_sealed is in a record of version 1 or beside refresh_token"
+                        .into(),
+                );
+            }
+            if sealed.is_empty() || !sealed.bytes().all(base64) {
+                return Some("refresh_token_sealed is not base64".into());
+            }
         }
+        let unknown = self.provider.as_deref().map(Provider::from_name);
+        matches!(unknown, Some(None)).then(|| "provider is not one this build knows".into())
     }
-    if let Some(p) = rec.provider.as_deref()
-        && Provider::from_name(p).is_none()
-    {
-        return Err(corrupt("provider is not one this build knows".into()));
-    }
-    Ok(Some(rec))
 }

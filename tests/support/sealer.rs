@@ -4,7 +4,7 @@
 
 use crate::support::run::{CLIENT, Env, Run, USER, set_mode, sh_quote};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// An account's `command` store: its two commands and what they need.
@@ -19,20 +19,9 @@ impl Sealer {
     /// `age` with an identity made for the test.
     pub fn age(env: &Env) -> Sealer {
         let key = env.root.join("age-key.txt");
-        let made = Command::new("age-keygen")
-            .arg("-o")
-            .arg(&key)
-            .output()
-            .unwrap();
-        assert!(made.status.success(), "age-keygen: {made:?}");
-        let public = Command::new("age-keygen")
-            .arg("-y")
-            .arg(&key)
-            .output()
-            .unwrap();
-        let public = String::from_utf8(public.stdout).unwrap();
+        let public = age_identity(&key);
         Sealer {
-            encrypt: format!("age -r {}", public.trim()),
+            encrypt: format!("age -r {public}"),
             decrypt: format!("age -d -i {}", sh_quote(&key.to_string_lossy())),
             env: Vec::new(),
         }
@@ -171,4 +160,20 @@ impl Drop for Sealer {
                 .output();
         }
     }
+}
+
+/// Makes an age identity in the file `key`; returns its recipient.
+pub fn age_identity(key: &Path) -> String {
+    let made = Command::new("age-keygen")
+        .arg("-o")
+        .arg(key)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "age-keygen: {made:?}");
+    let public = Command::new("age-keygen")
+        .arg("-y")
+        .arg(key)
+        .output()
+        .unwrap();
+    String::from_utf8(public.stdout).unwrap().trim().to_string()
 }
