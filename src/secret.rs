@@ -91,6 +91,13 @@ impl fmt::Debug for SecretCommand {
     }
 }
 
+/// Whether `bytes` are all printable ASCII (space to `~`): the one rule
+/// for a token or secret that travels on one line of the wire, the store
+/// and a mail client's config.
+pub(crate) fn printable_ascii(bytes: &[u8]) -> bool {
+    bytes.iter().all(|b| (0x20..=0x7e).contains(b))
+}
+
 impl SecretCommand {
     /// A command given as a plain request value, named in messages by `key`.
     pub(crate) fn given_as(key: &str, command: String) -> SecretCommand {
@@ -235,7 +242,7 @@ impl SecretCommand {
         }
         let text = std::str::from_utf8(first)
             .map_err(|_| self.fail("printed a secret that is not printable ASCII"))?;
-        if !text.bytes().all(|b| (0x20..=0x7e).contains(&b)) || text.len() > 1024 {
+        if !printable_ascii(text.as_bytes()) || text.len() > 1024 {
             return Err(self.fail(
                 "printed a secret that is not 1 to 1024 bytes of printable ASCII (value not shown)",
             ));

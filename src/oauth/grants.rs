@@ -6,7 +6,7 @@
 use super::errors::error_reply;
 use super::http::{Http, Reply, Retry, host_of};
 use crate::error::{Code, Error, Result, one_line};
-use crate::secret::Secret;
+use crate::secret::{Secret, printable_ascii};
 use crate::signals::{self, Held};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -396,9 +396,7 @@ fn granted_scope(scope: &str) -> Option<String> {
 fn refresh_token(obj: &Map<String, Value>) -> std::result::Result<Option<Secret>, &'static str> {
     match obj.get("refresh_token") {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s))
-            if !s.is_empty() && s.bytes().all(|b| (0x20..=0x7e).contains(&b)) =>
-        {
+        Some(Value::String(s)) if !s.is_empty() && printable_ascii(s.as_bytes()) => {
             Ok(Some(Secret::from(s.as_str())))
         }
         Some(_) => Err("has a refresh_token that is not a token"),

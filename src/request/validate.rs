@@ -7,7 +7,7 @@ use super::{Action, DEFAULT_MIN_TTL, DEFAULT_SIGNIN_TIMEOUT, Interactive, Raw, R
 use crate::error::{Error, Result, shown};
 use crate::protocol::keys::{RequestKey, Spelling};
 use crate::provider::{self, Endpoints, Flow, Provider};
-use crate::secret::{SealCommands, Secret, SecretCommand};
+use crate::secret::{SealCommands, Secret, SecretCommand, printable_ascii};
 
 /// Builds and validates the request of `raw`; `named` is the config
 /// account whose values lie beneath, if any. Every message names the keys
@@ -674,7 +674,7 @@ fn check_secret(key: RequestKey, s: Secret, max: usize, sp: Spelling) -> Result<
             "{name} must be 1 to {max} bytes long"
         )));
     }
-    if !s.expose().bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+    if !printable_ascii(s.expose().as_bytes()) {
         return Err(Error::invalid(format!(
             "{name} must be printable ASCII (value not shown)"
         )));

@@ -4,7 +4,7 @@
 //! only, never argv or the environment; their failures are
 //! `secret_store_unavailable`, quoting the command's first stderr line.
 
-use super::{MAX_OUTPUT, Secret, SecretCommand};
+use super::{MAX_OUTPUT, Secret, SecretCommand, printable_ascii};
 use crate::error::{Code, Error, Result, printable, shorten};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -113,8 +113,7 @@ impl SealCommands {
 fn token_of(out: &[u8]) -> Option<Secret> {
     let out = out.strip_suffix(b"\n").unwrap_or(out);
     let out = out.strip_suffix(b"\r").unwrap_or(out);
-    let usable =
-        !out.is_empty() && out.len() <= MAX_TOKEN && out.iter().all(|b| (0x20..=0x7e).contains(b));
+    let usable = !out.is_empty() && out.len() <= MAX_TOKEN && printable_ascii(out);
     // Printable ASCII is UTF-8.
     let text = std::str::from_utf8(out).ok().filter(|_| usable)?;
     Some(Secret::new(text))
