@@ -162,6 +162,14 @@ impl SecretCommand {
         self.command.trim().is_empty() || self.command.contains('\0')
     }
 
+    /// The command ended with `status` (not success), having said `said`.
+    fn failed(&self, status: ExitStatus, said: &str) -> Error {
+        self.fail(match status.code() {
+            Some(c) => format!("failed with exit status {c}{said}"),
+            None => format!("was killed by a signal{said}"),
+        })
+    }
+
     fn fail(&self, why: impl fmt::Display) -> Error {
         Error::new(self.code, format!("{} {why}", self.what)).hint(format!(
             "check {} and run it yourself to see why",
@@ -196,10 +204,7 @@ impl SecretCommand {
         });
         let status = self.wait(&mut child, timeout)?;
         if !status.success() {
-            return Err(self.fail(match status.code() {
-                Some(c) => format!("failed with exit status {c}"),
-                None => "was killed by a signal".to_string(),
-            }));
+            return Err(self.failed(status, ""));
         }
         let line = rx.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
         self.secret_of(&line)

@@ -159,10 +159,7 @@ impl SecretCommand {
                 true => String::new(),
                 false => format!(": {}", shorten(&printable(first.trim()), 200)),
             };
-            return Err(self.fail(match status.code() {
-                Some(c) => format!("failed with exit status {c}{said}"),
-                None => format!("was killed by a signal{said}"),
-            }));
+            return Err(self.failed(status, &said));
         }
         let out = out.recv_timeout(wait).unwrap_or_default();
         if out.len() > MAX_OUTPUT as usize {
