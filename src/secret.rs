@@ -2,11 +2,35 @@
 //! secret (redacted in `Debug`, zeroized on drop), and [`SecretCommand`]
 //! runs a `client_secret_cmd`, whose secret arrives on a pipe, never argv
 //! (and, in `seal`, the `encrypt_cmd`/`decrypt_cmd` of the `command`
-//! secret store, fed on stdin).
+//! secret store, fed on stdin; in `keyring`, the desktop's Secret Service).
+//! [`SecretStore`] says which of them holds an account's refresh token.
 
+pub(crate) mod keyring;
 mod seal;
 
 pub use seal::SealCommands;
+
+/// Where an account's refresh token rests (`secret_store`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretStore {
+    /// In the record, in the clear (0600): the default.
+    File,
+    /// In the record, sealed by the account's `encrypt_cmd`.
+    Command(SealCommands),
+    /// In the desktop's Secret Service; the record names the item.
+    Keyring,
+}
+
+impl SecretStore {
+    /// The name `secret_store` gives it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SecretStore::File => "file",
+            SecretStore::Command(_) => "command",
+            SecretStore::Keyring => "keyring",
+        }
+    }
+}
 
 use crate::error::{Code, Error, Result};
 use crate::settings::SECRET_CMD_TIMEOUT_ENV;

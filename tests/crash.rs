@@ -5,6 +5,7 @@
 //! The kill points come from a fixed pseudo-random sequence, so a failure
 //! names its iteration and repeats; `OOAUTH2_CRASH_SEED=<n>` tries another.
 
+use crate::support::keyring::Keyring;
 use crate::support::run::{Env, USER};
 use crate::support::sealer::Sealer;
 use mock_idp::{DeviceOutcome, DeviceScript};
@@ -115,10 +116,12 @@ fn check_record(path: &Path, ctx: &str) {
     for key in ["user", "client_id", "authority", "tenant", "scope"] {
         assert!(v[key].is_string(), "{ctx}: record without {key}: {v}");
     }
-    // In the clear in a version 1 record, sealed in a version 2 one.
+    // In the clear in a version 1 record, sealed in a version 2 one, a
+    // keyring item in a version 3 one.
     let field = match v["version"].as_u64() {
         Some(1) => "refresh_token",
         Some(2) => "refresh_token_sealed",
+        Some(3) => "refresh_token_keyring",
         _ => panic!("{ctx}: a record of no known version: {v}"),
     };
     assert!(
@@ -127,11 +130,13 @@ fn check_record(path: &Path, ctx: &str) {
     );
 }
 
-/// The refresh token as a record keeps it: in the clear, or sealed.
+/// The refresh token as a record keeps it: in the clear, sealed, or by
+/// its keyring item.
 fn at_rest(v: &serde_json::Value) -> Option<String> {
     v["refresh_token"]
         .as_str()
         .or_else(|| v["refresh_token_sealed"].as_str())
+        .or_else(|| v["refresh_token_keyring"].as_str())
         .map(str::to_string)
 }
 
@@ -337,6 +342,50 @@ fn sigkill_at_many_points_of_a_sealed_refresh_loses_nothing() {
         &env,
         |extra| age.start_helper(&env, extra),
         |ctx| check_sealed_account(&env, &age, ctx),
+    );
+}
+
+/// After a kill of a keyring account's refresh: the record points at an
+/// item (or the one a crash left after it) whose token the provider
+/// accepts, and a get that may not sign in succeeds.
+fn check_keyring_account(env: &Env, keyring: &Keyring, ctx: &str) {
+    let rec = env.record(USER);
+    let item = rec["refresh_token_keyring"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{ctx}: the record names no keyring item: {rec}"));
+    let rt = keyring
+        .newest_for(item)
+        .unwrap_or_else(|| panic!("{ctx}: the keyring has no item {item}"));
+    assert!(
+        env.idp.is_valid_refresh_token(&rt),
+        "{ctx}: the keyring's refresh token is not accepted"
+    );
+    let run = keyring.helper(env, "interactive=never");
+    assert_eq!(run.status, 0, "{ctx}: the next get failed: {run:#?}");
+    assert!(
+        env.idp.is_active_access_token(&run.pairs()["access_token"]),
+        "{ctx}: the next get answered a token the provider does not know"
+    );
+    check_store(env, ctx);
+}
+
+#[test]
+fn sigkill_at_many_points_of_a_keyring_refresh_loses_nothing() {
+    let env = Env::new();
+    let keyring = Keyring::start(&env);
+    keyring.seed(&env);
+    let kills = RefreshKills {
+        name: "keyring refresh",
+        iterations: 100,
+        stream: 11,
+        // D-Bus round trips around the grant: probe, open, write, read back, delete.
+        latest_kill: 60,
+        big: false,
+    };
+    kills.run(
+        &env,
+        |extra| keyring.start_helper(&env, extra),
+        |ctx| check_keyring_account(&env, &keyring, ctx),
     );
 }
 

@@ -31,7 +31,7 @@ impl Engine<'_> {
     /// softened by a cached access token. Never signs in.
     pub fn check_refresh(&mut self, req: &Request, user: &str) -> Result<RefreshCheck> {
         let account = req.account(user);
-        self.use_sealing(req);
+        self.use_secret_store(req);
         let lock = self.store.lock(&account, self.lock_timeout)?;
         let Some(mut rec) = self.store.load(&account)? else {
             return Ok(RefreshCheck::NoRefreshToken);

@@ -25,7 +25,7 @@ use crate::oauth::{self, Http, HttpConfig};
 use crate::protocol::keys::RequestKey;
 use crate::provider;
 use crate::request::{Action, Interactive, Request};
-use crate::secret::{SealCommands, Secret};
+use crate::secret::{Secret, SecretStore};
 use crate::settings::Settings;
 use crate::store::{CachedDiscovery, Store};
 use crate::time::Clock;
@@ -127,10 +127,10 @@ pub struct Engine<'a> {
     secret_cmd_timeout: Duration,
     /// The secret `client_secret_cmd` printed, so one run serves a retry too.
     command_secret: Option<Secret>,
-    /// The request's `command` secret store, if it has one.
-    sealing: Option<SealCommands>,
-    /// Whether its encrypt command was probed already in this run.
-    sealing_probed: bool,
+    /// The request's secret store, if it names one.
+    secret_store: Option<SecretStore>,
+    /// Whether it was probed already in this run.
+    secret_store_probed: bool,
 }
 
 impl<'a> Engine<'a> {
@@ -150,15 +150,15 @@ impl<'a> Engine<'a> {
             lock_timeout: options.lock_timeout,
             secret_cmd_timeout: options.secret_cmd_timeout,
             command_secret: None,
-            sealing: None,
-            sealing_probed: false,
+            secret_store: None,
+            secret_store_probed: false,
         }
     }
 
     /// Carries out any action but `capability` (which needs no engine).
     pub fn handle(&mut self, req: &Request) -> Result<Outcome> {
         let boxed = |a: Answer| Outcome::Token(Box::new(a));
-        self.use_sealing(req);
+        self.use_secret_store(req);
         let outcome = match req.action() {
             Action::Get => self.get(req, false).map(boxed),
             Action::Refresh => self.get(req, true).map(boxed),

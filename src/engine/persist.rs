@@ -246,6 +246,10 @@ impl Engine<'_> {
             });
         }
         let lock = self.store.lock(&account, self.lock_timeout)?;
+        // A corrupt record has no item to forget; it is erased all the same.
+        if let Ok(Some(rec)) = self.store.load(&account) {
+            self.forget_keyring_items(&rec)?;
+        }
         let existed = self.store.remove(&lock)?;
         Ok(Outcome::Erased {
             user: Some(user),

@@ -150,7 +150,7 @@ request_keys! {
     /// A command that prints the client secret, run only when it is needed.
     ClientSecretCmd client_secret_cmd: SecretCommand =
         "client_secret_cmd", CONFIG, Kind::Text, secret: false;
-    /// Where the refresh token rests: file (default) or command.
+    /// Where the refresh token rests: file (default), keyring or command.
     SecretStore secret_store: String = "secret_store", BOTH, Kind::Text, secret: false;
     /// secret_store = command: seals the refresh token (stdin to stdout).
     EncryptCmd encrypt_cmd: String = "encrypt_cmd", BOTH, Kind::Text, secret: false;

@@ -12,7 +12,7 @@ use crate::account::{self, Account};
 use crate::error::Result;
 use crate::protocol::keys::RequestKey;
 use crate::provider::{Discovery, Endpoints, Flow, Provider};
-use crate::secret::{SealCommands, Secret, SecretCommand};
+use crate::secret::{Secret, SecretCommand, SecretStore};
 
 /// What the caller wants done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,8 +100,8 @@ pub struct Request {
     signin_timeout: u64,
     open_browser: Option<bool>,
     client_secret_cmd: Option<SecretCommand>,
-    /// `secret_store = command`: the commands that seal and open the refresh token.
-    sealing: Option<SealCommands>,
+    /// `secret_store`, when given (`command` with its commands).
+    secret_store: Option<SecretStore>,
     account_name: Option<String>,
     notify_cmd: Option<String>,
     /// How the front end that asked spells the keys, for messages.
@@ -198,10 +198,10 @@ impl Request {
         self.client_secret_cmd.as_ref()
     }
 
-    /// The commands that seal and open the account's refresh token
-    /// (`secret_store = command`); `None`: the record holds it (`file`).
-    pub fn sealing(&self) -> Option<&SealCommands> {
-        self.sealing.as_ref()
+    /// Where the account's refresh token is to rest (`secret_store`);
+    /// `None`: not said, so it stays where it rests (a new one: `file`).
+    pub fn secret_store(&self) -> Option<&SecretStore> {
+        self.secret_store.as_ref()
     }
 
     /// The mailbox account, when given.

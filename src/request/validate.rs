@@ -7,7 +7,7 @@ use super::{Action, DEFAULT_MIN_TTL, DEFAULT_SIGNIN_TIMEOUT, Interactive, Raw, R
 use crate::error::{Error, Result, shown};
 use crate::protocol::keys::{RequestKey, Spelling};
 use crate::provider::{self, Endpoints, Flow, Provider};
-use crate::secret::{SealCommands, Secret, SecretCommand, printable_ascii};
+use crate::secret::{SealCommands, Secret, SecretCommand, SecretStore, printable_ascii};
 
 /// Builds and validates the request of `raw`; `named` is the config
 /// account whose values lie beneath, if any. Every message names the keys
@@ -36,7 +36,7 @@ fn build(raw: Raw, named: Option<String>) -> Result<Request> {
     let (authority, endpoints) = endpoints(&raw, provider, issuer.as_deref(), &tenant)?;
     let flow = flow(&raw, provider, &endpoints, issuer.is_some())?;
     let numbers = Numbers::of(&raw)?;
-    let sealing = sealing(&raw, named.as_deref())?;
+    let secret_store = secret_store(&raw, named.as_deref())?;
     let (client_secret, client_secret_cmd) =
         client_secret(raw.client_secret, raw.client_secret_cmd, sp)?;
     // A text value, checked by its rule when given.
@@ -68,7 +68,7 @@ fn build(raw: Raw, named: Option<String>) -> Result<Request> {
         signin_timeout: numbers.signin_timeout,
         open_browser: open_browser(raw.open_browser.as_deref(), sp)?,
         client_secret_cmd,
-        sealing,
+        secret_store,
         notify_cmd: raw
             .notify_cmd
             .map(|c| check_text_command(RequestKey::NotifyCmd, c, sp))
@@ -121,12 +121,39 @@ fn client_secret(
     }
 }
 
-/// The account's secret store: `file` (the default: the record holds the
-/// refresh token) or `command`, which needs both its commands; a command
-/// given without `secret_store = command` would silently do nothing.
-fn sealing(raw: &Raw, named: Option<&str>) -> Result<Option<SealCommands>> {
+/// The account's secret store, when one is given: `file` (the record
+/// holds the refresh token), `keyring` or `command`, which needs both its
+/// commands; a command given without `secret_store = command` would
+/// silently do nothing.
+fn secret_store(raw: &Raw, named: Option<&str>) -> Result<Option<SecretStore>> {
     let sp = raw.spelling;
     let command = sp.pair(RequestKey::SecretStore, "command");
+    let given = raw.encrypt_cmd.is_some() || raw.decrypt_cmd.is_some();
+    let store = raw.secret_store.as_deref();
+    if given && store != Some("command") {
+        let (encrypt, decrypt) = (
+            sp.key(RequestKey::EncryptCmd),
+            sp.key(RequestKey::DecryptCmd),
+        );
+        return Err(Error::invalid(format!(
+            "{encrypt} and {decrypt} are used only with {command}"
+        ))
+        .hint(format!(
+            "add {command} to seal the refresh token with them, or remove them"
+        )));
+    }
+    let Some(name) = store else { return Ok(None) };
+    check_secret_store(name, sp)?;
+    Ok(Some(match name {
+        "command" => command_store(raw, named)?,
+        "keyring" => SecretStore::Keyring,
+        _ => SecretStore::File,
+    }))
+}
+
+/// `secret_store = command`: both commands, usable.
+fn command_store(raw: &Raw, named: Option<&str>) -> Result<SecretStore> {
+    let sp = raw.spelling;
     let (encrypt, decrypt) = (
         sp.key(RequestKey::EncryptCmd),
         sp.key(RequestKey::DecryptCmd),
@@ -139,49 +166,39 @@ fn sealing(raw: &Raw, named: Option<&str>) -> Result<Option<SealCommands>> {
             "e.g. encrypt_cmd = \"age -r age1...\" and decrypt_cmd = \"age -d -i ~/.config/age/key.txt\""
         }
     };
-    let given = raw.encrypt_cmd.is_some() || raw.decrypt_cmd.is_some();
-    match raw.secret_store.as_deref() {
-        None | Some("file") if given => Err(Error::invalid(format!(
-            "{encrypt} and {decrypt} are used only with {command}"
+    let (Some(e), Some(d)) = (&raw.encrypt_cmd, &raw.decrypt_cmd) else {
+        let command = sp.pair(RequestKey::SecretStore, "command");
+        return Err(
+            Error::invalid(format!("{command} needs both {encrypt} and {decrypt}")).hint(example),
+        );
+    };
+    let what = |key: &str| match named {
+        Some(n) => format!("{key} of account '{n}'"),
+        None => key.to_string(),
+    };
+    let pair = SealCommands::new((what(&encrypt), e.clone()), (what(&decrypt), d.clone()));
+    if pair.is_unusable() {
+        return Err(Error::invalid(format!(
+            "{encrypt} and {decrypt} must be non-empty shell commands"
         ))
-        .hint(format!(
-            "add {command} to seal the refresh token with them, or remove them"
-        ))),
-        None | Some("file") => Ok(None),
-        Some("command") => {
-            let (Some(e), Some(d)) = (&raw.encrypt_cmd, &raw.decrypt_cmd) else {
-                return Err(Error::invalid(format!(
-                    "{command} needs both {encrypt} and {decrypt}"
-                ))
-                .hint(example));
-            };
-            let what = |key: &str| match named {
-                Some(n) => format!("{key} of account '{n}'"),
-                None => key.to_string(),
-            };
-            let pair = SealCommands::new((what(&encrypt), e.clone()), (what(&decrypt), d.clone()));
-            if pair.is_unusable() {
-                return Err(Error::invalid(format!(
-                    "{encrypt} and {decrypt} must be non-empty shell commands"
-                ))
-                .hint(example));
-            }
-            Ok(Some(pair))
-        }
-        Some(other) => check_secret_store(other, sp).map(|()| None),
+        .hint(example));
     }
+    Ok(SecretStore::Command(pair))
 }
 
-/// A `secret_store` this build has: `file` or `command`.
-fn check_secret_store(value: &str, sp: Spelling) -> Result<()> {
+/// A `secret_store` this build has: `file`, `keyring` or `command`.
+pub(crate) fn check_secret_store(value: &str, sp: Spelling) -> Result<()> {
     match value {
-        "file" | "command" => Ok(()),
+        "file" | "keyring" | "command" => Ok(()),
         _ => Err(Error::invalid(format!(
             "unknown {} '{}'",
             sp.key(RequestKey::SecretStore),
             shown(value)
         ))
-        .hint("use file (the default: the record holds the refresh token) or command")),
+        .hint(
+            "use file (the default: the record holds the refresh token), keyring (the \
+             desktop's Secret Service) or command (encrypt_cmd and decrypt_cmd)",
+        )),
     }
 }
 

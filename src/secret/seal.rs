@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 use zeroize::Zeroizing;
 
-/// The longest refresh token a decrypt command may print (as a request's).
+/// The longest refresh token a decrypt command (or the keyring) may give (as a request's).
 const MAX_TOKEN: usize = 16 * 1024;
 
 /// The most of a command's stderr that is kept, for its first line.
@@ -110,7 +110,7 @@ impl SealCommands {
 
 /// The refresh token a decrypt command printed: one line of printable
 /// ASCII (a final newline dropped), 1 byte to `MAX_TOKEN`.
-fn token_of(out: &[u8]) -> Option<Secret> {
+pub(super) fn token_of(out: &[u8]) -> Option<Secret> {
     let out = out.strip_suffix(b"\n").unwrap_or(out);
     let out = out.strip_suffix(b"\r").unwrap_or(out);
     let usable = !out.is_empty() && out.len() <= MAX_TOKEN && printable_ascii(out);

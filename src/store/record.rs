@@ -6,12 +6,13 @@ use crate::account::Account;
 use crate::error::{Code, Error, Result};
 use crate::protocol::keys::Raw;
 use crate::provider::Provider;
-use crate::secret::Secret;
+use crate::secret::keyring::{self, Item};
+use crate::secret::{Secret, SecretStore};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The newest record format this build reads and writes.
-pub const SCHEMA_VERSION: u32 = SEALED_VERSION;
+pub const SCHEMA_VERSION: u32 = KEYRING_VERSION;
 
 /// The format of a record that holds its refresh token in the clear (or
 /// none): what every ooauth2 reads.
@@ -21,6 +22,11 @@ pub(crate) const PLAIN_VERSION: u32 = 1;
 /// `encrypt_cmd` (`refresh_token_sealed`): an older ooauth2 refuses it as
 /// newer, rather than read it as one without a refresh token.
 pub(crate) const SEALED_VERSION: u32 = 2;
+
+/// The format of a record whose refresh token rests in the keyring
+/// (`refresh_token_keyring` names the item): refused as newer by the
+/// builds before it, for the same reason.
+pub(crate) const KEYRING_VERSION: u32 = 3;
 
 /// One account's state on disk.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -49,8 +55,13 @@ pub struct Record {
     /// what it printed), in place of `refresh_token` on disk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_sealed: Option<String>,
-    /// What `refresh_token_sealed` opened to, when it was opened: a
-    /// `refresh_token` that differs is a newer one, still to be sealed.
+    /// The keyring item (`SLOT.GEN`) that holds the refresh token, in
+    /// place of `refresh_token` on disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_keyring: Option<String>,
+    /// What the sealed text or the keyring item opened to, when it was
+    /// opened: a `refresh_token` that differs is a newer one, still to be
+    /// put away.
     #[serde(skip)]
     pub(crate) opened: Option<Secret>,
     /// When the refresh token arrived (Unix seconds).
@@ -82,6 +93,7 @@ impl Record {
             scope: scope.to_string(),
             refresh_token: None,
             refresh_token_sealed: None,
+            refresh_token_keyring: None,
             opened: None,
             refresh_token_obtained_at: None,
             access_token: None,
@@ -93,32 +105,60 @@ impl Record {
         }
     }
 
-    /// Whether a refresh token is stored, in the clear or sealed.
+    /// Whether a refresh token is stored, in the clear, sealed or in the keyring.
     pub fn has_refresh_token(&self) -> bool {
-        self.refresh_token.is_some() || self.refresh_token_sealed.is_some()
+        self.refresh_token.is_some()
+            || self.refresh_token_sealed.is_some()
+            || self.refresh_token_keyring.is_some()
     }
 
     /// Where the refresh token rests, for `status` and `doctor`: `file`,
-    /// `command (sealed)` or `command (not sealed yet)`; `command_store`
-    /// says whether the account's `secret_store` is `command`.
-    pub fn refresh_token_rests(&self, command_store: bool) -> &'static str {
-        match (
-            &self.refresh_token_sealed,
-            &self.refresh_token,
-            command_store,
-        ) {
-            (Some(_), _, _) => "command (sealed)",
-            (None, Some(_), true) => "command (not sealed yet)",
-            (None, None, true) => "command",
-            (None, _, false) => "file",
+    /// `keyring`, `command (sealed)`, or where the account's `secret_store`
+    /// (`wanted`) puts it at the next write (`command (not sealed yet)`).
+    pub fn refresh_token_rests(&self, wanted: Option<&SecretStore>) -> &'static str {
+        if self.refresh_token_keyring.is_some() {
+            return "keyring";
+        }
+        if self.refresh_token_sealed.is_some() {
+            return "command (sealed)";
+        }
+        match (wanted, self.refresh_token.is_some()) {
+            (Some(SecretStore::Command(_)), true) => "command (not sealed yet)",
+            (Some(SecretStore::Command(_)), false) => "command",
+            (Some(SecretStore::Keyring), true) => "keyring (not yet moved)",
+            (Some(SecretStore::Keyring), false) => "keyring",
+            _ => "file",
         }
     }
 
+    /// For `doctor`: whether the keyring gives the refresh token, when it
+    /// rests there (within 15 s: a diagnosis does not wait long on an
+    /// unlock prompt).
+    pub fn check_keyring(&self) -> Result<()> {
+        let Some(name) = self.refresh_token_keyring.as_deref() else {
+            return Ok(());
+        };
+        let item = Item::parse(name).ok_or_else(|| {
+            Error::new(
+                Code::StoreError,
+                "refresh_token_keyring names no keyring item",
+            )
+        })?;
+        keyring::open(&item, &self.user, std::time::Duration::from_secs(15)).map(drop)
+    }
+
     /// Whether `other` holds the same refresh token as this record, as the
-    /// disk holds it (a sealed one by its sealed text).
+    /// disk holds it (a sealed one by its sealed text, a keyring one by
+    /// its item).
     pub(crate) fn same_refresh_token_at_rest(&self, other: &Record) -> bool {
-        match (&self.refresh_token_sealed, &other.refresh_token_sealed) {
-            (None, None) => self.refresh_token == other.refresh_token,
+        let away = |r: &Record| {
+            (
+                r.refresh_token_sealed.clone(),
+                r.refresh_token_keyring.clone(),
+            )
+        };
+        match (away(self), away(other)) {
+            ((None, None), (None, None)) => self.refresh_token == other.refresh_token,
             (a, b) => a == b,
         }
     }
@@ -260,6 +300,20 @@ impl Record {
             }
             if sealed.is_empty() || !sealed.bytes().all(base64) {
                 return Some("refresh_token_sealed is not base64".into());
+            }
+        }
+        if let Some(item) = &self.refresh_token_keyring {
+            let beside = self.refresh_token.is_some() || self.refresh_token_sealed.is_some();
+            if beside || self.version < KEYRING_VERSION {
+                return Some(
+                    "refresh_token_keyring is in a record before version 3 or beside another refresh token"
+                        .into(),
+                );
+            }
+            if Item::parse(item).is_none() {
+                return Some(
+                    "refresh_token_keyring is not a keyring item this build writes".into(),
+                );
             }
         }
         let unknown = self.provider.as_deref().map(Provider::from_name);

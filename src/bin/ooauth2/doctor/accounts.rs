@@ -152,7 +152,7 @@ fn targets_of(
             // The request's command: it keeps the values given beside a name.
             login = req.login_command(&rec.user);
         }
-        check_record(rec, (&label, &login), req.sealing().is_some(), now, out);
+        check_record(rec, (&label, &login), req.secret_store(), now, out);
         targets.push(Target::new(label, login, req, Some(rec)));
     }
     targets
@@ -165,7 +165,7 @@ fn unclaimed(records: &[Record], seen: &[bool], now: u64, out: &mut Vec<Finding>
     for (rec, _) in records.iter().zip(seen).filter(|(_, seen)| !**seen) {
         let (mut label, login) = names(rec, None);
         label.push_str(&told_apart(rec, records));
-        check_record(rec, (&label, &login), false, now, out);
+        check_record(rec, (&label, &login), None, now, out);
         match Request::validate(rec.raw()) {
             Ok(req) => targets.push(Target::new(label, login, &req, Some(rec))),
             Err(e) => out.push(Finding::Skipped(format!(

@@ -3,6 +3,7 @@
 
 use super::{Finding, with_full_scope};
 use crate::output::minutes;
+use ooauth2::secret::SecretStore;
 use ooauth2::store::Record;
 use ooauth2::time::utc;
 
@@ -15,15 +16,15 @@ const MAIL_SCOPES: [(&str, &str); 3] = [
 
 /// Refresh token, access token lifetime and scope of one stored account,
 /// named `label` in findings and signed in again by `login`;
-/// `command_store`: whether its secret_store is `command`.
+/// `wanted`: its secret_store, if it names one.
 pub(super) fn check_record(
     rec: &Record,
     (label, login): (&str, &str),
-    command_store: bool,
+    wanted: Option<&SecretStore>,
     now: u64,
     out: &mut Vec<Finding>,
 ) {
-    let token = refresh_token(rec, label, login, command_store);
+    let token = refresh_token(rec, label, login, wanted);
     let usable = !token.is_problem();
     out.push(token);
     out.extend(lifetime(rec, label, usable, now));
@@ -32,16 +33,30 @@ pub(super) fn check_record(
 
 /// Whether the record holds a refresh token the provider has not refused,
 /// and where it rests.
-fn refresh_token(rec: &Record, label: &str, login: &str, command_store: bool) -> Finding {
+fn refresh_token(rec: &Record, label: &str, login: &str, wanted: Option<&SecretStore>) -> Finding {
     match (rec.has_refresh_token(), &rec.needs_login) {
         (true, None) => {
             let when = rec
                 .refresh_token_obtained_at
                 .map(|t| format!(", obtained {}", utc(t)))
                 .unwrap_or_default();
-            let rests = rec.refresh_token_rests(command_store);
+            let rests = rec.refresh_token_rests(wanted);
+            if let Err(e) = rec.check_keyring() {
+                return Finding::Problem(
+                    format!(
+                        "{label}'s refresh token rests in the keyring, which does not give it: {}",
+                        e.message
+                    ),
+                    e.hint
+                        .unwrap_or_else(|| "run the command again in your desktop session".into()),
+                );
+            }
+            let answers = match rec.refresh_token_keyring {
+                Some(_) => ", which answers",
+                None => "",
+            };
             Finding::Ok(format!(
-                "{label} has a refresh token{when}; it rests in: {rests}"
+                "{label} has a refresh token{when}; it rests in: {rests}{answers}"
             ))
         }
         (_, Some(reason)) => Finding::Problem(
@@ -213,14 +228,14 @@ mod tests {
         r.expires_at = Some(1000 + 600);
         let mut out = Vec::new();
         let (label, login) = names(&r, Some("work"));
-        check_record(&r, (&label, &login), false, 1000, &mut out);
+        check_record(&r, (&label, &login), None, 1000, &mut out);
         let text: Vec<String> = out.iter().map(|f| f.to_string()).collect();
         assert!(out.iter().all(|f| !f.is_problem()), "{text:?}");
         assert!(text[1].contains("valid for 10 minutes more"), "{text:?}");
         r.needs_login = Some("invalid_grant: revoked".into());
         let mut out = Vec::new();
         let (label, login) = names(&r, Some("work"));
-        check_record(&r, (&label, &login), false, 1000, &mut out);
+        check_record(&r, (&label, &login), None, 1000, &mut out);
         assert!(out[0].is_problem());
         assert!(out[0].to_string().contains("-> run: ooauth2 login work"));
     }

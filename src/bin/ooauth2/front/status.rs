@@ -11,6 +11,7 @@ use ooauth2::config::{self, Named};
 use ooauth2::error::Result;
 use ooauth2::provider::{self, Provider};
 use ooauth2::request::{Raw, Request};
+use ooauth2::secret::SecretStore;
 use ooauth2::store::{Record, Store};
 use ooauth2::time::{Clock, SystemClock, utc};
 use std::path::{Path, PathBuf};
@@ -50,18 +51,17 @@ impl StatusRow {
             expires_at: None,
             has_refresh_token: false,
             refresh_token_obtained_at: None,
-            secret_store: match req.and_then(Request::sealing) {
-                Some(_) => "command",
-                None => "file",
-            },
+            secret_store: req
+                .and_then(Request::secret_store)
+                .map_or("file", SecretStore::name),
             state,
             fix: Some(fix),
         }
     }
 
     /// A stored record; `name` is its configured name, if any.
-    /// `command_store`: whether the account's secret_store is `command`.
-    fn stored(name: Option<&str>, r: Record, command_store: bool) -> StatusRow {
+    /// `wanted`: the account's secret_store, if it names one.
+    fn stored(name: Option<&str>, r: Record, wanted: Option<&SecretStore>) -> StatusRow {
         let ready = r.needs_login.is_none() && r.has_refresh_token();
         let state = if ready { "ready" } else { "needs sign-in" };
         let fix = (!ready).then(|| format!("to sign in again: {}", login_of(name, &r)));
@@ -75,7 +75,7 @@ impl StatusRow {
                 .has_refresh_token()
                 .then_some(r.refresh_token_obtained_at)
                 .flatten(),
-            secret_store: r.refresh_token_rests(command_store),
+            secret_store: r.refresh_token_rests(wanted),
             expires_at: r.expires_at,
             user: Some(r.user),
             client_id: Some(r.client_id),
@@ -97,7 +97,7 @@ impl StatusRow {
             (true, None) => "unknown".into(),
             (false, _) => "none".into(),
         };
-        // Today's column for a file account; a command account says so.
+        // Today's column for a file account; another store says so.
         let rt = match self.secret_store {
             "file" => rt,
             store => format!("{rt}, {store}"),
@@ -170,7 +170,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
     }
     for (path, rec) in records {
         match rec {
-            Ok(r) => rows.push(StatusRow::stored(None, r, false)),
+            Ok(r) => rows.push(StatusRow::stored(None, r, None)),
             Err(e) => eprintln!("ooauth2: warning: {} ({})", e.message, path.display()),
         }
     }
@@ -215,11 +215,7 @@ fn configured_row(
         None => store.find_users(&req.account(""))?,
     };
     Ok(match take_record(store, records, &req, &users) {
-        Some((_, Ok(r))) => Some(StatusRow::stored(
-            Some(&named.name),
-            r,
-            req.sealing().is_some(),
-        )),
+        Some((_, Ok(r))) => Some(StatusRow::stored(Some(&named.name), r, req.secret_store())),
         Some((path, Err(e))) => {
             eprintln!("ooauth2: warning: {} ({})", e.message, path.display());
             None
