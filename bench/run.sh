@@ -25,8 +25,12 @@ mock=$PWD/target/release/mock-idp
 
 work=$(mktemp -d)
 mock_pid=""
+bus_pid=""
+keyring_pid=""
 cleanup() {
     [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null || true
+    [ -n "$keyring_pid" ] && kill "$keyring_pid" 2>/dev/null || true
+    [ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -160,11 +164,40 @@ if command -v gpg >/dev/null; then
     gpg_record=$(grep -l '"client_id": "bench-gpg"' "$OOAUTH2_STORE_DIR"/*.json)
     stores+=(gpg)
 fi
+# The keyring: a private D-Bus session (activating nothing) and GNOME
+# Keyring unlocked with a throwaway password, stopped by PID at the end.
+if command -v dbus-daemon >/dev/null && command -v gnome-keyring-daemon >/dev/null \
+    && command -v dbus-send >/dev/null; then
+    kr=$work/keyring
+    mkdir -p -m 700 "$kr/run"
+    cat >"$kr/bus.conf" <<EOF
+<busconfig><type>session</type><listen>unix:path=$kr/run/bus</listen>
+<policy context="default"><allow send_destination="*"/><allow own="*"/></policy></busconfig>
+EOF
+    dbus-daemon --config-file="$kr/bus.conf" --fork --print-address=3 --print-pid=4 3>"$kr/addr" 4>"$kr/pid"
+    bus_pid=$(cat "$kr/pid")
+    export DBUS_SESSION_BUS_ADDRESS
+    DBUS_SESSION_BUS_ADDRESS=$(cat "$kr/addr")
+    printf bench-password | HOME=$kr XDG_DATA_HOME=$kr/data XDG_RUNTIME_DIR=$kr/run \
+        gnome-keyring-daemon --foreground --unlock --components=secrets >/dev/null 2>&1 &
+    keyring_pid=$!
+    for _ in $(seq 200); do
+        dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+            org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null \
+            | grep -q 'boolean true' && break
+        sleep 0.05
+    done
+    keyring_args=(--client-id bench-keyring --user "$user" --authority "$authority" --secret-store keyring)
+    "$bin" login "${keyring_args[@]}" </dev/null 2>/dev/null
+    keyring_record=$(grep -l '"client_id": "bench-keyring"' "$OOAUTH2_STORE_DIR"/*.json)
+    stores+=(keyring)
+fi
 # Cached: the access token sits in the record whatever the store, so no
 # backend is read (target: the ratio of file).
 cmds=("cat $record" "$bin token ${args[*]}")
 [ -n "${age_record:-}" ] && cmds+=("$bin token $(printf '%q ' "${age_args[@]}")")
 [ -n "${gpg_record:-}" ] && cmds+=("$bin token $(printf '%q ' "${gpg_args[@]}")")
+[ -n "${keyring_record:-}" ] && cmds+=("$bin token $(printf '%q ' "${keyring_args[@]}")")
 for round in 1 2 3; do
     hyperfine -N --warmup 50 --runs 500 --export-json "$work/stores.$round.json" "${cmds[@]}" >/dev/null 2>&1 \
         || hyperfine --warmup 50 --runs 500 --export-json "$work/stores.$round.json" "${cmds[@]}" >/dev/null 2>&1
@@ -184,6 +217,10 @@ fi
 if [ -n "${gpg_record:-}" ]; then
     gpg_us=$(refresh_us gpg_args "$gpg_record")
     line+=", gpg $(ms "$gpg_us") ms (+$(ms $((gpg_us - file_us))) ms)"
+fi
+if [ -n "${keyring_record:-}" ]; then
+    keyring_us=$(refresh_us keyring_args "$keyring_record")
+    line+=", keyring $(ms "$keyring_us") ms (+$(ms $((keyring_us - file_us))) ms to probe, read, write, read back and delete)"
 fi
 echo "$line"
 echo "   (for scale: mutt_oauth2.py runs gpg on every call, cached or not: about 64 ms; bench/README.md)"
