@@ -4,8 +4,10 @@
 //! (and, in `seal`, the `encrypt_cmd`/`decrypt_cmd` of the `command`
 //! secret store, fed on stdin).
 
+mod kind;
 mod seal;
 
+pub use kind::StoreKind;
 pub use seal::SealCommands;
 
 use crate::error::{Code, Error, Result};

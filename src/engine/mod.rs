@@ -6,16 +6,19 @@
 //! - `signin`: an interactive sign-in (device or auth code);
 //! - `persist`: a grant's tokens into the record, and `store`/`erase`;
 //! - `sealed`: the refresh token at rest, opened and sealed (`secret_store`);
+//! - `migrate`: `store migrate`, a refresh token moved to another store;
 //! - `check`: doctor's refresh and device checks.
 
 mod check;
 mod get;
+mod migrate;
 mod nearmiss;
 mod persist;
 mod sealed;
 mod signin;
 
 pub use check::RefreshCheck;
+pub use migrate::{Found, Migration};
 pub use nearmiss::near_miss_words;
 
 use crate::account::Account;

@@ -7,7 +7,7 @@ use super::Engine;
 use crate::error::{Code, Error, Result};
 use crate::request::Request;
 use crate::secret::Secret;
-use crate::store::{PLAIN_VERSION, PreparedWrite, Record, SEALED_VERSION};
+use crate::store::{PreparedWrite, Record};
 
 impl Engine<'_> {
     /// Takes the secret store of `req` for what follows; a changed one is
@@ -102,10 +102,7 @@ impl Engine<'_> {
             }
             (_, None) => {}
         }
-        disk.version = match disk.refresh_token_sealed {
-            Some(_) => SEALED_VERSION,
-            None => PLAIN_VERSION,
-        };
+        disk.version = disk.version_at_rest();
         disk
     }
 }

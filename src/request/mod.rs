@@ -12,7 +12,7 @@ use crate::account::{self, Account};
 use crate::error::Result;
 use crate::protocol::keys::RequestKey;
 use crate::provider::{Discovery, Endpoints, Flow, Provider};
-use crate::secret::{SealCommands, Secret, SecretCommand};
+use crate::secret::{SealCommands, Secret, SecretCommand, StoreKind};
 
 /// What the caller wants done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,6 +202,14 @@ impl Request {
     /// (`secret_store = command`); `None`: the record holds it (`file`).
     pub fn sealing(&self) -> Option<&SealCommands> {
         self.sealing.as_ref()
+    }
+
+    /// Where the account's refresh token rests (`secret_store`).
+    pub fn secret_store(&self) -> StoreKind {
+        match self.sealing {
+            Some(_) => StoreKind::Command,
+            None => StoreKind::File,
+        }
     }
 
     /// The mailbox account, when given.

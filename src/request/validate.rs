@@ -7,7 +7,7 @@ use super::{Action, DEFAULT_MIN_TTL, DEFAULT_SIGNIN_TIMEOUT, Interactive, Raw, R
 use crate::error::{Error, Result, shown};
 use crate::protocol::keys::{RequestKey, Spelling};
 use crate::provider::{self, Endpoints, Flow, Provider};
-use crate::secret::{SealCommands, Secret, SecretCommand, printable_ascii};
+use crate::secret::{SealCommands, Secret, SecretCommand, StoreKind, printable_ascii};
 
 /// Builds and validates the request of `raw`; `named` is the config
 /// account whose values lie beneath, if any. Every message names the keys
@@ -172,17 +172,9 @@ fn sealing(raw: &Raw, named: Option<&str>) -> Result<Option<SealCommands>> {
     }
 }
 
-/// A `secret_store` this build has: `file` or `command`.
+/// A `secret_store` this build has (the rule is [`StoreKind::parse`]'s).
 fn check_secret_store(value: &str, sp: Spelling) -> Result<()> {
-    match value {
-        "file" | "command" => Ok(()),
-        _ => Err(Error::invalid(format!(
-            "unknown {} '{}'",
-            sp.key(RequestKey::SecretStore),
-            shown(value)
-        ))
-        .hint("use file (the default: the record holds the refresh token) or command")),
-    }
+    StoreKind::parse(value, &sp.key(RequestKey::SecretStore)).map(drop)
 }
 
 fn action(v: Option<&str>) -> Result<Action> {

@@ -93,6 +93,15 @@ impl Record {
         }
     }
 
+    /// The record format its refresh token at rest needs: sealed ones are
+    /// of `SEALED_VERSION`, which an older ooauth2 refuses.
+    pub(crate) fn version_at_rest(&self) -> u32 {
+        match self.refresh_token_sealed {
+            Some(_) => SEALED_VERSION,
+            None => PLAIN_VERSION,
+        }
+    }
+
     /// Whether a refresh token is stored, in the clear or sealed.
     pub fn has_refresh_token(&self) -> bool {
         self.refresh_token.is_some() || self.refresh_token_sealed.is_some()
