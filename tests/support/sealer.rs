@@ -117,6 +117,30 @@ impl Sealer {
         env.start_with(cmd, &req)
     }
 
+    /// What the encrypt command prints for `token`, run by hand as
+    /// ooauth2 would (a seal whose record write never happened).
+    pub fn seal_by_hand(&self, token: &str) -> String {
+        let mut child = Command::new("sh")
+            .args(["-c", &self.encrypt])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(token.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "encrypt: {out:?}");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim_end()
+            .to_string()
+    }
+
     /// The refresh token a record's `refresh_token_sealed` (base64) holds,
     /// opened with the decrypt command as ooauth2 would.
     pub fn open(&self, sealed: &str) -> String {
