@@ -588,3 +588,79 @@ fn a_hanging_decrypt_is_stopped_with_its_process_tree() {
     });
     assert!(gone, "the grandchild {pid} still runs");
 }
+
+/// `cache_access_token = false`: the record holds the access token sealed
+/// too, and every cached answer opens it (one decrypt a call, no grant);
+/// a decrypt that fails is the answer's failure; with `file` it is refused.
+#[test]
+fn cache_access_token_false_seals_the_access_token_and_opens_it_per_call() {
+    let env = Env::new();
+    let age = Sealer::age(&env);
+    let log = env.root.join("decrypts.log");
+    let counted = age.decrypting_with(&format!(
+        "echo run >> {}; {}",
+        sh_quote(&log.to_string_lossy()),
+        age.decrypt
+    ));
+    let rt = env.idp.issue_refresh_token(USER, CLIENT);
+    let import = format!("cache_access_token=false\naction=store\nrefresh_token={rt}");
+    counted.helper(&env, &import).expect(0);
+    assert_sealed(&env);
+    let rec = env.record(USER);
+    assert!(rec["access_token"].is_null(), "{rec:#}");
+    assert!(rec["access_token_sealed"].is_string(), "{rec:#}");
+    let decrypts = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let flags = ["--cache-access-token", "false", "--format", "json"];
+    let before = decrypts();
+    env.idp.reset_log();
+    for n in 1..=2 {
+        let run = counted.token(&env, &flags, &[]);
+        run.expect(0);
+        assert!(run.stdout.contains("\"source\":\"cache\""), "{run:#?}");
+        let answer: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let at = answer["access_token"].as_str().unwrap();
+        assert!(env.idp.is_active_access_token(at), "{run:#?}");
+        assert!(!record_holds(&env, at), "the access token is in the record");
+        assert_eq!(decrypts(), before + n);
+    }
+    assert_eq!(env.idp.total_count(), 0);
+    // A refresh seals the new access token as well.
+    env.expire_cached(USER);
+    counted.token(&env, &flags, &[]).expect(0);
+    assert!(env.record(USER)["access_token"].is_null());
+    assert!(env.record(USER)["access_token_sealed"].is_string());
+    // A decrypt that fails fails the cached answer: nothing in the clear to serve.
+    let before = record_bytes(&env);
+    let broken = age.decrypting_with("cat >/dev/null; echo 'no key' >&2; exit 1");
+    broken
+        .token(&env, &flags, &[])
+        .expect_failure(75, &["failed with exit status 1: no key"]);
+    assert_eq!(record_bytes(&env), before);
+    // With the file store it makes no sense: refused, naming what to do.
+    let mut args = env.args("token", USER, &["--cache-access-token", "false"]);
+    args.push("--non-interactive".into());
+    env.run(&args, b"").expect_failure(
+        2,
+        &[
+            "--cache-access-token false keeps the access token out of the record's plain text, \
+             which needs --secret-store command",
+            "ooauth2: hint: with --secret-store file",
+        ],
+    );
+    let bad = env.write_config("[accounts.w]\ncache_access_token = false\n");
+    env.run_with_config(&bad, &["token", "w"], b"")
+        .expect_failure(2, &["--cache-access-token false", "--secret-store command"]);
+    // The helper names its keys.
+    let run = env.helper("cache_access_token=false\ninteractive=never");
+    assert_eq!(run.status, 2, "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("cache_access_token=false keeps the access token"),
+        "{run:#?}"
+    );
+}

@@ -4,7 +4,7 @@
 //! fails left as it was while the others move.
 
 use crate::support::run::{CLIENT, Env, Run, USER};
-use crate::support::sealer::Sealer;
+use crate::support::sealer::{Sealer, age_identity};
 use mock_idp::Grant;
 use std::path::{Path, PathBuf};
 
@@ -239,4 +239,52 @@ fn bad_targets_and_unknown_accounts_change_nothing() {
     }
     // Neither a name nor --all: a usage error.
     run(&env, &config, &age, &["store", "migrate", "--to", "file"]).expect(2);
+}
+
+#[test]
+fn an_account_that_keeps_its_access_token_sealed_cannot_go_to_file() {
+    let env = Env::new();
+    let age = Sealer::age(&env);
+    let sealed = format!(
+        "secret_store = \"command\"\nencrypt_cmd = \"{}\"\ndecrypt_cmd = \"{}\"\n\
+         cache_access_token = false",
+        age.encrypt, age.decrypt
+    );
+    let config = config(&env, &sealed);
+    let rt = seed(&env, &config, &age, ("work", USER));
+    assert!(env.record(USER)["access_token_sealed"].is_string());
+    let was = files(&env, &config, USER);
+    let done = run(
+        &env,
+        &config,
+        &age,
+        &["store", "migrate", "work", "--to", "file"],
+    );
+    done.expect_failure(2, &["work: ", "needs --secret-store command"]);
+    assert!(!done.stderr.contains(&rt), "{done:#?}");
+    assert_eq!(files(&env, &config, USER), was);
+    // To other commands it moves, and the access token stays out of the record.
+    let key = env.root.join("age-key-2.txt");
+    let other = Sealer {
+        encrypt: format!("age -r {}", age_identity(&key)),
+        decrypt: format!("age -d -i {}", key.display()),
+        env: Vec::new(),
+    };
+    let flags = [
+        "--encrypt-cmd",
+        &other.encrypt,
+        "--decrypt-cmd",
+        &other.decrypt,
+    ];
+    let mut args = vec!["store", "migrate", "work", "--to", "command"];
+    args.extend(flags);
+    run(&env, &config, &age, &args).expect(0);
+    let rec = env.record(USER);
+    assert!(
+        rec["access_token"].is_null() && rec["access_token_sealed"].is_null(),
+        "{rec:#}"
+    );
+    assert_eq!(resting_token(&env, USER, &other), rt);
+    refreshes(&env, &config, &other, "work", USER);
+    assert!(env.record(USER)["access_token_sealed"].is_string());
 }

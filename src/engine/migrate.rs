@@ -99,6 +99,12 @@ impl Engine<'_> {
                 disk.refresh_token_sealed = Some(sealed);
             }
         }
+        // A sealed access token is the old commands': dropped, as is one
+        // the new store keeps out of files (the next call renews it).
+        disk.access_token_sealed = None;
+        if !to.cache_access_token() {
+            disk.access_token = None;
+        }
         disk.version = disk.version_at_rest();
         Ok(disk)
     }

@@ -9,6 +9,7 @@
 //! - `migrate`: `store migrate`, a refresh token moved to another store;
 //! - `check`: doctor's refresh and device checks.
 
+mod access;
 mod check;
 mod get;
 mod migrate;
@@ -134,6 +135,8 @@ pub struct Engine<'a> {
     sealing: Option<SealCommands>,
     /// Whether its encrypt command was probed already in this run.
     sealing_probed: bool,
+    /// `cache_access_token`: false seals the access token too.
+    cache_access_token: bool,
 }
 
 impl<'a> Engine<'a> {
@@ -155,6 +158,7 @@ impl<'a> Engine<'a> {
             command_secret: None,
             sealing: None,
             sealing_probed: false,
+            cache_access_token: true,
         }
     }
 

@@ -13,6 +13,7 @@ impl Engine<'_> {
     /// Takes the secret store of `req` for what follows; a changed one is
     /// probed anew.
     pub(super) fn use_sealing(&mut self, req: &Request) {
+        self.cache_access_token = req.cache_access_token();
         if self.sealing.as_ref() != req.sealing() {
             self.sealing = req.sealing().cloned();
             self.sealing_probed = false;
@@ -102,6 +103,7 @@ impl Engine<'_> {
             }
             (_, None) => {}
         }
+        self.access_token_at_rest(&mut disk);
         disk.version = disk.version_at_rest();
         disk
     }

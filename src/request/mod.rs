@@ -102,6 +102,8 @@ pub struct Request {
     client_secret_cmd: Option<SecretCommand>,
     /// `secret_store = command`: the commands that seal and open the refresh token.
     sealing: Option<SealCommands>,
+    /// `false`: the access token is sealed in the record too.
+    cache_access_token: bool,
     account_name: Option<String>,
     notify_cmd: Option<String>,
     /// How the front end that asked spells the keys, for messages.
@@ -202,6 +204,12 @@ impl Request {
     /// (`secret_store = command`); `None`: the record holds it (`file`).
     pub fn sealing(&self) -> Option<&SealCommands> {
         self.sealing.as_ref()
+    }
+
+    /// Whether the record may hold the access token in the clear
+    /// (`cache_access_token`, default true; false only with a `command` store).
+    pub fn cache_access_token(&self) -> bool {
+        self.cache_access_token
     }
 
     /// Where the account's refresh token rests (`secret_store`).

@@ -37,6 +37,7 @@ fn build(raw: Raw, named: Option<String>) -> Result<Request> {
     let flow = flow(&raw, provider, &endpoints, issuer.is_some())?;
     let numbers = Numbers::of(&raw)?;
     let sealing = sealing(&raw, named.as_deref())?;
+    let cache_access_token = cache_access_token(&raw, sealing.is_some())?;
     let (client_secret, client_secret_cmd) =
         client_secret(raw.client_secret, raw.client_secret_cmd, sp)?;
     // A text value, checked by its rule when given.
@@ -69,6 +70,7 @@ fn build(raw: Raw, named: Option<String>) -> Result<Request> {
         open_browser: open_browser(raw.open_browser.as_deref(), sp)?,
         client_secret_cmd,
         sealing,
+        cache_access_token,
         notify_cmd: raw
             .notify_cmd
             .map(|c| check_text_command(RequestKey::NotifyCmd, c, sp))
@@ -170,6 +172,36 @@ fn sealing(raw: &Raw, named: Option<&str>) -> Result<Option<SealCommands>> {
         }
         Some(other) => check_secret_store(other, sp).map(|()| None),
     }
+}
+
+/// Whether the record may hold the access token in the clear (the
+/// default); `false` seals it too, which only a `command` store can.
+fn cache_access_token(raw: &Raw, sealed: bool) -> Result<bool> {
+    let sp = raw.spelling;
+    let Some(v) = raw.cache_access_token.as_deref() else {
+        return Ok(true);
+    };
+    let cache = one_of(
+        RequestKey::CacheAccessToken,
+        v,
+        &[("true", true), ("false", false)],
+        sp,
+    )?;
+    if !cache && !sealed {
+        return Err(Error::invalid(format!(
+            "{} keeps the access token out of the record's plain text, which needs {}",
+            sp.pair(RequestKey::CacheAccessToken, "false"),
+            sp.pair(RequestKey::SecretStore, "command")
+        ))
+        .hint(format!(
+            "with {} the record holds the refresh token in the clear anyway: seal both \
+             with {} and its encrypt and decrypt commands, or leave out {}",
+            sp.pair(RequestKey::SecretStore, "file"),
+            sp.pair(RequestKey::SecretStore, "command"),
+            sp.key(RequestKey::CacheAccessToken)
+        )));
+    }
+    Ok(cache)
 }
 
 /// A `secret_store` this build has (the rule is [`StoreKind::parse`]'s).
@@ -478,6 +510,13 @@ pub fn check_value(key: RequestKey, value: &str) -> Result<()> {
         RequestKey::Tenant => return check_tenant(value, Spelling::Keys).map(|_| ()),
         // The pair is checked with the store that uses it.
         RequestKey::SecretStore => return check_secret_store(value, Spelling::Keys),
+        RequestKey::CacheAccessToken => {
+            let raw = Raw {
+                cache_access_token: Some(value.to_string()),
+                ..Raw::default()
+            };
+            return cache_access_token(&raw, true).map(drop);
+        }
         RequestKey::EncryptCmd | RequestKey::DecryptCmd => {
             return check_text_command(key, value.to_string(), Spelling::Keys).map(drop);
         }

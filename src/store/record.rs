@@ -57,6 +57,10 @@ pub struct Record {
     pub refresh_token_obtained_at: Option<u64>,
     /// The cached access token.
     pub access_token: Option<Secret>,
+    /// The cached access token sealed by the account's `encrypt_cmd`
+    /// (`cache_access_token = false`), in place of `access_token` on disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_sealed: Option<String>,
     /// Its type (`Bearer`).
     pub(crate) token_type: Option<String>,
     /// When the access token expires (Unix seconds).
@@ -85,6 +89,7 @@ impl Record {
             opened: None,
             refresh_token_obtained_at: None,
             access_token: None,
+            access_token_sealed: None,
             token_type: None,
             expires_at: None,
             granted_scope: None,
@@ -96,10 +101,15 @@ impl Record {
     /// The record format its refresh token at rest needs: sealed ones are
     /// of `SEALED_VERSION`, which an older ooauth2 refuses.
     pub(crate) fn version_at_rest(&self) -> u32 {
-        match self.refresh_token_sealed {
-            Some(_) => SEALED_VERSION,
-            None => PLAIN_VERSION,
+        match (&self.refresh_token_sealed, &self.access_token_sealed) {
+            (None, None) => PLAIN_VERSION,
+            _ => SEALED_VERSION,
         }
+    }
+
+    /// Whether an access token is cached, in the clear or sealed.
+    pub fn has_access_token(&self) -> bool {
+        self.access_token.is_some() || self.access_token_sealed.is_some()
     }
 
     /// Whether a refresh token is stored, in the clear or sealed.
@@ -259,16 +269,28 @@ impl Record {
         if let Some(field) = self.field_with_control_chars() {
             return Some(format!("{field} holds a control character"));
         }
-        if let Some(sealed) = &self.refresh_token_sealed {
+        let pairs = [
+            (
+                "refresh_token",
+                &self.refresh_token,
+                &self.refresh_token_sealed,
+            ),
+            (
+                "access_token",
+                &self.access_token,
+                &self.access_token_sealed,
+            ),
+        ];
+        for (name, clear, sealed) in pairs {
+            let Some(sealed) = sealed else { continue };
             let base64 = |b: u8| b.is_ascii_alphanumeric() || b"+/=".contains(&b);
-            if self.refresh_token.is_some() || self.version < SEALED_VERSION {
-                return Some(
-                    "refresh_token_sealed is in a record of version 1 or beside refresh_token"
-                        .into(),
-                );
+            if clear.is_some() || self.version < SEALED_VERSION {
+                return Some(format!(
+                    "{name}_sealed is in a record of version 1 or beside {name}"
+                ));
             }
             if sealed.is_empty() || !sealed.bytes().all(base64) {
-                return Some("refresh_token_sealed is not base64".into());
+                return Some(format!("{name}_sealed is not base64"));
             }
         }
         let unknown = self.provider.as_deref().map(Provider::from_name);

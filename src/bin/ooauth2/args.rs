@@ -98,7 +98,8 @@ Examples:
         mut_arg("client_secret_cmd", |a| a.hide(true)),
         mut_arg("secret_store", |a| a.hide(true)),
         mut_arg("encrypt_cmd", |a| a.hide(true)),
-        mut_arg("decrypt_cmd", |a| a.hide(true))
+        mut_arg("decrypt_cmd", |a| a.hide(true)),
+        mut_arg("cache_access_token", |a| a.hide(true))
     )]
     Erase(AccountArgs),
     /// Manage where the accounts' refresh tokens rest (the secret stores).
@@ -418,6 +419,10 @@ pub struct AccountArgs {
     /// (e.g. 'age -d -i ~/.config/age/key.txt').
     #[arg(long, value_name = "COMMAND")]
     pub decrypt_cmd: Option<String>,
+    /// --secret-store command: false seals the cached access token in the
+    /// record too, opened by --decrypt-cmd on every cached answer (default true).
+    #[arg(long, value_name = "true|false")]
+    pub cache_access_token: Option<String>,
 }
 
 /// How an interactive sign-in runs (`token` and `login`).
@@ -529,6 +534,7 @@ impl AccountArgs {
             secret_store: self.secret_store.clone(),
             encrypt_cmd: self.encrypt_cmd.clone(),
             decrypt_cmd: self.decrypt_cmd.clone(),
+            cache_access_token: self.cache_access_token.clone(),
             spelling: Spelling::Flags,
             ..Raw::default()
         })
