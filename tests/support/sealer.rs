@@ -120,25 +120,7 @@ impl Sealer {
     /// What the encrypt command prints for `token`, run by hand as
     /// ooauth2 would (a seal whose record write never happened).
     pub fn seal_by_hand(&self, token: &str) -> String {
-        let mut child = Command::new("sh")
-            .args(["-c", &self.encrypt])
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(token.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "encrypt: {out:?}");
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .trim_end()
-            .to_string()
+        self.pipe(&self.encrypt, token.as_bytes())
     }
 
     /// The refresh token a record's `refresh_token_sealed` (base64) holds,
@@ -148,16 +130,22 @@ impl Sealer {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(sealed)
             .unwrap();
+        self.pipe(&self.decrypt, &bytes)
+    }
+
+    /// What `command` prints (its last newline dropped) for `input` on its
+    /// stdin, run with `sh -c` in this store's environment.
+    fn pipe(&self, command: &str, input: &[u8]) -> String {
         let mut child = Command::new("sh")
-            .args(["-c", &self.decrypt])
+            .args(["-c", command])
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(&bytes).unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "decrypt: {out:?}");
+        assert!(out.status.success(), "{command}: {out:?}");
         String::from_utf8(out.stdout)
             .unwrap()
             .trim_end()
