@@ -250,14 +250,15 @@ Examples:
 
 /// `store migrate` flags.
 #[derive(Args, Debug, PartialEq, Eq)]
-#[command(group(clap::ArgGroup::new("which").required(true).args(["names", "all"])))]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["name", "all"])))]
 pub struct MigrateArgs {
     /// The config file's accounts to move.
-    #[arg(value_name = "ACCOUNT")]
+    // `name`, as `AccountArgs::name`: the completions offer account names.
+    #[arg(id = "name", value_name = "ACCOUNT")]
     pub names: Vec<String>,
     /// Every account of the config file (and a failure for each stored
     /// account it does not name).
-    #[arg(long, conflicts_with = "names")]
+    #[arg(long, conflicts_with = "name")]
     pub all: bool,
     /// The secret store to move to: file or command.
     #[arg(long, value_name = "STORE")]
