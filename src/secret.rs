@@ -6,8 +6,10 @@
 //! [`SecretStore`] says which of them holds an account's refresh token.
 
 pub(crate) mod keyring;
+mod kind;
 mod seal;
 
+pub use kind::StoreKind;
 pub use seal::SealCommands;
 
 /// Where an account's refresh token rests (`secret_store`).
@@ -22,13 +24,18 @@ pub enum SecretStore {
 }
 
 impl SecretStore {
+    /// Which store it is.
+    pub fn kind(&self) -> StoreKind {
+        match self {
+            SecretStore::File => StoreKind::File,
+            SecretStore::Command(_) => StoreKind::Command,
+            SecretStore::Keyring => StoreKind::Keyring,
+        }
+    }
+
     /// The name `secret_store` gives it.
     pub fn name(&self) -> &'static str {
-        match self {
-            SecretStore::File => "file",
-            SecretStore::Command(_) => "command",
-            SecretStore::Keyring => "keyring",
-        }
+        self.kind().name()
     }
 }
 

@@ -157,7 +157,14 @@ fn contrib_names_accounts_and_has_the_gmail_variants() {
 
 /// The subcommands `ooauth2 --help` lists (clap's `help` aside).
 fn subcommands(env: &Env) -> Vec<String> {
-    let run = env.run(&["--help"], b"");
+    commands_of(env, &[])
+}
+
+/// The subcommands `ooauth2 ARGS --help` lists (`store`: `migrate`).
+fn commands_of(env: &Env, args: &[&str]) -> Vec<String> {
+    let mut args = args.to_vec();
+    args.push("--help");
+    let run = env.run(&args, b"");
     run.expect(0);
     run.stdout
         .lines()
@@ -172,9 +179,11 @@ fn subcommands(env: &Env) -> Vec<String> {
         .collect()
 }
 
-/// The long flags a command's `--help` lists.
+/// The long flags a command's `--help` lists (`sub`: `store migrate` too).
 fn flags(env: &Env, sub: &str) -> Vec<String> {
-    let run = env.run(&[sub, "--help"], b"");
+    let mut args: Vec<&str> = sub.split(' ').collect();
+    args.push("--help");
+    let run = env.run(&args, b"");
     run.expect(0);
     run.stdout
         .lines()
@@ -216,10 +225,18 @@ fn man_dir_writes_a_page_per_subcommand_naming_its_flags() {
     let run = env.run(&["man", "--dir", dir.to_str().unwrap()], b"");
     run.expect(0);
     assert_eq!(run.stderr, "", "{run:#?}");
-    let subs = subcommands(&env);
-    assert!(subs.len() >= 9, "{subs:?}");
+    let top_subs = subcommands(&env);
+    assert!(top_subs.len() >= 9, "{top_subs:?}");
+    // A subcommand's own subcommands (`store migrate`) have pages too.
+    let mut subs = Vec::new();
+    for sub in &top_subs {
+        subs.push(sub.clone());
+        let nested = commands_of(&env, &[sub]);
+        subs.extend(nested.iter().map(|n| format!("{sub} {n}")));
+    }
+    let page = |s: &str| format!("ooauth2-{}", s.replace(' ', "-"));
     let mut expected = vec![dir.join("ooauth2.1")];
-    expected.extend(subs.iter().map(|s| dir.join(format!("ooauth2-{s}.1"))));
+    expected.extend(subs.iter().map(|s| dir.join(format!("{}.1", page(s)))));
     let listed: Vec<PathBuf> = run.stdout.lines().map(PathBuf::from).collect();
     assert_eq!(listed, expected, "stdout names each page written");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
@@ -235,9 +252,9 @@ fn man_dir_writes_a_page_per_subcommand_naming_its_flags() {
     want.sort();
     assert_eq!(names, want);
     for sub in &subs {
-        let path = dir.join(format!("ooauth2-{sub}.1"));
+        let path = dir.join(format!("{}.1", page(sub)));
         let roff = std::fs::read_to_string(&path).unwrap();
-        assert!(roff.contains(&format!(".TH ooauth2-{sub} 1")), "{roff}");
+        assert!(roff.contains(&format!(".TH {} 1", page(sub))), "{roff}");
         for section in [
             ".SH NAME",
             ".SH SYNOPSIS",
@@ -258,7 +275,7 @@ fn man_dir_writes_a_page_per_subcommand_naming_its_flags() {
     }
     // The top page's list of pages now names pages that exist.
     let top = rendered(&dir.join("ooauth2.1"));
-    for sub in &subs {
+    for sub in &top_subs {
         assert!(top.contains(&format!("ooauth2-{sub}(1)")), "{top}");
     }
 }
@@ -430,6 +447,9 @@ fn every_help_example_is_valid_shell() {
     let env = Env::new();
     let mut helps: Vec<Vec<String>> = vec![vec!["--help".into()]];
     for sub in subcommands(&env) {
+        for nested in commands_of(&env, &[&sub]) {
+            helps.push(vec![sub.clone(), nested, "--help".into()]);
+        }
         helps.push(vec![sub, "--help".into()]);
     }
     for args in &helps {

@@ -254,7 +254,7 @@ fn rng_for_case(case: u64) -> Rng {
 /// `interactive` and `authority` first, so a value that ends the request
 /// early (a blank line in it) never leaves a request that may sign in or
 /// reach another host.
-const REQUEST_KEYS: [&str; 25] = [
+const REQUEST_KEYS: [&str; 26] = [
     "interactive",
     "authority",
     "action",
@@ -272,6 +272,8 @@ const REQUEST_KEYS: [&str; 25] = [
     "secret_store",
     "encrypt_cmd",
     "decrypt_cmd",
+    // Without secret_store=command only `true` is accepted.
+    "cache_access_token",
     "account",
     "flow",
     "redirect_port",

@@ -230,3 +230,56 @@ fn without_a_session_bus_the_error_points_ssh_and_cron_users_at_the_command_stor
     run.expect_failure(75, &["D-Bus", "ssh", "cron", "secret_store = \"command\""]);
     assert!(run.stdout.is_empty(), "{run:#?}");
 }
+
+#[test]
+fn store_migrate_moves_an_account_into_the_keyring_and_out_to_age() {
+    let env = Env::new();
+    env.idp.set_strict_rotation(true);
+    let keyring = Keyring::start(&env);
+    let age = crate::support::sealer::Sealer::age(&env);
+    let authority = env.idp.authority();
+    let config = env.write_config(&format!(
+        "# mine\n[accounts.work]\nauthority = \"{authority}\"\nclient_id = \"{}\"\nuser = \"{USER}\"\n",
+        crate::support::run::CLIENT
+    ));
+    let run = |args: &[&str]| {
+        let mut cmd = env.command(args);
+        cmd.env("OOAUTH2_CONFIG", &config).envs(keyring.vars());
+        env.run_with(cmd, b"")
+    };
+    let rt = env
+        .idp
+        .issue_refresh_token(USER, crate::support::run::CLIENT);
+    let import = format!("account=work\naction=store\nrefresh_token={rt}\n\n");
+    let mut cmd = env.command(&["helper"]);
+    cmd.env("OOAUTH2_CONFIG", &config).envs(keyring.vars());
+    env.run_with(cmd, import.as_bytes()).expect(0);
+    // file -> keyring: the item holds it, no file does, the table says so.
+    let moved = run(&["store", "migrate", "work", "--to", "keyring"]);
+    moved.expect(0);
+    assert!(moved.stderr.contains("the desktop keyring"), "{moved:#?}");
+    assert_in_keyring(&env, &keyring);
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("secret_store = \"keyring\""), "{text}");
+    assert!(text.starts_with("# mine\n"), "{text}");
+    // Again: already there, nothing changed.
+    let again = run(&["store", "migrate", "work", "--to", "keyring"]);
+    again.expect(0);
+    assert!(again.stderr.contains("already"), "{again:#?}");
+    // It refreshes from the keyring, with rotation.
+    env.expire_cached(USER);
+    env.idp.reset_log();
+    run(&["token", "work"]).expect(0);
+    assert_eq!(env.idp.count(Grant::Refresh), 1);
+    assert_in_keyring(&env, &keyring);
+    // keyring -> command (age): sealed in the record, the item deleted.
+    let mut args = vec!["store", "migrate", "work", "--to", "command"];
+    let (enc, dec) = (age.encrypt.clone(), age.decrypt.clone());
+    args.extend(["--encrypt-cmd", &enc, "--decrypt-cmd", &dec]);
+    run(&args).expect(0);
+    let rec = env.record(USER);
+    assert!(rec["refresh_token_keyring"].is_null(), "{rec:#}");
+    let sealed = rec["refresh_token_sealed"].as_str().unwrap();
+    assert_eq!(Some(age.open(sealed)), env.idp.last_refresh_token_for(USER));
+    assert!(keyring.items().is_empty(), "{:?}", keyring.items());
+}

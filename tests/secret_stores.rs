@@ -23,7 +23,12 @@ fn assert_sealed(env: &Env) {
     let rec = env.record(USER);
     assert!(rec["refresh_token"].is_null(), "{rec:#}");
     assert!(rec["refresh_token_sealed"].is_string(), "{rec:#}");
-    assert_eq!(rec["version"], 2);
+    // Version 2, or 4 when the access token is sealed too.
+    let version = match rec["access_token_sealed"].is_string() {
+        true => 4,
+        false => 2,
+    };
+    assert_eq!(rec["version"], version, "{rec:#}");
     let newest = env.idp.last_refresh_token_for(USER).unwrap();
     assert!(
         !record_holds(env, &newest),
@@ -445,4 +450,222 @@ fn the_readmes_age_example_seals_the_refresh_token() {
     env.run_with_config(&config, &["token", "work"], b"")
         .expect(0);
     assert_sealed(&env);
+}
+
+/// The entries of the pass folder `ooauth2/work` in `store`, oldest first.
+fn pass_entries(store: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(store.join("ooauth2/work"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().replace(".gpg", ""))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The README's pass example, pasted, with real `pass` (a throwaway
+/// GNUPGHOME and PASSWORD_STORE_DIR): the record holds only the name of a
+/// new entry per token; an entry newer than the record's (a seal whose
+/// record write never happened) survives the next refresh, and entries are
+/// removed only once a newer record replaced them.
+#[test]
+fn the_readmes_pass_example_keeps_each_token_in_an_entry_of_its_own() {
+    let env = Env::new();
+    env.idp.set_strict_rotation(true);
+    let mut gpg = Sealer::gpg(&env);
+    let store = env.root.join("password-store");
+    gpg.env.push(("PASSWORD_STORE_DIR".into(), store.clone()));
+    let init = std::process::Command::new("pass")
+        .args(["init", "seal@example.com"])
+        .envs(gpg.env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "pass init: {init:?}");
+    let section = crate::readme::readme_section("Secrets at rest");
+    let toml = crate::readme::fenced_block(&section, "With [pass]", "toml");
+    let readme_client = "9e5f94bc-e8a4-4e73-b8be-63364c29d753";
+    let body = toml.replace(readme_client, CLIENT).replace(
+        "[accounts.work]\n",
+        &format!("[accounts.work]\nauthority = \"{}\"\n", env.idp.authority()),
+    );
+    let config = env.write_config(&body);
+    let run = |args: &[&str], stdin: &str| {
+        let mut cmd = env.command(args);
+        cmd.env("OOAUTH2_CONFIG", &config);
+        cmd.envs(gpg.env.iter().map(|(k, v)| (k, v)));
+        env.run_with(cmd, stdin.as_bytes())
+    };
+    let rt = env.idp.issue_refresh_token(USER, CLIENT);
+    run(
+        &["helper"],
+        &format!("account=work\naction=store\nrefresh_token={rt}\n\n"),
+    )
+    .expect(0);
+    assert_sealed(&env);
+    // The record names the newest entry, which holds the newest token.
+    let named = |env: &Env| {
+        let sealed = env.record(USER)["refresh_token_sealed"].clone();
+        let name = gpg.decrypting_with("cat").open(sealed.as_str().unwrap());
+        name.strip_prefix("ooauth2/work/").unwrap().to_string()
+    };
+    let shown = |entry: &str| {
+        let out = std::process::Command::new("pass")
+            .args(["show", &format!("ooauth2/work/{entry}")])
+            .envs(gpg.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(pass_entries(&store).last(), Some(&named(&env)));
+    assert_eq!(
+        shown(&named(&env)),
+        env.idp.last_refresh_token_for(USER).unwrap()
+    );
+    // A seal whose record write never happened: a newer entry.
+    let encrypt = body
+        .lines()
+        .find_map(|l| l.strip_prefix("encrypt_cmd = '"))
+        .unwrap()
+        .trim_end_matches('\'');
+    let crashed = gpg
+        .encrypting_with(encrypt)
+        .seal_by_hand("rt-of-a-crashed-write");
+    let crashed = crashed.strip_prefix("ooauth2/work/").unwrap().to_string();
+    for round in 0..2 {
+        env.expire_cached(USER);
+        env.idp.reset_log();
+        let before = named(&env);
+        let done = run(&["token", "work"], "");
+        done.expect(0);
+        assert_eq!(env.idp.count(Grant::Refresh), 1);
+        assert!(!done.stderr.contains("mockrt"), "{done:#?}");
+        assert_sealed(&env);
+        let entries = pass_entries(&store);
+        // Nothing older than the entry the last record named is kept;
+        // that one is (the record it replaced may still be on disk).
+        assert_eq!(entries.first(), Some(&before), "{entries:?}");
+        assert_eq!(entries.last(), Some(&named(&env)), "{entries:?}");
+        assert_eq!(entries.contains(&crashed), round == 0, "{entries:?}");
+        assert_eq!(
+            shown(&named(&env)),
+            env.idp.last_refresh_token_for(USER).unwrap()
+        );
+    }
+}
+
+/// A decrypt command that hangs is stopped after the timeout with what it
+/// started: a grandchild that would outlive it is gone too.
+#[test]
+fn a_hanging_decrypt_is_stopped_with_its_process_tree() {
+    let env = Env::new();
+    let age = Sealer::age(&env);
+    age.seed(&env);
+    let pidfile = env.root.join("grandchild.pid");
+    let hang = format!(
+        "cat >/dev/null; sh -c 'echo $$ > {}; exec sleep 60' & wait",
+        sh_quote(&pidfile.to_string_lossy())
+    );
+    let mut bad = age.decrypting_with(&hang);
+    bad.env
+        .push(("OOAUTH2_SECRET_CMD_TIMEOUT".into(), PathBuf::from("1")));
+    env.expire_cached(USER);
+    let before = record_bytes(&env);
+    let started = std::time::Instant::now();
+    bad.token(&env, &[], &[])
+        .expect_failure(75, &["did not finish within 1 s and was stopped"]);
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "waited for the grandchild"
+    );
+    assert_eq!(record_bytes(&env), before);
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    let proc = PathBuf::from(format!("/proc/{}", pid.trim()));
+    let gone = (0..100).any(|_| {
+        let state = std::fs::read_to_string(proc.join("stat")).unwrap_or_default();
+        // Gone, or a zombie waiting for its reaper.
+        let done = state.is_empty() || state.split(' ').nth(2) == Some("Z");
+        if !done {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        done
+    });
+    assert!(gone, "the grandchild {pid} still runs");
+}
+
+/// `cache_access_token = false`: the record holds the access token sealed
+/// too, and every cached answer opens it (one decrypt a call, no grant);
+/// a decrypt that fails is the answer's failure; with `file` it is refused.
+#[test]
+fn cache_access_token_false_seals_the_access_token_and_opens_it_per_call() {
+    let env = Env::new();
+    let age = Sealer::age(&env);
+    let log = env.root.join("decrypts.log");
+    let counted = age.decrypting_with(&format!(
+        "echo run >> {}; {}",
+        sh_quote(&log.to_string_lossy()),
+        age.decrypt
+    ));
+    let rt = env.idp.issue_refresh_token(USER, CLIENT);
+    let import = format!("cache_access_token=false\naction=store\nrefresh_token={rt}");
+    counted.helper(&env, &import).expect(0);
+    assert_sealed(&env);
+    let rec = env.record(USER);
+    assert!(rec["access_token"].is_null(), "{rec:#}");
+    assert!(rec["access_token_sealed"].is_string(), "{rec:#}");
+    let decrypts = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let flags = ["--cache-access-token", "false", "--format", "json"];
+    let before = decrypts();
+    env.idp.reset_log();
+    for n in 1..=2 {
+        let run = counted.token(&env, &flags, &[]);
+        run.expect(0);
+        assert!(run.stdout.contains("\"source\":\"cache\""), "{run:#?}");
+        let answer: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let at = answer["access_token"].as_str().unwrap();
+        assert!(env.idp.is_active_access_token(at), "{run:#?}");
+        assert!(!record_holds(&env, at), "the access token is in the record");
+        assert_eq!(decrypts(), before + n);
+    }
+    assert_eq!(env.idp.total_count(), 0);
+    // A refresh seals the new access token as well.
+    env.expire_cached(USER);
+    counted.token(&env, &flags, &[]).expect(0);
+    assert!(env.record(USER)["access_token"].is_null());
+    assert!(env.record(USER)["access_token_sealed"].is_string());
+    // A decrypt that fails fails the cached answer: nothing in the clear to serve.
+    let before = record_bytes(&env);
+    let broken = age.decrypting_with("cat >/dev/null; echo 'no key' >&2; exit 1");
+    broken
+        .token(&env, &flags, &[])
+        .expect_failure(75, &["failed with exit status 1: no key"]);
+    assert_eq!(record_bytes(&env), before);
+    // With the file store it makes no sense: refused, naming what to do.
+    let mut args = env.args("token", USER, &["--cache-access-token", "false"]);
+    args.push("--non-interactive".into());
+    env.run(&args, b"").expect_failure(
+        2,
+        &[
+            "--cache-access-token false keeps the access token out of the record's plain text, \
+             which needs --secret-store command",
+            "ooauth2: hint: with --secret-store file",
+        ],
+    );
+    let bad = env.write_config("[accounts.w]\ncache_access_token = false\n");
+    env.run_with_config(&bad, &["token", "w"], b"")
+        .expect_failure(2, &["--cache-access-token false", "--secret-store command"]);
+    // The helper names its keys.
+    let run = env.helper("cache_access_token=false\ninteractive=never");
+    assert_eq!(run.status, 2, "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("cache_access_token=false keeps the access token"),
+        "{run:#?}"
+    );
 }

@@ -35,6 +35,7 @@ mod secret_stores;
 mod secrets;
 mod setup;
 mod signin_screen;
+mod store_migrate;
 mod store_safety;
 mod stress;
 mod token_safety;

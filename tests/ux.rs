@@ -283,6 +283,7 @@ fn bash_completes_account_names_for_the_commands_that_take_one() {
         assert_eq!(complete(&format!("ooauth2 {sub} w")), "work\n", "{sub}");
     }
     assert_eq!(complete("ooauth2 test imap h"), "home\n");
+    assert_eq!(complete("ooauth2 store migrate w"), "work\n");
     // A flag's value, a command without accounts, the hidden lister: no names.
     assert!(!complete("ooauth2 token --user w").contains("work"));
     assert!(!complete("ooauth2 status ''").contains("work"));

@@ -16,9 +16,11 @@
 
 mod file;
 mod parse;
+mod switch;
 mod write;
 
 pub use parse::{bad_name, parse, valid_name};
+pub use switch::{GivenCommands, with_secret_store};
 pub use write::{Edit, check_name, plan_account};
 
 use crate::error::{Error, Result};

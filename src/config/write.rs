@@ -64,6 +64,17 @@ impl Edit {
         self.old.as_deref() != Some(self.new.as_str())
     }
 
+    /// The change that puts back the text this one replaces, once it is
+    /// written; `None` when there was no file before.
+    pub fn undo(&self) -> Option<Edit> {
+        Some(Edit {
+            path: self.path.clone(),
+            old: Some(self.new.clone()),
+            new: self.old.clone()?,
+            replaces: true,
+        })
+    }
+
     /// Makes the change: refused when the file changed since it was
     /// planned (an editor, another setup), else written atomically.
     pub fn write(&self) -> Result<()> {

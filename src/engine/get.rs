@@ -34,7 +34,7 @@ impl Engine<'_> {
         // Readers of a fresh token take no lock and never wait behind a refresh.
         match self.store.load(&account)? {
             Some(rec) if !force && self.is_fresh(&rec, req) => {
-                return Ok(self.answer(&rec, Source::Cache));
+                return self.cached_answer(rec);
             }
             // Nothing to refresh and no sign-in allowed: fail without creating a file.
             None if !self.may_sign_in(req) => {
@@ -46,11 +46,8 @@ impl Engine<'_> {
         }
         let lock = self.store.lock(&account, self.lock_timeout)?;
         let rec = self.store.load(&account)?;
-        if !force
-            && let Some(rec) = &rec
-            && self.is_fresh(rec, req)
-        {
-            return Ok(self.answer(rec, Source::Cache));
+        if !force && let Some(rec) = rec.as_ref().filter(|r| self.is_fresh(r, req)) {
+            return self.cached_answer(rec.clone());
         }
         self.renew(req, &account, &lock, rec, force)
     }
@@ -67,7 +64,7 @@ impl Engine<'_> {
             false => provider::same_access(s, &rec.scope),
         };
         rec.updated_at <= now
-            && rec.access_token.is_some()
+            && rec.has_access_token()
             && rec
                 .expires_at
                 .is_some_and(|t| t >= now.saturating_add(req.min_ttl()) && t > now)
@@ -237,9 +234,12 @@ impl Engine<'_> {
     /// (with a warning), else the error.
     fn cached_despite(&self, rec: &Record, e: Error, advice: &str) -> Result<Answer> {
         let now = self.clock.now();
-        match (&rec.access_token, rec.expires_at) {
-            (Some(_), Some(exp)) if exp > now => {
-                let mut a = self.answer(rec, Source::Cache);
+        match (rec.has_access_token(), rec.expires_at) {
+            (true, Some(exp)) if exp > now => {
+                // A sealed one that cannot be opened serves nothing.
+                let Ok(mut a) = self.cached_answer(rec.clone()) else {
+                    return Err(e);
+                };
                 a.warning = Some(format!(
                     "could not refresh ({}); serving the cached token, valid for {} s more{advice}",
                     e.message,

@@ -6,16 +6,20 @@
 //! - `signin`: an interactive sign-in (device or auth code);
 //! - `persist`: a grant's tokens into the record, and `store`/`erase`;
 //! - `sealed`: the refresh token at rest, opened and sealed (`secret_store`);
+//! - `migrate`: `store migrate`, a refresh token moved to another store;
 //! - `check`: doctor's refresh and device checks.
 
+mod access;
 mod check;
 mod get;
+mod migrate;
 mod nearmiss;
 mod persist;
 mod sealed;
 mod signin;
 
 pub use check::RefreshCheck;
+pub use migrate::{Found, Migration};
 pub use nearmiss::near_miss_words;
 
 use crate::account::Account;
@@ -131,6 +135,8 @@ pub struct Engine<'a> {
     secret_store: Option<SecretStore>,
     /// Whether it was probed already in this run.
     secret_store_probed: bool,
+    /// `cache_access_token`: false seals the access token too.
+    cache_access_token: bool,
 }
 
 impl<'a> Engine<'a> {
@@ -152,6 +158,7 @@ impl<'a> Engine<'a> {
             command_secret: None,
             secret_store: None,
             secret_store_probed: false,
+            cache_access_token: true,
         }
     }
 

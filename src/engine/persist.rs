@@ -124,7 +124,7 @@ impl Engine<'_> {
             && rec.needs_login.is_none()
             && self.is_fresh(rec, req)
         {
-            return Ok(self.answer(rec, Source::Cache));
+            return self.cached_answer(rec.clone());
         }
         let scope = &self.kept_scope(req, scope, rec.as_ref());
         self.probe_sealing()?;

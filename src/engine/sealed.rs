@@ -9,7 +9,7 @@ use crate::error::{Code, Error, Result};
 use crate::request::Request;
 use crate::secret::keyring::{self, Item};
 use crate::secret::{SealCommands, Secret, SecretStore};
-use crate::store::{KEYRING_VERSION, PLAIN_VERSION, PreparedWrite, Record, SEALED_VERSION};
+use crate::store::{PreparedWrite, Record};
 
 /// Where a write puts the refresh token.
 enum Target<'a> {
@@ -22,9 +22,18 @@ impl Engine<'_> {
     /// Takes the secret store of `req` for what follows; a changed one is
     /// probed anew.
     pub(super) fn use_secret_store(&mut self, req: &Request) {
+        self.cache_access_token = req.cache_access_token();
         if self.secret_store.as_ref() != req.secret_store() {
             self.secret_store = req.secret_store().cloned();
             self.secret_store_probed = false;
+        }
+    }
+
+    /// The commands of the request's `command` store, if it has one.
+    pub(super) fn seal_commands(&self) -> Option<&SealCommands> {
+        match &self.secret_store {
+            Some(SecretStore::Command(seal)) => Some(seal),
+            _ => None,
         }
     }
 
@@ -133,13 +142,8 @@ impl Engine<'_> {
                 );
             }
         }
-        disk.version = if disk.refresh_token_keyring.is_some() {
-            KEYRING_VERSION
-        } else if disk.refresh_token_sealed.is_some() {
-            SEALED_VERSION
-        } else {
-            PLAIN_VERSION
-        };
+        self.access_token_at_rest(&mut disk);
+        disk.version = disk.version_at_rest();
         disk
     }
 

@@ -156,6 +156,9 @@ request_keys! {
     EncryptCmd encrypt_cmd: String = "encrypt_cmd", BOTH, Kind::Text, secret: false;
     /// secret_store = command: opens the sealed refresh token (stdin to stdout).
     DecryptCmd decrypt_cmd: String = "decrypt_cmd", BOTH, Kind::Text, secret: false;
+    /// false: the access token is sealed in the record too (secret_store = command).
+    CacheAccessToken cache_access_token: String =
+        "cache_access_token", BOTH, Kind::Switch, secret: false;
     /// A command told the sign-in code when no terminal can show it.
     NotifyCmd notify_cmd: String = "notify_cmd", CONFIG, Kind::Text, secret: false;
     /// Microsoft's directory (default common).

@@ -12,7 +12,7 @@ use crate::account::{self, Account};
 use crate::error::Result;
 use crate::protocol::keys::RequestKey;
 use crate::provider::{Discovery, Endpoints, Flow, Provider};
-use crate::secret::{Secret, SecretCommand, SecretStore};
+use crate::secret::{SealCommands, Secret, SecretCommand, SecretStore, StoreKind};
 
 /// What the caller wants done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +102,8 @@ pub struct Request {
     client_secret_cmd: Option<SecretCommand>,
     /// `secret_store`, when given (`command` with its commands).
     secret_store: Option<SecretStore>,
+    /// `false`: the access token is sealed in the record too.
+    cache_access_token: bool,
     account_name: Option<String>,
     notify_cmd: Option<String>,
     /// How the front end that asked spells the keys, for messages.
@@ -202,6 +204,28 @@ impl Request {
     /// `None`: not said, so it stays where it rests (a new one: `file`).
     pub fn secret_store(&self) -> Option<&SecretStore> {
         self.secret_store.as_ref()
+    }
+
+    /// Whether the record may hold the access token in the clear
+    /// (`cache_access_token`, default true; false only with a `command` store).
+    pub fn cache_access_token(&self) -> bool {
+        self.cache_access_token
+    }
+
+    /// Which store the account's refresh token is to rest in: the one
+    /// given, else `file`.
+    pub fn store_kind(&self) -> StoreKind {
+        self.secret_store
+            .as_ref()
+            .map_or(StoreKind::File, SecretStore::kind)
+    }
+
+    /// The commands of a `command` store, if that is the one given.
+    pub fn sealing(&self) -> Option<&SealCommands> {
+        match &self.secret_store {
+            Some(SecretStore::Command(seal)) => Some(seal),
+            _ => None,
+        }
     }
 
     /// The mailbox account, when given.

@@ -7,7 +7,7 @@ use super::{Action, DEFAULT_MIN_TTL, DEFAULT_SIGNIN_TIMEOUT, Interactive, Raw, R
 use crate::error::{Error, Result, shown};
 use crate::protocol::keys::{RequestKey, Spelling};
 use crate::provider::{self, Endpoints, Flow, Provider};
-use crate::secret::{SealCommands, Secret, SecretCommand, SecretStore, printable_ascii};
+use crate::secret::{SealCommands, Secret, SecretCommand, SecretStore, StoreKind, printable_ascii};
 
 /// Builds and validates the request of `raw`; `named` is the config
 /// account whose values lie beneath, if any. Every message names the keys
@@ -37,6 +37,7 @@ fn build(raw: Raw, named: Option<String>) -> Result<Request> {
     let flow = flow(&raw, provider, &endpoints, issuer.is_some())?;
     let numbers = Numbers::of(&raw)?;
     let secret_store = secret_store(&raw, named.as_deref())?;
+    let cache_access_token = cache_access_token(&raw, secret_store.as_ref())?;
     let (client_secret, client_secret_cmd) =
         client_secret(raw.client_secret, raw.client_secret_cmd, sp)?;
     // A text value, checked by its rule when given.
@@ -69,6 +70,7 @@ fn build(raw: Raw, named: Option<String>) -> Result<Request> {
         open_browser: open_browser(raw.open_browser.as_deref(), sp)?,
         client_secret_cmd,
         secret_store,
+        cache_access_token,
         notify_cmd: raw
             .notify_cmd
             .map(|c| check_text_command(RequestKey::NotifyCmd, c, sp))
@@ -143,12 +145,13 @@ fn secret_store(raw: &Raw, named: Option<&str>) -> Result<Option<SecretStore>> {
         )));
     }
     let Some(name) = store else { return Ok(None) };
-    check_secret_store(name, sp)?;
-    Ok(Some(match name {
-        "command" => command_store(raw, named)?,
-        "keyring" => SecretStore::Keyring,
-        _ => SecretStore::File,
-    }))
+    Ok(Some(
+        match StoreKind::parse(name, &sp.key(RequestKey::SecretStore))? {
+            StoreKind::Command => command_store(raw, named)?,
+            StoreKind::Keyring => SecretStore::Keyring,
+            StoreKind::File => SecretStore::File,
+        },
+    ))
 }
 
 /// `secret_store = command`: both commands, usable.
@@ -186,20 +189,45 @@ fn command_store(raw: &Raw, named: Option<&str>) -> Result<SecretStore> {
     Ok(SecretStore::Command(pair))
 }
 
-/// A `secret_store` this build has: `file`, `keyring` or `command`.
-pub(crate) fn check_secret_store(value: &str, sp: Spelling) -> Result<()> {
-    match value {
-        "file" | "keyring" | "command" => Ok(()),
-        _ => Err(Error::invalid(format!(
-            "unknown {} '{}'",
-            sp.key(RequestKey::SecretStore),
-            shown(value)
+/// Whether the record may hold the access token in the clear (the
+/// default); `false` seals it too, which only a `command` store can.
+fn cache_access_token(raw: &Raw, store: Option<&SecretStore>) -> Result<bool> {
+    let sp = raw.spelling;
+    let Some(v) = raw.cache_access_token.as_deref() else {
+        return Ok(true);
+    };
+    let cache = cache_value(v, sp)?;
+    let sealed = matches!(store, Some(SecretStore::Command(_)));
+    if !cache && !sealed {
+        return Err(Error::invalid(format!(
+            "{} keeps the access token out of the record's plain text, which needs {}",
+            sp.pair(RequestKey::CacheAccessToken, "false"),
+            sp.pair(RequestKey::SecretStore, "command")
         ))
-        .hint(
-            "use file (the default: the record holds the refresh token), keyring (the \
-             desktop's Secret Service) or command (encrypt_cmd and decrypt_cmd)",
-        )),
+        .hint(format!(
+            "with {} the record holds the refresh token in the clear anyway: seal both \
+             with {} and its encrypt and decrypt commands, or leave out {}",
+            sp.pair(RequestKey::SecretStore, "file"),
+            sp.pair(RequestKey::SecretStore, "command"),
+            sp.key(RequestKey::CacheAccessToken)
+        )));
     }
+    Ok(cache)
+}
+
+/// A `cache_access_token` value: `true` or `false`.
+fn cache_value(v: &str, sp: Spelling) -> Result<bool> {
+    one_of(
+        RequestKey::CacheAccessToken,
+        v,
+        &[("true", true), ("false", false)],
+        sp,
+    )
+}
+
+/// A `secret_store` this build has (the rule is [`StoreKind::parse`]'s).
+fn check_secret_store(value: &str, sp: Spelling) -> Result<()> {
+    StoreKind::parse(value, &sp.key(RequestKey::SecretStore)).map(drop)
 }
 
 fn action(v: Option<&str>) -> Result<Action> {
@@ -503,6 +531,7 @@ pub fn check_value(key: RequestKey, value: &str) -> Result<()> {
         RequestKey::Tenant => return check_tenant(value, Spelling::Keys).map(|_| ()),
         // The pair is checked with the store that uses it.
         RequestKey::SecretStore => return check_secret_store(value, Spelling::Keys),
+        RequestKey::CacheAccessToken => return cache_value(value, Spelling::Keys).map(drop),
         RequestKey::EncryptCmd | RequestKey::DecryptCmd => {
             return check_text_command(key, value.to_string(), Spelling::Keys).map(drop);
         }

@@ -19,7 +19,6 @@ mod record;
 
 pub use discovery::CachedDiscovery;
 pub use lock::AccountLock;
-pub(crate) use record::{KEYRING_VERSION, PLAIN_VERSION, SEALED_VERSION};
 pub use record::{Record, SCHEMA_VERSION};
 
 use crate::account::Account;

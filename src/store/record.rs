@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The newest record format this build reads and writes.
-pub const SCHEMA_VERSION: u32 = KEYRING_VERSION;
+pub const SCHEMA_VERSION: u32 = SEALED_ACCESS_VERSION;
 
 /// The format of a record that holds its refresh token in the clear (or
 /// none): what every ooauth2 reads.
@@ -27,6 +27,10 @@ pub(crate) const SEALED_VERSION: u32 = 2;
 /// (`refresh_token_keyring` names the item): refused as newer by the
 /// builds before it, for the same reason.
 pub(crate) const KEYRING_VERSION: u32 = 3;
+
+/// The format of a record whose access token is sealed too
+/// (`access_token_sealed`, `cache_access_token = false`).
+pub(crate) const SEALED_ACCESS_VERSION: u32 = 4;
 
 /// One account's state on disk.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -68,6 +72,10 @@ pub struct Record {
     pub refresh_token_obtained_at: Option<u64>,
     /// The cached access token.
     pub access_token: Option<Secret>,
+    /// The cached access token sealed by the account's `encrypt_cmd`
+    /// (`cache_access_token = false`), in place of `access_token` on disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_sealed: Option<String>,
     /// Its type (`Bearer`).
     pub(crate) token_type: Option<String>,
     /// When the access token expires (Unix seconds).
@@ -97,12 +105,33 @@ impl Record {
             opened: None,
             refresh_token_obtained_at: None,
             access_token: None,
+            access_token_sealed: None,
             token_type: None,
             expires_at: None,
             granted_scope: None,
             needs_login: None,
             updated_at: now,
         }
+    }
+
+    /// The record format its fields at rest need: the newest of the
+    /// formats that brought them, so that an older ooauth2 refuses a record
+    /// it cannot read whole as newer (records deny unknown fields).
+    pub(crate) fn version_at_rest(&self) -> u32 {
+        [
+            (self.refresh_token_sealed.is_some(), SEALED_VERSION),
+            (self.refresh_token_keyring.is_some(), KEYRING_VERSION),
+            (self.access_token_sealed.is_some(), SEALED_ACCESS_VERSION),
+        ]
+        .into_iter()
+        .filter_map(|(has, version)| has.then_some(version))
+        .max()
+        .unwrap_or(PLAIN_VERSION)
+    }
+
+    /// Whether an access token is cached, in the clear or sealed.
+    pub fn has_access_token(&self) -> bool {
+        self.access_token.is_some() || self.access_token_sealed.is_some()
     }
 
     /// Whether a refresh token is stored, in the clear, sealed or in the keyring.
@@ -290,16 +319,30 @@ impl Record {
         if let Some(field) = self.field_with_control_chars() {
             return Some(format!("{field} holds a control character"));
         }
-        if let Some(sealed) = &self.refresh_token_sealed {
+        let pairs = [
+            (
+                "refresh_token",
+                &self.refresh_token,
+                &self.refresh_token_sealed,
+                SEALED_VERSION,
+            ),
+            (
+                "access_token",
+                &self.access_token,
+                &self.access_token_sealed,
+                SEALED_ACCESS_VERSION,
+            ),
+        ];
+        for (name, clear, sealed, since) in pairs {
+            let Some(sealed) = sealed else { continue };
             let base64 = |b: u8| b.is_ascii_alphanumeric() || b"+/=".contains(&b);
-            if self.refresh_token.is_some() || self.version < SEALED_VERSION {
-                return Some(
-                    "refresh_token_sealed is in a record of version 1 or beside refresh_token"
-                        .into(),
-                );
+            if clear.is_some() || self.version < since {
+                return Some(format!(
+                    "{name}_sealed is in a record before version {since} or beside {name}"
+                ));
             }
             if sealed.is_empty() || !sealed.bytes().all(base64) {
-                return Some("refresh_token_sealed is not base64".into());
+                return Some(format!("{name}_sealed is not base64"));
             }
         }
         if let Some(item) = &self.refresh_token_keyring {

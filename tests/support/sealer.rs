@@ -117,6 +117,12 @@ impl Sealer {
         env.start_with(cmd, &req)
     }
 
+    /// What the encrypt command prints for `token`, run by hand as
+    /// ooauth2 would (a seal whose record write never happened).
+    pub fn seal_by_hand(&self, token: &str) -> String {
+        self.pipe(&self.encrypt, token.as_bytes())
+    }
+
     /// The refresh token a record's `refresh_token_sealed` (base64) holds,
     /// opened with the decrypt command as ooauth2 would.
     pub fn open(&self, sealed: &str) -> String {
@@ -124,16 +130,22 @@ impl Sealer {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(sealed)
             .unwrap();
+        self.pipe(&self.decrypt, &bytes)
+    }
+
+    /// What `command` prints (its last newline dropped) for `input` on its
+    /// stdin, run with `sh -c` in this store's environment.
+    fn pipe(&self, command: &str, input: &[u8]) -> String {
         let mut child = Command::new("sh")
-            .args(["-c", &self.decrypt])
+            .args(["-c", command])
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(&bytes).unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "decrypt: {out:?}");
+        assert!(out.status.success(), "{command}: {out:?}");
         String::from_utf8(out.stdout)
             .unwrap()
             .trim_end()

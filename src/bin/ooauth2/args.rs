@@ -98,9 +98,26 @@ Examples:
         mut_arg("client_secret_cmd", |a| a.hide(true)),
         mut_arg("secret_store", |a| a.hide(true)),
         mut_arg("encrypt_cmd", |a| a.hide(true)),
-        mut_arg("decrypt_cmd", |a| a.hide(true))
+        mut_arg("decrypt_cmd", |a| a.hide(true)),
+        mut_arg("cache_access_token", |a| a.hide(true))
     )]
     Erase(AccountArgs),
+    /// Manage where the accounts' refresh tokens rest (the secret stores).
+    #[command(
+        subcommand_required = true,
+        arg_required_else_help = true,
+        disable_help_subcommand = true,
+        after_help = "\
+Examples:
+  ooauth2 store migrate work --to command \\
+      --encrypt-cmd 'age -r age1...' --decrypt-cmd 'age -d -i ~/.config/age/key.txt'
+  ooauth2 store migrate --all --to file"
+    )]
+    Store {
+        /// What to do with the store.
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Log in to the mail server (IMAP, POP3 or SMTP) with the account's token, over TLS.
     #[command(after_help = "\
 Reports each step on stderr (connect, tls, authenticate, and for IMAP a LIST
@@ -203,6 +220,58 @@ Examples:
       --client-secret-cmd 'pass show mail/gmail-client-secret'
   ooauth2 setup work --test imap,smtp
   ooauth2 setup work --no-login > mail-lines.txt";
+
+/// `store` subcommands.
+#[derive(Subcommand, Debug, PartialEq, Eq)]
+pub enum StoreCommand {
+    /// Move accounts' refresh tokens to another secret store (file, keyring or command).
+    #[command(after_help = MIGRATE_HELP)]
+    Migrate(MigrateArgs),
+}
+
+/// What `ooauth2 store migrate --help` adds after the flags.
+const MIGRATE_HELP: &str = "\
+For each account, under its lock: the refresh token is opened where it
+rests now (a sealed one by the account's decrypt_cmd), put where --to says
+(sealed by the encrypt_cmd, then opened again and compared), and only then
+does one record write replace the old copy. The account's config table
+gets the new secret_store (and, for command, its encrypt_cmd and
+decrypt_cmd; for file they are removed); every other line of the config
+file stays as it is. An account that fails is left as it was, the others
+go on, and the exit status is that of the last failure. An account already
+where --to says is left alone. Only accounts of the config file move: add
+a stored one first with 'ooauth2 setup NAME --no-login'.
+
+Examples:
+  ooauth2 store migrate work --to command \\
+      --encrypt-cmd 'age -r age1...' --decrypt-cmd 'age -d -i ~/.config/age/key.txt'
+  ooauth2 store migrate --all --to command
+  ooauth2 store migrate work --to file";
+
+/// `store migrate` flags.
+#[derive(Args, Debug, PartialEq, Eq)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["name", "all"])))]
+pub struct MigrateArgs {
+    /// The config file's accounts to move.
+    // `name`, as `AccountArgs::name`: the completions offer account names.
+    #[arg(id = "name", value_name = "ACCOUNT")]
+    pub names: Vec<String>,
+    /// Every account of the config file (and a failure for each stored
+    /// account it does not name).
+    #[arg(long, conflicts_with = "name")]
+    pub all: bool,
+    /// The secret store to move to: file, keyring or command.
+    #[arg(long, value_name = "STORE")]
+    pub to: String,
+    /// --to command: a shell command that seals stdin to stdout; written
+    /// to the account's config table.
+    #[arg(long, value_name = "COMMAND")]
+    pub encrypt_cmd: Option<String>,
+    /// --to command: a shell command that opens stdin to stdout; written
+    /// to the account's config table.
+    #[arg(long, value_name = "COMMAND")]
+    pub decrypt_cmd: Option<String>,
+}
 
 /// `setup` flags: each question has one.
 #[derive(Args, Debug, PartialEq, Eq)]
@@ -351,6 +420,10 @@ pub struct AccountArgs {
     /// (e.g. 'age -d -i ~/.config/age/key.txt').
     #[arg(long, value_name = "COMMAND")]
     pub decrypt_cmd: Option<String>,
+    /// --secret-store command: false seals the cached access token in the
+    /// record too, opened by --decrypt-cmd on every cached answer (default true).
+    #[arg(long, value_name = "true|false")]
+    pub cache_access_token: Option<String>,
 }
 
 /// How an interactive sign-in runs (`token` and `login`).
@@ -462,6 +535,7 @@ impl AccountArgs {
             secret_store: self.secret_store.clone(),
             encrypt_cmd: self.encrypt_cmd.clone(),
             decrypt_cmd: self.decrypt_cmd.clone(),
+            cache_access_token: self.cache_access_token.clone(),
             spelling: Spelling::Flags,
             ..Raw::default()
         })

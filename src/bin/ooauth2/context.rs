@@ -4,7 +4,7 @@
 
 use crate::terminal::TerminalUi;
 use ooauth2::config;
-use ooauth2::engine::{Answer, Engine, Options, Outcome};
+use ooauth2::engine::{Answer, Engine, Migration, Options, Outcome};
 use ooauth2::error::{Error, Result};
 use ooauth2::request::{Raw, Request};
 use ooauth2::settings::Settings;
@@ -42,6 +42,21 @@ impl Context {
     /// Runs `req` through a fresh engine with the real store, clock and
     /// terminal; with `enter_on_stdin`, stdin lines are the person's.
     pub fn run(&self, req: &Request, enter_on_stdin: bool) -> Result<Outcome> {
+        self.with_engine(req, enter_on_stdin, |engine| engine.handle(req))
+    }
+
+    /// `store migrate`'s plan for one account: from `from`'s store to `to`'s.
+    pub fn plan_migration(&self, from: &Request, to: &Request) -> Result<Migration> {
+        self.with_engine(from, false, |engine| engine.plan_migration(from, to))
+    }
+
+    /// `f` over a fresh engine for `req`'s account.
+    fn with_engine<T>(
+        &self,
+        req: &Request,
+        enter_on_stdin: bool,
+        f: impl FnOnce(&mut Engine<'_>) -> Result<T>,
+    ) -> Result<T> {
         let store = self.store()?;
         let options = Options::new(&self.settings, self.verbose)?;
         // The account's notify_cmd, else the environment's.
@@ -51,7 +66,7 @@ impl Context {
             .with_notify_send(!self.settings.notify_send_off())
             .with_open(req.open_browser());
         let mut engine = Engine::new(store, &SystemClock, options, &mut ui);
-        engine.handle(req)
+        f(&mut engine)
     }
 
     /// [`Context::run`] for the actions that answer with a token.

@@ -82,7 +82,7 @@ pub(super) fn refused_mark(label: &str) -> String {
 /// How long the cached access token stays valid, or that the next request
 /// renews it (`usable`: with the refresh token).
 fn lifetime(rec: &Record, label: &str, usable: bool, now: u64) -> Option<Finding> {
-    match (rec.access_token.is_some(), rec.expires_at) {
+    match (rec.has_access_token(), rec.expires_at) {
         (true, Some(t)) if t > now => Some(Finding::Ok(format!(
             "{label}: the access token is valid for {} more",
             minutes(t - now)

@@ -8,6 +8,7 @@ mod docs;
 mod helper;
 mod setup;
 mod status;
+mod store;
 mod test;
 mod token;
 
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> Result<Status, Failure> {
         Command::Setup(args) => setup::run(ctx, &args),
         Command::Status(args) => status::run(ctx, &args),
         Command::Erase(args) => token::erase(ctx, &args),
+        Command::Store { command } => store::run(ctx, &command),
         Command::Test(args) => test::run(ctx, &args),
         Command::Completions { shell } => docs::completions(shell),
         Command::Accounts => docs::accounts(&ctx.settings),

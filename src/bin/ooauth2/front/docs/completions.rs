@@ -54,12 +54,21 @@ pub fn accounts(settings: &Settings) -> Result<()> {
 /// The id of the positional argument naming an account (`AccountArgs::name`).
 const ACCOUNT_ARG: &str = "name";
 
-/// The subcommands that take an account name.
-fn account_commands(cmd: &clap::Command) -> Vec<String> {
-    cmd.get_subcommands()
-        .filter(|sub| sub.get_positionals().any(|a| a.get_id() == ACCOUNT_ARG))
-        .map(|sub| sub.get_name().to_string())
-        .collect()
+/// The subcommands that take an account name, each as its path of
+/// names (`["token"]`, `["store", "migrate"]`).
+fn account_commands(cmd: &clap::Command) -> Vec<Vec<String>> {
+    let takes = |sub: &clap::Command| sub.get_positionals().any(|a| a.get_id() == ACCOUNT_ARG);
+    let mut out = Vec::new();
+    for sub in cmd.get_subcommands() {
+        let name = sub.get_name().to_string();
+        if takes(sub) {
+            out.push(vec![name.clone()]);
+        }
+        for nested in sub.get_subcommands().filter(|n| takes(n)) {
+            out.push(vec![name.clone(), nested.get_name().to_string()]);
+        }
+    }
+    out
 }
 
 /// The shell function that prints the account names; stderr is dropped so
@@ -73,9 +82,10 @@ _ooauth2_accounts() {
 ";
 
 /// bash: each account-taking subcommand's word list starts with the names.
-fn bash_accounts(script: &str, takers: &[String]) -> String {
+fn bash_accounts(script: &str, takers: &[Vec<String>]) -> String {
     let mut script = format!("{BASH_LISTER}{script}");
-    for name in takers {
+    for path in takers {
+        let name = path.join("__subcmd__");
         let words = format!("ooauth2__subcmd__{name})\n            opts=\"");
         script = script.replace(&words, &format!("{words}$(_ooauth2_accounts) "));
     }
@@ -96,11 +106,17 @@ _ooauth2_accounts() {
 /// zsh: the account argument's action is `_ooauth2_accounts` instead of
 /// file names.
 fn zsh_accounts(script: &str) -> String {
-    let spec = format!("'::{ACCOUNT_ARG} -- ");
+    // One account (`'::name -- `), or several (`'*::name -- `).
+    let specs = [
+        format!("'::{ACCOUNT_ARG} -- "),
+        format!("'*::{ACCOUNT_ARG} -- "),
+    ];
     let lines: Vec<String> = script
         .lines()
         .map(|line| match line.strip_suffix(":_default' \\") {
-            Some(head) if line.starts_with(&spec) => format!("{head}:_ooauth2_accounts' \\"),
+            Some(head) if specs.iter().any(|s| line.starts_with(s)) => {
+                format!("{head}:_ooauth2_accounts' \\")
+            }
             _ => line.to_string(),
         })
         .collect();
@@ -111,9 +127,10 @@ fn zsh_accounts(script: &str) -> String {
 
 /// fish: one line per account-taking subcommand offering the names (and no
 /// file names where an account goes).
-fn fish_accounts(script: &str, takers: &[String]) -> String {
+fn fish_accounts(script: &str, takers: &[Vec<String>]) -> String {
     let mut script = script.to_string();
-    for name in takers {
+    for path in takers {
+        let name = path.join("; and __fish_seen_subcommand_from ");
         script.push_str(&format!(
             "complete -c ooauth2 -n \"__fish_ooauth2_using_subcommand {name}\" -f \
              -a \"(command ooauth2 accounts 2>/dev/null)\" -d 'account'\n"

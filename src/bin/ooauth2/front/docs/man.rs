@@ -51,6 +51,11 @@ fn pages() -> Result<Vec<(String, String)>> {
     for sub in top.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("ooauth2-{}.1", sub.get_name());
         pages.push((name, page(sub, false)?));
+        // `store migrate` gets a page of its own, ooauth2-store-migrate(1).
+        for nested in sub.get_subcommands().filter(|s| !s.is_hide_set()) {
+            let name = format!("ooauth2-{}-{}.1", sub.get_name(), nested.get_name());
+            pages.push((name, page(nested, false)?));
+        }
     }
     Ok(pages)
 }
@@ -97,7 +102,7 @@ fn head(
     if cmd.get_arguments().any(|a| !a.is_hide_set()) {
         man.render_options_section(out)?;
     }
-    if top {
+    if top || cmd.has_subcommands() {
         man.render_subcommands_section(out)?;
     }
     Ok(())
