@@ -241,9 +241,24 @@ fn a_plaintext_account_switched_to_command_is_sealed_at_its_next_refresh() {
     assert!(status().contains("\"secret_store\":\"command (sealed)\""));
     let doctor = env.run_with_config(&config, &["doctor", "--offline", "work"], b"");
     assert!(
-        doctor.stdout.contains("it rests in: command (sealed)"),
+        doctor
+            .stdout
+            .contains("it rests in: command (sealed) (its encrypt_cmd answers)"),
         "{doctor:#?}"
     );
+    // An encrypt command that fails is doctor's problem, named.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let broken = env.write_config(&text.replace(&age.encrypt, "echo no recipient >&2; exit 3"));
+    let doctor = env.run_with_config(&broken, &["doctor", "--offline", "work"], b"");
+    assert_ne!(doctor.status, 0, "{doctor:#?}");
+    assert!(
+        doctor
+            .stdout
+            .contains("a command store whose encrypt_cmd fails")
+            && doctor.stdout.contains("no recipient"),
+        "{doctor:#?}"
+    );
+    env.write_config(&text);
     env.expire_cached(USER);
     env.run_with_config(&config, &["token", "work"], b"")
         .expect(0);

@@ -81,8 +81,8 @@ impl SealCommands {
     }
 
     /// Seals a fixed text and drops it: whether the encrypt command works,
-    /// known before a grant spends anything at the provider.
-    pub(crate) fn probe(&self, timeout: Duration) -> Result<()> {
+    /// known before a grant spends anything at the provider (and by `doctor`).
+    pub fn probe(&self, timeout: Duration) -> Result<()> {
         self.seal(&Secret::new(PROBE), timeout).map(drop)
     }
 

@@ -31,6 +31,17 @@ pub(super) fn check_record(
     check_scope(rec, label, login, out);
 }
 
+/// Whether the store of `rec`'s refresh token answers: the keyring gives
+/// it, or the account's `encrypt_cmd` seals a probe (its `decrypt_cmd` is
+/// not run: it may want a key touched or a passphrase).
+fn answers(rec: &Record, wanted: Option<&SecretStore>) -> ooauth2::error::Result<()> {
+    rec.check_keyring()?;
+    match wanted {
+        Some(SecretStore::Command(seal)) => seal.probe(std::time::Duration::from_secs(15)),
+        _ => Ok(()),
+    }
+}
+
 /// Whether the record holds a refresh token the provider has not refused,
 /// and where it rests.
 fn refresh_token(rec: &Record, label: &str, login: &str, wanted: Option<&SecretStore>) -> Finding {
@@ -41,19 +52,21 @@ fn refresh_token(rec: &Record, label: &str, login: &str, wanted: Option<&SecretS
                 .map(|t| format!(", obtained {}", utc(t)))
                 .unwrap_or_default();
             let rests = rec.refresh_token_rests(wanted);
-            if let Err(e) = rec.check_keyring() {
+            if let Err(e) = answers(rec, wanted) {
+                let store = match rec.refresh_token_keyring {
+                    Some(_) => "the keyring, which does not give it",
+                    None => "a command store whose encrypt_cmd fails",
+                };
                 return Finding::Problem(
-                    format!(
-                        "{label}'s refresh token rests in the keyring, which does not give it: {}",
-                        e.message
-                    ),
+                    format!("{label}'s refresh token rests in {store}: {}", e.message),
                     e.hint
                         .unwrap_or_else(|| "run the command again in your desktop session".into()),
                 );
             }
-            let answers = match rec.refresh_token_keyring {
-                Some(_) => ", which answers",
-                None => "",
+            let answers = match (&rec.refresh_token_keyring, wanted) {
+                (Some(_), _) => ", which answers",
+                (None, Some(SecretStore::Command(_))) => " (its encrypt_cmd answers)",
+                _ => "",
             };
             Finding::Ok(format!(
                 "{label} has a refresh token{when}; it rests in: {rests}{answers}"
