@@ -73,7 +73,8 @@ fn status_json_lists_accounts_with_their_state_and_no_secret() {
     // The table tells the same states.
     let table = env.run_with_config(&config, &["status"], b"");
     table.expect(0);
-    for state in ["ready", "needs sign-in", "never signed in"] {
+    // A ready account's state is its health: "renews itself".
+    for state in ["renews itself", "needs sign-in", "never signed in"] {
         assert!(table.stdout.contains(state), "{table:#?}");
     }
 }

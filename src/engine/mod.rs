@@ -6,16 +6,19 @@
 //! - `signin`: an interactive sign-in (device or auth code);
 //! - `persist`: a grant's tokens into the record, and `store`/`erase`;
 //! - `sealed`: the refresh token at rest, opened and sealed (`secret_store`);
-//! - `check`: doctor's refresh and device checks.
+//! - `check`: doctor's refresh and device checks;
+//! - `keepalive`: one refresh of an account left idle, never a sign-in.
 
 mod check;
 mod get;
+mod keepalive;
 mod nearmiss;
 mod persist;
 mod sealed;
 mod signin;
 
 pub use check::RefreshCheck;
+pub use keepalive::KeepAlive;
 pub use nearmiss::near_miss_words;
 
 use crate::account::Account;
@@ -131,6 +134,9 @@ pub struct Engine<'a> {
     sealing: Option<SealCommands>,
     /// Whether its encrypt command was probed already in this run.
     sealing_probed: bool,
+    /// A failed refresh is the answer, never softened by a cached access
+    /// token (keepalive).
+    strict: bool,
 }
 
 impl<'a> Engine<'a> {
@@ -152,6 +158,7 @@ impl<'a> Engine<'a> {
             command_secret: None,
             sealing: None,
             sealing_probed: false,
+            strict: false,
         }
     }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The newest record format this build reads and writes.
-pub const SCHEMA_VERSION: u32 = SEALED_VERSION;
+pub const SCHEMA_VERSION: u32 = HEALTH_VERSION;
 
 /// The format of a record that holds its refresh token in the clear (or
 /// none): what every ooauth2 reads.
@@ -21,6 +21,14 @@ pub(crate) const PLAIN_VERSION: u32 = 1;
 /// `encrypt_cmd` (`refresh_token_sealed`): an older ooauth2 refuses it as
 /// newer, rather than read it as one without a refresh token.
 pub(crate) const SEALED_VERSION: u32 = 2;
+
+/// The format of a record that holds a health field an older ooauth2 does
+/// not know (`refresh_token_expires_at`, `health_warned_at`): it refuses
+/// the record as newer ("upgrade ooauth2; the record is left as it is")
+/// rather than as corrupt, since records deny unknown fields. Written only
+/// when one is set (a time-limited grant, a warning given), so most
+/// records stay readable by every ooauth2.
+pub(crate) const HEALTH_VERSION: u32 = 3;
 
 /// One account's state on disk.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -55,6 +63,13 @@ pub struct Record {
     pub(crate) opened: Option<Secret>,
     /// When the refresh token arrived (Unix seconds).
     pub refresh_token_obtained_at: Option<u64>,
+    /// When the provider said the refresh token dies whatever its use
+    /// (Google's `refresh_token_expires_in`, for time-limited grants).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_expires_at: Option<u64>,
+    /// When a `get` last warned that the refresh token dies soon (once a day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_warned_at: Option<u64>,
     /// The cached access token.
     pub access_token: Option<Secret>,
     /// Its type (`Bearer`).
@@ -65,7 +80,10 @@ pub struct Record {
     pub granted_scope: Option<String>,
     /// Set when the provider refused the refresh token; the token is kept.
     pub needs_login: Option<String>,
-    /// When the record was last written (Unix seconds).
+    /// When the record was last written (Unix seconds). Every write but
+    /// the mark of a health warning (which keeps it) follows a grant or a
+    /// refusal, so it is also when the refresh token was last used (see
+    /// `health::last_activity`): a writer that is neither must keep it too.
     pub updated_at: u64,
 }
 
@@ -84,12 +102,24 @@ impl Record {
             refresh_token_sealed: None,
             opened: None,
             refresh_token_obtained_at: None,
+            refresh_token_expires_at: None,
+            health_warned_at: None,
             access_token: None,
             token_type: None,
             expires_at: None,
             granted_scope: None,
             needs_login: None,
             updated_at: now,
+        }
+    }
+
+    /// The record format its fields need at least: a record with health
+    /// fields is [`HEALTH_VERSION`], so an older ooauth2 refuses it as newer.
+    pub(crate) fn least_version(&self) -> u32 {
+        let health = self.refresh_token_expires_at.is_some() || self.health_warned_at.is_some();
+        match health {
+            true => self.version.max(HEALTH_VERSION),
+            false => self.version,
         }
     }
 
