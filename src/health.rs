@@ -138,9 +138,10 @@ pub fn within(secs: u64) -> String {
 }
 
 /// The warning a `get` of `rec` gives at `now`, if its refresh token dies
-/// within [`WARN_WITHIN`] and none was given in the last day;
-/// `login` is the command that signs the account in again.
-pub fn due_warning(rec: &Record, now: u64, login: &str) -> Option<String> {
+/// within [`WARN_WITHIN`] and none was given in the last day; `login`
+/// makes the command that signs the account in again (only then: the
+/// cached path pays for nothing else).
+pub fn due_warning(rec: &Record, now: u64, login: impl FnOnce() -> String) -> Option<String> {
     let health = Health::of(rec, now);
     let (_, basis) = health.dies?;
     let warned_lately = rec
@@ -155,7 +156,7 @@ pub fn due_warning(rec: &Record, now: u64, login: &str) -> Option<String> {
         within(health.left()?)
     );
     Some(match basis {
-        Basis::Provider => format!("{what} (a time-limited grant); sign in again: {login}"),
+        Basis::Provider => format!("{what} (a time-limited grant); sign in again: {}", login()),
         Basis::Inactivity => format!("{what} unless used; run: ooauth2 keepalive"),
     })
 }
@@ -210,17 +211,17 @@ mod tests {
     fn a_get_warns_once_a_day_within_a_day() {
         let mut rec = record(Provider::Google, 1000);
         rec.refresh_token_expires_at = Some(1000 + 7 * DAY);
-        assert_eq!(due_warning(&rec, 1000 + 5 * DAY, "L"), None);
+        assert_eq!(due_warning(&rec, 1000 + 5 * DAY, || "L".into()), None);
         let now = 1000 + 7 * DAY - 5 * 3600;
-        let w = due_warning(&rec, now, "ooauth2 login g").unwrap();
+        let w = due_warning(&rec, now, || "ooauth2 login g".into()).unwrap();
         assert!(
             w.contains("dies in 5 hours") && w.ends_with("ooauth2 login g"),
             "{w}"
         );
         rec.health_warned_at = Some(now);
-        assert_eq!(due_warning(&rec, now + 3600, "L"), None);
+        assert_eq!(due_warning(&rec, now + 3600, || "L".into()), None);
         rec.health_warned_at = Some(now - DAY);
-        assert!(due_warning(&rec, now, "L").is_some());
+        assert!(due_warning(&rec, now, || "L".into()).is_some());
     }
 
     #[test]

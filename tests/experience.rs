@@ -368,7 +368,7 @@ fn the_accounts_notify_cmd_wins_over_the_environment() {
 /// A stub `notify-send`, alone in a directory to put first on PATH, that
 /// records each argument (`ARG=...`) and its environment in a log, prints a
 /// line on stdout (which must not reach ours) and exits with `status`.
-fn stub_notify_send(env: &Env, status: i32) -> (std::path::PathBuf, std::path::PathBuf) {
+pub(crate) fn stub_notify_send(env: &Env, status: i32) -> (std::path::PathBuf, std::path::PathBuf) {
     let dir = env.root.join("desktop-bin");
     std::fs::create_dir_all(&dir).unwrap();
     let log = env.root.join("notify-send.log");

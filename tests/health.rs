@@ -31,6 +31,14 @@ fn idle_for(env: &Env, user: &str, days: u64) {
     std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
 }
 
+/// A fresh store with `USER` signed in, its refresh token idle for `days`.
+fn idle_account(days: u64) -> Env {
+    let env = Env::new();
+    env.seed(USER);
+    idle_for(&env, USER, days);
+    env
+}
+
 /// Changes one field of `user`'s record.
 fn set_field(env: &Env, user: &str, key: &str, value: serde_json::Value) {
     let (path, mut v) = env.record_path(user);
@@ -113,9 +121,7 @@ fn an_idle_account_is_refreshed_and_one_used_yesterday_is_not() {
 
 #[test]
 fn a_rotated_refresh_token_is_persisted_before_the_old_one_is_spent() {
-    let env = Env::new();
-    env.seed(USER);
-    idle_for(&env, USER, 30);
+    let env = idle_account(30);
     env.expire_cached(USER);
     // Single-use refresh tokens: only the stored new one works afterwards.
     env.idp.set_strict_rotation(true);
@@ -126,6 +132,26 @@ fn a_rotated_refresh_token_is_persisted_before_the_old_one_is_spent() {
     r.expect(0);
     assert_eq!(env.idp.count(Grant::Refresh), 1);
     assert!(env.idp.is_active_access_token(r.stdout.trim()));
+}
+
+#[test]
+fn a_get_refreshing_beside_keepalive_leaves_it_nothing_to_send() {
+    let env = idle_account(8);
+    env.expire_cached(USER);
+    env.idp.reset_log();
+    // The get holds the account's lock while its slow refresh runs; keepalive
+    // saw an idle record before the lock and must look again under it.
+    env.idp.set_user_delay_ms(USER, 1500);
+    let get = env.spawn(&env.args("token", USER, &["--non-interactive"]));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let r = keepalive(&env, &[], &[]);
+    finish(get, b"").expect(0);
+    r.expect(0);
+    assert!(
+        r.stdout.starts_with("ok: account me@example.com: used "),
+        "{r:?}"
+    );
+    assert_eq!(env.idp.count(Grant::Refresh), 1);
 }
 
 #[test]
@@ -215,9 +241,7 @@ fn keepalive_of_200_accounts_reports_each_and_refreshes_each_once() {
 
 #[test]
 fn only_temporary_failures_exit_75_and_unknown_names_exit_2() {
-    let env = Env::new();
-    env.seed(USER);
-    idle_for(&env, USER, 8);
+    let env = idle_account(8);
     env.idp.set_user_delay_ms(USER, 3000);
     let r = keepalive(&env, &[USER], &[("OOAUTH2_HTTP_TIMEOUT", "1")]);
     r.expect(75);
@@ -236,9 +260,7 @@ fn only_temporary_failures_exit_75_and_unknown_names_exit_2() {
 
 #[test]
 fn a_configured_account_keeps_its_name_and_its_notify_cmd() {
-    let env = Env::new();
-    env.seed(USER);
-    idle_for(&env, USER, 8);
+    let env = idle_account(8);
     env.idp.revoke_all_for_user(USER);
     let told = env.root.join("told");
     let cfg = env.write_config(&format!(
@@ -270,6 +292,39 @@ fn a_configured_account_keeps_its_name_and_its_notify_cmd() {
         r.stdout.contains("to sign in again: ooauth2 login work"),
         "{r:?}"
     );
+}
+
+#[test]
+fn without_a_notify_cmd_a_desktop_session_gets_notify_send_and_stdout_stays_ours() {
+    let env = idle_account(8);
+    env.idp.revoke_all_for_user(USER);
+    let (dir, log) = crate::experience::stub_notify_send(&env, 0);
+    let path = crate::support::run::path_with(&dir);
+    let r = keepalive(&env, &[], &[("PATH", &path), ("DISPLAY", ":9")]);
+    r.expect(1);
+    assert!(!r.stdout.contains("NOTIFY-SEND-STDOUT"), "{r:?}");
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        said.contains("ARG=ooauth2: sign-in needed for me@example.com"),
+        "{said}"
+    );
+    assert!(
+        said.contains("ARG=account me@example.com needs a new sign-in: run ooauth2 login"),
+        "{said}"
+    );
+    // OOAUTH2_NOTIFY_SEND=0 turns it off; nothing else changes.
+    std::fs::remove_file(&log).unwrap();
+    let r = keepalive(
+        &env,
+        &[],
+        &[
+            ("PATH", &path),
+            ("DISPLAY", ":9"),
+            ("OOAUTH2_NOTIFY_SEND", "0"),
+        ],
+    );
+    r.expect(1);
+    assert!(!log.exists());
 }
 
 #[test]
@@ -369,9 +424,7 @@ fn status_and_json_show_when_a_refresh_token_dies() {
 
 #[test]
 fn doctor_reports_health_and_a_testing_app_is_told_to_publish() {
-    let env = Env::new();
-    env.seed(USER);
-    idle_for(&env, USER, 85);
+    let env = idle_account(85);
     let r = env.run(&["doctor", "--offline"], b"");
     assert!(
         r.stdout

@@ -83,8 +83,8 @@ impl Engine<'_> {
         mut answer: Answer,
     ) -> Answer {
         let now = self.clock.now();
-        let login = req.login_command(&account.user);
-        if health::due_warning(rec, now, &login).is_none() {
+        let login = || req.login_command(&account.user);
+        if health::due_warning(rec, now, login).is_none() {
             return answer;
         }
         let taken;
@@ -101,7 +101,7 @@ impl Engine<'_> {
         let Ok(Some(mut latest)) = self.store.load(account) else {
             return answer;
         };
-        let Some(warning) = health::due_warning(&latest, now, &login) else {
+        let Some(warning) = health::due_warning(&latest, now, login) else {
             return answer;
         };
         latest.health_warned_at = Some(now);
