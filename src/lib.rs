@@ -25,6 +25,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod flows;
+pub mod health;
 pub mod oauth;
 pub mod protocol;
 pub mod provider;

@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["account", "protocol"],
     &["request"],
     &["config", "store", "oauth"],
-    &["flows"],
+    &["flows", "health"],
     &["engine"],
 ];
 

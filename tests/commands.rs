@@ -426,7 +426,7 @@ fn status_lists_several_accounts_and_their_state() {
         .find(|l| l.contains("other@example.com"))
         .unwrap();
     assert!(
-        me.contains("expires in") && me.trim_end().ends_with("ready"),
+        me.contains("expires in") && me.trim_end().ends_with("renews itself"),
         "{me}"
     );
     assert!(other.contains("expired"), "{other}");

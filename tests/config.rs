@@ -332,7 +332,7 @@ fn status_lists_configured_and_stored_accounts() {
     };
     let work = row(USER);
     assert!(
-        work.starts_with("work ") && work.trim_end().ends_with("ready"),
+        work.starts_with("work ") && work.trim_end().ends_with("renews itself"),
         "{work}"
     );
     assert!(work.contains("expires in"), "{work}");
@@ -343,7 +343,7 @@ fn status_lists_configured_and_stored_accounts() {
     );
     let other = row("other@example.com");
     assert!(
-        other.starts_with("- ") && other.trim_end().ends_with("ready"),
+        other.starts_with("- ") && other.trim_end().ends_with("renews itself"),
         "{other}"
     );
     assert!(!r.stdout.contains("never-shown") && !r.stderr.contains("never-shown"));

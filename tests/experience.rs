@@ -73,7 +73,8 @@ fn status_json_lists_accounts_with_their_state_and_no_secret() {
     // The table tells the same states.
     let table = env.run_with_config(&config, &["status"], b"");
     table.expect(0);
-    for state in ["ready", "needs sign-in", "never signed in"] {
+    // A ready account's state is its health: "renews itself".
+    for state in ["renews itself", "needs sign-in", "never signed in"] {
         assert!(table.stdout.contains(state), "{table:#?}");
     }
 }
@@ -367,7 +368,7 @@ fn the_accounts_notify_cmd_wins_over_the_environment() {
 /// A stub `notify-send`, alone in a directory to put first on PATH, that
 /// records each argument (`ARG=...`) and its environment in a log, prints a
 /// line on stdout (which must not reach ours) and exits with `status`.
-fn stub_notify_send(env: &Env, status: i32) -> (std::path::PathBuf, std::path::PathBuf) {
+pub(crate) fn stub_notify_send(env: &Env, status: i32) -> (std::path::PathBuf, std::path::PathBuf) {
     let dir = env.root.join("desktop-bin");
     std::fs::create_dir_all(&dir).unwrap();
     let log = env.root.join("notify-send.log");

@@ -21,6 +21,7 @@ mod error_style;
 mod experience;
 mod faults;
 mod fuzz;
+mod health;
 mod keyring;
 mod legacy;
 mod mock_idp_selftest;

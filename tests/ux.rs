@@ -65,7 +65,7 @@ fn status_fits_80_columns_and_says_what_fixes_each_account() {
     run.expect(0);
     let golden = "\
 NAME    USER                       CLIENT ID  TENANT             STATE
-work    firstname.lastname@conto…  9e5f94bc…  contoso.onmicros…  ready
+work    firstname.lastname@conto…  9e5f94bc…  contoso.onmicros…  renews itself
 home    me@outlook.com             0c1d2e3f…  consumers          never signed in
   to sign in: ooauth2 login home
 shared  -                          -          -                  incomplete

@@ -7,11 +7,17 @@ use super::sealed::store_unavailable;
 use super::{Answer, Engine, Source, login_required};
 use crate::account::Account;
 use crate::error::{Code, Error, Result};
+use crate::health;
 use crate::oauth::{self, Client, Granted};
 use crate::provider;
 use crate::request::Request;
 use crate::secret::Secret;
 use crate::store::{AccountLock, PreparedWrite, Record};
+use std::time::Duration;
+
+/// How long a cached answer waits for the lock to mark its once-a-day
+/// warning; a lock held longer means a refresh, and the next get warns.
+const WARNING_LOCK_WAIT: Duration = Duration::from_millis(200);
 
 impl Engine<'_> {
     /// `get` (and `refresh` when `force`): cached token if fresh, else renew.
@@ -34,7 +40,8 @@ impl Engine<'_> {
         // Readers of a fresh token take no lock and never wait behind a refresh.
         match self.store.load(&account)? {
             Some(rec) if !force && self.is_fresh(&rec, req) => {
-                return self.cached_answer(rec);
+                let answer = self.cached_answer(rec.clone())?;
+                return Ok(self.with_health_warning(req, &account, &rec, None, answer));
             }
             // Nothing to refresh and no sign-in allowed: fail without creating a file.
             None if !self.may_sign_in(req) => {
@@ -47,9 +54,68 @@ impl Engine<'_> {
         let lock = self.store.lock(&account, self.lock_timeout)?;
         let rec = self.store.load(&account)?;
         if !force && let Some(rec) = rec.as_ref().filter(|r| self.is_fresh(r, req)) {
-            return self.cached_answer(rec.clone());
+            let answer = self.cached_answer(rec.clone())?;
+            return Ok(self.with_health_warning(req, &account, rec, Some(&lock), answer));
         }
-        self.renew(req, &account, &lock, rec, force)
+        let answer = self.renew(req, &account, &lock, rec, force)?;
+        // A refresh costs a request already: one more read is nothing beside it.
+        Ok(match self.store.load(&account) {
+            Ok(Some(rec)) => self.with_health_warning(req, &account, &rec, Some(&lock), answer),
+            _ => answer,
+        })
+    }
+
+    /// `answer` with the warning that the account's refresh token dies
+    /// within a day, at most once a day: the mark (`health_warned_at`) is
+    /// written under the account's lock, re-read there, and only then is
+    /// the warning given. The cached path reads nothing more on the other
+    /// days; a lock held elsewhere (a refresh) puts the warning off to the
+    /// next request.
+    fn with_health_warning(
+        &self,
+        req: &Request,
+        account: &Account,
+        rec: &Record,
+        lock: Option<&AccountLock>,
+        mut answer: Answer,
+    ) -> Answer {
+        let now = self.clock.now();
+        let login = || req.login_command(&account.user);
+        if health::due_warning(rec, now, login).is_none() {
+            return answer;
+        }
+        let taken;
+        let lock = match lock {
+            Some(lock) => lock,
+            None => match self.store.lock(account, WARNING_LOCK_WAIT) {
+                Ok(l) => {
+                    taken = l;
+                    &taken
+                }
+                Err(_) => return answer,
+            },
+        };
+        let Ok(Some(mut latest)) = self.store.load(account) else {
+            return answer;
+        };
+        let Some(warning) = health::due_warning(&latest, now, login) else {
+            return answer;
+        };
+        latest.health_warned_at = Some(now);
+        // Written as it rests (a sealed token stays sealed, no command runs).
+        if self
+            .store
+            .prepare(lock)
+            .and_then(|w| w.commit(&latest))
+            .is_err()
+        {
+            return answer;
+        }
+        answer.warning = Some(match answer.warning.take() {
+            Some(w) => format!("{w}; {warning}"),
+            None => warning,
+        });
+        answer
     }
 
     /// Whether the record's access token serves `req`: long enough left,
@@ -99,7 +165,7 @@ impl Engine<'_> {
 
     /// The refresh grant with the record's refresh token, once more with a
     /// newer one should another writer have rotated it meanwhile.
-    fn refresh_locked(
+    pub(super) fn refresh_locked(
         &mut self,
         req: &Request,
         account: &Account,
@@ -175,10 +241,7 @@ impl Engine<'_> {
         // A one-off scope: keep the rotated refresh token, but not an
         // access token that would not serve the account's usual scope.
         let now = self.clock.now();
-        if let Some(new_rt) = &tok.refresh_token {
-            rec.refresh_token = Some(new_rt.clone());
-            rec.refresh_token_obtained_at = Some(now);
-        }
+        self.note_use(&mut rec, tok, now);
         rec.needs_login = None;
         rec.updated_at = now;
         self.commit(write, &rec)?;
@@ -231,8 +294,12 @@ impl Engine<'_> {
     }
 
     /// After a failed refresh: the cached access token while it is still valid
-    /// (with a warning), else the error.
+    /// (with a warning), else the error; always the error when `strict`
+    /// (keepalive must learn the truth).
     fn cached_despite(&self, rec: &Record, e: Error, advice: &str) -> Result<Answer> {
+        if self.strict {
+            return Err(e);
+        }
         let now = self.clock.now();
         match (rec.has_access_token(), rec.expires_at) {
             (true, Some(exp)) if exp > now => {

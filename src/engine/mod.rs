@@ -7,11 +7,13 @@
 //! - `persist`: a grant's tokens into the record, and `store`/`erase`;
 //! - `sealed`: the refresh token at rest, opened and sealed (`secret_store`);
 //! - `migrate`: `store migrate`, a refresh token moved to another store;
-//! - `check`: doctor's refresh and device checks.
+//! - `check`: doctor's refresh and device checks;
+//! - `keepalive`: one refresh of an account left idle, never a sign-in.
 
 mod access;
 mod check;
 mod get;
+mod keepalive;
 mod migrate;
 mod nearmiss;
 mod persist;
@@ -19,6 +21,7 @@ mod sealed;
 mod signin;
 
 pub use check::RefreshCheck;
+pub use keepalive::KeepAlive;
 pub use migrate::{Found, Migration};
 pub use nearmiss::near_miss_words;
 
@@ -137,6 +140,9 @@ pub struct Engine<'a> {
     secret_store_probed: bool,
     /// `cache_access_token`: false seals the access token too.
     cache_access_token: bool,
+    /// A failed refresh is the answer, never softened by a cached access
+    /// token (keepalive).
+    strict: bool,
 }
 
 impl<'a> Engine<'a> {
@@ -159,6 +165,7 @@ impl<'a> Engine<'a> {
             secret_store: None,
             secret_store_probed: false,
             cache_access_token: true,
+            strict: false,
         }
     }
 

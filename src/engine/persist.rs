@@ -309,12 +309,26 @@ impl Engine<'_> {
         rec.token_type = Some(tok.token_type.clone());
         rec.expires_at = Some(now.saturating_add(tok.expires_in));
         rec.granted_scope = tok.scope.clone();
+        self.note_use(rec, tok, now);
+        rec.needs_login = None;
+        rec.updated_at = now;
+    }
+
+    /// A grant's refresh token into the record: a rotated one replaces the
+    /// old, and the provider's limit on it is kept, if it gave one (a new
+    /// token without one has none; the same token keeps its). The write's
+    /// `updated_at` says when it was used.
+    pub(super) fn note_use(&self, rec: &mut Record, tok: &TokenResponse, now: u64) {
         if let Some(rt) = &tok.refresh_token {
             rec.refresh_token = Some(rt.clone());
             rec.refresh_token_obtained_at = Some(now);
+            // A new token has its own life: the old one's limit and warning go.
+            rec.refresh_token_expires_at = None;
+            rec.health_warned_at = None;
         }
-        rec.needs_login = None;
-        rec.updated_at = now;
+        if let Some(secs) = tok.refresh_token_expires_in {
+            rec.refresh_token_expires_at = Some(now.saturating_add(secs));
+        }
     }
 
     /// The answer a record gives.

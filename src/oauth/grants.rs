@@ -19,6 +19,9 @@ pub(crate) struct TokenResponse {
     pub(crate) expires_in: u64,
     pub(crate) scope: Option<String>,
     pub(crate) refresh_token: Option<Secret>,
+    /// Seconds the refresh token lives whatever its use, when the provider
+    /// says so (Google's `refresh_token_expires_in`, time-limited grants).
+    pub(crate) refresh_token_expires_in: Option<u64>,
     /// The account named in the id_token, when there was one.
     pub(crate) id_user: Option<String>,
     /// Termination signals wait while the answer is not yet stored.
@@ -59,6 +62,7 @@ impl std::fmt::Debug for TokenResponse {
         f.debug_struct("TokenResponse")
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
+            .field("refresh_token_expires_in", &self.refresh_token_expires_in)
             .field("id_user", &self.id_user)
             .finish_non_exhaustive()
     }
@@ -343,6 +347,7 @@ fn tokens(
             .and_then(Value::as_str)
             .and_then(granted_scope),
         refresh_token,
+        refresh_token_expires_in: refresh_token_expires_in(obj),
         id_user,
         held: None,
     })
@@ -360,6 +365,18 @@ fn access_token(obj: &Map<String, Value>) -> std::result::Result<Secret, String>
         Some(_) => Err("has an access_token that is not a token".into()),
         None => Err("has no access_token".into()),
     }
+}
+
+/// `refresh_token_expires_in` in whole seconds, when it is a number (or a
+/// number in a string); anything else says nothing, as if it were absent:
+/// it only informs `status` and never decides a grant.
+fn refresh_token_expires_in(obj: &Map<String, Value>) -> Option<u64> {
+    let seconds = match obj.get("refresh_token_expires_in")? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| (seconds as u64).min(10 * 366 * 86_400))
 }
 
 /// `expires_in` in whole seconds: a number (a fraction is cut), or a

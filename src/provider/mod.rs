@@ -143,6 +143,18 @@ impl Provider {
         )
     }
 
+    /// How long a refresh token lives unused, in seconds, by the provider's
+    /// documented rule: Microsoft's die after 90 days inactive, Google's
+    /// after about 6 months unused; `None` where no rule is documented.
+    pub fn refresh_token_idle_limit(self) -> Option<u64> {
+        const DAY: u64 = 86_400;
+        match self {
+            _ if self.is_microsoft() => Some(90 * DAY),
+            Provider::Google => Some(183 * DAY),
+            _ => None,
+        }
+    }
+
     /// The provider part of an account's identity: one for all of
     /// Microsoft's clouds (the authority tells them apart).
     pub(crate) fn family(self) -> &'static str {

@@ -221,6 +221,17 @@ impl PreparedWrite<'_> {
     /// Writes `record` and puts it in place: fsync, rename over the
     /// record, fsync the directory. A failure leaves the old record.
     pub(crate) fn commit(self, record: &Record) -> Result<()> {
+        let versioned;
+        let record = match record.least_version() {
+            v if v == record.version => record,
+            v => {
+                versioned = Record {
+                    version: v,
+                    ..record.clone()
+                };
+                &versioned
+            }
+        };
         let mut body = serde_json::to_vec_pretty(record)
             .map_err(|e| Error::new(Code::StoreError, format!("cannot encode record: {e}")))?;
         body.push(b'\n');

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The newest record format this build reads and writes.
-pub const SCHEMA_VERSION: u32 = SEALED_ACCESS_VERSION;
+pub const SCHEMA_VERSION: u32 = HEALTH_VERSION;
 
 /// The format of a record that holds its refresh token in the clear (or
 /// none): what every ooauth2 reads.
@@ -31,6 +31,14 @@ pub(crate) const KEYRING_VERSION: u32 = 3;
 /// The format of a record whose access token is sealed too
 /// (`access_token_sealed`, `cache_access_token = false`).
 pub(crate) const SEALED_ACCESS_VERSION: u32 = 4;
+
+/// The format of a record that holds a health field an older ooauth2 does
+/// not know (`refresh_token_expires_at`, `health_warned_at`): it refuses
+/// the record as newer ("upgrade ooauth2; the record is left as it is")
+/// rather than as corrupt, since records deny unknown fields. Written only
+/// when one is set (a time-limited grant, a warning given), so most
+/// records stay readable by every ooauth2.
+pub(crate) const HEALTH_VERSION: u32 = 5;
 
 /// One account's state on disk.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -70,6 +78,13 @@ pub struct Record {
     pub(crate) opened: Option<Secret>,
     /// When the refresh token arrived (Unix seconds).
     pub refresh_token_obtained_at: Option<u64>,
+    /// When the provider said the refresh token dies whatever its use
+    /// (Google's `refresh_token_expires_in`, for time-limited grants).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_expires_at: Option<u64>,
+    /// When a `get` last warned that the refresh token dies soon (once a day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_warned_at: Option<u64>,
     /// The cached access token.
     pub access_token: Option<Secret>,
     /// The cached access token sealed by the account's `encrypt_cmd`
@@ -84,7 +99,10 @@ pub struct Record {
     pub granted_scope: Option<String>,
     /// Set when the provider refused the refresh token; the token is kept.
     pub needs_login: Option<String>,
-    /// When the record was last written (Unix seconds).
+    /// When the record was last written (Unix seconds). Every write but
+    /// the mark of a health warning (which keeps it) follows a grant or a
+    /// refusal, so it is also when the refresh token was last used (see
+    /// `health::last_activity`): a writer that is neither must keep it too.
     pub updated_at: u64,
 }
 
@@ -104,6 +122,8 @@ impl Record {
             refresh_token_keyring: None,
             opened: None,
             refresh_token_obtained_at: None,
+            refresh_token_expires_at: None,
+            health_warned_at: None,
             access_token: None,
             access_token_sealed: None,
             token_type: None,
@@ -122,11 +142,21 @@ impl Record {
             (self.refresh_token_sealed.is_some(), SEALED_VERSION),
             (self.refresh_token_keyring.is_some(), KEYRING_VERSION),
             (self.access_token_sealed.is_some(), SEALED_ACCESS_VERSION),
+            (
+                self.refresh_token_expires_at.is_some() || self.health_warned_at.is_some(),
+                HEALTH_VERSION,
+            ),
         ]
         .into_iter()
         .filter_map(|(has, version)| has.then_some(version))
         .max()
         .unwrap_or(PLAIN_VERSION)
+    }
+
+    /// The record format a write of it needs at least: its own, raised to
+    /// what its fields need ([`Record::version_at_rest`]).
+    pub(crate) fn least_version(&self) -> u32 {
+        self.version.max(self.version_at_rest())
     }
 
     /// Whether an access token is cached, in the clear or sealed.

@@ -317,6 +317,18 @@ impl MockIdp {
         self.lock().delay_ms = ms;
     }
 
+    /// Sleep this long before answering a refresh grant of `user`'s refresh
+    /// token (on top of [`MockIdp::set_delay_ms`]); 0 removes it.
+    pub fn set_user_delay_ms(&self, user: &str, ms: u64) {
+        self.lock().user_delay_ms.insert(user.to_string(), ms);
+    }
+
+    /// Send `refresh_token_expires_in` (seconds) with every token answer, as
+    /// Google does for time-limited grants (apps in Testing); `None` stops.
+    pub fn set_refresh_token_expires_in(&self, secs: Option<u64>) {
+        self.lock().rt_expires_in = secs;
+    }
+
     /// Pad access tokens to this many bytes, default 0 (no padding).
     pub fn set_token_size(&self, bytes: usize) {
         self.lock().token_size = bytes;

@@ -146,7 +146,7 @@ fn handle_conn(shared: &Shared, mut stream: TcpStream) {
         } else {
             None
         };
-        (fault, st.delay_ms)
+        (fault, st.delay_for(&req))
     };
     if delay > 0 && !sleep_unless_stopped(shared, Duration::from_millis(delay)) {
         return;

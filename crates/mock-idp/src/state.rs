@@ -77,6 +77,11 @@ pub(crate) struct State {
     pub(crate) rotation: bool,
     pub(crate) strict_rotation: bool,
     pub(crate) delay_ms: u64,
+    /// Extra sleep before answering a refresh grant of one user's token.
+    pub(crate) user_delay_ms: HashMap<String, u64>,
+    /// `refresh_token_expires_in` sent with every token answer (Google's
+    /// time-limited grants), when set.
+    pub(crate) rt_expires_in: Option<u64>,
     pub(crate) token_size: usize,
     pub(crate) secrets: HashMap<String, String>,
     pub(crate) faults: VecDeque<Fault>,
@@ -108,6 +113,8 @@ impl State {
             rotation: true,
             strict_rotation: false,
             delay_ms: 0,
+            user_delay_ms: HashMap::new(),
+            rt_expires_in: None,
             token_size: 0,
             secrets: HashMap::new(),
             faults: VecDeque::new(),
@@ -121,6 +128,18 @@ impl State {
             rng: Rng::from_clock(),
             doctor: DoctorModes::default(),
         }
+    }
+
+    /// The sleep before answering `req`: the mock's delay, plus the delay
+    /// of the user whose refresh token it carries.
+    pub(crate) fn delay_for(&self, req: &Request) -> u64 {
+        let user = req
+            .form
+            .iter()
+            .find(|(k, _)| k == "refresh_token")
+            .and_then(|(_, rt)| self.rts.get(rt))
+            .and_then(|e| self.user_delay_ms.get(&e.user));
+        self.delay_ms + user.copied().unwrap_or(0)
     }
 
     pub(crate) fn next_counter(&mut self) -> u64 {

@@ -350,6 +350,9 @@ impl State {
         if may_issue_rt && offline.unwrap_or_else(|| has("offline_access")) {
             body["refresh_token"] = Value::String(self.new_refresh_token(user, client_id));
         }
+        if let Some(secs) = self.rt_expires_in {
+            body["refresh_token_expires_in"] = json!(secs);
+        }
         if has("openid") {
             body["id_token"] = Value::String(id_token(authority, user, client_id, lifetime));
         }

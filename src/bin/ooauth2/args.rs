@@ -86,6 +86,9 @@ Examples:
     /// List the configured and stored accounts (never shows a secret).
     #[command(after_help = "Examples:\n  ooauth2 status\n  ooauth2 status --json")]
     Status(StatusArgs),
+    /// Refresh the accounts left unused for a while, so no refresh token dies of disuse.
+    #[command(after_help = KEEPALIVE_HELP)]
+    Keepalive(KeepaliveArgs),
     /// Forget a stored account.
     #[command(
         after_help = "Examples:\n  ooauth2 erase work\n  ooauth2 erase --client-id CLIENT --user me@example.com"
@@ -198,6 +201,28 @@ Examples:
         dir: Option<std::path::PathBuf>,
     },
 }
+
+/// What `ooauth2 keepalive --help` adds after the flags.
+const KEEPALIVE_HELP: &str = "\
+For every stored account (or the ones named), one refresh when its refresh
+token was not used for --idle (default 7d), under the account's lock, never
+a sign-in; a rotated refresh token is stored as 'ooauth2 token' stores it.
+Microsoft's refresh tokens die after 90 days unused, Google's after about 6
+months: run this daily (contrib/systemd/ooauth2-keepalive.timer, or cron)
+and rarely used accounts never need a new sign-in.
+
+Prints one line per account on stdout: `ok: ...`, `refreshed: ...`,
+`needs sign-in: ... -> run: ooauth2 login NAME` or `temporary failure: ...`.
+An account that needs a sign-in also gets its notify_cmd (or notify-send
+in a desktop session). Exit status 0 when all are healthy, 1 when one needs
+the user, 75 when the only failures were temporary.
+
+Examples:
+  ooauth2 keepalive
+  ooauth2 keepalive work home
+  ooauth2 keepalive --idle 1d
+  # crontab -e:
+  17 4 * * * ooauth2 keepalive >/dev/null";
 
 /// What `ooauth2 setup --help` adds after the flags.
 const SETUP_HELP: &str = "\
@@ -353,6 +378,19 @@ pub struct DoctorArgs {
     /// Skip the network checks (reachability, clock skew, app registration).
     #[arg(long)]
     pub offline: bool,
+}
+
+/// `keepalive` flags.
+#[derive(Args, Debug, Default, PartialEq, Eq)]
+pub struct KeepaliveArgs {
+    /// The accounts to keep alive: names of the config file or stored
+    /// addresses (default: every stored account).
+    #[arg(value_name = "ACCOUNT")]
+    pub accounts: Vec<String>,
+    /// Refresh an account whose refresh token was not used for this long:
+    /// a number with s, m, h or d (days when bare).
+    #[arg(long, value_name = "DURATION", default_value = "7d")]
+    pub idle: String,
 }
 
 /// `status` flags.

@@ -42,31 +42,35 @@ impl Context {
     /// Runs `req` through a fresh engine with the real store, clock and
     /// terminal; with `enter_on_stdin`, stdin lines are the person's.
     pub fn run(&self, req: &Request, enter_on_stdin: bool) -> Result<Outcome> {
-        self.with_engine(req, enter_on_stdin, |engine| engine.handle(req))
+        self.with_engine(req, enter_on_stdin, |engine| engine.handle(req))?
     }
 
     /// `store migrate`'s plan for one account: from `from`'s store to `to`'s.
     pub fn plan_migration(&self, from: &Request, to: &Request) -> Result<Migration> {
-        self.with_engine(from, false, |engine| engine.plan_migration(from, to))
+        self.with_engine(from, false, |engine| engine.plan_migration(from, to))?
     }
 
-    /// `f` over a fresh engine for `req`'s account.
-    fn with_engine<T>(
+    /// `f` with a fresh engine for `req`: the real store and clock, and
+    /// the terminal (stdin lines the person's with `enter_on_stdin`).
+    pub fn with_engine<T>(
         &self,
         req: &Request,
         enter_on_stdin: bool,
-        f: impl FnOnce(&mut Engine<'_>) -> Result<T>,
+        f: impl FnOnce(&mut Engine) -> T,
     ) -> Result<T> {
         let store = self.store()?;
         let options = Options::new(&self.settings, self.verbose)?;
-        // The account's notify_cmd, else the environment's.
-        let notify = req.notify_cmd().or(self.settings.notify_cmd());
         let mut ui = TerminalUi::new(enter_on_stdin)
-            .with_notify(notify.map(str::to_string), req.user())
+            .with_notify(self.notify_cmd(req).map(str::to_string), req.user())
             .with_notify_send(!self.settings.notify_send_off())
             .with_open(req.open_browser());
         let mut engine = Engine::new(store, &SystemClock, options, &mut ui);
-        f(&mut engine)
+        Ok(f(&mut engine))
+    }
+
+    /// The notifier of `req`'s account: its notify_cmd, else the environment's.
+    pub fn notify_cmd<'r>(&'r self, req: &'r Request) -> Option<&'r str> {
+        req.notify_cmd().or(self.settings.notify_cmd())
     }
 
     /// [`Context::run`] for the actions that answer with a token.

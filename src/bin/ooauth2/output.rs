@@ -13,6 +13,8 @@ pub enum Status {
     Done,
     /// It ran, and what it checked needs the user (`doctor`: exit 1).
     ProblemsFound,
+    /// It ran, and its only failures were temporary (`keepalive`: exit 75).
+    TryLater,
 }
 
 /// How a command failed.
@@ -35,6 +37,8 @@ pub fn exit_status(outcome: std::result::Result<Status, Failure>) -> u8 {
     match outcome {
         Ok(Status::Done) => 0,
         Ok(Status::ProblemsFound) => 1,
+        // A temporary failure's status, as design.md numbers it.
+        Ok(Status::TryLater) => 75,
         Err(Failure::Error(e)) => {
             report(&e);
             e.exit_status()

@@ -179,7 +179,7 @@ fn unclaimed(records: &[Record], seen: &[bool], now: u64, out: &mut Vec<Finding>
 
 /// How a stored account is named in findings, and the command that signs
 /// it in again.
-pub(super) fn names(rec: &Record, name: Option<&str>) -> (String, String) {
+pub(crate) fn names(rec: &Record, name: Option<&str>) -> (String, String) {
     let label = match name {
         Some(n) => format!("account '{n}' ({})", rec.user),
         None => format!("account {}", rec.user),

@@ -20,6 +20,8 @@ mod network;
 mod record;
 mod refusal;
 
+pub(crate) use accounts::names;
+
 use ooauth2::error::{Error, Result};
 use ooauth2::request::{Interactive, Request};
 use ooauth2::settings::Settings;

@@ -3,6 +3,8 @@
 
 use super::{Finding, with_full_scope};
 use crate::output::minutes;
+use ooauth2::health::{Basis, Health};
+use ooauth2::provider::Provider;
 use ooauth2::secret::SecretStore;
 use ooauth2::store::Record;
 use ooauth2::time::utc;
@@ -27,6 +29,9 @@ pub(super) fn check_record(
     let token = refresh_token(rec, label, login, wanted);
     let usable = !token.is_problem();
     out.push(token);
+    if usable {
+        out.extend(health(rec, label, login, now));
+    }
     out.extend(lifetime(rec, label, usable, now));
     check_scope(rec, label, login, out);
 }
@@ -83,6 +88,43 @@ fn refresh_token(rec: &Record, label: &str, login: &str, wanted: Option<&SecretS
             format!("{label} has no refresh token stored"),
             format!("run: {login}"),
         ),
+    }
+}
+
+/// When the refresh token is expected to die, when that is soon (the
+/// words of `status`): past, a problem; within two weeks, a note saying
+/// what keeps it alive; a Google grant limited in time comes from an app
+/// in Testing, whose fix is to publish it.
+fn health(rec: &Record, label: &str, login: &str, now: u64) -> Option<Finding> {
+    let h = Health::of(rec, now);
+    let (dies, basis) = h.dies?;
+    if h.needs_sign_in {
+        return Some(Finding::Problem(
+            format!(
+                "{label}: its refresh token died {} ({})",
+                utc(dies),
+                basis.as_str()
+            ),
+            format!("run: {login}"),
+        ));
+    }
+    let what = format!("{label}: its refresh token {}", h.phrase());
+    match basis {
+        Basis::Provider if rec.provider_preset() == Provider::Google => Some(Finding::Note(
+            what,
+            format!(
+                "the app is in Testing: publish the app, or sign in again every 7 days ({login})"
+            ),
+        )),
+        Basis::Provider => Some(Finding::Note(
+            what,
+            format!("sign in again by then: {login}"),
+        )),
+        Basis::Inactivity if h.dies_soon() => Some(Finding::Note(
+            what,
+            "run: ooauth2 keepalive (daily from its systemd timer or cron: see the README)".into(),
+        )),
+        Basis::Inactivity => None,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod legacy;
 
 mod docs;
 mod helper;
+mod keepalive;
 mod setup;
 mod status;
 mod store;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> Result<Status, Failure> {
     let done = match cli.command {
         Command::Helper => return helper::run(ctx),
         Command::Doctor(args) => return doctor(ctx, &args),
+        Command::Keepalive(args) => return keepalive::run(ctx, &args).map_err(Failure::from),
         Command::Token(args) => token::token(ctx, &args),
         Command::Login(args) => token::login(ctx, &args),
         Command::Setup(args) => setup::run(ctx, &args),

@@ -9,6 +9,7 @@ use crate::output::{minutes, print_stdout};
 use ooauth2::account;
 use ooauth2::config::{self, Named};
 use ooauth2::error::Result;
+use ooauth2::health::Health;
 use ooauth2::provider::{self, Provider};
 use ooauth2::request::{Raw, Request};
 use ooauth2::secret::SecretStore;
@@ -33,14 +34,16 @@ struct StatusRow {
     refresh_token_obtained_at: Option<u64>,
     /// Where the refresh token rests (`file`, `command (sealed)`, ...).
     secret_store: &'static str,
-    state: &'static str,
+    /// The stored refresh token's health, for a stored account.
+    health: Option<Health>,
+    state: String,
     /// What the person does to make the account ready, when it is not.
     fix: Option<String>,
 }
 
 impl StatusRow {
     /// A configured account with nothing stored; `fix` says what makes it ready.
-    fn unstored(name: &str, req: Option<&Request>, state: &'static str, fix: String) -> StatusRow {
+    fn unstored(name: &str, req: Option<&Request>, state: &str, fix: String) -> StatusRow {
         StatusRow {
             name: Some(name.to_string()),
             provider: req.map(|r| r.provider().name()),
@@ -54,16 +57,18 @@ impl StatusRow {
             secret_store: req
                 .and_then(Request::secret_store)
                 .map_or("file", SecretStore::name),
-            state,
+            health: None,
+            state: state.to_string(),
             fix: Some(fix),
         }
     }
 
     /// A stored record; `name` is its configured name, if any.
     /// `wanted`: the account's secret_store, if it names one.
-    fn stored(name: Option<&str>, r: Record, wanted: Option<&SecretStore>) -> StatusRow {
-        let ready = r.needs_login.is_none() && r.has_refresh_token();
-        let state = if ready { "ready" } else { "needs sign-in" };
+    fn stored(name: Option<&str>, r: Record, wanted: Option<&SecretStore>, now: u64) -> StatusRow {
+        let health = Health::of(&r, now);
+        let ready = !health.needs_sign_in;
+        let state = if ready { "ready" } else { "needs sign-in" }.to_string();
         let fix = (!ready).then(|| format!("to sign in again: {}", login_of(name, &r)));
         let tenant = realm_of(r.provider_preset(), &r.tenant);
         StatusRow {
@@ -76,6 +81,7 @@ impl StatusRow {
                 .then_some(r.refresh_token_obtained_at)
                 .flatten(),
             secret_store: r.refresh_token_rests(wanted),
+            health: Some(health),
             expires_at: r.expires_at,
             user: Some(r.user),
             client_id: Some(r.client_id),
@@ -113,8 +119,20 @@ impl StatusRow {
             tenant,
             at,
             rt,
-            self.state.into(),
+            self.health
+                .as_ref()
+                .map_or_else(|| "-".into(), health_details),
+            self.shown_state(),
         ]
+    }
+
+    /// The STATE cell: a ready account's health phrase ("renews itself",
+    /// "dies in 3 days unless used"), else the state.
+    fn shown_state(&self) -> String {
+        match &self.health {
+            Some(h) if self.state == "ready" => h.phrase(),
+            _ => self.state.clone(),
+        }
     }
 
     /// The cells of the default table: who, which app registration (its
@@ -129,7 +147,11 @@ impl StatusRow {
             dash(&self.tenant),
             // "several stored: set user" as "several stored": the line
             // under the row says what to do.
-            self.state.split(':').next().unwrap_or(self.state).into(),
+            self.shown_state()
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .into(),
         ]
     }
 
@@ -147,6 +169,13 @@ impl StatusRow {
             "refresh_token_obtained_at": self.refresh_token_obtained_at,
             "secret_store": self.secret_store,
             "state": self.state,
+            "health": self.health.as_ref().map(|h| serde_json::json!({
+                "phrase": h.phrase(),
+                "refresh_token_obtained_at": h.obtained_at,
+                "refresh_token_last_used_at": h.last_used_at,
+                "expected_death_at": h.dies.map(|(t, _)| t),
+                "expected_death_source": h.dies.map(|(_, b)| b.as_str()),
+            })),
             "fix": self.fix,
         })
     }
@@ -166,11 +195,17 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
     let now = SystemClock.now();
     let mut rows = Vec::new();
     for named in configured {
-        rows.extend(configured_row(&store, &mut records, named, &config_path)?);
+        rows.extend(configured_row(
+            &store,
+            &mut records,
+            named,
+            &config_path,
+            now,
+        )?);
     }
     for (path, rec) in records {
         match rec {
-            Ok(r) => rows.push(StatusRow::stored(None, r, None)),
+            Ok(r) => rows.push(StatusRow::stored(None, r, None, now)),
             Err(e) => eprintln!("ooauth2: warning: {} ({})", e.message, path.display()),
         }
     }
@@ -197,6 +232,7 @@ fn configured_row(
     records: &mut Vec<(PathBuf, Result<Record>)>,
     named: &Named,
     config_path: &Path,
+    now: u64,
 ) -> Result<Option<StatusRow>> {
     let table = format!("[accounts.{}] in {}", named.name, config_path.display());
     // Each value was checked when the file was read; only a missing
@@ -210,12 +246,14 @@ fn configured_row(
             fix,
         )));
     };
-    let users = match req.user() {
-        Some(u) => vec![u.to_string()],
-        None => store.find_users(&req.account(""))?,
-    };
+    let users = users_of(store, &req)?;
     Ok(match take_record(store, records, &req, &users) {
-        Some((_, Ok(r))) => Some(StatusRow::stored(Some(&named.name), r, req.secret_store())),
+        Some((_, Ok(r))) => Some(StatusRow::stored(
+            Some(&named.name),
+            r,
+            req.secret_store(),
+            now,
+        )),
         Some((path, Err(e))) => {
             eprintln!("ooauth2: warning: {} ({})", e.message, path.display());
             None
@@ -244,9 +282,18 @@ fn configured_row(
     })
 }
 
+/// The users a configured account's request means: its `user`, else every
+/// stored one of its client id and realm.
+pub(super) fn users_of(store: &Store, req: &Request) -> Result<Vec<String>> {
+    match req.user() {
+        Some(u) => Ok(vec![u.to_string()]),
+        None => store.find_users(&req.account("")),
+    }
+}
+
 /// The record of the one user `users` names, taken out of `records`;
 /// `None` for none or several users, or nothing stored.
-fn take_record(
+pub(super) fn take_record(
     store: &Store,
     records: &mut Vec<(PathBuf, Result<Record>)>,
     req: &Request,
@@ -270,6 +317,18 @@ fn login_of(name: Option<&str>, r: &Record) -> String {
     match Request::validate(r.raw()) {
         Ok(req) => req.login_command(&r.user),
         Err(_) => account::login_command(None, &r.account()),
+    }
+}
+
+/// The `--wide` HEALTH cell: when the refresh token was last used, and
+/// when it is expected to die and from what.
+fn health_details(h: &Health) -> String {
+    let used = h
+        .last_used_at
+        .map_or_else(|| "use unknown".to_string(), |t| format!("used {}", utc(t)));
+    match h.dies {
+        Some((t, basis)) => format!("{used}, dies {} ({})", utc(t), basis.as_str()),
+        None => used,
     }
 }
 
@@ -320,6 +379,7 @@ fn status_table(rows: &[StatusRow], now: u64, bold: bool, layout: Layout) -> Str
             "TENANT",
             "ACCESS TOKEN",
             "REFRESH TOKEN OBTAINED",
+            "HEALTH",
             "STATE",
         ],
         Layout::Fit(_) => &["NAME", "USER", "CLIENT ID", "TENANT", "STATE"],
@@ -440,7 +500,8 @@ mod tests {
             has_refresh_token: true,
             refresh_token_obtained_at: None,
             secret_store: "file",
-            state,
+            health: None,
+            state: state.into(),
             fix: None,
         }
     }

@@ -78,6 +78,77 @@ pub(super) fn desktop_notification(
     run_notifier(cmd, "notify-send");
 }
 
+/// A notifier started and not waited for (`keepalive`): its child and name.
+pub struct Started(std::process::Child, &'static str);
+
+/// Tells the person that `user` needs a new sign-in, `message` saying how:
+/// by the `notify_cmd` `command` (the message in `OOAUTH2_MESSAGE`, the
+/// account in `OOAUTH2_ACCOUNT`, `OOAUTH2_EVENT=sign-in-needed`, no page or
+/// code), else by `notify-send` when `notify_send` allows it and a desktop
+/// session is there. Never waits: see [`settle`].
+pub fn tell_sign_in_needed(
+    command: Option<&str>,
+    notify_send_allowed: bool,
+    user: &str,
+    message: &str,
+) -> Option<Started> {
+    let (mut cmd, name) = match command {
+        Some(command) => {
+            let mut cmd = Command::new("sh");
+            cmd.arg("-c")
+                .arg(command)
+                .env("OOAUTH2_EVENT", "sign-in-needed")
+                .env("OOAUTH2_VERIFICATION_URI", "")
+                .env("OOAUTH2_USER_CODE", "")
+                .env("OOAUTH2_EXPIRES_IN", "0")
+                .env("OOAUTH2_MESSAGE", message)
+                .env("OOAUTH2_ACCOUNT", user);
+            (cmd, RequestKey::NotifyCmd.name())
+        }
+        None => {
+            let mut cmd = Command::new(notify_send(notify_send_allowed)?);
+            cmd.arg("--app-name=ooauth2")
+                .arg("--urgency=critical")
+                .arg(format!("ooauth2: sign-in needed for {user}"))
+                .arg(message);
+            (cmd, "notify-send")
+        }
+    };
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(our_stderr())
+        .stderr(Stdio::inherit())
+        .spawn();
+    match child {
+        Ok(child) => Some(Started(child, name)),
+        Err(e) => {
+            eprintln!("ooauth2: warning: {name} could not be started ({e})");
+            None
+        }
+    }
+}
+
+/// Gives the started notifiers up to `wait` in all to finish, warning of
+/// each that failed; one still running then is left to run on its own.
+pub fn settle(started: Vec<Started>, wait: Duration) {
+    let deadline = Instant::now() + wait;
+    for Started(mut child, name) in started {
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) if status.success() => break,
+                Ok(Some(status)) => {
+                    eprintln!("ooauth2: warning: {name} failed ({status})");
+                    break;
+                }
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+}
+
 /// Runs a notifier with stdin closed and its stdout sent to our stderr, so
 /// it can neither read the helper request nor write into our answer. Waits
 /// a couple of seconds at most; a failure is a warning, the sign-in goes on.

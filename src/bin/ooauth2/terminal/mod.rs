@@ -21,6 +21,7 @@ mod launch;
 mod qr;
 mod screen;
 
+pub use launch::{Started, settle, tell_sign_in_needed};
 pub use screen::colour_allowed;
 
 use countdown::Countdown;

@@ -279,6 +279,11 @@ fn environment(roff: &mut Roff) {
             "Set for a notify_cmd (never on its command line): the page to open, the code \
              to enter, the seconds it is valid, the whole message, and the account.",
         ),
+        (
+            "OOAUTH2_EVENT",
+            "Set for a notify_cmd that keepalive runs: sign-in-needed (the page and code \
+             are then empty, OOAUTH2_MESSAGE says what to run).",
+        ),
     ] {
         item(roff, name, what);
     }
