@@ -16,9 +16,11 @@
 
 mod file;
 mod parse;
+mod proxy;
 mod write;
 
 pub use parse::{bad_name, parse, valid_name};
+pub use proxy::{Listener, LocalTls, Mechanism, Served, ServerTls};
 pub use write::{Edit, check_name, plan_account};
 
 use crate::error::{Error, Result};
@@ -34,6 +36,8 @@ pub struct Config {
     pub(crate) path: PathBuf,
     /// Its `[accounts.NAME]` tables, in file order.
     pub accounts: Vec<Named>,
+    /// Its `[proxy.NAME]` tables (`ooauth2 proxy`), in file order.
+    pub listeners: Vec<Listener>,
 }
 
 /// One `[accounts.NAME]` table, checked.

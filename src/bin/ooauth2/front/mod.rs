@@ -6,6 +6,7 @@ pub mod legacy;
 
 mod docs;
 mod helper;
+mod proxy;
 mod setup;
 mod status;
 mod test;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> Result<Status, Failure> {
         Command::Status(args) => status::run(ctx, &args),
         Command::Erase(args) => token::erase(ctx, &args),
         Command::Test(args) => test::run(ctx, &args),
+        Command::Proxy(args) => proxy::run(ctx, &args),
         Command::Completions { shell } => docs::completions(shell),
         Command::Accounts => docs::accounts(&ctx.settings),
         Command::Man { dir } => docs::man(dir.as_deref()),

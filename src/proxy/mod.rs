@@ -1,0 +1,145 @@
+//! `ooauth2 proxy`: local IMAP, POP3 and SMTP listeners for mail programs
+//! that only know passwords. A client logs in with `LOGIN` / `AUTH PLAIN` /
+//! `USER`+`PASS`; the login name picks one of the listener's accounts; the
+//! proxy logs in to the real server with that account's token (XOAUTH2 or
+//! OAUTHBEARER, over implicit TLS or STARTTLS) and from then on only
+//! copies bytes both ways.
+//!
+//! The pieces: [`session`] runs one connection (who is it, which dialect,
+//! the one-refresh retry, the log lines); `imap.rs`, `pop.rs` and `smtp.rs`
+//! are the dialects (what the client may say before login, and how the
+//! server is logged in to); `client.rs` and `upstream.rs` are the two
+//! sockets with bounded line reading; `pump.rs` is the byte pump after
+//! login; `peer.rs` says which user is on the other end of a loopback
+//! connection.
+//!
+//! Concurrency: one thread per connection, blocking sockets, and after the
+//! login one poll(2) over both sockets in that same thread. Why not tokio:
+//! the proxy is the only long-running part of ooauth2, its connections are
+//! few (a mail program holds a handful), the TLS and SASL code it shares
+//! with `ooauth2 test` is blocking rustls, and the engine it takes tokens
+//! from (store locks, HTTP with retries) is blocking too: an async runtime
+//! would have to push all of that onto a blocking pool anyway. A thread
+//! with a small stack costs its touched pages only (a few dozen KiB), so
+//! 100 idle connections stay far under the 20 MiB target. The cached
+//! `token` path never reaches this module (fast_token.rs does not parse
+//! the command line that could name it).
+//!
+//! Tokens come from [`Tokens`], which the front end implements over the
+//! engine exactly as `ooauth2 token NAME` gets them: the same store, lock,
+//! min_ttl and secret stores, never a second token path. A token, a SASL
+//! string or a client's password is never written anywhere but the socket
+//! it is meant for.
+
+mod client;
+mod imap;
+mod peer;
+mod pop;
+mod pump;
+pub mod session;
+mod smtp;
+mod upstream;
+
+use crate::config::Listener;
+use crate::error::{Code, Error, Result};
+use crate::secret::Secret;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// An account's token, as the engine answered it.
+pub struct Token {
+    /// The mailbox the token is for (the SASL string names it).
+    pub user: String,
+    /// The access token.
+    pub access: Secret,
+}
+
+/// Where the proxy gets tokens: the engine, through the front end.
+pub trait Tokens: Send + Sync {
+    /// The token of the configured account `account`; with `fresh`, a
+    /// refreshed one (the server refused the one it had).
+    fn token(&self, account: &str, fresh: bool) -> Result<Token>;
+}
+
+/// The limits every connection runs under.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// How long a client may take to log in.
+    pub handshake: Duration,
+    /// How long a logged-in connection may stay silent both ways (IMAP
+    /// IDLE clients speak every 29 minutes at most, RFC 2177).
+    pub idle: Duration,
+    /// How long connecting to the server may take.
+    pub connect: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            handshake: Duration::from_secs(60),
+            idle: Duration::from_secs(31 * 60),
+            connect: Duration::from_secs(15),
+        }
+    }
+}
+
+/// The stack of a connection's thread: its deepest user is the TLS
+/// handshake; pages never touched cost no memory.
+const STACK: usize = 256 * 1024;
+
+/// Binds every listener, says so on stderr, and serves them until the
+/// process ends. A listener that cannot bind is an error before any serves.
+pub fn serve(listeners: &[Listener], tokens: Arc<dyn Tokens>, limits: Limits) -> Result<()> {
+    let mut bound = Vec::new();
+    for l in listeners {
+        let socket = TcpListener::bind(l.listen).map_err(|e| {
+            Error::new(
+                Code::NetworkError,
+                format!("[proxy.{}] cannot listen on {}: {e}", l.name, l.listen),
+            )
+            .hint("pick another listen port in the config file, or stop what listens there")
+        })?;
+        bound.push((socket, Arc::new(l.clone())));
+    }
+    let mut accepters = Vec::new();
+    for (socket, l) in bound {
+        eprintln!(
+            "proxy {}: listening on {} ({} to {})",
+            l.name,
+            l.listen,
+            l.protocol_name(),
+            l.server()
+        );
+        let tokens = Arc::clone(&tokens);
+        accepters.push(std::thread::spawn(move || {
+            accept(&socket, &l, &tokens, limits)
+        }));
+    }
+    for a in accepters {
+        let _ = a.join();
+    }
+    Ok(())
+}
+
+/// Accepts connections on `socket` for ever, each on its own thread.
+fn accept(socket: &TcpListener, l: &Arc<Listener>, tokens: &Arc<dyn Tokens>, limits: Limits) {
+    for conn in socket.incoming() {
+        let stream = match conn {
+            Ok(s) => s,
+            Err(e) => {
+                // EMFILE and friends: say so, breathe, go on.
+                eprintln!("proxy {}: accept failed: {e}", l.name);
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        let (listener, tokens) = (Arc::clone(l), Arc::clone(tokens));
+        let spawned = std::thread::Builder::new()
+            .stack_size(STACK)
+            .spawn(move || session::run(stream, &listener, tokens.as_ref(), limits));
+        if let Err(e) = spawned {
+            eprintln!("proxy {}: cannot start a thread: {e}", l.name);
+        }
+    }
+}

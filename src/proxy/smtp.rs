@@ -1,0 +1,231 @@
+//! SMTP (RFC 5321, 4954, 3207): the client's EHLO is answered with the
+//! server's extensions, STARTTLS and the server's AUTH taken out and
+//! `AUTH PLAIN LOGIN` put in; the client logs in with AUTH PLAIN or AUTH
+//! LOGIN; the server is logged in to with `AUTH XOAUTH2` (or OAUTHBEARER),
+//! the token sent after the `334` (Dovecot refuses command lines over
+//! 1026 bytes, and a Microsoft token is longer).
+
+use super::client::{Client, MAX_LINE, Stop};
+use super::session::{Auth, Dialect, Refusal, decoded, plain_name};
+use super::upstream::{Upstream, quoted};
+use crate::config::{Listener, Mechanism, ServerTls};
+use crate::error::Result;
+use crate::secret::Secret;
+use std::io;
+
+/// The SMTP dialect's state.
+#[derive(Default)]
+pub(crate) struct Smtp {
+    /// The server's EHLO extensions, rewritten for the client.
+    extensions: Vec<String>,
+}
+
+/// A reply: its code and its lines' texts.
+fn reply(up: &mut Upstream) -> Result<(u16, Vec<String>)> {
+    let mut texts = Vec::new();
+    loop {
+        let line = up.line()?;
+        let code = line.get(..3).and_then(|c| c.parse::<u16>().ok());
+        let Some(code) = code else {
+            return Err(up.error(&format!("answered '{}', not an SMTP reply", quoted(&line))));
+        };
+        texts.push(line.get(4..).unwrap_or_default().to_string());
+        if line.as_bytes().get(3) != Some(&b'-') {
+            return Ok((code, texts));
+        }
+    }
+}
+
+/// A reply that must have `code`.
+fn expect(up: &mut Upstream, code: u16, after: &str) -> Result<Vec<String>> {
+    let (got, texts) = reply(up)?;
+    if got != code {
+        let text = texts.join(" ");
+        return Err(up.error(&format!("answered {after} with '{got} {}'", quoted(&text))));
+    }
+    Ok(texts)
+}
+
+impl Smtp {
+    /// The extensions offered to the client: the server's, without what
+    /// only the proxy may use, with the logins the proxy takes.
+    fn rewrite(&mut self, server: &[String]) {
+        self.extensions = server
+            .iter()
+            .skip(1)
+            .filter(|e| {
+                let word = e.split_whitespace().next().unwrap_or_default();
+                !["STARTTLS", "AUTH"]
+                    .iter()
+                    .any(|w| word.eq_ignore_ascii_case(w))
+            })
+            .cloned()
+            .collect();
+        self.extensions.push("AUTH PLAIN LOGIN".into());
+    }
+
+    /// The answer to EHLO.
+    fn ehlo(&self) -> String {
+        let mut text = String::from("250-localhost\r\n");
+        let last = self.extensions.len().saturating_sub(1);
+        for (i, e) in self.extensions.iter().enumerate() {
+            let sep = if i == last { ' ' } else { '-' };
+            text.push_str(&format!("250{sep}{e}\r\n"));
+        }
+        text
+    }
+
+    /// The AUTH command's login name, asking for what the client did not
+    /// send at once. `Ok(None)`: refused or cancelled, already answered.
+    fn auth_name(
+        &mut self,
+        client: &mut Client,
+        args: &[&str],
+    ) -> std::result::Result<Option<String>, Stop> {
+        let mech = args.first().map(|m| m.to_ascii_uppercase());
+        let initial = args.get(1).map(|s| s.as_bytes().to_vec());
+        let answer =
+            |client: &mut Client, prompt: &str| -> std::result::Result<Option<Vec<u8>>, Stop> {
+                client.send(&format!("334 {prompt}\r\n"))?;
+                let line = client.line()?;
+                if line == b"*" {
+                    client.send("501 5.7.0 Authentication cancelled\r\n")?;
+                    return Ok(None);
+                }
+                Ok(Some(line))
+            };
+        let name = match mech.as_deref() {
+            Some("PLAIN") => {
+                let Some(resp) = (match initial {
+                    Some(i) => Some(i),
+                    None => answer(client, "")?,
+                }) else {
+                    return Ok(None);
+                };
+                plain_name(&resp)
+            }
+            Some("LOGIN") => {
+                let Some(user) = (match initial {
+                    Some(i) => Some(i),
+                    None => answer(client, "VXNlcm5hbWU6")?,
+                }) else {
+                    return Ok(None);
+                };
+                if answer(client, "UGFzc3dvcmQ6")?.is_none() {
+                    return Ok(None);
+                }
+                decoded(&user).filter(|u| !u.is_empty())
+            }
+            _ => {
+                client.send("504 5.5.4 Only AUTH PLAIN and AUTH LOGIN are offered\r\n")?;
+                return Ok(None);
+            }
+        };
+        if name.is_none() {
+            client.send("501 5.5.2 Cannot decode the response\r\n")?;
+        }
+        Ok(name)
+    }
+}
+
+impl Dialect for Smtp {
+    fn open(&mut self, up: &mut Upstream, l: &Listener) -> Result<()> {
+        if l.server_tls == ServerTls::Starttls {
+            expect(up, 220, "the connection")?;
+            up.send("EHLO localhost")?;
+            expect(up, 250, "EHLO")?;
+            up.send("STARTTLS")?;
+            expect(up, 220, "STARTTLS")?;
+            up.start_tls(l)?;
+        } else {
+            expect(up, 220, "the connection")?;
+        }
+        up.send("EHLO localhost")?;
+        let server = expect(up, 250, "EHLO")?;
+        self.rewrite(&server);
+        Ok(())
+    }
+
+    fn greet(&mut self, client: &mut Client) -> io::Result<()> {
+        if self.extensions.is_empty() {
+            self.extensions.push("AUTH PLAIN LOGIN".into());
+        }
+        client.send("220 localhost ESMTP ooauth2 proxy\r\n")
+    }
+
+    fn turn_away(&mut self, client: &mut Client, why: &str) -> io::Result<()> {
+        client.send(&format!("554 5.7.1 ooauth2 proxy: {why}\r\n"))
+    }
+
+    fn local(&mut self, client: &mut Client) -> std::result::Result<Option<String>, Stop> {
+        loop {
+            let line = client.line()?;
+            let line = String::from_utf8_lossy(&line).to_string();
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let verb = words
+                .first()
+                .map(|w| w.to_ascii_uppercase())
+                .unwrap_or_default();
+            match verb.as_str() {
+                "EHLO" => client.send(&self.ehlo())?,
+                "HELO" => client.send("250 localhost\r\n")?,
+                "NOOP" | "RSET" => client.send("250 2.0.0 OK\r\n")?,
+                "QUIT" => {
+                    client.send("221 2.0.0 Bye\r\n")?;
+                    return Ok(None);
+                }
+                "STARTTLS" => client.send("454 4.7.0 TLS is not available here\r\n")?,
+                "AUTH" => {
+                    if let Some(name) = self.auth_name(client, &words[1..])? {
+                        return Ok(Some(name));
+                    }
+                }
+                _ => client.send("530 5.7.0 Authentication required\r\n")?,
+            }
+        }
+    }
+
+    fn auth(&mut self, up: &mut Upstream, mech: Mechanism, sasl: &Secret) -> Result<Auth> {
+        up.send(&format!("AUTH {}", mech.name()))?;
+        let (code, texts) = reply(up)?;
+        if code != 334 {
+            return Ok(Auth::Refused(format!("{code} {}", texts.join(" "))));
+        }
+        up.send(sasl.expose())?;
+        let (mut code, mut texts) = reply(up)?;
+        if code == 334 {
+            // The error challenge (base64 JSON): answered as the mechanism
+            // requires, then the final reply.
+            up.send(match mech {
+                Mechanism::Xoauth2 => "",
+                Mechanism::Oauthbearer => "AQ==",
+            })?;
+            (code, texts) = reply(up)?;
+        }
+        Ok(if code == 235 {
+            Auth::Ok
+        } else {
+            Auth::Refused(quoted(&format!("{code} {}", texts.join(" "))))
+        })
+    }
+
+    fn accepted(&mut self, client: &mut Client) -> io::Result<()> {
+        client.send("235 2.7.0 Authentication successful\r\n")
+    }
+
+    fn refused(&mut self, client: &mut Client, why: &Refusal) -> io::Result<()> {
+        let (Refusal::Denied(text) | Refusal::Unavailable(text)) = why;
+        client.send(&format!("535 5.7.8 {}\r\n", one_line(text)))
+    }
+
+    fn too_long(&mut self, client: &mut Client) -> io::Result<()> {
+        client.send(&format!(
+            "500 5.5.6 Line too long (at most {MAX_LINE} bytes before login)\r\n"
+        ))
+    }
+}
+
+/// `text` on one line of at most 400 bytes, for a reply.
+pub(super) fn one_line(text: &str) -> String {
+    crate::error::shorten(&crate::error::one_line(text), 400)
+}

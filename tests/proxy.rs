@@ -1,0 +1,497 @@
+//! `ooauth2 proxy`: password-only clients (Python's imaplib, poplib and
+//! smtplib, curl -u, msmtp with `auth plain`, raw IMAP with literals,
+//! LITERAL+ and SASL-IR) log in through the proxy to the private Dovecot of
+//! the real-client tests, which checks every token at the mock provider;
+//! the proxy logs in there with XOAUTH2 or OAUTHBEARER over implicit TLS
+//! or STARTTLS. Also: `--check`, the config file's refusals, a refused
+//! token refreshed once, the server down, an endless line, 50 clients.
+//!
+//! Needs Debian's packages like tests/real_clients.rs.
+
+use crate::support::mail::{
+    Dovecot, Input, client_command, install_config, program, run_timeout, tagged_ok,
+};
+use crate::support::run::{Env, Run, USER, free_port};
+use mock_idp::Grant;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+const CLIENT_LIMIT: Duration = Duration::from_secs(30);
+
+/// A seeded account, a Dovecot that trusts the mock provider, and a
+/// running proxy with one listener per protocol. Fields drop in order:
+/// the proxy stops first.
+struct Setup {
+    proxy: Proxy,
+    dc: Dovecot,
+    env: Env,
+    config: PathBuf,
+}
+
+/// The running `ooauth2 proxy`, stopped by its PID when dropped.
+struct Proxy {
+    child: Child,
+    log: PathBuf,
+    imap: u16,
+    pop: u16,
+    smtp: u16,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proxy {
+    /// What the proxy wrote on stderr.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log holds `needle` (5 s at most).
+    fn wait_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if log.contains(needle) || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The `[proxy.*]` tables: IMAP over implicit TLS, POP3 over STLS, SMTP
+/// over STARTTLS, the first with `mechanism`.
+fn tables(dc: &Dovecot, ports: (u16, u16, u16), mechanism: &str, imap_server: u16) -> String {
+    let ca = dc.cert.display();
+    format!(
+        "\n[proxy.imap]\nprotocol = \"imap\"\nlisten = \"127.0.0.1:{}\"\n\
+         server = \"127.0.0.1:{imap_server}\"\nserver_tls = \"implicit\"\n\
+         mechanism = \"{mechanism}\"\naccounts = [\"work\"]\nca_file = \"{ca}\"\n\
+         \n[proxy.pop]\nprotocol = \"pop\"\nlisten = \"127.0.0.1:{}\"\n\
+         server = \"127.0.0.1:{}\"\nserver_tls = \"starttls\"\naccounts = [\"work\"]\nca_file = \"{ca}\"\n\
+         \n[proxy.smtp]\nprotocol = \"smtp\"\nlisten = \"127.0.0.1:{}\"\n\
+         server = \"127.0.0.1:{}\"\nserver_tls = \"starttls\"\naccounts = [\"work\"]\nca_file = \"{ca}\"\n",
+        ports.0, ports.1, dc.pop3_port, ports.2, dc.submission_port
+    )
+}
+
+fn setup_with(mechanism: &str, imap_server: Option<u16>) -> Setup {
+    let env = Env::new();
+    env.seed(USER);
+    let config = install_config(&env, &env.root.join("home/.config"));
+    let dc = Dovecot::start(&env);
+    let ports = (free_port(), free_port(), free_port());
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&tables(
+        &dc,
+        ports,
+        mechanism,
+        imap_server.unwrap_or(dc.imaps_port),
+    ));
+    std::fs::write(&config, text).unwrap();
+    let log = env.root.join("proxy.log");
+    let child = env
+        .command(&["proxy"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let proxy = Proxy {
+        child,
+        log,
+        imap: ports.0,
+        pop: ports.1,
+        smtp: ports.2,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proxy.log().matches("listening on").count() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "proxy not listening:\n{}",
+            proxy.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Setup {
+        proxy,
+        dc,
+        env,
+        config,
+    }
+}
+
+fn setup() -> Setup {
+    setup_with("xoauth2", None)
+}
+
+impl Setup {
+    /// Runs `python3 -c script`.
+    fn python(&self, script: &str) -> Run {
+        let mut cmd = client_command(&self.env, &program("python3"));
+        cmd.arg("-c").arg(script);
+        run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT)
+    }
+
+    #[track_caller]
+    fn expect_ok(&self, what: &str, run: &Run) {
+        assert_eq!(
+            run.status,
+            0,
+            "{what} failed: {run:#?}\n--- proxy ---\n{}\n{}",
+            self.proxy.log(),
+            self.dc.logs()
+        );
+    }
+
+    /// A raw connection to the IMAP listener, greeting read.
+    fn raw_imap(&self) -> Raw {
+        Raw::connect(self.proxy.imap)
+    }
+
+    /// Puts a message with Subject `marker` in the INBOX, directly.
+    fn seed_inbox(&self, marker: &str) {
+        let xo = self.env.token(USER, &["--format", "xoauth2"]);
+        xo.expect(0);
+        self.dc.seed_inbox(xo.stdout.trim(), USER, marker);
+    }
+}
+
+/// A line-oriented raw client.
+struct Raw {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+}
+
+impl Raw {
+    fn connect(port: u16) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut raw = Raw {
+            r: BufReader::new(s.try_clone().unwrap()),
+            w: s,
+        };
+        raw.line();
+        raw
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.w.write_all(bytes).unwrap();
+    }
+
+    fn line(&mut self) -> String {
+        let mut l = String::new();
+        self.r.read_line(&mut l).unwrap();
+        l
+    }
+
+    /// Lines up to and including the one starting with `tag `.
+    fn until(&mut self, tag: &str) -> String {
+        let mut all = String::new();
+        loop {
+            let l = self.line();
+            all.push_str(&l);
+            if l.is_empty() || l.starts_with(&format!("{tag} ")) {
+                return all;
+            }
+        }
+    }
+}
+
+#[test]
+fn python_smtplib_sends_and_imaplib_and_poplib_read_through_the_proxy() {
+    let s = setup();
+    s.seed_inbox("proxy-seeded");
+    let script = format!(
+        "import smtplib\n\
+         s = smtplib.SMTP('127.0.0.1', {port}, timeout=20)\n\
+         s.ehlo()\n\
+         assert 'starttls' not in s.esmtp_features, s.esmtp_features\n\
+         s.login('{USER}', 'any password')\n\
+         s.sendmail('{USER}', ['rcpt@example.org'], 'From: {USER}\\r\\nTo: rcpt@example.org\\r\\nSubject: via-proxy-smtplib\\r\\n\\r\\nHello.\\r\\n')\n\
+         s.quit()\n",
+        port = s.proxy.smtp
+    );
+    let run = s.python(&script);
+    s.expect_ok("smtplib", &run);
+    assert!(s.dc.sink.delivered("via-proxy-smtplib"), "not relayed");
+    let script = format!(
+        "import imaplib\n\
+         m = imaplib.IMAP4('127.0.0.1', {port})\n\
+         assert 'AUTH=PLAIN' in m.capabilities and 'LOGINDISABLED' not in m.capabilities, m.capabilities\n\
+         m.login('work', 'whatever')\n\
+         m.select('INBOX')\n\
+         typ, data = m.search(None, 'SUBJECT', 'proxy-seeded')\n\
+         typ, msg = m.fetch(data[0].split()[0], '(RFC822)')\n\
+         print(msg[0][1].decode())\n\
+         m.logout()\n",
+        port = s.proxy.imap
+    );
+    let run = s.python(&script);
+    s.expect_ok("imaplib", &run);
+    assert!(run.stdout.contains("Subject: proxy-seeded"), "{run:#?}");
+    let script = format!(
+        "import poplib\n\
+         p = poplib.POP3('127.0.0.1', {port}, timeout=20)\n\
+         p.user('{USER}')\n\
+         p.pass_('x')\n\
+         n = p.stat()[0]\n\
+         print(b'\\n'.join(p.retr(n)[1]).decode())\n\
+         p.quit()\n",
+        port = s.proxy.pop
+    );
+    let run = s.python(&script);
+    s.expect_ok("poplib", &run);
+    assert!(run.stdout.contains("Subject: proxy-seeded"), "{run:#?}");
+    s.dc.expect_logins("XOAUTH2", "imap-login", 2, "seed + imaplib");
+    s.dc.expect_logins("XOAUTH2", "pop3-login", 1, "poplib");
+    s.dc.expect_logins("XOAUTH2", "submission-login", 1, "smtplib");
+    // One line per login and per connection; never the token.
+    let log = s.proxy.wait_log("bytes down");
+    assert!(log.contains("login as work: ok"), "{log}");
+    assert!(!log.contains(&s.env.cached_access_token(USER)), "{log}");
+}
+
+#[test]
+fn curl_and_msmtp_with_a_password_log_in_through_the_proxy() {
+    let s = setup();
+    s.seed_inbox("curl-seeded");
+    for (url, needle) in [
+        (
+            format!(
+                "imap://127.0.0.1:{}/INBOX?SUBJECT%20curl-seeded",
+                s.proxy.imap
+            ),
+            "SEARCH",
+        ),
+        (
+            format!("pop3://127.0.0.1:{}/1", s.proxy.pop),
+            "Subject: curl-seeded",
+        ),
+    ] {
+        let mut cmd = client_command(&s.env, &program("curl"));
+        cmd.args(["-sS", "--max-time", "20", "-u", &format!("{USER}:pw"), &url]);
+        let run = run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT);
+        s.expect_ok(&url, &run);
+        assert!(run.stdout.contains(needle), "{url}: {run:#?}");
+    }
+    let mail =
+        format!("From: {USER}\r\nTo: rcpt@example.org\r\nSubject: via-proxy-curl\r\n\r\nHi.\r\n");
+    let mut cmd = client_command(&s.env, &program("curl"));
+    cmd.args(["-sS", "--max-time", "20", "-u", "work:pw"])
+        .arg(format!("smtp://127.0.0.1:{}", s.proxy.smtp))
+        .args([
+            "--mail-from",
+            USER,
+            "--mail-rcpt",
+            "rcpt@example.org",
+            "-T",
+            "-",
+        ]);
+    let run = run_timeout(cmd, Input::Bytes(mail.as_bytes()), CLIENT_LIMIT);
+    s.expect_ok("curl smtp", &run);
+    assert!(s.dc.sink.delivered("via-proxy-curl"));
+    let rc = s.env.root.join("msmtprc");
+    std::fs::write(
+        &rc,
+        format!(
+            "account work\nhost 127.0.0.1\nport {}\ntls off\nauth plain\nuser {USER}\n\
+             password printer-password\nfrom {USER}\n",
+            s.proxy.smtp
+        ),
+    )
+    .unwrap();
+    crate::support::run::set_mode(&rc, 0o600);
+    let mut cmd = client_command(&s.env, &program("msmtp"));
+    cmd.arg("-C")
+        .arg(&rc)
+        .args(["-a", "work", "rcpt@example.org"]);
+    let mail =
+        format!("From: {USER}\r\nTo: rcpt@example.org\r\nSubject: via-proxy-msmtp\r\n\r\nHi.\r\n");
+    let run = run_timeout(cmd, Input::Bytes(mail.as_bytes()), CLIENT_LIMIT);
+    s.expect_ok("msmtp", &run);
+    assert!(s.dc.sink.delivered("via-proxy-msmtp"));
+}
+
+#[test]
+fn imap_literals_literal_plus_and_sasl_ir_log_in() {
+    let s = setup_with("oauthbearer", None);
+    let mut c = s.raw_imap();
+    // A synchronizing literal: the proxy asks for it with a continuation.
+    c.send(format!("a1 LOGIN {{{}}}\r\n", USER.len()).as_bytes());
+    assert!(c.line().starts_with("+ "), "no continuation");
+    c.send(format!("{USER} \"pa\\\"ss\"\r\n").as_bytes());
+    let out = c.until("a1");
+    assert!(out.contains("a1 OK"), "{out}\n{}", s.proxy.log());
+    c.send(b"a2 SELECT INBOX\r\n");
+    assert!(c.until("a2").contains("a2 OK"));
+    // LITERAL+: no continuation, the bytes follow at once.
+    let mut c = s.raw_imap();
+    c.send(b"b1 LOGIN {4+}\r\nwork {3+}\r\npw!\r\n");
+    let out = c.until("b1");
+    assert!(out.contains("b1 OK"), "{out}\n{}", s.proxy.log());
+    // SASL-IR, and AUTHENTICATE PLAIN with the response after the `+`.
+    use base64::Engine as _;
+    let plain = base64::engine::general_purpose::STANDARD.encode(format!("\0{USER}\0pw"));
+    let mut c = s.raw_imap();
+    c.send(format!("c1 AUTHENTICATE PLAIN {plain}\r\n").as_bytes());
+    assert!(tagged_ok(&c.until("c1")));
+    let mut c = s.raw_imap();
+    c.send(b"d1 AUTHENTICATE PLAIN\r\n");
+    assert!(c.line().starts_with("+"));
+    c.send(format!("{plain}\r\n").as_bytes());
+    let out = c.until("d1");
+    assert!(tagged_ok(&out), "{out}");
+    // A name the listener does not serve is refused before any token is used.
+    let mut c = s.raw_imap();
+    c.send(b"e1 LOGIN someone.else pw\r\n");
+    let out = c.until("e1");
+    assert!(
+        out.contains("e1 NO [AUTHENTICATIONFAILED] no account 'someone.else'"),
+        "{out}"
+    );
+    s.dc.expect_logins("OAUTHBEARER", "imap-login", 4, "four logins");
+}
+
+#[test]
+fn a_refused_token_is_refreshed_once_and_the_login_retried() {
+    let s = setup();
+    s.env.token(USER, &[]).expect(0);
+    s.env.idp.reset_log();
+    // The store still holds it as fresh; Dovecot's introspection says no.
+    s.env.idp.expire_access_tokens();
+    let mut c = s.raw_imap();
+    c.send(b"a1 LOGIN work pw\r\n");
+    let out = c.until("a1");
+    assert!(out.contains("a1 OK"), "{out}\n{}", s.proxy.log());
+    assert_eq!(s.env.idp.count(Grant::Refresh), 1);
+    let log = s.proxy.wait_log("after a refresh");
+    assert!(log.contains("after a refresh"), "{log}");
+    // The refreshed token is the store's: the CLI sees it, no new refresh.
+    s.env.token(USER, &[]).expect(0);
+    assert_eq!(s.env.idp.count(Grant::Refresh), 1);
+}
+
+#[test]
+fn the_server_down_and_an_endless_line_get_the_protocols_refusals() {
+    let s = setup_with("xoauth2", Some(free_port()));
+    let mut c = s.raw_imap();
+    c.send(b"a1 LOGIN work pw\r\n");
+    let out = c.until("a1");
+    assert!(
+        out.contains("a1 NO [UNAVAILABLE] cannot reach the server: cannot connect to 127.0.0.1:"),
+        "{out}"
+    );
+    // POP3 and SMTP still work (their server is up); a line over the limit
+    // before login is cut off with the protocol's error.
+    let mut p = Raw::connect(s.proxy.pop);
+    p.send(&vec![b'x'; 100_000]);
+    let line = p.line();
+    assert!(line.starts_with("-ERR Line too long"), "{line}");
+    let mut m = Raw::connect(s.proxy.smtp);
+    m.send(b"EHLO me\r\n");
+    let mut ehlo = String::new();
+    while !ehlo.contains("250 ") {
+        ehlo.push_str(&m.line());
+    }
+    assert!(
+        ehlo.contains("AUTH PLAIN LOGIN") && !ehlo.contains("STARTTLS"),
+        "{ehlo}"
+    );
+    m.send(b"AUTH PLAIN\r\n");
+    assert!(m.line().starts_with("334"));
+    m.send(b"*\r\n");
+    assert!(m.line().starts_with("501"));
+    let log = s.proxy.wait_log("cut off");
+    assert!(log.contains("cut off"), "{log}");
+    // The rest of the IMAP line after the limit never reaches anyone.
+    let mut c = s.raw_imap();
+    c.send(&vec![b'a'; 20_000]);
+    let mut rest = String::new();
+    let _ = c.r.read_to_string(&mut rest);
+    assert!(rest.starts_with("* BYE Line or literal too long"), "{rest}");
+}
+
+#[test]
+fn fifty_clients_at_once() {
+    let s = setup();
+    s.env.token(USER, &[]).expect(0);
+    s.env.idp.reset_log();
+    let port = s.proxy.imap;
+    let threads: Vec<_> = (0..50)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut c = Raw::connect(port);
+                c.send(format!("t{i} LOGIN work pw\r\nn{i} NOOP\r\nl{i} LOGOUT\r\n").as_bytes());
+                let out = c.until(&format!("l{i}"));
+                (
+                    out.contains(&format!("t{i} OK")) && out.contains(&format!("n{i} OK")),
+                    out,
+                )
+            })
+        })
+        .collect();
+    for t in threads {
+        let (ok, out) = t.join().unwrap();
+        assert!(ok, "{out}\n{}", s.proxy.log());
+    }
+    assert_eq!(s.env.idp.count(Grant::Refresh), 0, "all from the cache");
+    s.dc.expect_logins("XOAUTH2", "imap-login", 50, "fifty clients");
+}
+
+#[test]
+fn check_prints_the_listeners_and_bad_tables_are_refused_by_line() {
+    let env = Env::new();
+    let base = format!(
+        "[accounts.work]\nclient_id = \"c\"\nuser = \"{USER}\"\nauthority = \"{}\"\n",
+        env.idp.authority()
+    );
+    let cfg = env.write_config(&format!(
+        "{base}[proxy.mail]\nprotocol = \"imap\"\naccounts = [\"work\"]\n\
+         [proxy.send]\nprotocol = \"smtp\"\nlisten = \"127.0.0.1:2587\"\nmechanism = \"oauthbearer\"\naccounts = [\"work\"]\n"
+    ));
+    let run = env.run_with_config(&cfg, &["proxy", "--check"], b"");
+    run.expect(0);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "mail: imap on 127.0.0.1:1143 -> outlook.office365.com:993 (implicit TLS, XOAUTH2) for work ({USER})\n\
+             send: smtp on 127.0.0.1:2587 -> smtp.office365.com:587 (STARTTLS, OAUTHBEARER) for work ({USER})\n"
+        )
+    );
+    for (table, needles) in [
+        (
+            "[proxy.lan]\nprotocol = \"smtp\"\nlisten = \"0.0.0.0:2525\"\naccounts = [\"work\"]\n",
+            &[":7:", "0.0.0.0:2525 is not a loopback address"][..],
+        ),
+        (
+            "[proxy.m]\nprotocol = \"imap\"\nservre = \"x:1\"\naccounts = [\"work\"]\n",
+            &[":7:", "unknown key 'servre'", "did you mean server?"][..],
+        ),
+    ] {
+        let cfg = env.write_config(&format!("{base}{table}"));
+        let run = env.run_with_config(&cfg, &["proxy", "--check"], b"");
+        run.expect_failure(2, needles);
+        assert!(run.stdout.is_empty());
+    }
+    let cfg = env.write_config(&base);
+    env.run_with_config(&cfg, &["proxy", "--check"], b"")
+        .expect_failure(2, &["no [proxy.NAME] table"]);
+}
+
+#[test]
+fn a_busy_listen_port_is_an_error_before_serving() {
+    let s = setup();
+    let run = s.env.run_with_config(&s.config, &["proxy"], b"");
+    run.expect_failure(
+        75,
+        &["cannot listen on 127.0.0.1:", "pick another listen port"],
+    );
+}
