@@ -495,3 +495,28 @@ fn a_busy_listen_port_is_an_error_before_serving() {
         &["cannot listen on 127.0.0.1:", "pick another listen port"],
     );
 }
+
+#[test]
+fn a_connection_from_another_user_is_turned_away() {
+    let s = setup();
+    if !crate::support::run::running_as_root(&s.env) {
+        // Only root can connect as another uid (setpriv); the check is the same code.
+        return;
+    }
+    // curl's telnet:// prints what the proxy says until it closes.
+    let mut cmd = client_command(&s.env, &program("setpriv"));
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(program("curl"))
+        .args(["-sS", "--max-time", "10"])
+        .arg(format!("telnet://127.0.0.1:{}", s.proxy.imap));
+    let run = run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT);
+    s.expect_ok("curl as nobody", &run);
+    assert!(
+        run.stdout
+            .starts_with("* BYE ooauth2 proxy: uid 65534 is not this proxy's user"),
+        "{run:#?}"
+    );
+    let log = s.proxy.wait_log("refused: uid 65534");
+    assert!(log.contains("refused: uid 65534"), "{log}");
+    assert_eq!(s.dc.logins().len(), 0, "no login was tried");
+}
