@@ -520,3 +520,20 @@ fn a_connection_from_another_user_is_turned_away() {
     assert!(log.contains("refused: uid 65534"), "{log}");
     assert_eq!(s.dc.logins().len(), 0, "no login was tried");
 }
+
+#[test]
+fn the_readme_example_checks_as_shown() {
+    let env = Env::new();
+    let section = crate::readme::readme_section("Mail programs that cannot do OAuth2");
+    let toml = crate::readme::fenced_block(&section, "[proxy.NAME]", "toml");
+    let cfg = env.write_config(&toml);
+    let run = env.run_with_config(&cfg, &["proxy", "--check"], b"");
+    run.expect(0);
+    let shown = crate::readme::fenced_block(&section, "check what would listen", "sh");
+    let expected: String = shown
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(run.stdout, expected);
+}
