@@ -537,3 +537,43 @@ fn the_readme_example_checks_as_shown() {
         .collect();
     assert_eq!(run.stdout, expected);
 }
+
+#[test]
+fn sigterm_stops_new_connections_and_lets_open_ones_finish_within_a_bound() {
+    let mut s = setup();
+    let mut c = s.raw_imap();
+    c.send(b"a1 LOGIN work pw\r\n");
+    assert!(c.until("a1").contains("a1 OK"), "{}", s.proxy.log());
+    let pid = s.proxy.child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    s.proxy.wait_log("no new connections");
+    // The open connection goes on; a new one is closed at once.
+    c.send(b"a2 NOOP\r\n");
+    assert!(c.until("a2").contains("a2 OK"), "{}", s.proxy.log());
+    let mut late = TcpStream::connect(("127.0.0.1", s.proxy.imap)).unwrap();
+    late.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let _ = late.read_to_end(&mut got);
+    assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    // A connection held open past the drain limit does not keep it running.
+    let started = Instant::now();
+    let status = loop {
+        if let Some(st) = s.proxy.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "still running");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}\n{}", s.proxy.log());
+    assert!(
+        s.proxy
+            .log()
+            .contains("1 connections still open (drain limit)"),
+        "{}",
+        s.proxy.log()
+    );
+}

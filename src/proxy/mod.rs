@@ -45,7 +45,8 @@ use crate::error::{Code, Error, Result};
 use crate::secret::Secret;
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// An account's token, as the engine answered it.
 pub struct Token {
@@ -72,6 +73,8 @@ pub struct Limits {
     pub idle: Duration,
     /// How long connecting to the server may take.
     pub connect: Duration,
+    /// How long open connections may go on after SIGTERM.
+    pub drain: Duration,
 }
 
 impl Default for Limits {
@@ -80,6 +83,7 @@ impl Default for Limits {
             handshake: Duration::from_secs(60),
             idle: Duration::from_secs(31 * 60),
             connect: Duration::from_secs(15),
+            drain: Duration::from_secs(10),
         }
     }
 }
@@ -88,8 +92,26 @@ impl Default for Limits {
 /// handshake; pages never touched cost no memory.
 const STACK: usize = 256 * 1024;
 
-/// Binds every listener, says so on stderr, and serves them until the
-/// process ends. A listener that cannot bind is an error before any serves.
+/// The connections open now, and whether the proxy is stopping.
+#[derive(Default)]
+struct Running {
+    open: AtomicUsize,
+    stopping: AtomicBool,
+}
+
+/// Counts one connection while it lives.
+struct Open(Arc<Running>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Binds every listener, says so on stderr, and serves them until SIGTERM
+/// (or SIGINT, SIGHUP): then no new connection is taken, and the open ones
+/// may finish within the drain limit. A listener that cannot bind is an
+/// error before any serves.
 pub fn serve(listeners: &[Listener], tokens: Arc<dyn Tokens>, limits: Limits) -> Result<()> {
     let mut bound = Vec::new();
     for l in listeners {
@@ -102,7 +124,8 @@ pub fn serve(listeners: &[Listener], tokens: Arc<dyn Tokens>, limits: Limits) ->
         })?;
         bound.push((socket, Arc::new(l.clone())));
     }
-    let mut accepters = Vec::new();
+    let draining = crate::signals::drain();
+    let running = Arc::new(Running::default());
     for (socket, l) in bound {
         eprintln!(
             "proxy {}: listening on {} ({} to {})",
@@ -111,19 +134,52 @@ pub fn serve(listeners: &[Listener], tokens: Arc<dyn Tokens>, limits: Limits) ->
             l.protocol_name(),
             l.server()
         );
-        let tokens = Arc::clone(&tokens);
-        accepters.push(std::thread::spawn(move || {
-            accept(&socket, &l, &tokens, limits)
-        }));
+        let (tokens, running) = (Arc::clone(&tokens), Arc::clone(&running));
+        std::thread::spawn(move || accept(&socket, &l, &tokens, limits, &running));
     }
-    for a in accepters {
-        let _ = a.join();
+    if !draining {
+        // Without handlers a signal ends the process at once, as by default.
+        loop {
+            std::thread::park();
+        }
     }
+    let sig = loop {
+        if let Some(sig) = crate::signals::pending() {
+            break sig;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    running.stopping.store(true, Ordering::SeqCst);
+    drain(&running, sig, limits.drain);
     Ok(())
 }
 
-/// Accepts connections on `socket` for ever, each on its own thread.
-fn accept(socket: &TcpListener, l: &Arc<Listener>, tokens: &Arc<dyn Tokens>, limits: Limits) {
+/// Waits for the open connections to end, at most `limit`.
+fn drain(running: &Running, sig: i32, limit: Duration) {
+    let open = running.open.load(Ordering::SeqCst);
+    eprintln!(
+        "proxy: signal {sig}: no new connections; {open} open, waiting up to {} s",
+        limit.as_secs()
+    );
+    let deadline = Instant::now() + limit;
+    while running.open.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    match running.open.load(Ordering::SeqCst) {
+        0 => eprintln!("proxy: stopped"),
+        n => eprintln!("proxy: stopped with {n} connections still open (drain limit)"),
+    }
+}
+
+/// Accepts connections on `socket`, each on its own thread, until the
+/// proxy stops.
+fn accept(
+    socket: &TcpListener,
+    l: &Arc<Listener>,
+    tokens: &Arc<dyn Tokens>,
+    limits: Limits,
+    running: &Arc<Running>,
+) {
     for conn in socket.incoming() {
         let stream = match conn {
             Ok(s) => s,
@@ -134,10 +190,19 @@ fn accept(socket: &TcpListener, l: &Arc<Listener>, tokens: &Arc<dyn Tokens>, lim
                 continue;
             }
         };
+        if running.stopping.load(Ordering::SeqCst) {
+            // Closed at once: the client sees the proxy going away.
+            continue;
+        }
+        running.open.fetch_add(1, Ordering::SeqCst);
+        let open = Open(Arc::clone(running));
         let (listener, tokens) = (Arc::clone(l), Arc::clone(tokens));
         let spawned = std::thread::Builder::new()
             .stack_size(STACK)
-            .spawn(move || session::run(stream, &listener, tokens.as_ref(), limits));
+            .spawn(move || {
+                let _open = open;
+                session::run(stream, &listener, tokens.as_ref(), limits);
+            });
         if let Err(e) = spawned {
             eprintln!("proxy {}: cannot start a thread: {e}", l.name);
         }
