@@ -97,8 +97,12 @@ fn setup_with(mechanism: &str, imap_server: Option<u16>) -> Setup {
     ));
     std::fs::write(&config, text).unwrap();
     let log = env.root.join("proxy.log");
-    let child = env
-        .command(&["proxy"])
+    let mut cmd = env.command(&["proxy"]);
+    if let Ok(release) = std::env::var("PROXY_BENCH_BIN") {
+        // bench/proxy.sh measures the release binary (sh execs it: same PID).
+        cmd = env.command_via::<&str>(&["sh", "-c", "exec \"$0\" proxy", &release], &[]);
+    }
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -576,4 +580,103 @@ fn sigterm_stops_new_connections_and_lets_open_ones_finish_within_a_bound() {
         "{}",
         s.proxy.log()
     );
+}
+
+/// The figures of bench/README.md (bench/proxy.sh runs this with
+/// `--ignored --nocapture`, in release): the same Python client through the
+/// proxy and straight to Dovecot over TLS, one run side by side. Prints,
+/// asserts only that everything worked.
+#[test]
+#[ignore = "a benchmark: bench/proxy.sh runs it"]
+fn bench_proxy_against_direct() {
+    let s = setup();
+    let token = s.env.token(USER, &[]);
+    token.expect(0);
+    let rss = |when: &str| {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", s.proxy.child.id())).unwrap();
+        for l in status
+            .lines()
+            .filter(|l| l.starts_with("Vm") || l.starts_with("Threads"))
+        {
+            if ["VmRSS", "VmHWM", "Threads"]
+                .iter()
+                .any(|k| l.starts_with(k))
+            {
+                println!("proxy {when}: {l}");
+            }
+        }
+    };
+    rss("with no connection");
+    let script = format!(
+        r#"
+import imaplib, ssl, time
+ctx = ssl.create_default_context(cafile='{ca}')
+def direct():
+    m = imaplib.IMAP4_SSL('127.0.0.1', {imaps}, ssl_context=ctx)
+    m.authenticate('XOAUTH2', lambda _: 'user={USER}\x01auth=Bearer {token}\x01\x01')
+    return m
+def proxied():
+    m = imaplib.IMAP4('127.0.0.1', {proxy})
+    m.login('work', 'x')
+    return m
+def login_ms(connect, n=20):
+    t = time.perf_counter()
+    for _ in range(n):
+        connect().logout()
+    return (time.perf_counter() - t) / n * 1000
+def noop_ms(m, n=500):
+    t = time.perf_counter()
+    for _ in range(n):
+        m.noop()
+    return (time.perf_counter() - t) / n * 1000
+body = b'x' * (20 * 1024 * 1024 - 100)
+msg = b'From: a@example.org\r\nSubject: big\r\n\r\n' + body
+m = direct(); m.append('INBOX', None, None, msg); m.select('INBOX')
+n = m.search(None, 'SUBJECT', 'big')[1][0].split()[-1]
+def fetch_mbs(m):
+    m.select('INBOX')
+    t = time.perf_counter()
+    data = m.fetch(n, '(BODY.PEEK[])')[1][0][1]
+    assert len(data) == len(msg), len(data)
+    return len(data) / (time.perf_counter() - t) / 1e6
+def append_mbs(m):
+    t = time.perf_counter()
+    m.append('INBOX', None, None, msg)
+    return len(msg) / (time.perf_counter() - t) / 1e6
+d, p = direct(), proxied()
+for name, f in [('noop_ms', noop_ms), ('fetch_MBps', fetch_mbs), ('append_MBps', append_mbs)]:
+    dv = sorted(f(d) for _ in range(3))[1]; pv = sorted(f(p) for _ in range(3))[1]
+    print(f'{{name}} direct={{dv:.3f}} proxy={{pv:.3f}}')
+print(f'login_ms direct={{login_ms(direct):.2f}} proxy={{login_ms(proxied):.2f}}')
+# Dovecot allows 10 logins per user and address: 5 logged in, 95 greeted
+# (each of those holds its TLS connection to the server too).
+idle = [proxied() for _ in range(5)] + [imaplib.IMAP4("127.0.0.1", {proxy}) for _ in range(95)]
+print('idle=100', flush=True)
+import sys; sys.stdin.read()
+"#,
+        ca = s.dc.cert.display(),
+        imaps = s.dc.imaps_port,
+        proxy = s.proxy.imap,
+        token = token.stdout.trim(),
+    );
+    let mut child = client_command(&s.env, &program("python3"))
+        .arg("-c")
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "{}", s.proxy.log());
+        print!("{line}");
+        if line.starts_with("idle=") {
+            break;
+        }
+    }
+    rss("with 100 idle connections");
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
 }

@@ -66,6 +66,16 @@ impl Mechanism {
             Mechanism::Oauthbearer => "OAUTHBEARER",
         }
     }
+
+    /// The client's answer to the server's error challenge, base64
+    /// encoded: XOAUTH2 takes an empty response, OAUTHBEARER the byte 0x01
+    /// (RFC 7628 section 3.2.3).
+    pub fn abort_answer(self) -> &'static str {
+        match self {
+            Mechanism::Xoauth2 => "",
+            Mechanism::Oauthbearer => "AQ==",
+        }
+    }
 }
 
 /// One account a listener serves: its name and mailbox, either of which a
@@ -76,6 +86,16 @@ pub struct Served {
     pub name: String,
     /// Its `user`, when the file gives one.
     pub user: Option<String>,
+}
+
+impl Served {
+    /// `name (user)`, as messages and `--check` show it.
+    pub fn shown(&self) -> String {
+        match &self.user {
+            Some(u) => format!("{} ({u})", self.name),
+            None => self.name.clone(),
+        }
+    }
 }
 
 /// One `[proxy.NAME]` table, checked.

@@ -92,3 +92,79 @@ impl Client {
         self.tcp.flush()
     }
 }
+
+/// How one protocol words the steps of a SASL exchange with the client.
+pub(super) struct SaslWords<'w> {
+    /// A challenge's start: `+ ` (IMAP, POP3) or `334 ` (SMTP).
+    pub(super) challenge: &'w str,
+    /// The line that answers a `*` (cancel).
+    pub(super) cancelled: &'w str,
+    /// The line that answers another mechanism than PLAIN or LOGIN.
+    pub(super) unknown: &'w str,
+    /// The line that answers a response that is not base64 of a login.
+    pub(super) undecodable: &'w str,
+}
+
+impl Client {
+    /// One command line as text, and its first word in capitals.
+    pub(super) fn command(&mut self) -> Result<(String, String), Stop> {
+        let line = String::from_utf8_lossy(&self.line()?).into_owned();
+        let verb = line
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        Ok((line, verb))
+    }
+
+    /// A challenge, and the client's answer; `None` when it cancelled
+    /// (answered).
+    fn answer(&mut self, w: &SaslWords, prompt: &str) -> Result<Option<Vec<u8>>, Stop> {
+        self.send(&format!("{}{prompt}\r\n", w.challenge))?;
+        let line = self.line()?;
+        if line == b"*" {
+            self.send(w.cancelled)?;
+            return Ok(None);
+        }
+        Ok(Some(line))
+    }
+
+    /// A SASL PLAIN (RFC 4616) or LOGIN exchange, `initial` the response
+    /// sent with the command: the login name, or `None` when the client
+    /// cancelled or sent what cannot be used (answered).
+    pub(super) fn sasl_name(
+        &mut self,
+        w: &SaslWords,
+        mech: &str,
+        initial: Option<&str>,
+    ) -> Result<Option<String>, Stop> {
+        let initial = initial.map(|i| i.as_bytes().to_vec());
+        let first = |c: &mut Client, prompt: &str| match initial.clone() {
+            Some(i) => Ok(Some(i)),
+            None => c.answer(w, prompt),
+        };
+        let name = match mech.to_ascii_uppercase().as_str() {
+            "PLAIN" => match first(self, "")? {
+                Some(resp) => super::session::plain_name(&resp),
+                None => return Ok(None),
+            },
+            "LOGIN" => {
+                let Some(user) = first(self, "VXNlcm5hbWU6")? else {
+                    return Ok(None);
+                };
+                if self.answer(w, "UGFzc3dvcmQ6")?.is_none() {
+                    return Ok(None);
+                }
+                super::session::decoded(&user).filter(|u| !u.is_empty())
+            }
+            _ => {
+                self.send(w.unknown)?;
+                return Ok(None);
+            }
+        };
+        if name.is_none() {
+            self.send(w.undecodable)?;
+        }
+        Ok(name)
+    }
+}

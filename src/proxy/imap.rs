@@ -6,8 +6,8 @@
 //! SASL-IR). The server is logged in to with `AUTHENTICATE XOAUTH2` (or
 //! OAUTHBEARER); its tagged OK goes to the client under the client's tag.
 
-use super::client::{Client, MAX_LINE, Stop};
-use super::session::{Auth, Dialect, Refusal, decoded, plain_name};
+use super::client::{Client, MAX_LINE, SaslWords, Stop};
+use super::session::{Auth, Dialect, Refusal};
 use super::smtp::one_line;
 use super::upstream::{Upstream, quoted};
 use crate::config::{Listener, Mechanism, ServerTls};
@@ -185,63 +185,6 @@ fn login(words: &mut Words, tag: &str) -> Taken<Option<String>> {
     }
 }
 
-impl Imap {
-    /// `AUTHENTICATE PLAIN|LOGIN [initial]`: the login name, or `None`
-    /// when refused or cancelled (already answered).
-    fn authenticate(
-        &mut self,
-        client: &mut Client,
-        mech: &str,
-        initial: Option<String>,
-    ) -> Taken<Option<String>> {
-        let tag = self.tag.clone();
-        let answer = |client: &mut Client, prompt: &str| -> Taken<Option<Vec<u8>>> {
-            client.send(&format!("+ {prompt}\r\n"))?;
-            let line = client.line()?;
-            if line == b"*" {
-                client.send(&format!("{tag} BAD AUTHENTICATE cancelled\r\n"))?;
-                return Ok(None);
-            }
-            Ok(Some(line))
-        };
-        let initial = initial.map(String::into_bytes);
-        let name = match mech.to_ascii_uppercase().as_str() {
-            "PLAIN" => {
-                let Some(resp) = (match initial {
-                    Some(i) => Some(i),
-                    None => answer(client, "")?,
-                }) else {
-                    return Ok(None);
-                };
-                plain_name(&resp)
-            }
-            "LOGIN" => {
-                let Some(user) = (match initial {
-                    Some(i) => Some(i),
-                    None => answer(client, "VXNlcm5hbWU6")?,
-                }) else {
-                    return Ok(None);
-                };
-                if answer(client, "UGFzc3dvcmQ6")?.is_none() {
-                    return Ok(None);
-                }
-                decoded(&user).filter(|u| !u.is_empty())
-            }
-            _ => {
-                client.send(&format!(
-                    "{} NO Only AUTHENTICATE PLAIN and LOGIN are offered\r\n",
-                    self.tag
-                ))?;
-                return Ok(None);
-            }
-        };
-        if name.is_none() {
-            client.send(&format!("{} BAD Cannot decode the response\r\n", self.tag))?;
-        }
-        Ok(name)
-    }
-}
-
 impl Dialect for Imap {
     fn open(&mut self, up: &mut Upstream, l: &Listener) -> Result<()> {
         let greeting = up.line()?;
@@ -253,7 +196,7 @@ impl Dialect for Imap {
             if !reply.to_ascii_uppercase().starts_with("OK") {
                 return Err(up.error(&format!("answered STARTTLS with '{}'", quoted(&reply))));
             }
-            up.start_tls(l)?;
+            up.start_tls()?;
         }
         let (lines, _) = self.command(up, "CAPABILITY")?;
         self.server = capabilities(&lines).unwrap_or_default();
@@ -312,7 +255,15 @@ impl Dialect for Imap {
                 "AUTHENTICATE" => {
                     let mech = words.atom().unwrap_or_default();
                     let initial = words.atom();
-                    if let Some(name) = self.authenticate(words.client, &mech, initial)? {
+                    let sasl = SaslWords {
+                        challenge: "+ ",
+                        cancelled: &format!("{tag} BAD AUTHENTICATE cancelled\r\n"),
+                        unknown: &format!(
+                            "{tag} NO Only AUTHENTICATE PLAIN and LOGIN are offered\r\n"
+                        ),
+                        undecodable: &format!("{tag} BAD Cannot decode the response\r\n"),
+                    };
+                    if let Some(name) = words.client.sasl_name(&sasl, &mech, initial.as_deref())? {
                         return Ok(Some(name));
                     }
                 }
@@ -342,10 +293,7 @@ impl Dialect for Imap {
             let line = up.line()?;
             if line.starts_with('+') {
                 // The error challenge: answered as the mechanism requires.
-                up.send(match mech {
-                    Mechanism::Xoauth2 => "",
-                    Mechanism::Oauthbearer => "AQ==",
-                })?;
+                up.send(mech.abort_answer())?;
                 continue;
             }
             let Some(rest) = line.strip_prefix(&format!("{tag} ")) else {

@@ -122,11 +122,14 @@ pub fn serve(listeners: &[Listener], tokens: Arc<dyn Tokens>, limits: Limits) ->
             )
             .hint("pick another listen port in the config file, or stop what listens there")
         })?;
-        bound.push((socket, Arc::new(l.clone())));
+        // Made once: the system's roots are read and parsed here, not per
+        // connection, and a bad ca_file is an error before anything serves.
+        let tls = crate::tls::client_config(l.ca_file.as_deref())?;
+        bound.push((socket, Arc::new(l.clone()), tls));
     }
     let draining = crate::signals::drain();
     let running = Arc::new(Running::default());
-    for (socket, l) in bound {
+    for (socket, l, tls) in bound {
         eprintln!(
             "proxy {}: listening on {} ({} to {})",
             l.name,
@@ -135,7 +138,14 @@ pub fn serve(listeners: &[Listener], tokens: Arc<dyn Tokens>, limits: Limits) ->
             l.server()
         );
         let (tokens, running) = (Arc::clone(&tokens), Arc::clone(&running));
-        std::thread::spawn(move || accept(&socket, &l, &tokens, limits, &running));
+        let server = Server {
+            listener: l,
+            tls,
+            tokens,
+            limits,
+            running,
+        };
+        std::thread::spawn(move || accept(&socket, &server));
     }
     if !draining {
         // Without handlers a signal ends the process at once, as by default.
@@ -171,40 +181,49 @@ fn drain(running: &Running, sig: i32, limit: Duration) {
     }
 }
 
+/// What one listener's connections share.
+struct Server {
+    listener: Arc<Listener>,
+    tls: Arc<rustls::ClientConfig>,
+    tokens: Arc<dyn Tokens>,
+    limits: Limits,
+    running: Arc<Running>,
+}
+
 /// Accepts connections on `socket`, each on its own thread, until the
 /// proxy stops.
-fn accept(
-    socket: &TcpListener,
-    l: &Arc<Listener>,
-    tokens: &Arc<dyn Tokens>,
-    limits: Limits,
-    running: &Arc<Running>,
-) {
+fn accept(socket: &TcpListener, server: &Server) {
+    let name = &server.listener.name;
     for conn in socket.incoming() {
         let stream = match conn {
             Ok(s) => s,
             Err(e) => {
                 // EMFILE and friends: say so, breathe, go on.
-                eprintln!("proxy {}: accept failed: {e}", l.name);
+                eprintln!("proxy {name}: accept failed: {e}");
                 std::thread::sleep(Duration::from_millis(100));
                 continue;
             }
         };
-        if running.stopping.load(Ordering::SeqCst) {
+        if server.running.stopping.load(Ordering::SeqCst) {
             // Closed at once: the client sees the proxy going away.
             continue;
         }
-        running.open.fetch_add(1, Ordering::SeqCst);
-        let open = Open(Arc::clone(running));
-        let (listener, tokens) = (Arc::clone(l), Arc::clone(tokens));
+        server.running.open.fetch_add(1, Ordering::SeqCst);
+        let open = Open(Arc::clone(&server.running));
+        let (l, tls, tokens) = (
+            Arc::clone(&server.listener),
+            Arc::clone(&server.tls),
+            Arc::clone(&server.tokens),
+        );
+        let limits = server.limits;
         let spawned = std::thread::Builder::new()
             .stack_size(STACK)
             .spawn(move || {
                 let _open = open;
-                session::run(stream, &listener, tokens.as_ref(), limits);
+                session::run(stream, &l, &tls, tokens.as_ref(), limits);
             });
         if let Err(e) = spawned {
-            eprintln!("proxy {}: cannot start a thread: {e}", l.name);
+            eprintln!("proxy {name}: cannot start a thread: {e}");
         }
     }
 }

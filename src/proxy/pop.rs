@@ -4,8 +4,8 @@
 //! server is logged in to with `AUTH XOAUTH2` (or OAUTHBEARER), the token
 //! sent after the `+`, and its `+OK` goes to the client.
 
-use super::client::{Client, MAX_LINE, Stop};
-use super::session::{Auth, Dialect, Refusal, plain_name};
+use super::client::{Client, MAX_LINE, SaslWords, Stop};
+use super::session::{Auth, Dialect, Refusal};
 use super::smtp::one_line;
 use super::upstream::{Upstream, quoted};
 use crate::config::{Listener, Mechanism, ServerTls};
@@ -24,38 +24,13 @@ pub(crate) struct Pop {
     reply: String,
 }
 
-impl Pop {
-    /// `AUTH PLAIN [initial]`: the login name, or `None` (answered).
-    fn auth_plain(&mut self, client: &mut Client, words: &[&str]) -> Taken<Option<String>> {
-        match words.first().map(|m| m.to_ascii_uppercase()).as_deref() {
-            None => {
-                client.send("+OK\r\nPLAIN\r\n.\r\n")?;
-                return Ok(None);
-            }
-            Some("PLAIN") => {}
-            Some(_) => {
-                client.send("-ERR Only AUTH PLAIN is offered\r\n")?;
-                return Ok(None);
-            }
-        }
-        let resp = match words.get(1) {
-            Some(i) => i.as_bytes().to_vec(),
-            None => {
-                client.send("+ \r\n")?;
-                client.line()?
-            }
-        };
-        if resp == b"*" {
-            client.send("-ERR AUTH cancelled\r\n")?;
-            return Ok(None);
-        }
-        let name = plain_name(&resp);
-        if name.is_none() {
-            client.send("-ERR Cannot decode the response\r\n")?;
-        }
-        Ok(name)
-    }
-}
+/// POP3's words in a SASL exchange (RFC 5034).
+const SASL: SaslWords = SaslWords {
+    challenge: "+ ",
+    cancelled: "-ERR AUTH cancelled\r\n",
+    unknown: "-ERR Only AUTH PLAIN is offered\r\n",
+    undecodable: "-ERR Cannot decode the response\r\n",
+};
 
 impl Dialect for Pop {
     fn open(&mut self, up: &mut Upstream, l: &Listener) -> Result<()> {
@@ -71,7 +46,7 @@ impl Dialect for Pop {
         if l.server_tls == ServerTls::Starttls {
             up.send("STLS")?;
             ok(up, "STLS")?;
-            up.start_tls(l)?;
+            up.start_tls()?;
         }
         up.send("CAPA")?;
         ok(up, "CAPA")?;
@@ -105,13 +80,8 @@ impl Dialect for Pop {
     fn local(&mut self, client: &mut Client) -> Taken<Option<String>> {
         let mut user: Option<String> = None;
         loop {
-            let line = client.line()?;
-            let line = String::from_utf8_lossy(&line).to_string();
+            let (line, verb) = client.command()?;
             let words: Vec<&str> = line.split_whitespace().collect();
-            let verb = words
-                .first()
-                .map(|w| w.to_ascii_uppercase())
-                .unwrap_or_default();
             match verb.as_str() {
                 "CAPA" => {
                     let mut text = String::from("+OK Capability list follows\r\n");
@@ -130,8 +100,10 @@ impl Dialect for Pop {
                     Some(name) => return Ok(Some(name)),
                     None => client.send("-ERR USER first\r\n")?,
                 },
+                // RFC 5034: AUTH alone lists the mechanisms.
+                "AUTH" if words.len() == 1 => client.send("+OK\r\nPLAIN\r\n.\r\n")?,
                 "AUTH" => {
-                    if let Some(name) = self.auth_plain(client, &words[1..])? {
+                    if let Some(name) = client.sasl_name(&SASL, words[1], words.get(2).copied())? {
                         return Ok(Some(name));
                     }
                 }
@@ -155,10 +127,7 @@ impl Dialect for Pop {
         up.send(sasl.expose())?;
         let mut line = up.line()?;
         if line.starts_with("+ ") || line == "+" {
-            up.send(match mech {
-                Mechanism::Xoauth2 => "",
-                Mechanism::Oauthbearer => "AQ==",
-            })?;
+            up.send(mech.abort_answer())?;
             line = up.line()?;
         }
         if line.starts_with("+OK") {

@@ -17,6 +17,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use std::io;
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a write to either side may block once logged in: a client that
@@ -82,7 +83,13 @@ impl Who {
 }
 
 /// Runs one connection to its end.
-pub fn run(tcp: TcpStream, l: &Listener, tokens: &dyn Tokens, limits: Limits) {
+pub fn run(
+    tcp: TcpStream,
+    l: &Listener,
+    tls: &Arc<rustls::ClientConfig>,
+    tokens: &dyn Tokens,
+    limits: Limits,
+) {
     let start = Instant::now();
     let peer = tcp
         .peer_addr()
@@ -99,7 +106,7 @@ pub fn run(tcp: TcpStream, l: &Listener, tokens: &dyn Tokens, limits: Limits) {
     }
     let _ = client.tcp.set_read_timeout(Some(limits.handshake));
     let _ = client.tcp.set_write_timeout(Some(limits.handshake));
-    let mut up = Upstream::connect(l, limits.connect).and_then(|mut u| {
+    let mut up = Upstream::connect(l, tls, limits.connect).and_then(|mut u| {
         d.open(&mut u, l)?;
         Ok(u)
     });
@@ -216,14 +223,7 @@ fn pick<'l>(l: &'l Listener, name: &str) -> Option<&'l Served> {
 
 /// The login names of a listener, for a refusal.
 fn served_names(l: &Listener) -> String {
-    let names: Vec<String> = l
-        .accounts
-        .iter()
-        .map(|a| match &a.user {
-            Some(u) => format!("{} ({u})", a.name),
-            None => a.name.clone(),
-        })
-        .collect();
+    let names: Vec<String> = l.accounts.iter().map(Served::shown).collect();
     names.join(", ")
 }
 

@@ -5,8 +5,8 @@
 //! the token sent after the `334` (Dovecot refuses command lines over
 //! 1026 bytes, and a Microsoft token is longer).
 
-use super::client::{Client, MAX_LINE, Stop};
-use super::session::{Auth, Dialect, Refusal, decoded, plain_name};
+use super::client::{Client, MAX_LINE, SaslWords, Stop};
+use super::session::{Auth, Dialect, Refusal};
 use super::upstream::{Upstream, quoted};
 use crate::config::{Listener, Mechanism, ServerTls};
 use crate::error::Result;
@@ -74,59 +74,15 @@ impl Smtp {
         }
         text
     }
-
-    /// The AUTH command's login name, asking for what the client did not
-    /// send at once. `Ok(None)`: refused or cancelled, already answered.
-    fn auth_name(
-        &mut self,
-        client: &mut Client,
-        args: &[&str],
-    ) -> std::result::Result<Option<String>, Stop> {
-        let mech = args.first().map(|m| m.to_ascii_uppercase());
-        let initial = args.get(1).map(|s| s.as_bytes().to_vec());
-        let answer =
-            |client: &mut Client, prompt: &str| -> std::result::Result<Option<Vec<u8>>, Stop> {
-                client.send(&format!("334 {prompt}\r\n"))?;
-                let line = client.line()?;
-                if line == b"*" {
-                    client.send("501 5.7.0 Authentication cancelled\r\n")?;
-                    return Ok(None);
-                }
-                Ok(Some(line))
-            };
-        let name = match mech.as_deref() {
-            Some("PLAIN") => {
-                let Some(resp) = (match initial {
-                    Some(i) => Some(i),
-                    None => answer(client, "")?,
-                }) else {
-                    return Ok(None);
-                };
-                plain_name(&resp)
-            }
-            Some("LOGIN") => {
-                let Some(user) = (match initial {
-                    Some(i) => Some(i),
-                    None => answer(client, "VXNlcm5hbWU6")?,
-                }) else {
-                    return Ok(None);
-                };
-                if answer(client, "UGFzc3dvcmQ6")?.is_none() {
-                    return Ok(None);
-                }
-                decoded(&user).filter(|u| !u.is_empty())
-            }
-            _ => {
-                client.send("504 5.5.4 Only AUTH PLAIN and AUTH LOGIN are offered\r\n")?;
-                return Ok(None);
-            }
-        };
-        if name.is_none() {
-            client.send("501 5.5.2 Cannot decode the response\r\n")?;
-        }
-        Ok(name)
-    }
 }
+
+/// SMTP's words in a SASL exchange (RFC 4954).
+const SASL: SaslWords = SaslWords {
+    challenge: "334 ",
+    cancelled: "501 5.7.0 Authentication cancelled\r\n",
+    unknown: "504 5.5.4 Only AUTH PLAIN and AUTH LOGIN are offered\r\n",
+    undecodable: "501 5.5.2 Cannot decode the response\r\n",
+};
 
 impl Dialect for Smtp {
     fn open(&mut self, up: &mut Upstream, l: &Listener) -> Result<()> {
@@ -136,7 +92,7 @@ impl Dialect for Smtp {
             expect(up, 250, "EHLO")?;
             up.send("STARTTLS")?;
             expect(up, 220, "STARTTLS")?;
-            up.start_tls(l)?;
+            up.start_tls()?;
         } else {
             expect(up, 220, "the connection")?;
         }
@@ -159,13 +115,8 @@ impl Dialect for Smtp {
 
     fn local(&mut self, client: &mut Client) -> std::result::Result<Option<String>, Stop> {
         loop {
-            let line = client.line()?;
-            let line = String::from_utf8_lossy(&line).to_string();
+            let (line, verb) = client.command()?;
             let words: Vec<&str> = line.split_whitespace().collect();
-            let verb = words
-                .first()
-                .map(|w| w.to_ascii_uppercase())
-                .unwrap_or_default();
             match verb.as_str() {
                 "EHLO" => client.send(&self.ehlo())?,
                 "HELO" => client.send("250 localhost\r\n")?,
@@ -176,7 +127,8 @@ impl Dialect for Smtp {
                 }
                 "STARTTLS" => client.send("454 4.7.0 TLS is not available here\r\n")?,
                 "AUTH" => {
-                    if let Some(name) = self.auth_name(client, &words[1..])? {
+                    let mech = words.get(1).copied().unwrap_or_default();
+                    if let Some(name) = client.sasl_name(&SASL, mech, words.get(2).copied())? {
                         return Ok(Some(name));
                     }
                 }
@@ -196,10 +148,7 @@ impl Dialect for Smtp {
         if code == 334 {
             // The error challenge (base64 JSON): answered as the mechanism
             // requires, then the final reply.
-            up.send(match mech {
-                Mechanism::Xoauth2 => "",
-                Mechanism::Oauthbearer => "AQ==",
-            })?;
+            up.send(mech.abort_answer())?;
             (code, texts) = reply(up)?;
         }
         Ok(if code == 235 {

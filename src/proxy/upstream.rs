@@ -24,11 +24,17 @@ pub(super) struct Upstream {
     /// `host:port`, for messages.
     pub(super) at: String,
     host: String,
+    /// The listener's TLS configuration, made once when it starts.
+    config: Arc<rustls::ClientConfig>,
 }
 
 impl Upstream {
     /// Connects to the listener's server; with implicit TLS, the handshake too.
-    pub(super) fn connect(l: &Listener, timeout: Duration) -> Result<Upstream> {
+    pub(super) fn connect(
+        l: &Listener,
+        config: &Arc<rustls::ClientConfig>,
+        timeout: Duration,
+    ) -> Result<Upstream> {
         let at = l.server();
         let addrs: Vec<SocketAddr> = (l.server_host.as_str(), l.server_port)
             .to_socket_addrs()
@@ -48,9 +54,10 @@ impl Upstream {
                         buf: Vec::new(),
                         at,
                         host: l.server_host.clone(),
+                        config: Arc::clone(config),
                     };
                     if l.server_tls == ServerTls::Implicit {
-                        up.start_tls(l)?;
+                        up.start_tls()?;
                     }
                     return Ok(up);
                 }
@@ -64,16 +71,15 @@ impl Upstream {
     }
 
     /// The TLS handshake on the plain socket.
-    pub(super) fn start_tls(&mut self, l: &Listener) -> Result<()> {
+    pub(super) fn start_tls(&mut self) -> Result<()> {
         // Bytes sent before the handshake would pass for TLS-protected
         // ones (the STARTTLS injection attack): refuse.
         if !self.buf.is_empty() {
             return Err(self.error("sent data before the TLS handshake"));
         }
-        let config = crate::tls::client_config(l.ca_file.as_deref())?;
         let name = ServerName::try_from(self.host.clone())
             .map_err(|_| Error::invalid(format!("'{}' is not a valid host name", self.host)))?;
-        let mut tls = rustls::ClientConnection::new(Arc::clone(&config), name)
+        let mut tls = rustls::ClientConnection::new(Arc::clone(&self.config), name)
             .map_err(|e| Error::new(Code::NetworkError, format!("TLS set-up failed: {e}")))?;
         while tls.is_handshaking() {
             tls.complete_io(&mut self.tcp).map_err(|e| {

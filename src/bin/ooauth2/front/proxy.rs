@@ -7,7 +7,7 @@
 use crate::args::ProxyArgs;
 use crate::context::Context;
 use crate::output::print_stdout;
-use ooauth2::config::{self, Listener, Mechanism, ServerTls};
+use ooauth2::config::{self, Listener, Served, ServerTls};
 use ooauth2::error::{Error, Result};
 use ooauth2::proxy::{self, Limits, Token, Tokens};
 use ooauth2::request::{Action, Raw};
@@ -55,18 +55,8 @@ fn describe(l: &Listener) -> String {
         ServerTls::Implicit => "implicit TLS",
         ServerTls::Starttls => "STARTTLS",
     };
-    let mech = match l.mechanism {
-        Mechanism::Xoauth2 => "XOAUTH2",
-        Mechanism::Oauthbearer => "OAUTHBEARER",
-    };
-    let accounts: Vec<String> = l
-        .accounts
-        .iter()
-        .map(|a| match &a.user {
-            Some(u) => format!("{} ({u})", a.name),
-            None => a.name.clone(),
-        })
-        .collect();
+    let mech = l.mechanism.name();
+    let accounts: Vec<String> = l.accounts.iter().map(Served::shown).collect();
     format!(
         "{}: {} on {} -> {} ({tls}, {mech}) for {}",
         l.name,
