@@ -131,18 +131,23 @@ pub fn run(
     let _ = client.tcp.set_write_timeout(limit);
     let _ = up.tcp.set_write_timeout(limit);
     let (end, counts) = pump::run(&mut client, &mut up, limits.idle);
-    let why = match end {
-        pump::End::Client => "client closed".to_string(),
-        pump::End::Server => "server closed".to_string(),
-        pump::End::Idle => format!("idle for {} s", limits.idle.as_secs()),
-        pump::End::Failed(e) => format!("failed: {e}"),
-    };
     who.log(&format!(
-        "closed (account {account}, {why}, {} bytes up, {} bytes down, {:.1} s)",
+        "closed (account {account}, {}, {} bytes up, {} bytes down, {:.1} s)",
+        ended(&end, limits),
         counts.up,
         counts.down,
         start.elapsed().as_secs_f32()
     ));
+}
+
+/// Why the pump ended, for the log line.
+fn ended(end: &pump::End, limits: Limits) -> String {
+    match end {
+        pump::End::Client => "client closed".to_string(),
+        pump::End::Server => "server closed".to_string(),
+        pump::End::Idle => format!("idle for {} s", limits.idle.as_secs()),
+        pump::End::Failed(e) => format!("failed: {e}"),
+    }
 }
 
 /// Whether the client may connect: only this process's user, looked up in
