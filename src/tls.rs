@@ -1,10 +1,12 @@
 //! TLS to mail servers, for `ooauth2 test` and the proxy: rustls with the
 //! system's roots (the verifier reqwest uses) plus the certificates of a CA
-//! file the user names, which may be a server's own self-signed one.
+//! file the user names, which may be a server's own self-signed one; and
+//! the proxy's own TLS to local clients, with the certificate and key the
+//! user gives.
 
 use crate::error::{Code, Error, Result};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -111,20 +113,57 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
 
 /// The certificates of a PEM file; a file without one is an error.
 fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    read_certificates(path, "--ca-file")
+}
+
+/// The certificates of a PEM file, `what` naming it in messages; a file
+/// without one is an error.
+fn read_certificates(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>> {
     let bytes = std::fs::read(path)
-        .map_err(|e| Error::invalid(format!("cannot read --ca-file {}: {e}", path.display())))?;
+        .map_err(|e| Error::invalid(format!("cannot read {what} {}: {e}", path.display())))?;
     let certs: std::result::Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&bytes).collect();
     match certs {
         Ok(c) if !c.is_empty() => Ok(c),
         Ok(_) => Err(Error::invalid(format!(
-            "--ca-file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            "{what} {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
             path.display()
         ))),
         Err(e) => Err(Error::invalid(format!(
-            "--ca-file {} is not valid PEM: {e}",
+            "{what} {} is not valid PEM: {e}",
             path.display()
         ))),
     }
+}
+
+/// The TLS configuration of a server with the certificate chain of
+/// `cert` and the private key of `key` (both PEM).
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> {
+    let bad = |what: String| {
+        Error::invalid(what)
+            .hint("local_cert is a PEM certificate chain, local_key its PEM private key")
+    };
+    let chain = read_certificates(cert, "local_cert").map_err(|e| bad(e.message))?;
+    let pem = std::fs::read(key).map_err(|e| bad(format!("cannot read {}: {e}", key.display())))?;
+    let key_der = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
+        bad(format!(
+            "{} holds no usable private key: {e}",
+            key.display()
+        ))
+    })?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::new(Code::NetworkError, format!("TLS set-up failed: {e}")))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key_der)
+        .map_err(|e| {
+            bad(format!(
+                "{} and {} do not make a TLS server: {e}",
+                cert.display(),
+                key.display()
+            ))
+        })?;
+    Ok(Arc::new(config))
 }
 
 #[cfg(test)]

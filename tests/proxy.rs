@@ -83,18 +83,29 @@ fn tables(dc: &Dovecot, ports: (u16, u16, u16), mechanism: &str, imap_server: u1
 }
 
 fn setup_with(mechanism: &str, imap_server: Option<u16>) -> Setup {
+    setup_local(mechanism, imap_server, None)
+}
+
+/// [`setup_with`], every listener with `local_tls = local` (the harness's
+/// certificate) when given.
+fn setup_local(mechanism: &str, imap_server: Option<u16>, local: Option<&str>) -> Setup {
     let env = Env::new();
     env.seed(USER);
     let config = install_config(&env, &env.root.join("home/.config"));
     let dc = Dovecot::start(&env);
     let ports = (free_port(), free_port(), free_port());
     let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&tables(
-        &dc,
-        ports,
-        mechanism,
-        imap_server.unwrap_or(dc.imaps_port),
-    ));
+    let mut proxies = tables(&dc, ports, mechanism, imap_server.unwrap_or(dc.imaps_port));
+    if let Some(local) = local {
+        let key = dc.dir.join("key.pem");
+        let with = format!(
+            "accounts = [\"work\"]\nlocal_tls = \"{local}\"\nlocal_cert = \"{}\"\nlocal_key = \"{}\"\n",
+            dc.cert.display(),
+            key.display()
+        );
+        proxies = proxies.replace("accounts = [\"work\"]\n", &with);
+    }
+    text.push_str(&proxies);
     std::fs::write(&config, text).unwrap();
     let log = env.root.join("proxy.log");
     let mut cmd = env.command(&["proxy"]);
@@ -679,4 +690,48 @@ import sys; sys.stdin.read()
     rss("with 100 idle connections");
     drop(child.stdin.take());
     assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn local_tls_implicit_and_starttls_with_the_users_certificate() {
+    for (local, imap, pop, smtp) in [
+        (
+            "implicit",
+            "m = imaplib.IMAP4_SSL('127.0.0.1', {imap}, ssl_context=ctx)",
+            "p = poplib.POP3_SSL('127.0.0.1', {pop}, context=ctx)",
+            "s = smtplib.SMTP_SSL('127.0.0.1', {smtp}, context=ctx)",
+        ),
+        (
+            "starttls",
+            "m = imaplib.IMAP4('127.0.0.1', {imap}); assert 'STARTTLS' in m.capabilities; m.starttls(ssl_context=ctx); assert 'STARTTLS' not in m.capabilities",
+            "p = poplib.POP3('127.0.0.1', {pop}); p.stls(context=ctx)",
+            "s = smtplib.SMTP('127.0.0.1', {smtp}); s.starttls(context=ctx); s.ehlo(); assert 'starttls' not in s.esmtp_features",
+        ),
+    ] {
+        let s = setup_local("xoauth2", None, Some(local));
+        s.seed_inbox("local-tls");
+        let fill = |t: &str| {
+            t.replace("{imap}", &s.proxy.imap.to_string())
+                .replace("{pop}", &s.proxy.pop.to_string())
+                .replace("{smtp}", &s.proxy.smtp.to_string())
+        };
+        let script = format!(
+            "import imaplib, poplib, smtplib, ssl\n\
+             ctx = ssl.create_default_context(cafile='{ca}')\n\
+             {imap}\nm.login('work', 'x'); m.select('INBOX'); print(m.search(None, 'SUBJECT', 'local-tls')); m.logout()\n\
+             {pop}\np.user('work'); p.pass_('x'); print(b'\\n'.join(p.retr(1)[1]).decode()); p.quit()\n\
+             {smtp}\ns.login('work', 'x'); s.sendmail('{USER}', ['r@example.org'], 'Subject: local-tls-sent\\r\\n\\r\\nHi.\\r\\n'); s.quit()\n",
+            ca = s.dc.cert.display(),
+            imap = fill(imap),
+            pop = fill(pop),
+            smtp = fill(smtp),
+        );
+        let run = s.python(&script);
+        s.expect_ok(local, &run);
+        assert!(
+            run.stdout.contains("Subject: local-tls"),
+            "{local}: {run:#?}"
+        );
+        assert!(s.dc.sink.delivered("local-tls-sent"), "{local}");
+    }
 }

@@ -10,6 +10,9 @@
 //! server_tls = "implicit"                # or starttls; default: by the port
 //! mechanism = "xoauth2"                  # or oauthbearer
 //! accounts = ["work"]                    # the login name picks one of these
+//! local_tls = "starttls"                 # or implicit; default none
+//! local_cert = "/path/cert.pem"          # with local_tls: PEM chain and key
+//! local_key = "/path/key.pem"
 //! ```
 
 use super::Named;
@@ -22,12 +25,14 @@ use std::path::PathBuf;
 use toml::de::DeValue;
 
 /// The keys of a `[proxy.NAME]` table.
-const KEYS: [&str; 8] = [
+const KEYS: [&str; 10] = [
     "protocol",
     "listen",
     "server",
     "server_tls",
     "local_tls",
+    "local_cert",
+    "local_key",
     "mechanism",
     "accounts",
     "ca_file",
@@ -47,6 +52,10 @@ pub enum ServerTls {
 pub enum LocalTls {
     /// None: the listener is on loopback, where only the same user may connect.
     None,
+    /// Plain first; the client may say STARTTLS (STLS in POP3).
+    Starttls,
+    /// TLS from the first byte.
+    Implicit,
 }
 
 /// The SASL mechanism the proxy logs in upstream with.
@@ -115,6 +124,8 @@ pub struct Listener {
     pub server_tls: ServerTls,
     /// TLS to the local client.
     pub local_tls: LocalTls,
+    /// The certificate chain (PEM) and private key (PEM) of local TLS.
+    pub local_cert: Option<(PathBuf, PathBuf)>,
     /// The mechanism of the upstream login.
     pub mechanism: Mechanism,
     /// The accounts it serves, in the order given.
@@ -151,6 +162,8 @@ struct Given {
     server: Option<(usize, String)>,
     server_tls: Option<(usize, String)>,
     local_tls: Option<(usize, String)>,
+    local_cert: Option<(usize, String)>,
+    local_key: Option<(usize, String)>,
     mechanism: Option<(usize, String)>,
     accounts: Option<(usize, Vec<String>)>,
     ca_file: Option<(usize, String)>,
@@ -237,6 +250,8 @@ fn given_value(place: &Place, name: &str, (key, value): Entry, given: &mut Given
         "server" => &mut given.server,
         "server_tls" => &mut given.server_tls,
         "local_tls" => &mut given.local_tls,
+        "local_cert" => &mut given.local_cert,
+        "local_key" => &mut given.local_key,
         "mechanism" => &mut given.mechanism,
         "ca_file" => &mut given.ca_file,
         _ => {
@@ -313,18 +328,7 @@ impl Checker<'_, '_> {
         )?;
         let served = self.served(given.accounts.as_ref(), accounts)?;
         let listen = self.listen(given.listen.as_ref(), protocol)?;
-        let local_tls = match &given.local_tls {
-            Some((at, v)) if !v.eq_ignore_ascii_case("none") => {
-                return Err(self
-                    .bad(
-                        *at,
-                        "local_tls",
-                        &format!("'{}' is not supported yet", shown(v)),
-                    )
-                    .hint("use local_tls = \"none\" on a loopback address"));
-            }
-            _ => LocalTls::None,
-        };
+        let (local_tls, local_cert) = self.local(&given)?;
         let (server_host, server_port) =
             self.server(given.server.as_ref(), protocol, &served, accounts)?;
         let (server_tls, mechanism) = self.how(&given, server_port)?;
@@ -336,10 +340,43 @@ impl Checker<'_, '_> {
             server_port,
             server_tls,
             local_tls,
+            local_cert,
             mechanism,
             accounts: served,
             ca_file: given.ca_file.map(|(_, p)| PathBuf::from(p)),
         })
+    }
+
+    /// TLS to the local client: none, or STARTTLS or implicit with the
+    /// certificate and key the user gives (both, and only then).
+    fn local(&self, given: &Given) -> Result<(LocalTls, Option<(PathBuf, PathBuf)>)> {
+        let tls = match &given.local_tls {
+            Some(v) => self.choice(
+                "local_tls",
+                v,
+                &[
+                    ("none", LocalTls::None),
+                    ("starttls", LocalTls::Starttls),
+                    ("implicit", LocalTls::Implicit),
+                ],
+            )?,
+            None => LocalTls::None,
+        };
+        match (tls, &given.local_cert, &given.local_key) {
+            (LocalTls::None, None, None) => Ok((tls, None)),
+            (LocalTls::None, Some((at, _)), _) | (LocalTls::None, None, Some((at, _))) => Err(self
+                .bad(*at, "local_cert", "and local_key are only for local_tls = \"starttls\" or \"implicit\"")),
+            (_, Some((_, cert)), Some((_, key))) => {
+                Ok((tls, Some((PathBuf::from(cert), PathBuf::from(key)))))
+            }
+            _ => Err(self
+                .place
+                .at(
+                    given.local_tls.as_ref().map_or(self.name_at, |(at, _)| *at),
+                    format!("[proxy.{}] local_tls needs local_cert and local_key", self.name),
+                )
+                .hint("give the PEM files of a certificate and its key, e.g. local_cert = \"/path/cert.pem\"")),
+        }
     }
 
     /// How the server is logged in to: its TLS (by default, what its
@@ -439,7 +476,7 @@ impl Checker<'_, '_> {
                     "listen",
                     &format!(
                         "{addr} is not a loopback address: anyone who reaches it could \
-                         use the account, and local TLS with a password is not supported yet"
+                         use the account, and local passwords are not supported yet"
                     ),
                 )
                 .hint("listen on 127.0.0.1 or [::1]"));
@@ -570,7 +607,11 @@ mod tests {
         );
         fails(
             "[proxy.m]\nprotocol = \"imap\"\nlocal_tls = \"implicit\"\naccounts = [\"work\"]\n",
-            &[":6:", "not supported yet"],
+            &[":6:", "local_tls needs local_cert and local_key"],
+        );
+        fails(
+            "[proxy.m]\nprotocol = \"imap\"\nlocal_cert = \"c.pem\"\naccounts = [\"work\"]\n",
+            &[":6:", "only for local_tls"],
         );
         fails(
             "[proxy.m]\nprotocol = \"imap\"\nserver = \"host\"\naccounts = [\"work\"]\n",

@@ -2,8 +2,10 @@
 //! limits (a client that sends an endless line is cut off, not buffered),
 //! answers written whole.
 
-use std::io::{self, Read, Write};
+use super::wire::Wire;
+use std::io;
 use std::net::TcpStream;
+use std::sync::Arc;
 
 /// The longest command line taken before login: a LOGIN with two long
 /// astrings, or an AUTH PLAIN with its initial response, fits many times.
@@ -29,7 +31,7 @@ impl From<io::Error> for Stop {
 
 /// The client's connection, with what was read and not yet consumed.
 pub(super) struct Client {
-    pub(super) tcp: TcpStream,
+    pub(super) wire: Wire,
     pub(super) buf: Vec<u8>,
 }
 
@@ -37,15 +39,48 @@ impl Client {
     /// Wraps an accepted socket.
     pub(super) fn new(tcp: TcpStream) -> Client {
         Client {
-            tcp,
+            wire: Wire::new(tcp),
             buf: Vec::new(),
+        }
+    }
+
+    /// Whether the connection is under TLS.
+    pub(super) fn tls(&self) -> bool {
+        self.wire.tls.is_some()
+    }
+
+    /// The TLS handshake as the server; bytes the client sent before it are
+    /// refused (the STARTTLS injection attack).
+    pub(super) fn start_tls(&mut self, config: &Arc<rustls::ServerConfig>) -> Result<(), Stop> {
+        if !self.buf.is_empty() {
+            return Err(Stop::Gone);
+        }
+        let tls = rustls::ServerConnection::new(Arc::clone(config)).map_err(|_| Stop::Gone)?;
+        self.wire.start(rustls::Connection::Server(tls))?;
+        Ok(())
+    }
+
+    /// STARTTLS (or STLS) from the client: `ok` and the handshake when the
+    /// listener offers it and it is not on yet, else `refused`.
+    pub(super) fn starttls(
+        &mut self,
+        config: Option<&Arc<rustls::ServerConfig>>,
+        ok: &str,
+        refused: &str,
+    ) -> Result<(), Stop> {
+        match config {
+            Some(config) if !self.tls() => {
+                self.send(ok)?;
+                self.start_tls(config)
+            }
+            _ => Ok(self.send(refused)?),
         }
     }
 
     /// Reads more bytes; the connection closing is [`Stop::Gone`].
     fn fill(&mut self) -> Result<(), Stop> {
         let mut chunk = [0u8; 4096];
-        let n = self.tcp.read(&mut chunk)?;
+        let n = self.wire.read(&mut chunk)?;
         if n == 0 {
             return Err(Stop::Gone);
         }
@@ -88,8 +123,7 @@ impl Client {
 
     /// Sends `text` (which ends with its CRLF).
     pub(super) fn send(&mut self, text: &str) -> io::Result<()> {
-        self.tcp.write_all(text.as_bytes())?;
-        self.tcp.flush()
+        self.wire.write_all(text.as_bytes())
     }
 }
 

@@ -14,6 +14,7 @@ use crate::config::{Listener, Mechanism, ServerTls};
 use crate::error::Result;
 use crate::secret::Secret;
 use std::io;
+use std::sync::Arc;
 
 type Taken<T> = std::result::Result<T, Stop>;
 
@@ -28,6 +29,8 @@ pub(crate) struct Imap {
     tag: String,
     /// The server's reply to the login, `OK ...` (untagged lines first).
     reply: Vec<String>,
+    /// Local TLS the client may start with STARTTLS.
+    starttls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Imap {
@@ -52,8 +55,9 @@ impl Imap {
         }
     }
 
-    /// The capabilities the client is shown before login.
-    fn offered(&self) -> String {
+    /// The capabilities the client is shown before login (STARTTLS when
+    /// it may start TLS, `tls` saying whether it did).
+    fn offered(&self, tls: bool) -> String {
         let mut caps: Vec<&str> = self
             .server
             .iter()
@@ -68,6 +72,9 @@ impl Imap {
             .collect();
         if caps.is_empty() {
             caps.push("IMAP4rev1");
+        }
+        if self.starttls.is_some() && !tls {
+            caps.push("STARTTLS");
         }
         caps.extend(["SASL-IR", "AUTH=PLAIN", "AUTH=LOGIN"]);
         caps.join(" ")
@@ -185,6 +192,16 @@ fn login(words: &mut Words, tag: &str) -> Taken<Option<String>> {
     }
 }
 
+impl Imap {
+    /// The dialect, `starttls` the local TLS a client may start.
+    pub(super) fn new(starttls: Option<Arc<rustls::ServerConfig>>) -> Imap {
+        Imap {
+            starttls,
+            ..Imap::default()
+        }
+    }
+}
+
 impl Dialect for Imap {
     fn open(&mut self, up: &mut Upstream, l: &Listener) -> Result<()> {
         let greeting = up.line()?;
@@ -206,7 +223,7 @@ impl Dialect for Imap {
     fn greet(&mut self, client: &mut Client) -> io::Result<()> {
         client.send(&format!(
             "* OK [CAPABILITY {}] ooauth2 proxy ready\r\n",
-            self.offered()
+            self.offered(client.tls())
         ))
     }
 
@@ -229,7 +246,7 @@ impl Dialect for Imap {
             self.tag = tag.clone();
             match verb.to_ascii_uppercase().as_str() {
                 "CAPABILITY" => {
-                    let caps = self.offered();
+                    let caps = self.offered(words.client.tls());
                     words.client.send(&format!(
                         "* CAPABILITY {caps}\r\n{tag} OK CAPABILITY completed\r\n"
                     ))?;
@@ -244,9 +261,11 @@ impl Dialect for Imap {
                     ))?;
                     return Ok(None);
                 }
-                "STARTTLS" => words
-                    .client
-                    .send(&format!("{tag} BAD STARTTLS is not available here\r\n"))?,
+                "STARTTLS" => words.client.starttls(
+                    self.starttls.as_ref(),
+                    &format!("{tag} OK Begin TLS negotiation now\r\n"),
+                    &format!("{tag} BAD STARTTLS is not available here\r\n"),
+                )?,
                 "LOGIN" => {
                     if let Some(name) = login(&mut words, &tag)? {
                         return Ok(Some(name));

@@ -39,6 +39,7 @@ mod pump;
 pub mod session;
 mod smtp;
 mod upstream;
+mod wire;
 
 use crate::config::Listener;
 use crate::error::{Code, Error, Result};
@@ -124,8 +125,14 @@ pub fn serve(listeners: &[Listener], tokens: Arc<dyn Tokens>, limits: Limits) ->
         })?;
         // Made once: the system's roots are read and parsed here, not per
         // connection, and a bad ca_file is an error before anything serves.
-        let tls = crate::tls::client_config(l.ca_file.as_deref())?;
-        bound.push((socket, Arc::new(l.clone()), tls));
+        let tls = session::Configs {
+            upstream: crate::tls::client_config(l.ca_file.as_deref())?,
+            local: match &l.local_cert {
+                Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
+                None => None,
+            },
+        };
+        bound.push((socket, Arc::new(l.clone()), Arc::new(tls)));
     }
     let draining = crate::signals::drain();
     let running = Arc::new(Running::default());
@@ -184,7 +191,7 @@ fn drain(running: &Running, sig: i32, limit: Duration) {
 /// What one listener's connections share.
 struct Server {
     listener: Arc<Listener>,
-    tls: Arc<rustls::ClientConfig>,
+    tls: Arc<session::Configs>,
     tokens: Arc<dyn Tokens>,
     limits: Limits,
     running: Arc<Running>,

@@ -12,6 +12,7 @@ use crate::config::{Listener, Mechanism, ServerTls};
 use crate::error::Result;
 use crate::secret::Secret;
 use std::io;
+use std::sync::Arc;
 
 type Taken<T> = std::result::Result<T, Stop>;
 
@@ -22,6 +23,8 @@ pub(crate) struct Pop {
     capa: Vec<String>,
     /// The server's `+OK` to the login.
     reply: String,
+    /// Local TLS the client may start with STLS.
+    starttls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// POP3's words in a SASL exchange (RFC 5034).
@@ -31,6 +34,16 @@ const SASL: SaslWords = SaslWords {
     unknown: "-ERR Only AUTH PLAIN is offered\r\n",
     undecodable: "-ERR Cannot decode the response\r\n",
 };
+
+impl Pop {
+    /// The dialect, `starttls` the local TLS a client may start.
+    pub(super) fn new(starttls: Option<Arc<rustls::ServerConfig>>) -> Pop {
+        Pop {
+            starttls,
+            ..Pop::default()
+        }
+    }
+}
 
 impl Dialect for Pop {
     fn open(&mut self, up: &mut Upstream, l: &Listener) -> Result<()> {
@@ -88,6 +101,9 @@ impl Dialect for Pop {
                     for c in &self.capa {
                         text.push_str(&format!("{c}\r\n"));
                     }
+                    if self.starttls.is_some() && !client.tls() {
+                        text.push_str("STLS\r\n");
+                    }
                     text.push_str(".\r\n");
                     client.send(&text)?;
                 }
@@ -112,7 +128,11 @@ impl Dialect for Pop {
                     client.send("+OK Bye\r\n")?;
                     return Ok(None);
                 }
-                "STLS" => client.send("-ERR STLS is not available here\r\n")?,
+                "STLS" => client.starttls(
+                    self.starttls.as_ref(),
+                    "+OK Begin TLS negotiation\r\n",
+                    "-ERR STLS is not available here\r\n",
+                )?,
                 _ => client.send("-ERR Log in first\r\n")?,
             }
         }

@@ -9,7 +9,7 @@
 use super::client::{Client, Stop};
 use super::upstream::Upstream;
 use super::{Limits, Tokens, peer, pump};
-use crate::config::{Listener, Mechanism, Served};
+use crate::config::{Listener, LocalTls, Mechanism, Served};
 use crate::error::{Error, Result, shown};
 use crate::provider::MailProtocol;
 use crate::secret::Secret;
@@ -62,12 +62,21 @@ pub(super) trait Dialect {
     fn too_long(&mut self, client: &mut Client) -> io::Result<()>;
 }
 
-/// The dialect of `protocol`.
-fn dialect(protocol: MailProtocol) -> Box<dyn Dialect> {
-    match protocol {
-        MailProtocol::Imap => Box::<super::imap::Imap>::default(),
-        MailProtocol::Pop => Box::<super::pop::Pop>::default(),
-        MailProtocol::Smtp => Box::<super::smtp::Smtp>::default(),
+/// The TLS configurations of a listener, made once when it starts.
+pub struct Configs {
+    /// To the server.
+    pub upstream: Arc<rustls::ClientConfig>,
+    /// To local clients, when the listener has local TLS.
+    pub local: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// The dialect of `l`'s protocol; `starttls`: local TLS the client may
+/// start.
+fn dialect(l: &Listener, starttls: Option<Arc<rustls::ServerConfig>>) -> Box<dyn Dialect> {
+    match l.protocol {
+        MailProtocol::Imap => Box::new(super::imap::Imap::new(starttls)),
+        MailProtocol::Pop => Box::new(super::pop::Pop::new(starttls)),
+        MailProtocol::Smtp => Box::new(super::smtp::Smtp::new(starttls)),
     }
 }
 
@@ -83,13 +92,7 @@ impl Who {
 }
 
 /// Runs one connection to its end.
-pub fn run(
-    tcp: TcpStream,
-    l: &Listener,
-    tls: &Arc<rustls::ClientConfig>,
-    tokens: &dyn Tokens,
-    limits: Limits,
-) {
+pub fn run(tcp: TcpStream, l: &Listener, tls: &Configs, tokens: &dyn Tokens, limits: Limits) {
     let start = Instant::now();
     let peer = tcp
         .peer_addr()
@@ -97,16 +100,26 @@ pub fn run(
     let who = Who {
         prefix: format!("proxy {}: {peer}", l.name),
     };
-    let mut d = dialect(l.protocol);
+    let starttls = tls
+        .local
+        .clone()
+        .filter(|_| l.local_tls == LocalTls::Starttls);
+    let mut d = dialect(l, starttls);
     let mut client = Client::new(tcp);
-    if let Err(why) = allowed(&client.tcp) {
+    if let Err(why) = allowed(&client.wire.tcp) {
         who.log(&format!("refused: {why}"));
         let _ = d.turn_away(&mut client, &why);
         return;
     }
-    let _ = client.tcp.set_read_timeout(Some(limits.handshake));
-    let _ = client.tcp.set_write_timeout(Some(limits.handshake));
-    let mut up = Upstream::connect(l, tls, limits.connect).and_then(|mut u| {
+    let _ = client.wire.tcp.set_read_timeout(Some(limits.handshake));
+    let _ = client.wire.tcp.set_write_timeout(Some(limits.handshake));
+    if let (LocalTls::Implicit, Some(local)) = (l.local_tls, &tls.local)
+        && client.start_tls(local).is_err()
+    {
+        who.log("the client's TLS handshake failed");
+        return;
+    }
+    let mut up = Upstream::connect(l, &tls.upstream, limits.connect).and_then(|mut u| {
         d.open(&mut u, l)?;
         Ok(u)
     });
@@ -128,8 +141,8 @@ pub fn run(
         return;
     }
     let limit = Some(WRITE_LIMIT);
-    let _ = client.tcp.set_write_timeout(limit);
-    let _ = up.tcp.set_write_timeout(limit);
+    let _ = client.wire.tcp.set_write_timeout(limit);
+    let _ = up.wire.tcp.set_write_timeout(limit);
     let (end, counts) = pump::run(&mut client, &mut up, limits.idle);
     who.log(&format!(
         "closed (account {account}, {}, {} bytes up, {} bytes down, {:.1} s)",

@@ -12,12 +12,15 @@ use crate::config::{Listener, Mechanism, ServerTls};
 use crate::error::Result;
 use crate::secret::Secret;
 use std::io;
+use std::sync::Arc;
 
 /// The SMTP dialect's state.
 #[derive(Default)]
 pub(crate) struct Smtp {
     /// The server's EHLO extensions, rewritten for the client.
     extensions: Vec<String>,
+    /// Local TLS the client may start with STARTTLS.
+    starttls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// A reply: its code and its lines' texts.
@@ -64,11 +67,14 @@ impl Smtp {
         self.extensions.push("AUTH PLAIN LOGIN".into());
     }
 
-    /// The answer to EHLO.
-    fn ehlo(&self) -> String {
+    /// The answer to EHLO (STARTTLS offered when the client may start TLS,
+    /// `tls` saying whether it did).
+    fn ehlo(&self, tls: bool) -> String {
         let mut text = String::from("250-localhost\r\n");
-        let last = self.extensions.len().saturating_sub(1);
-        for (i, e) in self.extensions.iter().enumerate() {
+        let starttls = (self.starttls.is_some() && !tls).then(|| "STARTTLS".to_string());
+        let all: Vec<&String> = starttls.iter().chain(&self.extensions).collect();
+        let last = all.len().saturating_sub(1);
+        for (i, e) in all.into_iter().enumerate() {
             let sep = if i == last { ' ' } else { '-' };
             text.push_str(&format!("250{sep}{e}\r\n"));
         }
@@ -83,6 +89,16 @@ const SASL: SaslWords = SaslWords {
     unknown: "504 5.5.4 Only AUTH PLAIN and AUTH LOGIN are offered\r\n",
     undecodable: "501 5.5.2 Cannot decode the response\r\n",
 };
+
+impl Smtp {
+    /// The dialect, `starttls` the local TLS a client may start.
+    pub(super) fn new(starttls: Option<Arc<rustls::ServerConfig>>) -> Smtp {
+        Smtp {
+            starttls,
+            ..Smtp::default()
+        }
+    }
+}
 
 impl Dialect for Smtp {
     fn open(&mut self, up: &mut Upstream, l: &Listener) -> Result<()> {
@@ -118,14 +134,18 @@ impl Dialect for Smtp {
             let (line, verb) = client.command()?;
             let words: Vec<&str> = line.split_whitespace().collect();
             match verb.as_str() {
-                "EHLO" => client.send(&self.ehlo())?,
+                "EHLO" => client.send(&self.ehlo(client.tls()))?,
                 "HELO" => client.send("250 localhost\r\n")?,
                 "NOOP" | "RSET" => client.send("250 2.0.0 OK\r\n")?,
                 "QUIT" => {
                     client.send("221 2.0.0 Bye\r\n")?;
                     return Ok(None);
                 }
-                "STARTTLS" => client.send("454 4.7.0 TLS is not available here\r\n")?,
+                "STARTTLS" => client.starttls(
+                    self.starttls.as_ref(),
+                    "220 2.0.0 Ready to start TLS\r\n",
+                    "454 4.7.0 TLS is not available here\r\n",
+                )?,
                 "AUTH" => {
                     let mech = words.get(1).copied().unwrap_or_default();
                     if let Some(name) = client.sasl_name(&SASL, mech, words.get(2).copied())? {

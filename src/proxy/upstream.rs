@@ -3,10 +3,10 @@
 //! verifier of [`crate::tls`]), and bounded line reading before login. The
 //! TLS state and the socket stay apart so that the pump can poll the socket.
 
+use super::wire::Wire;
 use crate::config::{Listener, ServerTls};
 use crate::error::{Code, Error, Result, shorten};
 use rustls::pki_types::ServerName;
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,9 +16,7 @@ const MAX_LINE: usize = 64 * 1024;
 
 /// The server's connection.
 pub(super) struct Upstream {
-    pub(super) tcp: TcpStream,
-    /// The TLS session, once started.
-    pub(super) tls: Option<rustls::ClientConnection>,
+    pub(super) wire: Wire,
     /// Plain text read and not yet consumed.
     pub(super) buf: Vec<u8>,
     /// `host:port`, for messages.
@@ -49,8 +47,7 @@ impl Upstream {
                         .map_err(|e| Error::new(Code::NetworkError, format!("socket: {e}")))?;
                     let _ = tcp.set_nodelay(true);
                     let mut up = Upstream {
-                        tcp,
-                        tls: None,
+                        wire: Wire::new(tcp),
                         buf: Vec::new(),
                         at,
                         host: l.server_host.clone(),
@@ -79,18 +76,16 @@ impl Upstream {
         }
         let name = ServerName::try_from(self.host.clone())
             .map_err(|_| Error::invalid(format!("'{}' is not a valid host name", self.host)))?;
-        let mut tls = rustls::ClientConnection::new(Arc::clone(&self.config), name)
+        let tls = rustls::ClientConnection::new(Arc::clone(&self.config), name)
             .map_err(|e| Error::new(Code::NetworkError, format!("TLS set-up failed: {e}")))?;
-        while tls.is_handshaking() {
-            tls.complete_io(&mut self.tcp).map_err(|e| {
+        self.wire
+            .start(rustls::Connection::Client(tls))
+            .map_err(|e| {
                 Error::new(
                     Code::NetworkError,
                     format!("the TLS handshake with {} failed: {e}", self.at),
                 )
-            })?;
-        }
-        self.tls = Some(tls);
-        Ok(())
+            })
     }
 
     /// An error about what the server did.
@@ -101,11 +96,9 @@ impl Upstream {
     /// Reads more plain text.
     fn fill(&mut self) -> Result<()> {
         let mut chunk = [0u8; 8192];
-        let n = match &mut self.tls {
-            Some(tls) => rustls::Stream::new(tls, &mut self.tcp).read(&mut chunk),
-            None => self.tcp.read(&mut chunk),
-        }
-        .map_err(|e| Error::new(Code::NetworkError, format!("reading from {}: {e}", self.at)))?;
+        let n = self.wire.read(&mut chunk).map_err(|e| {
+            Error::new(Code::NetworkError, format!("reading from {}: {e}", self.at))
+        })?;
         if n == 0 {
             return Err(Error::new(
                 Code::NetworkError,
@@ -135,17 +128,9 @@ impl Upstream {
     /// Sends one line (the CRLF is added).
     pub(super) fn send(&mut self, line: &str) -> Result<()> {
         let data = format!("{line}\r\n");
-        match &mut self.tls {
-            Some(tls) => {
-                let mut s = rustls::Stream::new(tls, &mut self.tcp);
-                s.write_all(data.as_bytes()).and_then(|()| s.flush())
-            }
-            None => self
-                .tcp
-                .write_all(data.as_bytes())
-                .and_then(|()| self.tcp.flush()),
-        }
-        .map_err(|e| Error::new(Code::NetworkError, format!("writing to {}: {e}", self.at)))
+        self.wire
+            .write_all(data.as_bytes())
+            .map_err(|e| Error::new(Code::NetworkError, format!("writing to {}: {e}", self.at)))
     }
 }
 

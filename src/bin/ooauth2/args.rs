@@ -256,6 +256,10 @@ loopback addresses, and only connections of the same user, are accepted.
   server_tls = \"implicit\"               # or starttls (default: by the port)
   mechanism = \"xoauth2\"                 # or oauthbearer
   accounts = [\"work\"]
+  # local_tls = \"starttls\"              # or implicit; none by default
+  # local_cert = \"/path/cert.pem\"       # with local_tls: PEM chain and key
+  # local_key = \"/path/key.pem\"
+  # ca_file = \"/path/private-ca.pem\"    # a server with a private CA
 
 Examples:
   ooauth2 proxy --check

@@ -7,7 +7,7 @@
 use crate::args::ProxyArgs;
 use crate::context::Context;
 use crate::output::print_stdout;
-use ooauth2::config::{self, Listener, Served, ServerTls};
+use ooauth2::config::{self, Listener, LocalTls, Served, ServerTls};
 use ooauth2::error::{Error, Result};
 use ooauth2::proxy::{self, Limits, Token, Tokens};
 use ooauth2::request::{Action, Raw};
@@ -56,9 +56,14 @@ fn describe(l: &Listener) -> String {
         ServerTls::Starttls => "STARTTLS",
     };
     let mech = l.mechanism.name();
+    let local = match l.local_tls {
+        LocalTls::None => "",
+        LocalTls::Starttls => ", local STARTTLS",
+        LocalTls::Implicit => ", local TLS",
+    };
     let accounts: Vec<String> = l.accounts.iter().map(Served::shown).collect();
     format!(
-        "{}: {} on {} -> {} ({tls}, {mech}) for {}",
+        "{}: {} on {}{local} -> {} ({tls}, {mech}) for {}",
         l.name,
         l.protocol_name(),
         l.listen,
