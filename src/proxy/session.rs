@@ -111,6 +111,8 @@ pub fn run(tcp: TcpStream, l: &Listener, tls: &Configs, tokens: &dyn Tokens, lim
         let _ = d.turn_away(&mut client, &why);
         return;
     }
+    // Mail protocols are request and answer: no Nagle delay on small lines.
+    let _ = client.wire.tcp.set_nodelay(true);
     let _ = client.wire.tcp.set_read_timeout(Some(limits.handshake));
     let _ = client.wire.tcp.set_write_timeout(Some(limits.handshake));
     if let (LocalTls::Implicit, Some(local)) = (l.local_tls, &tls.local)
