@@ -735,3 +735,65 @@ fn local_tls_implicit_and_starttls_with_the_users_certificate() {
         assert!(s.dc.sink.delivered("local-tls-sent"), "{local}");
     }
 }
+
+#[test]
+fn auth_login_and_pop_auth_plain_log_in_and_a_missing_sign_in_is_refused_with_its_hint() {
+    use base64::Engine as _;
+    let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t);
+    let s = setup();
+    // SMTP AUTH LOGIN: user and password each after a 334.
+    let mut m = Raw::connect(s.proxy.smtp);
+    m.send(b"EHLO me\r\nAUTH LOGIN\r\n");
+    while !m.line().starts_with("250 ") {}
+    assert!(m.line().starts_with("334 VXNlcm5hbWU6"));
+    m.send(format!("{}\r\n", b64(USER)).as_bytes());
+    assert!(m.line().starts_with("334 UGFzc3dvcmQ6"));
+    m.send(format!("{}\r\n", b64("pw")).as_bytes());
+    let line = m.line();
+    assert!(line.starts_with("235 "), "{line}\n{}", s.proxy.log());
+    // IMAP AUTHENTICATE LOGIN.
+    let mut c = s.raw_imap();
+    c.send(b"a1 AUTHENTICATE LOGIN\r\n");
+    assert!(c.line().starts_with("+ VXNlcm5hbWU6"));
+    c.send(format!("{}\r\n", b64("work")).as_bytes());
+    assert!(c.line().starts_with("+ UGFzc3dvcmQ6"));
+    c.send(format!("{}\r\n", b64("pw")).as_bytes());
+    assert!(tagged_ok(&c.until("a1")));
+    // POP3 AUTH PLAIN with the initial response.
+    let mut p = Raw::connect(s.proxy.pop);
+    p.send(format!("AUTH PLAIN {}\r\n", b64(&format!("\0{USER}\0pw"))).as_bytes());
+    let line = p.line();
+    assert!(line.starts_with("+OK"), "{line}\n{}", s.proxy.log());
+    s.dc.expect_logins("XOAUTH2", "submission-login", 1, "AUTH LOGIN");
+    s.dc.expect_logins("XOAUTH2", "imap-login", 1, "AUTHENTICATE LOGIN");
+    s.dc.expect_logins("XOAUTH2", "pop3-login", 1, "AUTH PLAIN");
+    // Without a stored sign-in the login is refused, naming the command
+    // that fixes it; nothing asks anyone to sign in.
+    s.env.erase(USER, &[]).expect(0);
+    let mut c = s.raw_imap();
+    c.send(b"b1 LOGIN work pw\r\n");
+    let out = c.until("b1");
+    assert!(
+        out.contains("b1 NO [UNAVAILABLE] no token for work:"),
+        "{out}"
+    );
+    assert!(out.contains("ooauth2 login work"), "{out}");
+    assert_eq!(s.env.idp.devicecode_count(), 0);
+}
+
+#[test]
+fn the_cli_and_the_proxy_on_an_expired_token_make_one_refresh() {
+    let s = setup();
+    s.env.token(USER, &[]).expect(0);
+    s.env.expire_cached(USER);
+    s.env.idp.reset_log();
+    s.env.idp.set_delay_ms(300);
+    let cli = s.env.spawn(&s.env.args("token", USER, &[]));
+    let mut c = s.raw_imap();
+    c.send(b"a1 LOGIN work pw\r\n");
+    let out = c.until("a1");
+    assert!(out.contains("a1 OK"), "{out}\n{}", s.proxy.log());
+    let run = crate::support::run::finish(cli, b"");
+    run.expect(0);
+    assert_eq!(s.env.idp.count(Grant::Refresh), 1, "{}", s.proxy.log());
+}
