@@ -106,33 +106,22 @@ pub fn run(tcp: TcpStream, l: &Listener, tls: &Configs, tokens: &dyn Tokens, lim
         .filter(|_| l.local_tls == LocalTls::Starttls);
     let mut d = dialect(l, starttls);
     let mut client = Client::new(tcp);
-    if let Err(why) = allowed(&client.wire.tcp) {
-        who.log(&format!("refused: {why}"));
-        let _ = d.turn_away(&mut client, &why);
+    if !admitted(&mut client, d.as_mut(), l, tls, limits, &who) {
         return;
     }
-    // Mail protocols are request and answer: no Nagle delay on small lines.
-    let _ = client.wire.tcp.set_nodelay(true);
-    let _ = client.wire.tcp.set_read_timeout(Some(limits.handshake));
-    let _ = client.wire.tcp.set_write_timeout(Some(limits.handshake));
-    if let (LocalTls::Implicit, Some(local)) = (l.local_tls, &tls.local)
-        && client.start_tls(local).is_err()
-    {
-        who.log("the client's TLS handshake failed");
-        return;
-    }
-    let mut up = Upstream::connect(l, &tls.upstream, limits.connect).and_then(|mut u| {
-        d.open(&mut u, l)?;
-        Ok(u)
-    });
-    if let Err(e) = &up {
-        who.log(&format!("server {} unavailable: {}", l.server(), e.message));
-    }
+    let ctx = Ctx {
+        l,
+        tls,
+        tokens,
+        limits,
+        who,
+    };
+    let mut up = connect(d.as_mut(), &ctx);
     if d.greet(&mut client).is_err() {
         return;
     }
-    let Some(account) = logged_in(d.as_mut(), &mut client, &mut up, l, tokens, &who) else {
-        who.log(&format!(
+    let Some(account) = logged_in(d.as_mut(), &mut client, &mut up, &ctx) else {
+        ctx.who.log(&format!(
             "closed before login ({:.1} s)",
             start.elapsed().as_secs_f32()
         ));
@@ -146,7 +135,7 @@ pub fn run(tcp: TcpStream, l: &Listener, tls: &Configs, tokens: &dyn Tokens, lim
     let _ = client.wire.tcp.set_write_timeout(limit);
     let _ = up.wire.tcp.set_write_timeout(limit);
     let (end, counts) = pump::run(&mut client, &mut up, limits.idle);
-    who.log(&format!(
+    ctx.who.log(&format!(
         "closed (account {account}, {}, {} bytes up, {} bytes down, {:.1} s)",
         ended(&end, limits),
         counts.up,
@@ -165,6 +154,34 @@ fn ended(end: &pump::End, limits: Limits) -> String {
     }
 }
 
+/// Whether the client may go on: it is this user's (else turned away),
+/// its socket is set up, and with implicit local TLS the handshake is done.
+fn admitted(
+    client: &mut Client,
+    d: &mut dyn Dialect,
+    l: &Listener,
+    tls: &Configs,
+    limits: Limits,
+    who: &Who,
+) -> bool {
+    if let Err(why) = allowed(&client.wire.tcp) {
+        who.log(&format!("refused: {why}"));
+        let _ = d.turn_away(client, &why);
+        return false;
+    }
+    // Mail protocols are request and answer: no Nagle delay on small lines.
+    let _ = client.wire.tcp.set_nodelay(true);
+    let _ = client.wire.tcp.set_read_timeout(Some(limits.handshake));
+    let _ = client.wire.tcp.set_write_timeout(Some(limits.handshake));
+    if let (LocalTls::Implicit, Some(local)) = (l.local_tls, &tls.local)
+        && client.start_tls(local).is_err()
+    {
+        who.log("the client's TLS handshake failed");
+        return false;
+    }
+    true
+}
+
 /// Whether the client may connect: only this process's user, looked up in
 /// the kernel's table of the loopback connection.
 fn allowed(tcp: &TcpStream) -> std::result::Result<(), String> {
@@ -179,16 +196,40 @@ fn allowed(tcp: &TcpStream) -> std::result::Result<(), String> {
     }
 }
 
+/// What the steps of one connection share.
+struct Ctx<'a> {
+    l: &'a Listener,
+    tls: &'a Configs,
+    tokens: &'a dyn Tokens,
+    limits: Limits,
+    who: Who,
+}
+
+/// The server connected to, greeted, and its capabilities learnt; a
+/// failure is logged.
+fn connect(d: &mut dyn Dialect, ctx: &Ctx) -> Result<Upstream> {
+    let up = Upstream::connect(ctx.l, &ctx.tls.upstream, ctx.limits.connect).and_then(|mut u| {
+        d.open(&mut u, ctx.l)?;
+        Ok(u)
+    });
+    if let Err(e) = &up {
+        let server = ctx.l.server();
+        ctx.who
+            .log(&format!("server {server} unavailable: {}", e.message));
+    }
+    up
+}
+
 /// The client's logins until one succeeds: the account's name, or `None`
-/// when the client quit, went away or sent too much.
+/// when the client quit, went away or sent too much. A server that could
+/// not be reached is tried again at each login.
 fn logged_in(
     d: &mut dyn Dialect,
     client: &mut Client,
     up: &mut Result<Upstream>,
-    l: &Listener,
-    tokens: &dyn Tokens,
-    who: &Who,
+    ctx: &Ctx,
 ) -> Option<String> {
+    let (l, tokens, who) = (ctx.l, ctx.tokens, &ctx.who);
     loop {
         let name = match d.local(client) {
             Ok(Some(name)) => name,
@@ -199,6 +240,9 @@ fn logged_in(
                 return None;
             }
         };
+        if up.is_err() && pick(l, &name).is_some() {
+            *up = connect(d, ctx);
+        }
         let outcome = match (pick(l, &name), up.as_mut()) {
             (None, _) => Err(Refusal::Denied(format!(
                 "no account '{}' here; log in as one of: {}",
