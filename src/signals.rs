@@ -26,6 +26,8 @@ struct Deferral {
     arrived: Arc<AtomicUsize>,
     /// How many windows are open (grants may nest: a refresh inside a check).
     open: Mutex<usize>,
+    /// Whether a long-running server handles the signals itself ([`drain`]).
+    draining: AtomicBool,
 }
 
 fn deferral() -> &'static Option<Deferral> {
@@ -50,6 +52,7 @@ fn deferral() -> &'static Option<Deferral> {
             free,
             arrived,
             open: Mutex::new(0),
+            draining: AtomicBool::new(false),
         })
     })
 }
@@ -77,7 +80,7 @@ impl Drop for Held {
         };
         let mut open = d.open.lock().unwrap_or_else(|p| p.into_inner());
         *open = open.saturating_sub(1);
-        if *open > 0 {
+        if *open > 0 || d.draining.load(Ordering::SeqCst) {
             return;
         }
         d.free.store(true, Ordering::SeqCst);
@@ -89,6 +92,20 @@ impl Drop for Held {
             let _ = signal_hook::low_level::emulate_default_handler(sig as i32);
         }
     }
+}
+
+/// For a long-running server (`ooauth2 proxy`): from now on SIGTERM,
+/// SIGINT and SIGHUP never end the process by themselves, not even after a
+/// grant's window closes; the server polls [`pending`] and drains. `false`
+/// if the handlers could not be installed (the signals keep their default
+/// action).
+pub fn drain() -> bool {
+    let Some(d) = deferral() else {
+        return false;
+    };
+    d.draining.store(true, Ordering::SeqCst);
+    d.free.store(false, Ordering::SeqCst);
+    true
 }
 
 /// The held signal that arrived, if one did: it acts when the last guard

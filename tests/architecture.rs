@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// or after.
 const LAYERS: &[&[&str]] = &[
     &["error"],
-    &["time", "settings", "sasl", "signals", "replace"],
+    &["time", "settings", "sasl", "signals", "replace", "tls"],
     &["secret"],
     &["provider"],
     &["account", "protocol"],
@@ -20,6 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["config", "store", "oauth"],
     &["flows", "health"],
     &["engine"],
+    &["proxy"],
 ];
 
 fn root() -> PathBuf {

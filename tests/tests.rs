@@ -30,6 +30,7 @@ mod other_clients;
 mod output_safety;
 mod protocol;
 mod providers;
+mod proxy;
 mod readme;
 mod real_clients;
 mod secret_stores;

@@ -16,10 +16,12 @@
 
 mod file;
 mod parse;
+mod proxy;
 mod switch;
 mod write;
 
 pub use parse::{bad_name, parse, valid_name};
+pub use proxy::{Listener, LocalTls, Mechanism, Served, ServerTls};
 pub use switch::{GivenCommands, with_secret_store};
 pub use write::{Edit, check_name, plan_account};
 
@@ -36,6 +38,8 @@ pub struct Config {
     pub(crate) path: PathBuf,
     /// Its `[accounts.NAME]` tables, in file order.
     pub accounts: Vec<Named>,
+    /// Its `[proxy.NAME]` tables (`ooauth2 proxy`), in file order.
+    pub listeners: Vec<Listener>,
 }
 
 /// One `[accounts.NAME]` table, checked.

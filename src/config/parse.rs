@@ -40,14 +40,14 @@ pub fn bad_name(name: &str) -> Option<String> {
 }
 
 /// The file being parsed, for messages.
-struct Place<'t> {
-    path: &'t Path,
-    text: &'t str,
+pub(super) struct Place<'t> {
+    pub(super) path: &'t Path,
+    pub(super) text: &'t str,
 }
 
 impl Place<'_> {
     /// An error at byte `offset`, naming the file and line.
-    fn at(&self, offset: usize, what: String) -> Error {
+    pub(super) fn at(&self, offset: usize, what: String) -> Error {
         Error::invalid(format!(
             "{}:{}: {what}",
             self.path.display(),
@@ -70,14 +70,19 @@ pub fn parse(text: &str, path: &Path) -> Result<Config> {
         })
     })?;
     let mut accounts = Vec::new();
+    let mut proxies = None;
     for (key, value) in sorted(root.get_ref()) {
+        if key.get_ref() == "proxy" {
+            proxies = Some((key, value));
+            continue;
+        }
         if key.get_ref() != "accounts" {
             return Err(place
                 .at(
                     key.span().start,
                     format!("unknown key '{}'", shown(key.get_ref())),
                 )
-                .hint("the file holds [accounts.NAME] tables only"));
+                .hint("the file holds [accounts.NAME] and [proxy.NAME] tables only"));
         }
         let Some(table) = value.get_ref().as_table() else {
             return Err(place.at(
@@ -89,19 +94,25 @@ pub fn parse(text: &str, path: &Path) -> Result<Config> {
             accounts.push(account_table(&place, name, body)?);
         }
     }
+    // After the accounts: a listener names the accounts it serves.
+    let listeners = match proxies {
+        Some((key, value)) => super::proxy::tables(&place, key, value, &accounts)?,
+        None => Vec::new(),
+    };
     Ok(Config {
         path: path.to_path_buf(),
         accounts,
+        listeners,
     })
 }
 
-type Entry<'a, 'i> = (
+pub(super) type Entry<'a, 'i> = (
     &'a toml::Spanned<std::borrow::Cow<'i, str>>,
     &'a toml::Spanned<DeValue<'i>>,
 );
 
 /// A table's entries in file order, so the first error reported is the first in the file.
-fn sorted<'a, 'i>(table: &'a DeTable<'i>) -> Vec<Entry<'a, 'i>> {
+pub(super) fn sorted<'a, 'i>(table: &'a DeTable<'i>) -> Vec<Entry<'a, 'i>> {
     let mut v: Vec<_> = table.iter().collect();
     v.sort_by_key(|(k, _)| k.span().start);
     v
@@ -252,19 +263,25 @@ fn quoted_example(key: &str, value: &str) -> Option<String> {
     plain.then(|| format!("{key} = \"{value}\""))
 }
 
+/// The name of `names` that `k` is a typo of, when one is close (an edit
+/// or two away, hyphens and case aside).
+pub(super) fn closest<'n>(k: &str, names: impl Iterator<Item = &'n str>) -> Option<&'n str> {
+    let typed = k.to_ascii_lowercase().replace('-', "_");
+    // Two edits for a long name, one for a short one: `usr` is `user`, `x` is nothing.
+    let allowed = (typed.chars().count() / 4).clamp(1, 2);
+    names
+        .map(|name| (strsim::osa_distance(&typed, name), name))
+        .filter(|&(d, _)| d <= allowed)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, name)| name)
+}
+
 /// The hint for an unknown key `k`: the config key it is a typo of, when
 /// one is close (an edit or two away, hyphens and case aside), else every
 /// key.
 fn unknown_key_hint(k: &str) -> String {
-    let typed = k.to_ascii_lowercase().replace('-', "_");
-    // Two edits for a long name, one for a short one: `usr` is `user`, `x` is nothing.
-    let allowed = (typed.chars().count() / 4).clamp(1, 2);
-    let closest = keys::config_keys()
-        .map(|key| (strsim::osa_distance(&typed, key.name()), key.name()))
-        .filter(|&(d, _)| d <= allowed)
-        .min_by_key(|&(d, _)| d);
-    match closest {
-        Some((_, name)) => format!("did you mean {name}?"),
+    match closest(k, keys::config_keys().map(RequestKey::name)) {
+        Some(name) => format!("did you mean {name}?"),
         None => {
             let names: Vec<&str> = keys::config_keys().map(RequestKey::name).collect();
             format!("the keys are: {}", names.join(", "))

@@ -150,6 +150,9 @@ Examples:
   # a fresh access token first
   ooauth2 test imap work --refresh")]
     Test(TestArgs),
+    /// Serve local IMAP, POP3 and SMTP logins for programs that only know passwords.
+    #[command(after_help = PROXY_HELP)]
+    Proxy(ProxyArgs),
     /// Check the store, the config file, the accounts and the provider; say what to fix.
     #[command(after_help = "\
 Prints one line per check: `ok: ...`, `problem: ... -> what to do`,
@@ -328,6 +331,40 @@ pub struct SetupArgs {
     /// --test: a PEM file of CA certificates to trust besides the system's.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// What `ooauth2 proxy --help` adds after the flags.
+const PROXY_HELP: &str = "\
+Listens where the config file's [proxy.NAME] tables say, in the foreground,
+one log line per connection and per login on stderr. A mail program logs in
+with any password (LOGIN, AUTH PLAIN or LOGIN, USER/PASS) and a login name
+that is one of the listener's accounts (its name or its user); the proxy
+logs in to the real server with that account's token, exactly the one
+`ooauth2 token NAME` prints, and then passes the connection through. Only
+loopback addresses, and only connections of the same user, are accepted.
+
+  [proxy.imap]
+  protocol = \"imap\"                     # imap, pop or smtp
+  listen = \"127.0.0.1:1143\"             # default 1143, 1110, 1587
+  server = \"outlook.office365.com:993\"  # default: the account's provider's
+  server_tls = \"implicit\"               # or starttls (default: by the port)
+  mechanism = \"xoauth2\"                 # or oauthbearer
+  accounts = [\"work\"]
+  # local_tls = \"starttls\"              # or implicit; none by default
+  # local_cert = \"/path/cert.pem\"       # with local_tls: PEM chain and key
+  # local_key = \"/path/key.pem\"
+  # ca_file = \"/path/private-ca.pem\"    # a server with a private CA
+
+Examples:
+  ooauth2 proxy --check
+  ooauth2 proxy";
+
+/// `proxy` flags.
+#[derive(Args, Debug, PartialEq, Eq)]
+pub struct ProxyArgs {
+    /// Check the configuration and print what would listen where, then exit.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// `test` flags.

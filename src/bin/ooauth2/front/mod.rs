@@ -7,6 +7,7 @@ pub mod legacy;
 mod docs;
 mod helper;
 mod keepalive;
+mod proxy;
 mod setup;
 mod status;
 mod store;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> Result<Status, Failure> {
         Command::Erase(args) => token::erase(ctx, &args),
         Command::Store { command } => store::run(ctx, &command),
         Command::Test(args) => test::run(ctx, &args),
+        Command::Proxy(args) => proxy::run(ctx, &args),
         Command::Completions { shell } => docs::completions(shell),
         Command::Accounts => docs::accounts(&ctx.settings),
         Command::Man { dir } => docs::man(dir.as_deref()),

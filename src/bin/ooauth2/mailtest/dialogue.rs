@@ -6,7 +6,7 @@
 //! the reading of a refusal are written here once.
 
 use super::answers;
-use super::conn::{Conn, tls_config};
+use super::conn::Conn;
 use super::{Login, Mechanism, Report, Target, Tls, shorten};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -90,7 +90,7 @@ pub(super) fn run(
     login: &Login,
     report: &mut Report,
 ) -> Result<String> {
-    let config = tls_config(target.ca_file.as_deref())?;
+    let config = ooauth2::tls::client_config(target.ca_file.as_deref())?;
     let mut conn = Conn::open(target, report)?;
     if target.tls == Tls::Implicit {
         conn.start_tls(&config)?;

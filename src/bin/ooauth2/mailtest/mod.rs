@@ -86,12 +86,17 @@ pub enum Mechanism {
 }
 
 impl Mechanism {
+    /// The library's mechanism: the one home of the wire names and answers.
+    fn core(self) -> ooauth2::config::Mechanism {
+        match self {
+            Mechanism::Xoauth2 => ooauth2::config::Mechanism::Xoauth2,
+            Mechanism::Oauthbearer => ooauth2::config::Mechanism::Oauthbearer,
+        }
+    }
+
     /// The name on the wire.
     pub fn name(self) -> &'static str {
-        match self {
-            Mechanism::Xoauth2 => "XOAUTH2",
-            Mechanism::Oauthbearer => "OAUTHBEARER",
-        }
+        self.core().name()
     }
 
     /// How the transcript shows that answer.
@@ -102,13 +107,9 @@ impl Mechanism {
         }
     }
 
-    /// The client's answer to the server's error challenge, base64 encoded:
-    /// XOAUTH2 takes an empty response, OAUTHBEARER the byte 0x01.
+    /// The client's answer to the server's error challenge.
     fn abort_answer(self) -> &'static str {
-        match self {
-            Mechanism::Xoauth2 => "",
-            Mechanism::Oauthbearer => "AQ==",
-        }
+        self.core().abort_answer()
     }
 }
 

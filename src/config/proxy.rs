@@ -1,0 +1,626 @@
+//! The `[proxy.NAME]` tables of the config file: one local listener of
+//! `ooauth2 proxy` each, checked here with the same file-and-line errors
+//! and "did you mean" hints as the account tables.
+//!
+//! ```toml
+//! [proxy.mail]
+//! protocol = "imap"                      # imap, pop or smtp
+//! listen = "127.0.0.1:1143"              # loopback only (for now)
+//! server = "outlook.office365.com:993"   # default: the account's provider's
+//! server_tls = "implicit"                # or starttls; default: by the port
+//! mechanism = "xoauth2"                  # or oauthbearer
+//! accounts = ["work"]                    # the login name picks one of these
+//! local_tls = "starttls"                 # or implicit; default none
+//! local_cert = "/path/cert.pem"          # with local_tls: PEM chain and key
+//! local_key = "/path/key.pem"
+//! ```
+
+use super::Named;
+use super::parse::{Entry, Place, closest, sorted};
+use crate::error::{Error, Result, shown};
+use crate::protocol::keys::RequestKey;
+use crate::provider::{MailProtocol, Provider};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use toml::de::DeValue;
+
+/// The keys of a `[proxy.NAME]` table.
+const KEYS: [&str; 10] = [
+    "protocol",
+    "listen",
+    "server",
+    "server_tls",
+    "local_tls",
+    "local_cert",
+    "local_key",
+    "mechanism",
+    "accounts",
+    "ca_file",
+];
+
+/// How TLS to the mail server starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerTls {
+    /// TLS from the first byte (993, 995, 465).
+    Implicit,
+    /// Plain first, then STARTTLS (143, 110 with STLS, 587).
+    Starttls,
+}
+
+/// TLS between the local client and the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalTls {
+    /// None: the listener is on loopback, where only the same user may connect.
+    None,
+    /// Plain first; the client may say STARTTLS (STLS in POP3).
+    Starttls,
+    /// TLS from the first byte.
+    Implicit,
+}
+
+/// The SASL mechanism the proxy logs in upstream with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    /// Microsoft's and Google's XOAUTH2.
+    Xoauth2,
+    /// RFC 7628 OAUTHBEARER.
+    Oauthbearer,
+}
+
+impl Mechanism {
+    /// The name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::Xoauth2 => "XOAUTH2",
+            Mechanism::Oauthbearer => "OAUTHBEARER",
+        }
+    }
+
+    /// The client's answer to the server's error challenge, base64
+    /// encoded: XOAUTH2 takes an empty response, OAUTHBEARER the byte 0x01
+    /// (RFC 7628 section 3.2.3).
+    pub fn abort_answer(self) -> &'static str {
+        match self {
+            Mechanism::Xoauth2 => "",
+            Mechanism::Oauthbearer => "AQ==",
+        }
+    }
+}
+
+/// One account a listener serves: its name and mailbox, either of which a
+/// client may log in with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    /// The `[accounts.NAME]` name.
+    pub name: String,
+    /// Its `user`, when the file gives one.
+    pub user: Option<String>,
+}
+
+impl Served {
+    /// `name (user)`, as messages and `--check` show it.
+    pub fn shown(&self) -> String {
+        match &self.user {
+            Some(u) => format!("{} ({u})", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// One `[proxy.NAME]` table, checked.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// The table's name.
+    pub name: String,
+    /// The mail protocol spoken on both sides.
+    pub protocol: MailProtocol,
+    /// Where it listens.
+    pub listen: SocketAddr,
+    /// The mail server's host name (its certificate must hold it).
+    pub server_host: String,
+    /// The mail server's port.
+    pub server_port: u16,
+    /// How TLS to the server starts.
+    pub server_tls: ServerTls,
+    /// TLS to the local client.
+    pub local_tls: LocalTls,
+    /// The certificate chain (PEM) and private key (PEM) of local TLS.
+    pub local_cert: Option<(PathBuf, PathBuf)>,
+    /// The mechanism of the upstream login.
+    pub mechanism: Mechanism,
+    /// The accounts it serves, in the order given.
+    pub accounts: Vec<Served>,
+    /// Extra CA certificates for the server (a private or self-signed one).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Listener {
+    /// `host:port` of the server, as messages show it.
+    pub fn server(&self) -> String {
+        if self.server_host.contains(':') {
+            format!("[{}]:{}", self.server_host, self.server_port)
+        } else {
+            format!("{}:{}", self.server_host, self.server_port)
+        }
+    }
+
+    /// The protocol's name in messages.
+    pub fn protocol_name(&self) -> &'static str {
+        match self.protocol {
+            MailProtocol::Imap => "imap",
+            MailProtocol::Pop => "pop",
+            MailProtocol::Smtp => "smtp",
+        }
+    }
+}
+
+/// The values of one table as written, before they are checked together.
+#[derive(Default)]
+struct Given {
+    protocol: Option<(usize, String)>,
+    listen: Option<(usize, String)>,
+    server: Option<(usize, String)>,
+    server_tls: Option<(usize, String)>,
+    local_tls: Option<(usize, String)>,
+    local_cert: Option<(usize, String)>,
+    local_key: Option<(usize, String)>,
+    mechanism: Option<(usize, String)>,
+    accounts: Option<(usize, Vec<String>)>,
+    ca_file: Option<(usize, String)>,
+}
+
+/// Every `[proxy.NAME]` table under the `proxy` key, in file order.
+pub(super) fn tables(
+    place: &Place,
+    key: &toml::Spanned<std::borrow::Cow<'_, str>>,
+    value: &toml::Spanned<DeValue<'_>>,
+    accounts: &[Named],
+) -> Result<Vec<Listener>> {
+    let Some(table) = value.get_ref().as_table() else {
+        return Err(place.at(
+            key.span().start,
+            "'proxy' must be a table of [proxy.NAME] tables".into(),
+        ));
+    };
+    let mut listeners: Vec<Listener> = Vec::new();
+    for (name, body) in sorted(table) {
+        let at = name.span().start;
+        let listener = listener(place, (name, body), accounts)?;
+        if let Some(other) = listeners.iter().find(|l| l.listen == listener.listen) {
+            return Err(place.at(
+                at,
+                format!(
+                    "[proxy.{}] listens on {}, as [proxy.{}] does",
+                    listener.name, listener.listen, other.name
+                ),
+            ));
+        }
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+/// One `[proxy.NAME]` table.
+fn listener(place: &Place, (name, body): Entry, accounts: &[Named]) -> Result<Listener> {
+    let name_at = name.span().start;
+    let name = name.get_ref().to_string();
+    if let Some(bad) = super::bad_name(&name) {
+        return Err(place.at(name_at, bad.replacen("account name", "proxy name", 1)));
+    }
+    let Some(body) = body.get_ref().as_table() else {
+        return Err(place.at(
+            name_at,
+            format!("proxy.{name} must be a table ([proxy.{name}])"),
+        ));
+    };
+    let mut given = Given::default();
+    for entry in sorted(body) {
+        given_value(place, &name, entry, &mut given)?;
+    }
+    Checker {
+        place,
+        name,
+        name_at,
+    }
+    .check(given, accounts)
+}
+
+/// Stores one `key = value` of a proxy table in `given`.
+fn given_value(place: &Place, name: &str, (key, value): Entry, given: &mut Given) -> Result<()> {
+    let k = key.get_ref().as_ref();
+    let at = key.span().start;
+    let bad = |what: &str| place.at(at, format!("[proxy.{name}] {k}: {what}"));
+    if k == "accounts" {
+        let list = value.get_ref().as_array().and_then(|a| {
+            a.iter()
+                .map(|v| v.get_ref().as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+        });
+        let Some(list) = list.filter(|l| !l.is_empty()) else {
+            return Err(bad(
+                "must be a list of account names, e.g. accounts = [\"work\"]",
+            ));
+        };
+        given.accounts = Some((at, list));
+        return Ok(());
+    }
+    let slot = match k {
+        "protocol" => &mut given.protocol,
+        "listen" => &mut given.listen,
+        "server" => &mut given.server,
+        "server_tls" => &mut given.server_tls,
+        "local_tls" => &mut given.local_tls,
+        "local_cert" => &mut given.local_cert,
+        "local_key" => &mut given.local_key,
+        "mechanism" => &mut given.mechanism,
+        "ca_file" => &mut given.ca_file,
+        _ => {
+            let hint = match closest(k, KEYS.into_iter()) {
+                Some(near) => format!("did you mean {near}?"),
+                None => format!("the keys are: {}", KEYS.join(", ")),
+            };
+            return Err(place
+                .at(at, format!("[proxy.{name}]: unknown key '{}'", shown(k)))
+                .hint(hint));
+        }
+    };
+    let Some(text) = value.get_ref().as_str() else {
+        return Err(bad(&format!(
+            "must be a string, not {}",
+            value.get_ref().type_str()
+        )));
+    };
+    *slot = Some((at, text.to_string()));
+    Ok(())
+}
+
+/// Checks a table's values together, naming the table in every error.
+struct Checker<'p, 't> {
+    place: &'p Place<'t>,
+    name: String,
+    name_at: usize,
+}
+
+impl Checker<'_, '_> {
+    /// An error at `at` about `key` of this table.
+    fn bad(&self, at: usize, key: &str, what: &str) -> Error {
+        self.place
+            .at(at, format!("[proxy.{}] {key}: {what}", self.name))
+    }
+
+    /// The one of `choices` that `value` names (case aside).
+    fn choice<T: Copy>(
+        &self,
+        key: &str,
+        (at, value): &(usize, String),
+        choices: &[(&str, T)],
+    ) -> Result<T> {
+        let found = choices.iter().find(|(n, _)| n.eq_ignore_ascii_case(value));
+        match found {
+            Some((_, t)) => Ok(*t),
+            None => {
+                let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+                Err(self.bad(
+                    *at,
+                    key,
+                    &format!("'{}' is not one of {}", shown(value), names.join(", ")),
+                ))
+            }
+        }
+    }
+
+    /// The listener of `given`'s values, each checked.
+    fn check(&self, given: Given, accounts: &[Named]) -> Result<Listener> {
+        use MailProtocol::{Imap, Pop, Smtp};
+        let Some(protocol) = &given.protocol else {
+            return Err(self
+                .place
+                .at(
+                    self.name_at,
+                    format!("[proxy.{}] needs a protocol", self.name),
+                )
+                .hint("add protocol = \"imap\" (or \"pop\", \"smtp\")"));
+        };
+        let protocol = self.choice(
+            "protocol",
+            protocol,
+            &[("imap", Imap), ("pop", Pop), ("smtp", Smtp)],
+        )?;
+        let served = self.served(given.accounts.as_ref(), accounts)?;
+        let listen = self.listen(given.listen.as_ref(), protocol)?;
+        let (local_tls, local_cert) = self.local(&given)?;
+        let (server_host, server_port) =
+            self.server(given.server.as_ref(), protocol, &served, accounts)?;
+        let (server_tls, mechanism) = self.how(&given, server_port)?;
+        Ok(Listener {
+            name: self.name.clone(),
+            protocol,
+            listen,
+            server_host,
+            server_port,
+            server_tls,
+            local_tls,
+            local_cert,
+            mechanism,
+            accounts: served,
+            ca_file: given.ca_file.map(|(_, p)| PathBuf::from(p)),
+        })
+    }
+
+    /// TLS to the local client: none, or STARTTLS or implicit with the
+    /// certificate and key the user gives (both, and only then).
+    fn local(&self, given: &Given) -> Result<(LocalTls, Option<(PathBuf, PathBuf)>)> {
+        let tls = match &given.local_tls {
+            Some(v) => self.choice(
+                "local_tls",
+                v,
+                &[
+                    ("none", LocalTls::None),
+                    ("starttls", LocalTls::Starttls),
+                    ("implicit", LocalTls::Implicit),
+                ],
+            )?,
+            None => LocalTls::None,
+        };
+        match (tls, &given.local_cert, &given.local_key) {
+            (LocalTls::None, None, None) => Ok((tls, None)),
+            (LocalTls::None, Some((at, _)), _) | (LocalTls::None, None, Some((at, _))) => Err(self
+                .bad(*at, "local_cert", "and local_key are only for local_tls = \"starttls\" or \"implicit\"")),
+            (_, Some((_, cert)), Some((_, key))) => {
+                Ok((tls, Some((PathBuf::from(cert), PathBuf::from(key)))))
+            }
+            _ => Err(self
+                .place
+                .at(
+                    given.local_tls.as_ref().map_or(self.name_at, |(at, _)| *at),
+                    format!("[proxy.{}] local_tls needs local_cert and local_key", self.name),
+                )
+                .hint("give the PEM files of a certificate and its key, e.g. local_cert = \"/path/cert.pem\"")),
+        }
+    }
+
+    /// How the server is logged in to: its TLS (by default, what its
+    /// port speaks) and the SASL mechanism (by default XOAUTH2).
+    fn how(&self, given: &Given, server_port: u16) -> Result<(ServerTls, Mechanism)> {
+        let tls = match &given.server_tls {
+            Some(v) => self.choice(
+                "server_tls",
+                v,
+                &[
+                    ("implicit", ServerTls::Implicit),
+                    ("starttls", ServerTls::Starttls),
+                ],
+            )?,
+            None => tls_for_port(server_port),
+        };
+        let mechanism = match &given.mechanism {
+            Some(v) => self.choice(
+                "mechanism",
+                v,
+                &[
+                    ("xoauth2", Mechanism::Xoauth2),
+                    ("oauthbearer", Mechanism::Oauthbearer),
+                ],
+            )?,
+            None => Mechanism::Xoauth2,
+        };
+        Ok((tls, mechanism))
+    }
+
+    /// The accounts served: each one an `[accounts.NAME]` of the file.
+    fn served(
+        &self,
+        given: Option<&(usize, Vec<String>)>,
+        accounts: &[Named],
+    ) -> Result<Vec<Served>> {
+        let Some((at, names)) = given else {
+            return Err(self
+                .place
+                .at(
+                    self.name_at,
+                    format!("[proxy.{}] needs accounts", self.name),
+                )
+                .hint("add accounts = [\"NAME\"], naming [accounts.NAME] tables of this file"));
+        };
+        names
+            .iter()
+            .map(|n| match accounts.iter().find(|a| &a.name == n) {
+                Some(a) => Ok(Served {
+                    name: a.name.clone(),
+                    user: a.value(RequestKey::User).map(str::to_string),
+                }),
+                None => {
+                    let known = accounts.iter().map(|a| a.name.as_str());
+                    let hint = match closest(n, known) {
+                        Some(near) => format!("did you mean {near}?"),
+                        None => "each must be an [accounts.NAME] table of this file".into(),
+                    };
+                    Err(self
+                        .bad(*at, "accounts", &format!("no account '{}'", shown(n)))
+                        .hint(hint))
+                }
+            })
+            .collect()
+    }
+
+    /// The address to listen on: loopback only, as nobody else may use it
+    /// without local TLS and a password, which are not there yet.
+    fn listen(
+        &self,
+        given: Option<&(usize, String)>,
+        protocol: MailProtocol,
+    ) -> Result<SocketAddr> {
+        let Some((at, text)) = given else {
+            let port = match protocol {
+                MailProtocol::Imap => 1143,
+                MailProtocol::Pop => 1110,
+                MailProtocol::Smtp => 1587,
+            };
+            return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+        };
+        let addr = match text.parse::<u16>() {
+            Ok(port) => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+            Err(_) => text.parse::<SocketAddr>().map_err(|_| {
+                self.bad(
+                    *at,
+                    "listen",
+                    &format!("'{}' is not ADDRESS:PORT", shown(text)),
+                )
+                .hint("e.g. listen = \"127.0.0.1:1143\"")
+            })?,
+        };
+        if !addr.ip().is_loopback() {
+            return Err(self
+                .bad(
+                    *at,
+                    "listen",
+                    &format!(
+                        "{addr} is not a loopback address: anyone who reaches it could \
+                         use the account, and local passwords are not supported yet"
+                    ),
+                )
+                .hint("listen on 127.0.0.1 or [::1]"));
+        }
+        Ok(addr)
+    }
+
+    /// The server as given, or the served account's provider's own.
+    fn server(
+        &self,
+        given: Option<&(usize, String)>,
+        protocol: MailProtocol,
+        served: &[Served],
+        accounts: &[Named],
+    ) -> Result<(String, u16)> {
+        if let Some((at, text)) = given {
+            return split_host_port(text).ok_or_else(|| {
+                self.bad(
+                    *at,
+                    "server",
+                    &format!("'{}' is not HOST:PORT", shown(text)),
+                )
+                .hint("e.g. server = \"outlook.office365.com:993\"")
+            });
+        }
+        let provider = served
+            .first()
+            .and_then(|s| accounts.iter().find(|a| a.name == s.name))
+            .and_then(|a| a.value(RequestKey::Provider))
+            .map_or(Some(Provider::Microsoft), Provider::from_name);
+        match provider.and_then(|p| p.mail_server(protocol)) {
+            Some((host, port)) => Ok((host.to_string(), port)),
+            None => Err(self
+                .place
+                .at(
+                    self.name_at,
+                    format!(
+                        "[proxy.{}] needs a server: its account's provider has none of its own",
+                        self.name
+                    ),
+                )
+                .hint("add server = \"HOST:PORT\"")),
+        }
+    }
+}
+
+/// `host:port`, an IPv6 address in brackets.
+fn split_host_port(text: &str) -> Option<(String, u16)> {
+    let (host, port) = text.rsplit_once(':')?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let valid = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:".contains(&b));
+    let port = port.parse::<u16>().ok().filter(|&p| p > 0)?;
+    valid.then(|| (host.to_string(), port))
+}
+
+/// The TLS a server port usually speaks: implicit on 993, 995 and 465,
+/// STARTTLS elsewhere (143, 110, 587, 25).
+fn tls_for_port(port: u16) -> ServerTls {
+    match port {
+        993 | 995 | 465 => ServerTls::Implicit,
+        _ => ServerTls::Starttls,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parse;
+    use std::path::Path;
+
+    const ACCOUNT: &str = "[accounts.work]\nclient_id = \"c\"\nuser = \"me@x.com\"\n";
+
+    fn listeners(proxy: &str) -> crate::error::Result<Vec<super::Listener>> {
+        parse(&format!("{ACCOUNT}{proxy}"), Path::new("/c.toml")).map(|c| c.listeners)
+    }
+
+    #[track_caller]
+    fn fails(proxy: &str, needles: &[&str]) {
+        let e = listeners(proxy).unwrap_err();
+        let all = format!("{} {}", e.message, e.hint.unwrap_or_default());
+        for n in needles {
+            assert!(all.contains(n), "{n:?} not in {all:?}");
+        }
+    }
+
+    #[test]
+    fn a_listener_takes_defaults_from_its_account() {
+        let l = listeners("[proxy.m]\nprotocol = \"smtp\"\naccounts = [\"work\"]\n").unwrap();
+        assert_eq!(l[0].listen.to_string(), "127.0.0.1:1587");
+        assert_eq!(l[0].server(), "smtp.office365.com:587");
+        assert_eq!(l[0].server_tls, super::ServerTls::Starttls);
+        assert_eq!(l[0].accounts[0].user.as_deref(), Some("me@x.com"));
+        let l = listeners(
+            "[proxy.m]\nprotocol = \"imap\"\nlisten = \"[::1]:2143\"\nserver = \"127.0.0.1:10993\"\n\
+             server_tls = \"implicit\"\nmechanism = \"oauthbearer\"\naccounts = [\"work\"]\n",
+        )
+        .unwrap();
+        assert_eq!(l[0].listen.to_string(), "[::1]:2143");
+        assert_eq!(l[0].mechanism, super::Mechanism::Oauthbearer);
+    }
+
+    #[test]
+    fn bad_listeners_are_named_with_their_line() {
+        fails(
+            "[proxy.m]\naccounts = [\"work\"]\n",
+            &["/c.toml:4:", "needs a protocol"],
+        );
+        fails(
+            "[proxy.m]\nprotocol = \"imap\"\naccounts = [\"wrok\"]\n",
+            &[":6:", "no account 'wrok'", "did you mean work?"],
+        );
+        fails(
+            "[proxy.m]\nprotocol = \"imap\"\nacounts = [\"work\"]\n",
+            &[":6:", "unknown key 'acounts'", "did you mean accounts?"],
+        );
+        fails(
+            "[proxy.m]\nprotocol = \"imap4\"\naccounts = [\"work\"]\n",
+            &[":5:", "'imap4' is not one of imap, pop, smtp"],
+        );
+        fails(
+            "[proxy.m]\nprotocol = \"imap\"\nlisten = \"0.0.0.0:1143\"\naccounts = [\"work\"]\n",
+            &[":6:", "not a loopback address"],
+        );
+        fails(
+            "[proxy.m]\nprotocol = \"imap\"\nlocal_tls = \"implicit\"\naccounts = [\"work\"]\n",
+            &[":6:", "local_tls needs local_cert and local_key"],
+        );
+        fails(
+            "[proxy.m]\nprotocol = \"imap\"\nlocal_cert = \"c.pem\"\naccounts = [\"work\"]\n",
+            &[":6:", "only for local_tls"],
+        );
+        fails(
+            "[proxy.m]\nprotocol = \"imap\"\nserver = \"host\"\naccounts = [\"work\"]\n",
+            &[":6:", "not HOST:PORT"],
+        );
+        fails(
+            "[proxy.a]\nprotocol = \"imap\"\naccounts = [\"work\"]\n\
+             [proxy.b]\nprotocol = \"imap\"\naccounts = [\"work\"]\n",
+            &[":7:", "as [proxy.a] does"],
+        );
+    }
+}

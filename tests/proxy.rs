@@ -1,0 +1,799 @@
+//! `ooauth2 proxy`: password-only clients (Python's imaplib, poplib and
+//! smtplib, curl -u, msmtp with `auth plain`, raw IMAP with literals,
+//! LITERAL+ and SASL-IR) log in through the proxy to the private Dovecot of
+//! the real-client tests, which checks every token at the mock provider;
+//! the proxy logs in there with XOAUTH2 or OAUTHBEARER over implicit TLS
+//! or STARTTLS. Also: `--check`, the config file's refusals, a refused
+//! token refreshed once, the server down, an endless line, 50 clients.
+//!
+//! Needs Debian's packages like tests/real_clients.rs.
+
+use crate::support::mail::{
+    Dovecot, Input, client_command, install_config, program, run_timeout, tagged_ok,
+};
+use crate::support::run::{Env, Run, USER, free_port};
+use mock_idp::Grant;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+const CLIENT_LIMIT: Duration = Duration::from_secs(30);
+
+/// A seeded account, a Dovecot that trusts the mock provider, and a
+/// running proxy with one listener per protocol. Fields drop in order:
+/// the proxy stops first.
+struct Setup {
+    proxy: Proxy,
+    dc: Dovecot,
+    env: Env,
+    config: PathBuf,
+}
+
+/// The running `ooauth2 proxy`, stopped by its PID when dropped.
+struct Proxy {
+    child: Child,
+    log: PathBuf,
+    imap: u16,
+    pop: u16,
+    smtp: u16,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proxy {
+    /// What the proxy wrote on stderr.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log holds `needle` (5 s at most).
+    fn wait_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if log.contains(needle) || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The `[proxy.*]` tables: IMAP over implicit TLS, POP3 over STLS, SMTP
+/// over STARTTLS, the first with `mechanism`.
+fn tables(dc: &Dovecot, ports: (u16, u16, u16), mechanism: &str, imap_server: u16) -> String {
+    let ca = dc.cert.display();
+    format!(
+        "\n[proxy.imap]\nprotocol = \"imap\"\nlisten = \"127.0.0.1:{}\"\n\
+         server = \"127.0.0.1:{imap_server}\"\nserver_tls = \"implicit\"\n\
+         mechanism = \"{mechanism}\"\naccounts = [\"work\"]\nca_file = \"{ca}\"\n\
+         \n[proxy.pop]\nprotocol = \"pop\"\nlisten = \"127.0.0.1:{}\"\n\
+         server = \"127.0.0.1:{}\"\nserver_tls = \"starttls\"\naccounts = [\"work\"]\nca_file = \"{ca}\"\n\
+         \n[proxy.smtp]\nprotocol = \"smtp\"\nlisten = \"127.0.0.1:{}\"\n\
+         server = \"127.0.0.1:{}\"\nserver_tls = \"starttls\"\naccounts = [\"work\"]\nca_file = \"{ca}\"\n",
+        ports.0, ports.1, dc.pop3_port, ports.2, dc.submission_port
+    )
+}
+
+fn setup_with(mechanism: &str, imap_server: Option<u16>) -> Setup {
+    setup_local(mechanism, imap_server, None)
+}
+
+/// [`setup_with`], every listener with `local_tls = local` (the harness's
+/// certificate) when given.
+fn setup_local(mechanism: &str, imap_server: Option<u16>, local: Option<&str>) -> Setup {
+    let env = Env::new();
+    env.seed(USER);
+    let config = install_config(&env, &env.root.join("home/.config"));
+    let dc = Dovecot::start(&env);
+    let ports = (free_port(), free_port(), free_port());
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    let mut proxies = tables(&dc, ports, mechanism, imap_server.unwrap_or(dc.imaps_port));
+    if let Some(local) = local {
+        let key = dc.dir.join("key.pem");
+        let with = format!(
+            "accounts = [\"work\"]\nlocal_tls = \"{local}\"\nlocal_cert = \"{}\"\nlocal_key = \"{}\"\n",
+            dc.cert.display(),
+            key.display()
+        );
+        proxies = proxies.replace("accounts = [\"work\"]\n", &with);
+    }
+    text.push_str(&proxies);
+    std::fs::write(&config, text).unwrap();
+    let log = env.root.join("proxy.log");
+    let mut cmd = env.command(&["proxy"]);
+    if let Ok(release) = std::env::var("PROXY_BENCH_BIN") {
+        // bench/proxy.sh measures the release binary (sh execs it: same PID).
+        cmd = env.command_via::<&str>(&["sh", "-c", "exec \"$0\" proxy", &release], &[]);
+    }
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let proxy = Proxy {
+        child,
+        log,
+        imap: ports.0,
+        pop: ports.1,
+        smtp: ports.2,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proxy.log().matches("listening on").count() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "proxy not listening:\n{}",
+            proxy.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Setup {
+        proxy,
+        dc,
+        env,
+        config,
+    }
+}
+
+fn setup() -> Setup {
+    setup_with("xoauth2", None)
+}
+
+impl Setup {
+    /// Runs `python3 -c script`.
+    fn python(&self, script: &str) -> Run {
+        let mut cmd = client_command(&self.env, &program("python3"));
+        cmd.arg("-c").arg(script);
+        run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT)
+    }
+
+    #[track_caller]
+    fn expect_ok(&self, what: &str, run: &Run) {
+        assert_eq!(
+            run.status,
+            0,
+            "{what} failed: {run:#?}\n--- proxy ---\n{}\n{}",
+            self.proxy.log(),
+            self.dc.logs()
+        );
+    }
+
+    /// A raw connection to the IMAP listener, greeting read.
+    fn raw_imap(&self) -> Raw {
+        Raw::connect(self.proxy.imap)
+    }
+
+    /// Puts a message with Subject `marker` in the INBOX, directly.
+    fn seed_inbox(&self, marker: &str) {
+        let xo = self.env.token(USER, &["--format", "xoauth2"]);
+        xo.expect(0);
+        self.dc.seed_inbox(xo.stdout.trim(), USER, marker);
+    }
+}
+
+/// A line-oriented raw client.
+struct Raw {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+}
+
+impl Raw {
+    fn connect(port: u16) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut raw = Raw {
+            r: BufReader::new(s.try_clone().unwrap()),
+            w: s,
+        };
+        raw.line();
+        raw
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.w.write_all(bytes).unwrap();
+    }
+
+    fn line(&mut self) -> String {
+        let mut l = String::new();
+        self.r.read_line(&mut l).unwrap();
+        l
+    }
+
+    /// Lines up to and including the one starting with `tag `.
+    fn until(&mut self, tag: &str) -> String {
+        let mut all = String::new();
+        loop {
+            let l = self.line();
+            all.push_str(&l);
+            if l.is_empty() || l.starts_with(&format!("{tag} ")) {
+                return all;
+            }
+        }
+    }
+}
+
+#[test]
+fn python_smtplib_sends_and_imaplib_and_poplib_read_through_the_proxy() {
+    let s = setup();
+    s.seed_inbox("proxy-seeded");
+    let script = format!(
+        "import smtplib\n\
+         s = smtplib.SMTP('127.0.0.1', {port}, timeout=20)\n\
+         s.ehlo()\n\
+         assert 'starttls' not in s.esmtp_features, s.esmtp_features\n\
+         s.login('{USER}', 'any password')\n\
+         s.sendmail('{USER}', ['rcpt@example.org'], 'From: {USER}\\r\\nTo: rcpt@example.org\\r\\nSubject: via-proxy-smtplib\\r\\n\\r\\nHello.\\r\\n')\n\
+         s.quit()\n",
+        port = s.proxy.smtp
+    );
+    let run = s.python(&script);
+    s.expect_ok("smtplib", &run);
+    assert!(s.dc.sink.delivered("via-proxy-smtplib"), "not relayed");
+    let script = format!(
+        "import imaplib\n\
+         m = imaplib.IMAP4('127.0.0.1', {port})\n\
+         assert 'AUTH=PLAIN' in m.capabilities and 'LOGINDISABLED' not in m.capabilities, m.capabilities\n\
+         m.login('work', 'whatever')\n\
+         m.select('INBOX')\n\
+         typ, data = m.search(None, 'SUBJECT', 'proxy-seeded')\n\
+         typ, msg = m.fetch(data[0].split()[0], '(RFC822)')\n\
+         print(msg[0][1].decode())\n\
+         m.logout()\n",
+        port = s.proxy.imap
+    );
+    let run = s.python(&script);
+    s.expect_ok("imaplib", &run);
+    assert!(run.stdout.contains("Subject: proxy-seeded"), "{run:#?}");
+    let script = format!(
+        "import poplib\n\
+         p = poplib.POP3('127.0.0.1', {port}, timeout=20)\n\
+         p.user('{USER}')\n\
+         p.pass_('x')\n\
+         n = p.stat()[0]\n\
+         print(b'\\n'.join(p.retr(n)[1]).decode())\n\
+         p.quit()\n",
+        port = s.proxy.pop
+    );
+    let run = s.python(&script);
+    s.expect_ok("poplib", &run);
+    assert!(run.stdout.contains("Subject: proxy-seeded"), "{run:#?}");
+    s.dc.expect_logins("XOAUTH2", "imap-login", 2, "seed + imaplib");
+    s.dc.expect_logins("XOAUTH2", "pop3-login", 1, "poplib");
+    s.dc.expect_logins("XOAUTH2", "submission-login", 1, "smtplib");
+    // One line per login and per connection; never the token.
+    let log = s.proxy.wait_log("bytes down");
+    assert!(log.contains("login as work: ok"), "{log}");
+    assert!(!log.contains(&s.env.cached_access_token(USER)), "{log}");
+}
+
+#[test]
+fn curl_and_msmtp_with_a_password_log_in_through_the_proxy() {
+    let s = setup();
+    s.seed_inbox("curl-seeded");
+    for (url, needle) in [
+        (
+            format!(
+                "imap://127.0.0.1:{}/INBOX?SUBJECT%20curl-seeded",
+                s.proxy.imap
+            ),
+            "SEARCH",
+        ),
+        (
+            format!("pop3://127.0.0.1:{}/1", s.proxy.pop),
+            "Subject: curl-seeded",
+        ),
+    ] {
+        let mut cmd = client_command(&s.env, &program("curl"));
+        cmd.args(["-sS", "--max-time", "20", "-u", &format!("{USER}:pw"), &url]);
+        let run = run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT);
+        s.expect_ok(&url, &run);
+        assert!(run.stdout.contains(needle), "{url}: {run:#?}");
+    }
+    let mail =
+        format!("From: {USER}\r\nTo: rcpt@example.org\r\nSubject: via-proxy-curl\r\n\r\nHi.\r\n");
+    let mut cmd = client_command(&s.env, &program("curl"));
+    cmd.args(["-sS", "--max-time", "20", "-u", "work:pw"])
+        .arg(format!("smtp://127.0.0.1:{}", s.proxy.smtp))
+        .args([
+            "--mail-from",
+            USER,
+            "--mail-rcpt",
+            "rcpt@example.org",
+            "-T",
+            "-",
+        ]);
+    let run = run_timeout(cmd, Input::Bytes(mail.as_bytes()), CLIENT_LIMIT);
+    s.expect_ok("curl smtp", &run);
+    assert!(s.dc.sink.delivered("via-proxy-curl"));
+    let rc = s.env.root.join("msmtprc");
+    std::fs::write(
+        &rc,
+        format!(
+            "account work\nhost 127.0.0.1\nport {}\ntls off\nauth plain\nuser {USER}\n\
+             password printer-password\nfrom {USER}\n",
+            s.proxy.smtp
+        ),
+    )
+    .unwrap();
+    crate::support::run::set_mode(&rc, 0o600);
+    let mut cmd = client_command(&s.env, &program("msmtp"));
+    cmd.arg("-C")
+        .arg(&rc)
+        .args(["-a", "work", "rcpt@example.org"]);
+    let mail =
+        format!("From: {USER}\r\nTo: rcpt@example.org\r\nSubject: via-proxy-msmtp\r\n\r\nHi.\r\n");
+    let run = run_timeout(cmd, Input::Bytes(mail.as_bytes()), CLIENT_LIMIT);
+    s.expect_ok("msmtp", &run);
+    assert!(s.dc.sink.delivered("via-proxy-msmtp"));
+}
+
+#[test]
+fn imap_literals_literal_plus_and_sasl_ir_log_in() {
+    let s = setup_with("oauthbearer", None);
+    let mut c = s.raw_imap();
+    // A synchronizing literal: the proxy asks for it with a continuation.
+    c.send(format!("a1 LOGIN {{{}}}\r\n", USER.len()).as_bytes());
+    assert!(c.line().starts_with("+ "), "no continuation");
+    c.send(format!("{USER} \"pa\\\"ss\"\r\n").as_bytes());
+    let out = c.until("a1");
+    assert!(out.contains("a1 OK"), "{out}\n{}", s.proxy.log());
+    c.send(b"a2 SELECT INBOX\r\n");
+    assert!(c.until("a2").contains("a2 OK"));
+    // LITERAL+: no continuation, the bytes follow at once.
+    let mut c = s.raw_imap();
+    c.send(b"b1 LOGIN {4+}\r\nwork {3+}\r\npw!\r\n");
+    let out = c.until("b1");
+    assert!(out.contains("b1 OK"), "{out}\n{}", s.proxy.log());
+    // SASL-IR, and AUTHENTICATE PLAIN with the response after the `+`.
+    use base64::Engine as _;
+    let plain = base64::engine::general_purpose::STANDARD.encode(format!("\0{USER}\0pw"));
+    let mut c = s.raw_imap();
+    c.send(format!("c1 AUTHENTICATE PLAIN {plain}\r\n").as_bytes());
+    assert!(tagged_ok(&c.until("c1")));
+    let mut c = s.raw_imap();
+    c.send(b"d1 AUTHENTICATE PLAIN\r\n");
+    assert!(c.line().starts_with("+"));
+    c.send(format!("{plain}\r\n").as_bytes());
+    let out = c.until("d1");
+    assert!(tagged_ok(&out), "{out}");
+    // A name the listener does not serve is refused before any token is used.
+    let mut c = s.raw_imap();
+    c.send(b"e1 LOGIN someone.else pw\r\n");
+    let out = c.until("e1");
+    assert!(
+        out.contains("e1 NO [AUTHENTICATIONFAILED] no account 'someone.else'"),
+        "{out}"
+    );
+    s.dc.expect_logins("OAUTHBEARER", "imap-login", 4, "four logins");
+}
+
+#[test]
+fn a_refused_token_is_refreshed_once_and_the_login_retried() {
+    let s = setup();
+    s.env.token(USER, &[]).expect(0);
+    s.env.idp.reset_log();
+    // The store still holds it as fresh; Dovecot's introspection says no.
+    s.env.idp.expire_access_tokens();
+    let mut c = s.raw_imap();
+    c.send(b"a1 LOGIN work pw\r\n");
+    let out = c.until("a1");
+    assert!(out.contains("a1 OK"), "{out}\n{}", s.proxy.log());
+    assert_eq!(s.env.idp.count(Grant::Refresh), 1);
+    let log = s.proxy.wait_log("after a refresh");
+    assert!(log.contains("after a refresh"), "{log}");
+    // The refreshed token is the store's: the CLI sees it, no new refresh.
+    s.env.token(USER, &[]).expect(0);
+    assert_eq!(s.env.idp.count(Grant::Refresh), 1);
+}
+
+#[test]
+fn the_server_down_and_an_endless_line_get_the_protocols_refusals() {
+    let s = setup_with("xoauth2", Some(free_port()));
+    let mut c = s.raw_imap();
+    c.send(b"a1 LOGIN work pw\r\n");
+    let out = c.until("a1");
+    assert!(
+        out.contains("a1 NO [UNAVAILABLE] cannot reach the server: cannot connect to 127.0.0.1:"),
+        "{out}"
+    );
+    // POP3 and SMTP still work (their server is up); a line over the limit
+    // before login is cut off with the protocol's error.
+    let mut p = Raw::connect(s.proxy.pop);
+    p.send(&vec![b'x'; 100_000]);
+    let line = p.line();
+    assert!(line.starts_with("-ERR Line too long"), "{line}");
+    let mut m = Raw::connect(s.proxy.smtp);
+    m.send(b"EHLO me\r\n");
+    let mut ehlo = String::new();
+    while !ehlo.contains("250 ") {
+        ehlo.push_str(&m.line());
+    }
+    assert!(
+        ehlo.contains("AUTH PLAIN LOGIN") && !ehlo.contains("STARTTLS"),
+        "{ehlo}"
+    );
+    m.send(b"AUTH PLAIN\r\n");
+    assert!(m.line().starts_with("334"));
+    m.send(b"*\r\n");
+    assert!(m.line().starts_with("501"));
+    let log = s.proxy.wait_log("cut off");
+    assert!(log.contains("cut off"), "{log}");
+    // The rest of the IMAP line after the limit never reaches anyone.
+    let mut c = s.raw_imap();
+    c.send(&vec![b'a'; 20_000]);
+    let mut rest = String::new();
+    let _ = c.r.read_to_string(&mut rest);
+    assert!(rest.starts_with("* BYE Line or literal too long"), "{rest}");
+}
+
+#[test]
+fn fifty_clients_at_once() {
+    let s = setup();
+    s.env.token(USER, &[]).expect(0);
+    s.env.idp.reset_log();
+    let port = s.proxy.imap;
+    let threads: Vec<_> = (0..50)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut c = Raw::connect(port);
+                c.send(format!("t{i} LOGIN work pw\r\nn{i} NOOP\r\nl{i} LOGOUT\r\n").as_bytes());
+                let out = c.until(&format!("l{i}"));
+                (
+                    out.contains(&format!("t{i} OK")) && out.contains(&format!("n{i} OK")),
+                    out,
+                )
+            })
+        })
+        .collect();
+    for t in threads {
+        let (ok, out) = t.join().unwrap();
+        assert!(ok, "{out}\n{}", s.proxy.log());
+    }
+    assert_eq!(s.env.idp.count(Grant::Refresh), 0, "all from the cache");
+    s.dc.expect_logins("XOAUTH2", "imap-login", 50, "fifty clients");
+}
+
+#[test]
+fn check_prints_the_listeners_and_bad_tables_are_refused_by_line() {
+    let env = Env::new();
+    let base = format!(
+        "[accounts.work]\nclient_id = \"c\"\nuser = \"{USER}\"\nauthority = \"{}\"\n",
+        env.idp.authority()
+    );
+    let cfg = env.write_config(&format!(
+        "{base}[proxy.mail]\nprotocol = \"imap\"\naccounts = [\"work\"]\n\
+         [proxy.send]\nprotocol = \"smtp\"\nlisten = \"127.0.0.1:2587\"\nmechanism = \"oauthbearer\"\naccounts = [\"work\"]\n"
+    ));
+    let run = env.run_with_config(&cfg, &["proxy", "--check"], b"");
+    run.expect(0);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "mail: imap on 127.0.0.1:1143 -> outlook.office365.com:993 (implicit TLS, XOAUTH2) for work ({USER})\n\
+             send: smtp on 127.0.0.1:2587 -> smtp.office365.com:587 (STARTTLS, OAUTHBEARER) for work ({USER})\n"
+        )
+    );
+    for (table, needles) in [
+        (
+            "[proxy.lan]\nprotocol = \"smtp\"\nlisten = \"0.0.0.0:2525\"\naccounts = [\"work\"]\n",
+            &[":7:", "0.0.0.0:2525 is not a loopback address"][..],
+        ),
+        (
+            "[proxy.m]\nprotocol = \"imap\"\nservre = \"x:1\"\naccounts = [\"work\"]\n",
+            &[":7:", "unknown key 'servre'", "did you mean server?"][..],
+        ),
+    ] {
+        let cfg = env.write_config(&format!("{base}{table}"));
+        let run = env.run_with_config(&cfg, &["proxy", "--check"], b"");
+        run.expect_failure(2, needles);
+        assert!(run.stdout.is_empty());
+    }
+    let cfg = env.write_config(&base);
+    env.run_with_config(&cfg, &["proxy", "--check"], b"")
+        .expect_failure(2, &["no [proxy.NAME] table"]);
+}
+
+#[test]
+fn a_busy_listen_port_is_an_error_before_serving() {
+    let s = setup();
+    let run = s.env.run_with_config(&s.config, &["proxy"], b"");
+    run.expect_failure(
+        75,
+        &["cannot listen on 127.0.0.1:", "pick another listen port"],
+    );
+}
+
+#[test]
+fn a_connection_from_another_user_is_turned_away() {
+    let s = setup();
+    if !crate::support::run::running_as_root(&s.env) {
+        // Only root can connect as another uid (setpriv); the check is the same code.
+        return;
+    }
+    // curl's telnet:// prints what the proxy says until it closes.
+    let mut cmd = client_command(&s.env, &program("setpriv"));
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(program("curl"))
+        .args(["-sS", "--max-time", "10"])
+        .arg(format!("telnet://127.0.0.1:{}", s.proxy.imap));
+    let run = run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT);
+    s.expect_ok("curl as nobody", &run);
+    assert!(
+        run.stdout
+            .starts_with("* BYE ooauth2 proxy: uid 65534 is not this proxy's user"),
+        "{run:#?}"
+    );
+    let log = s.proxy.wait_log("refused: uid 65534");
+    assert!(log.contains("refused: uid 65534"), "{log}");
+    assert_eq!(s.dc.logins().len(), 0, "no login was tried");
+}
+
+#[test]
+fn the_readme_example_checks_as_shown() {
+    let env = Env::new();
+    let section = crate::readme::readme_section("Mail programs that cannot do OAuth2");
+    let toml = crate::readme::fenced_block(&section, "[proxy.NAME]", "toml");
+    let cfg = env.write_config(&toml);
+    let run = env.run_with_config(&cfg, &["proxy", "--check"], b"");
+    run.expect(0);
+    let shown = crate::readme::fenced_block(&section, "check what would listen", "sh");
+    let expected: String = shown
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(run.stdout, expected);
+}
+
+#[test]
+fn sigterm_stops_new_connections_and_lets_open_ones_finish_within_a_bound() {
+    let mut s = setup();
+    let mut c = s.raw_imap();
+    c.send(b"a1 LOGIN work pw\r\n");
+    assert!(c.until("a1").contains("a1 OK"), "{}", s.proxy.log());
+    let pid = s.proxy.child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    s.proxy.wait_log("no new connections");
+    // The open connection goes on; a new one is closed at once.
+    c.send(b"a2 NOOP\r\n");
+    assert!(c.until("a2").contains("a2 OK"), "{}", s.proxy.log());
+    let mut late = TcpStream::connect(("127.0.0.1", s.proxy.imap)).unwrap();
+    late.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let _ = late.read_to_end(&mut got);
+    assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    // A connection held open past the drain limit does not keep it running.
+    let started = Instant::now();
+    let status = loop {
+        if let Some(st) = s.proxy.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "still running");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}\n{}", s.proxy.log());
+    assert!(
+        s.proxy
+            .log()
+            .contains("1 connections still open (drain limit)"),
+        "{}",
+        s.proxy.log()
+    );
+}
+
+/// The figures of bench/README.md (bench/proxy.sh runs this with
+/// `--ignored --nocapture`, in release): the same Python client through the
+/// proxy and straight to Dovecot over TLS, one run side by side. Prints,
+/// asserts only that everything worked.
+#[test]
+#[ignore = "a benchmark: bench/proxy.sh runs it"]
+fn bench_proxy_against_direct() {
+    let s = setup();
+    let token = s.env.token(USER, &[]);
+    token.expect(0);
+    let rss = |when: &str| {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", s.proxy.child.id())).unwrap();
+        for l in status
+            .lines()
+            .filter(|l| l.starts_with("Vm") || l.starts_with("Threads"))
+        {
+            if ["VmRSS", "VmHWM", "Threads"]
+                .iter()
+                .any(|k| l.starts_with(k))
+            {
+                println!("proxy {when}: {l}");
+            }
+        }
+    };
+    rss("with no connection");
+    let script = format!(
+        r#"
+import imaplib, ssl, time
+ctx = ssl.create_default_context(cafile='{ca}')
+def direct():
+    m = imaplib.IMAP4_SSL('127.0.0.1', {imaps}, ssl_context=ctx)
+    m.authenticate('XOAUTH2', lambda _: 'user={USER}\x01auth=Bearer {token}\x01\x01')
+    return m
+def proxied():
+    m = imaplib.IMAP4('127.0.0.1', {proxy})
+    m.login('work', 'x')
+    return m
+def login_ms(connect, n=20):
+    t = time.perf_counter()
+    for _ in range(n):
+        connect().logout()
+    return (time.perf_counter() - t) / n * 1000
+def noop_ms(m, n=500):
+    t = time.perf_counter()
+    for _ in range(n):
+        m.noop()
+    return (time.perf_counter() - t) / n * 1000
+body = b'x' * (20 * 1024 * 1024 - 100)
+msg = b'From: a@example.org\r\nSubject: big\r\n\r\n' + body
+m = direct(); m.append('INBOX', None, None, msg); m.select('INBOX')
+n = m.search(None, 'SUBJECT', 'big')[1][0].split()[-1]
+def fetch_mbs(m):
+    m.select('INBOX')
+    t = time.perf_counter()
+    data = m.fetch(n, '(BODY.PEEK[])')[1][0][1]
+    assert len(data) == len(msg), len(data)
+    return len(data) / (time.perf_counter() - t) / 1e6
+def append_mbs(m):
+    t = time.perf_counter()
+    m.append('INBOX', None, None, msg)
+    return len(msg) / (time.perf_counter() - t) / 1e6
+d, p = direct(), proxied()
+for name, f in [('noop_ms', noop_ms), ('fetch_MBps', fetch_mbs), ('append_MBps', append_mbs)]:
+    dv = sorted(f(d) for _ in range(3))[1]; pv = sorted(f(p) for _ in range(3))[1]
+    print(f'{{name}} direct={{dv:.3f}} proxy={{pv:.3f}}')
+print(f'login_ms direct={{login_ms(direct):.2f}} proxy={{login_ms(proxied):.2f}}')
+# Dovecot allows 10 logins per user and address: 5 logged in, 95 greeted
+# (each of those holds its TLS connection to the server too).
+idle = [proxied() for _ in range(5)] + [imaplib.IMAP4("127.0.0.1", {proxy}) for _ in range(95)]
+print('idle=100', flush=True)
+import sys; sys.stdin.read()
+"#,
+        ca = s.dc.cert.display(),
+        imaps = s.dc.imaps_port,
+        proxy = s.proxy.imap,
+        token = token.stdout.trim(),
+    );
+    let mut child = client_command(&s.env, &program("python3"))
+        .arg("-c")
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "{}", s.proxy.log());
+        print!("{line}");
+        if line.starts_with("idle=") {
+            break;
+        }
+    }
+    rss("with 100 idle connections");
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn local_tls_implicit_and_starttls_with_the_users_certificate() {
+    for (local, imap, pop, smtp) in [
+        (
+            "implicit",
+            "m = imaplib.IMAP4_SSL('127.0.0.1', {imap}, ssl_context=ctx)",
+            "p = poplib.POP3_SSL('127.0.0.1', {pop}, context=ctx)",
+            "s = smtplib.SMTP_SSL('127.0.0.1', {smtp}, context=ctx)",
+        ),
+        (
+            "starttls",
+            "m = imaplib.IMAP4('127.0.0.1', {imap}); assert 'STARTTLS' in m.capabilities; m.starttls(ssl_context=ctx); assert 'STARTTLS' not in m.capabilities",
+            "p = poplib.POP3('127.0.0.1', {pop}); p.stls(context=ctx)",
+            "s = smtplib.SMTP('127.0.0.1', {smtp}); s.starttls(context=ctx); s.ehlo(); assert 'starttls' not in s.esmtp_features",
+        ),
+    ] {
+        let s = setup_local("xoauth2", None, Some(local));
+        s.seed_inbox("local-tls");
+        let fill = |t: &str| {
+            t.replace("{imap}", &s.proxy.imap.to_string())
+                .replace("{pop}", &s.proxy.pop.to_string())
+                .replace("{smtp}", &s.proxy.smtp.to_string())
+        };
+        let script = format!(
+            "import imaplib, poplib, smtplib, ssl\n\
+             ctx = ssl.create_default_context(cafile='{ca}')\n\
+             {imap}\nm.login('work', 'x'); m.select('INBOX'); print(m.search(None, 'SUBJECT', 'local-tls')); m.logout()\n\
+             {pop}\np.user('work'); p.pass_('x'); print(b'\\n'.join(p.retr(1)[1]).decode()); p.quit()\n\
+             {smtp}\ns.login('work', 'x'); s.sendmail('{USER}', ['r@example.org'], 'Subject: local-tls-sent\\r\\n\\r\\nHi.\\r\\n'); s.quit()\n",
+            ca = s.dc.cert.display(),
+            imap = fill(imap),
+            pop = fill(pop),
+            smtp = fill(smtp),
+        );
+        let run = s.python(&script);
+        s.expect_ok(local, &run);
+        assert!(
+            run.stdout.contains("Subject: local-tls"),
+            "{local}: {run:#?}"
+        );
+        assert!(s.dc.sink.delivered("local-tls-sent"), "{local}");
+    }
+}
+
+#[test]
+fn auth_login_and_pop_auth_plain_log_in_and_a_missing_sign_in_is_refused_with_its_hint() {
+    use base64::Engine as _;
+    let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t);
+    let s = setup();
+    // SMTP AUTH LOGIN: user and password each after a 334.
+    let mut m = Raw::connect(s.proxy.smtp);
+    m.send(b"EHLO me\r\nAUTH LOGIN\r\n");
+    while !m.line().starts_with("250 ") {}
+    assert!(m.line().starts_with("334 VXNlcm5hbWU6"));
+    m.send(format!("{}\r\n", b64(USER)).as_bytes());
+    assert!(m.line().starts_with("334 UGFzc3dvcmQ6"));
+    m.send(format!("{}\r\n", b64("pw")).as_bytes());
+    let line = m.line();
+    assert!(line.starts_with("235 "), "{line}\n{}", s.proxy.log());
+    // IMAP AUTHENTICATE LOGIN.
+    let mut c = s.raw_imap();
+    c.send(b"a1 AUTHENTICATE LOGIN\r\n");
+    assert!(c.line().starts_with("+ VXNlcm5hbWU6"));
+    c.send(format!("{}\r\n", b64("work")).as_bytes());
+    assert!(c.line().starts_with("+ UGFzc3dvcmQ6"));
+    c.send(format!("{}\r\n", b64("pw")).as_bytes());
+    assert!(tagged_ok(&c.until("a1")));
+    // POP3 AUTH PLAIN with the initial response.
+    let mut p = Raw::connect(s.proxy.pop);
+    p.send(format!("AUTH PLAIN {}\r\n", b64(&format!("\0{USER}\0pw"))).as_bytes());
+    let line = p.line();
+    assert!(line.starts_with("+OK"), "{line}\n{}", s.proxy.log());
+    s.dc.expect_logins("XOAUTH2", "submission-login", 1, "AUTH LOGIN");
+    s.dc.expect_logins("XOAUTH2", "imap-login", 1, "AUTHENTICATE LOGIN");
+    s.dc.expect_logins("XOAUTH2", "pop3-login", 1, "AUTH PLAIN");
+    // Without a stored sign-in the login is refused, naming the command
+    // that fixes it; nothing asks anyone to sign in.
+    s.env.erase(USER, &[]).expect(0);
+    let mut c = s.raw_imap();
+    c.send(b"b1 LOGIN work pw\r\n");
+    let out = c.until("b1");
+    assert!(
+        out.contains("b1 NO [UNAVAILABLE] no token for work:"),
+        "{out}"
+    );
+    assert!(out.contains("ooauth2 login work"), "{out}");
+    assert_eq!(s.env.idp.devicecode_count(), 0);
+}
+
+#[test]
+fn the_cli_and_the_proxy_on_an_expired_token_make_one_refresh() {
+    let s = setup();
+    s.env.token(USER, &[]).expect(0);
+    s.env.expire_cached(USER);
+    s.env.idp.reset_log();
+    s.env.idp.set_delay_ms(300);
+    let cli = s.env.spawn(&s.env.args("token", USER, &[]));
+    let mut c = s.raw_imap();
+    c.send(b"a1 LOGIN work pw\r\n");
+    let out = c.until("a1");
+    assert!(out.contains("a1 OK"), "{out}\n{}", s.proxy.log());
+    let run = crate::support::run::finish(cli, b"");
+    run.expect(0);
+    assert_eq!(s.env.idp.count(Grant::Refresh), 1, "{}", s.proxy.log());
+}
