@@ -6,7 +6,7 @@
 //! names its iteration and repeats; `OOAUTH2_CRASH_SEED=<n>` tries another.
 
 use crate::support::keyring::Keyring;
-use crate::support::run::{Env, USER};
+use crate::support::run::{Env, Run, USER};
 use crate::support::sealer::Sealer;
 use mock_idp::{DeviceOutcome, DeviceScript};
 use std::path::Path;
@@ -305,6 +305,27 @@ fn sigkill_at_many_points_of_a_refresh_loses_nothing() {
     );
 }
 
+/// After a kill of a refresh of an account whose token rests away from
+/// the record's plain text: `resting` (that token, opened as ooauth2
+/// opens it) is one the provider accepts, and `next_get`, a get that may
+/// not sign in, succeeds with a token the provider knows.
+fn check_resting_account(env: &Env, ctx: &str, resting: &str, next_get: Run) {
+    assert!(
+        env.idp.is_valid_refresh_token(resting),
+        "{ctx}: the stored refresh token is not accepted"
+    );
+    assert_eq!(
+        next_get.status, 0,
+        "{ctx}: the next get failed: {next_get:#?}"
+    );
+    assert!(
+        env.idp
+            .is_active_access_token(&next_get.pairs()["access_token"]),
+        "{ctx}: the next get answered a token the provider does not know"
+    );
+    check_store(env, ctx);
+}
+
 /// After a kill of a sealed account's refresh: its record holds a sealed
 /// refresh token the provider accepts, and the next get succeeds.
 fn check_sealed_account(env: &Env, sealer: &Sealer, ctx: &str) {
@@ -312,17 +333,8 @@ fn check_sealed_account(env: &Env, sealer: &Sealer, ctx: &str) {
     let sealed = rec["refresh_token_sealed"]
         .as_str()
         .unwrap_or_else(|| panic!("{ctx}: the record is not sealed: {rec}"));
-    assert!(
-        env.idp.is_valid_refresh_token(&sealer.open(sealed)),
-        "{ctx}: the sealed refresh token is not accepted"
-    );
-    let run = sealer.helper(env, "interactive=never");
-    assert_eq!(run.status, 0, "{ctx}: the next get failed: {run:#?}");
-    assert!(
-        env.idp.is_active_access_token(&run.pairs()["access_token"]),
-        "{ctx}: the next get answered a token the provider does not know"
-    );
-    check_store(env, ctx);
+    let resting = sealer.open(sealed);
+    check_resting_account(env, ctx, &resting, sealer.helper(env, "interactive=never"));
 }
 
 #[test]
@@ -353,20 +365,10 @@ fn check_keyring_account(env: &Env, keyring: &Keyring, ctx: &str) {
     let item = rec["refresh_token_keyring"]
         .as_str()
         .unwrap_or_else(|| panic!("{ctx}: the record names no keyring item: {rec}"));
-    let rt = keyring
+    let resting = keyring
         .newest_for(item)
         .unwrap_or_else(|| panic!("{ctx}: the keyring has no item {item}"));
-    assert!(
-        env.idp.is_valid_refresh_token(&rt),
-        "{ctx}: the keyring's refresh token is not accepted"
-    );
-    let run = keyring.helper(env, "interactive=never");
-    assert_eq!(run.status, 0, "{ctx}: the next get failed: {run:#?}");
-    assert!(
-        env.idp.is_active_access_token(&run.pairs()["access_token"]),
-        "{ctx}: the next get answered a token the provider does not know"
-    );
-    check_store(env, ctx);
+    check_resting_account(env, ctx, &resting, keyring.helper(env, "interactive=never"));
 }
 
 #[test]
