@@ -191,6 +191,7 @@ EOF
     "$bin" login "${keyring_args[@]}" </dev/null 2>/dev/null
     keyring_record=$(grep -l '"client_id": "bench-keyring"' "$OOAUTH2_STORE_DIR"/*.json)
     stores+=(keyring)
+fi
 if [ -n "${age_record:-}" ]; then
     # cache_access_token=false: the access token is sealed too, and each
     # cached answer runs the decrypt (the price the README names).
