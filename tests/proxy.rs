@@ -6,7 +6,15 @@
 //! or STARTTLS. Also: `--check`, the config file's refusals, a refused
 //! token refreshed once, the server down, an endless line, 50 clients.
 //!
-//! Needs Debian's packages like tests/real_clients.rs.
+//! Password-only mail programs, configured as their users would (the
+//! proxy's host and port, a login name, any password): mbsync with
+//! `AuthMechs LOGIN`, neomutt with `imap_pass`/`smtp_pass` (batch sending,
+//! reading under script(1)), getmail over POP3 and IMAP, and Alpine on a
+//! pseudo-terminal. Long sessions: IDLE for 30 s (the suite's one slow
+//! test) with a mail announced meanwhile, a 20 MB APPEND fetched back
+//! byte-identical, a token that expires during a session.
+//!
+//! Needs Debian's packages like tests/real_clients.rs (and `alpine`).
 
 use crate::support::mail::{
     Dovecot, Input, client_command, install_config, program, run_timeout, tagged_ok,
@@ -51,6 +59,13 @@ impl Proxy {
     /// What the proxy wrote on stderr.
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A `kB` field of the proxy's /proc status (VmHWM: its peak memory).
+    fn status_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
     /// Waits until the log holds `needle` (5 s at most).
@@ -796,4 +811,349 @@ fn the_cli_and_the_proxy_on_an_expired_token_make_one_refresh() {
     let run = crate::support::run::finish(cli, b"");
     run.expect(0);
     assert_eq!(s.env.idp.count(Grant::Refresh), 1, "{}", s.proxy.log());
+}
+
+// ---------------------------------------------------------------------------
+// Password-only mail programs through the proxy: mbsync, neomutt, getmail
+// and Alpine, each configured as a user of a password-only program would
+// (host, port, a login name and any password; no token command).
+// ---------------------------------------------------------------------------
+
+impl Setup {
+    /// Writes `text` as `name` (mode 0600) in the test's directory.
+    fn rc(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.env.root.join(name);
+        std::fs::write(&path, text).unwrap();
+        crate::support::run::set_mode(&path, 0o600);
+        path
+    }
+}
+
+#[test]
+fn mbsync_with_authmechs_login_syncs_the_inbox_through_the_proxy() {
+    let s = setup();
+    s.seed_inbox("waiting for mbsync via the proxy");
+    let maildir = s.env.root.join("mbsync-mail");
+    std::fs::create_dir_all(&maildir).unwrap();
+    let rc = s.rc(
+        "mbsyncrc",
+        &format!(
+            "IMAPAccount work\nHost 127.0.0.1\nPort {}\nUser work\nPass mbsync-password\n\
+             AuthMechs LOGIN\nSSLType None\n\n\
+             IMAPStore work-remote\nAccount work\n\n\
+             MaildirStore work-local\nPath {m}/\nInbox {m}/INBOX\nSubFolders Verbatim\n\n\
+             Channel work\nFar :work-remote:\nNear :work-local:\nPatterns INBOX\n\
+             Create Near\nSyncState *\n",
+            s.proxy.imap,
+            m = maildir.display()
+        ),
+    );
+    let mut cmd = client_command(&s.env, &program("mbsync"));
+    cmd.arg("-c").arg(&rc).arg("work");
+    let run = run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT);
+    s.expect_ok("mbsync", &run);
+    assert!(
+        crate::support::mail::in_maildir(
+            &maildir.join("INBOX"),
+            "waiting for mbsync via the proxy"
+        ),
+        "not synced: {run:#?}\n{}",
+        s.proxy.log()
+    );
+    s.dc.expect_logins("XOAUTH2", "imap-login", 2, "seed + mbsync");
+}
+
+#[test]
+fn neomutt_with_imap_pass_and_smtp_pass_sends_and_reads_through_the_proxy() {
+    let s = setup();
+    s.seed_inbox("waiting for neomutt via the proxy");
+    let rc = s.rc(
+        "neomuttrc",
+        &format!(
+            "set from = \"{USER}\"\n\
+             set folder = \"imap://127.0.0.1:{imap}/\"\nset spool_file = \"+INBOX\"\n\
+             set imap_user = \"work\"\nset imap_pass = \"neomutt-password\"\n\
+             set smtp_url = \"smtp://work@127.0.0.1:{smtp}/\"\nset smtp_pass = \"neomutt-password\"\n\
+             set ssl_starttls = no\nset ssl_force_tls = no\nset record = \"\"\n",
+            imap = s.proxy.imap,
+            smtp = s.proxy.smtp
+        ),
+    );
+    let rc = rc.to_str().unwrap();
+    let mut cmd = client_command(&s.env, &program("neomutt"));
+    cmd.args(["-n", "-F", rc, "-s", "sent by neomutt via the proxy"])
+        .arg("rcpt@example.org");
+    let run = run_timeout(
+        cmd,
+        Input::Bytes(b"Hello through the proxy.\n"),
+        CLIENT_LIMIT,
+    );
+    s.expect_ok("neomutt send", &run);
+    assert!(
+        s.dc.sink.delivered("sent by neomutt via the proxy"),
+        "not relayed: {run:#?}\n{}",
+        s.proxy.log()
+    );
+    let neomutt = program("neomutt");
+    let words = [
+        neomutt.to_str().unwrap(),
+        "-n",
+        "-F",
+        rc,
+        "-e",
+        "push <quit>",
+    ];
+    let run = run_timeout(
+        crate::support::mail::terminal_command(&s.env, &words),
+        Input::KeysWhen(b"", &|| false),
+        CLIENT_LIMIT,
+    );
+    s.expect_ok("neomutt read", &run);
+    // The index shows the message: neomutt logged in and read INBOX.
+    assert!(
+        run.stdout.contains("waiting for neomutt via the proxy"),
+        "{run:#?}\n{}",
+        s.proxy.log()
+    );
+    s.dc.expect_logins("XOAUTH2", "submission-login", 1, "neomutt send");
+    s.dc.expect_logins("XOAUTH2", "imap-login", 2, "seed + neomutt read");
+}
+
+#[test]
+fn getmail_with_a_password_retrieves_over_pop3_and_imap_through_the_proxy() {
+    let s = setup();
+    s.seed_inbox("waiting for getmail via the proxy");
+    let as_root = crate::support::run::running_as_root(&s.env);
+    for (kind, port) in [("POP3", s.proxy.pop), ("IMAP", s.proxy.imap)] {
+        let gmdir = s.env.root.join(format!("getmail-{kind}"));
+        let maildir = gmdir.join("Mail");
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(maildir.join(sub)).unwrap();
+        }
+        // getmail refuses to deliver as root; its Maildir `user` does the
+        // delivery as nobody while getmail (same user as the proxy) fetches.
+        let user = if as_root {
+            let nobody = Some(crate::support::run::NOBODY);
+            for sub in ["", "cur", "new", "tmp"] {
+                std::os::unix::fs::chown(maildir.join(sub), nobody, nobody).unwrap();
+            }
+            "user = nobody\n"
+        } else {
+            ""
+        };
+        let mailboxes = if kind == "IMAP" {
+            "mailboxes = (\"INBOX\",)\n"
+        } else {
+            ""
+        };
+        let rc = s.rc(
+            &format!("getmailrc-{kind}"),
+            &format!(
+                "[retriever]\ntype = Simple{kind}Retriever\nserver = 127.0.0.1\nport = {port}\n\
+                 username = work\npassword = getmail-password\n{mailboxes}\n\
+                 [destination]\ntype = Maildir\npath = {}/\n{user}\n\
+                 [options]\nread_all = true\ndelete = false\n",
+                maildir.display()
+            ),
+        );
+        let mut cmd = client_command(&s.env, &program("getmail"));
+        cmd.arg("--rcfile").arg(&rc).arg("--getmaildir").arg(&gmdir);
+        let run = run_timeout(cmd, Input::Bytes(b""), CLIENT_LIMIT);
+        s.expect_ok(kind, &run);
+        assert!(
+            crate::support::mail::in_maildir(&maildir, "waiting for getmail via the proxy"),
+            "{kind}: not delivered: {run:#?}\n{}",
+            s.proxy.log()
+        );
+        assert!(run.stdout.contains("1 messages"), "{kind}: {run:#?}");
+    }
+    s.dc.expect_logins("XOAUTH2", "pop3-login", 1, "getmail POP3");
+    s.dc.expect_logins("XOAUTH2", "imap-login", 2, "seed + getmail IMAP");
+}
+
+#[test]
+fn alpine_with_a_password_reads_inbox_through_the_proxy_on_a_terminal() {
+    let s = setup();
+    s.seed_inbox("waiting for alpine via the proxy");
+    let folder = format!("{{127.0.0.1:{}/user=work/notls}}INBOX", s.proxy.imap);
+    // last-version-used (Alpine writes 2.26 as 6.26): no first-run greeting;
+    // quitting asks nothing.
+    let pinerc = s.rc(
+        "pinerc",
+        &format!(
+            "personal-name=Test\nuser-domain=example.com\ninbox-path={folder}\n\
+             last-version-used=6.26\nfeature-list=quit-without-confirm\n"
+        ),
+    );
+    let words = [
+        program("alpine").display().to_string(),
+        "-d".into(),
+        "0".into(),
+        "-p".into(),
+        pinerc.display().to_string(),
+        "-i".into(),
+    ];
+    let vars = [("TERM", "xterm"), ("LANG", "C.UTF-8")];
+    let mut pty = crate::support::pty::Pty::start_program(&s.env, &words, &vars, (100, 30));
+    pty.answer("ENTER PASSWORD:", "alpine-password");
+    pty.wait_for("Preserve password on DISK");
+    pty.type_text("n");
+    pty.wait_for("waiting for alpine");
+    pty.type_text("q");
+    let (status, screen, _) = pty.finish();
+    assert_eq!(status, 0, "{screen}\n{}", s.proxy.log());
+    s.dc.expect_logins("XOAUTH2", "imap-login", 2, "seed + alpine");
+}
+
+// ---------------------------------------------------------------------------
+// Long sessions: IDLE, a large message, a token that expires meanwhile
+// ---------------------------------------------------------------------------
+
+impl Raw {
+    /// Logs in as `work` and selects INBOX (tags `l` and `s`).
+    fn login_and_select(&mut self, s: &Setup) -> String {
+        self.send(b"l LOGIN work pw\r\n");
+        let out = self.until("l");
+        assert!(tagged_ok(&out), "{out}\n{}", s.proxy.log());
+        self.send(b"s SELECT INBOX\r\n");
+        let out = self.until("s");
+        assert!(tagged_ok(&out), "{out}");
+        out
+    }
+}
+
+/// RFC 2177 clients idle for up to 29 minutes; 30 s shows that nothing in
+/// between (the pump's poll, a timeout) cuts the session or holds back the
+/// server's untagged EXISTS.
+#[test]
+fn idle_for_30_seconds_through_the_proxy_announces_a_mail_delivered_meanwhile() {
+    let s = setup();
+    s.seed_inbox("there before the idle");
+    let mut c = s.raw_imap();
+    assert!(c.login_and_select(&s).contains("* 1 EXISTS"));
+    let started = Instant::now();
+    c.send(b"i IDLE\r\n");
+    let l = c.line();
+    assert!(l.starts_with("+ "), "{l}");
+    std::thread::sleep(Duration::from_secs(15));
+    // Delivered straight to Dovecot, not through the proxy.
+    s.seed_inbox("delivered during the idle");
+    let mut seen = String::new();
+    while !seen.contains("* 2 EXISTS") {
+        let l = c.line();
+        assert!(
+            !l.is_empty(),
+            "closed while idling: {seen}\n{}",
+            s.proxy.log()
+        );
+        seen.push_str(&l);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "EXISTS came late"
+    );
+    std::thread::sleep(Duration::from_secs(30).saturating_sub(started.elapsed()));
+    c.send(b"DONE\r\n");
+    let out = c.until("i");
+    assert!(tagged_ok(&out), "{out}\n{}", s.proxy.log());
+    c.send(b"f FETCH 2 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n");
+    let out = c.until("f");
+    assert!(out.contains("Subject: delivered during the idle"), "{out}");
+    assert!(started.elapsed() >= Duration::from_secs(30));
+}
+
+/// `len` bytes of CRLF-ended lines of varied text (a message Dovecot
+/// stores and gives back unchanged).
+fn big_message(len: usize) -> Vec<u8> {
+    let mut msg = b"From: big@example.org\r\nSubject: twenty megabytes\r\n\r\n".to_vec();
+    let mut x: u32 = 12345;
+    while msg.len() < len - 2 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let width = 1 + (x >> 16) as usize % 200;
+        let line: Vec<u8> = (0..width.min(len - 2 - msg.len()))
+            .map(|i| b'!' + ((x as usize >> 3).wrapping_add(i * 7) % 94) as u8)
+            .collect();
+        msg.extend_from_slice(&line);
+        msg.extend_from_slice(b"\r\n");
+    }
+    msg
+}
+
+#[test]
+fn a_20_mb_message_appended_through_the_proxy_is_fetched_back_byte_identical() {
+    let s = setup();
+    let msg = big_message(20 * 1024 * 1024);
+    let mut c = s.raw_imap();
+    c.login_and_select(&s);
+    let before = s.proxy.status_kib("VmHWM");
+    c.send(format!("a APPEND INBOX {{{}}}\r\n", msg.len()).as_bytes());
+    let l = c.line();
+    assert!(l.starts_with("+ "), "{l}");
+    c.send(&msg);
+    c.send(b"\r\n");
+    let out = c.until("a");
+    assert!(tagged_ok(&out), "{out}\n{}", s.proxy.log());
+    // One command at a time: Dovecot may finish a pipelined NOOP after
+    // the FETCH that follows it.
+    c.send(b"f FETCH 1 BODY.PEEK[]\r\n");
+    let head = c.line();
+    let size: usize = head
+        .strip_prefix("* 1 FETCH (BODY[] {")
+        .and_then(|r| r.strip_suffix("}\r\n"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{head}"));
+    assert_eq!(size, msg.len());
+    let mut back = vec![0; size];
+    c.r.read_exact(&mut back).unwrap();
+    assert!(back == msg, "the message came back changed");
+    assert_eq!(c.line(), ")\r\n");
+    assert!(tagged_ok(&c.until("f")));
+    // Streamed, never held whole: the proxy's peak grew by far less than
+    // the message (a quarter of it is a loose bound, not a target).
+    let grown = s.proxy.status_kib("VmHWM") - before;
+    assert!(grown < msg.len() as u64 / 4 / 1024, "grew by {grown} KiB");
+    c.send(b"o LOGOUT\r\n");
+    c.until("o");
+    let log = s.proxy.wait_log("bytes down");
+    assert!(log.contains("bytes up"), "{log}");
+}
+
+#[test]
+fn a_token_that_expires_during_a_session_keeps_it_and_new_logins_refresh_once() {
+    let s = setup();
+    s.env.token(USER, &[]).expect(0);
+    s.env.idp.reset_log();
+    let mut long = s.raw_imap();
+    long.login_and_select(&s);
+    // Time passes: the store's token is past its expiry and the server no
+    // longer takes it for a new login.
+    s.env.expire_cached(USER);
+    s.env.idp.expire_access_tokens();
+    long.send(b"a1 NOOP\r\n");
+    assert!(tagged_ok(&long.until("a1")), "{}", s.proxy.log());
+    let port = s.proxy.imap;
+    let logins: Vec<_> = (0..5)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut c = Raw::connect(port);
+                c.send(format!("t{i} LOGIN work pw\r\nl{i} LOGOUT\r\n").as_bytes());
+                let out = c.until(&format!("l{i}"));
+                (out.contains(&format!("t{i} OK")), out)
+            })
+        })
+        .collect();
+    for t in logins {
+        let (ok, out) = t.join().unwrap();
+        assert!(ok, "{out}\n{}", s.proxy.log());
+    }
+    assert_eq!(s.env.idp.count(Grant::Refresh), 1, "{}", s.proxy.log());
+    // The first session never noticed.
+    long.send(b"a2 STATUS INBOX (MESSAGES)\r\na3 NOOP\r\n");
+    assert!(tagged_ok(&long.until("a3")), "{}", s.proxy.log());
+    assert!(
+        !s.proxy.log().contains("after a refresh"),
+        "{}",
+        s.proxy.log()
+    );
+    s.dc.expect_logins("XOAUTH2", "imap-login", 6, "one long, five new");
 }

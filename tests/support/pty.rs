@@ -26,16 +26,43 @@ impl Pty {
     /// `ooauth2 ARGS` at a terminal of `size` (columns, rows), with `vars`
     /// in its environment.
     pub fn start(env: &Env, args: &[String], vars: &[(&str, &str)], size: (u16, u16)) -> Pty {
+        let words: Vec<String> = std::iter::once(bin().display().to_string())
+            .chain(args.iter().cloned())
+            .collect();
+        Pty::spawn(env, &words, vars, size, true)
+    }
+
+    /// Another program (`words`: its path and arguments) at a terminal,
+    /// its stdout the screen: a mail client such as Alpine.
+    pub fn start_program(
+        env: &Env,
+        words: &[String],
+        vars: &[(&str, &str)],
+        size: (u16, u16),
+    ) -> Pty {
+        Pty::spawn(env, words, vars, size, false)
+    }
+
+    /// `words` under script(1); stdout to a file when `capture`.
+    fn spawn(
+        env: &Env,
+        words: &[String],
+        vars: &[(&str, &str)],
+        size: (u16, u16),
+        capture: bool,
+    ) -> Pty {
         // One file a run: a test may start several.
         static RUNS: AtomicUsize = AtomicUsize::new(0);
         let n = RUNS.fetch_add(1, Ordering::Relaxed);
         let stdout = env.root.join(format!("stdout-{n}"));
         let mut line = format!("stty cols {} rows {} && exec", size.0, size.1);
-        for a in std::iter::once(bin().display().to_string()).chain(args.iter().cloned()) {
+        for a in words {
             line.push(' ');
-            line.push_str(&sh_quote(&a));
+            line.push_str(&sh_quote(a));
         }
-        line.push_str(&format!(" >{}", sh_quote(&stdout.display().to_string())));
+        if capture {
+            line.push_str(&format!(" >{}", sh_quote(&stdout.display().to_string())));
+        }
         let mut cmd = Command::new("script");
         cmd.args(["-q", "-f", "-e", "-c", &line, "/dev/null"])
             .env_clear()
@@ -137,5 +164,17 @@ impl Pty {
         std::thread::sleep(Duration::from_millis(200));
         let stdout = std::fs::read_to_string(&self.stdout).unwrap_or_default();
         (status.code().unwrap_or(-1), self.screen(), stdout)
+    }
+}
+
+impl Drop for Pty {
+    /// A test that failed before [`Pty::finish`] leaves no program behind:
+    /// script(1) is stopped by its PID, and the program gets the hang-up
+    /// of its closed terminal.
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
