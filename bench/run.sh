@@ -172,7 +172,7 @@ if command -v dbus-daemon >/dev/null && command -v gnome-keyring-daemon >/dev/nu
     mkdir -p -m 700 "$kr/run"
     cat >"$kr/bus.conf" <<EOF
 <busconfig><type>session</type><listen>unix:path=$kr/run/bus</listen>
-<policy context="default"><allow send_destination="*"/><allow own="*"/></policy></busconfig>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>
 EOF
     dbus-daemon --config-file="$kr/bus.conf" --fork --print-address=3 --print-pid=4 3>"$kr/addr" 4>"$kr/pid"
     bus_pid=$(cat "$kr/pid")
@@ -182,7 +182,8 @@ EOF
         gnome-keyring-daemon --foreground --unlock --components=secrets >/dev/null 2>&1 &
     keyring_pid=$!
     for _ in $(seq 200); do
-        dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+        timeout 2 dbus-send --session --print-reply --reply-timeout=1000 \
+            --dest=org.freedesktop.DBus /org/freedesktop/DBus \
             org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null \
             | grep -q 'boolean true' && break
         sleep 0.05
