@@ -5,7 +5,7 @@
 //! sent after the `+`, and its `+OK` goes to the client.
 
 use super::client::{Client, MAX_LINE, SaslWords, Stop};
-use super::session::{Auth, Dialect, Refusal};
+use super::session::{Auth, Dialect, Login, Refusal};
 use super::smtp::one_line;
 use super::upstream::{Upstream, quoted};
 use crate::config::{Listener, Mechanism, ServerTls};
@@ -90,7 +90,7 @@ impl Dialect for Pop {
         client.send(&format!("-ERR ooauth2 proxy: {why}\r\n"))
     }
 
-    fn local(&mut self, client: &mut Client) -> Taken<Option<String>> {
+    fn local(&mut self, client: &mut Client) -> Taken<Option<Login>> {
         let mut user: Option<String> = None;
         loop {
             let (line, verb) = client.command()?;
@@ -113,14 +113,24 @@ impl Dialect for Pop {
                     client.send("+OK\r\n")?;
                 }
                 "PASS" => match user.take() {
-                    Some(name) => return Ok(Some(name)),
+                    // The password is the rest of the line (RFC 1939: it
+                    // may hold spaces).
+                    Some(name) => {
+                        let pass = line.get(5..).unwrap_or_default();
+                        return Ok(Some(Login {
+                            name,
+                            password: Secret::new(pass),
+                        }));
+                    }
                     None => client.send("-ERR USER first\r\n")?,
                 },
                 // RFC 5034: AUTH alone lists the mechanisms.
                 "AUTH" if words.len() == 1 => client.send("+OK\r\nPLAIN\r\n.\r\n")?,
                 "AUTH" => {
-                    if let Some(name) = client.sasl_name(&SASL, words[1], words.get(2).copied())? {
-                        return Ok(Some(name));
+                    if let Some(login) =
+                        client.sasl_login(&SASL, words[1], words.get(2).copied())?
+                    {
+                        return Ok(Some(login));
                     }
                 }
                 "NOOP" => client.send("+OK\r\n")?,

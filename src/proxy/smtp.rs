@@ -6,7 +6,7 @@
 //! 1026 bytes, and a Microsoft token is longer).
 
 use super::client::{Client, MAX_LINE, SaslWords, Stop};
-use super::session::{Auth, Dialect, Refusal};
+use super::session::{Auth, Dialect, Login, Refusal};
 use super::upstream::{Upstream, quoted};
 use crate::config::{Listener, Mechanism, ServerTls};
 use crate::error::Result;
@@ -129,7 +129,7 @@ impl Dialect for Smtp {
         client.send(&format!("554 5.7.1 ooauth2 proxy: {why}\r\n"))
     }
 
-    fn local(&mut self, client: &mut Client) -> std::result::Result<Option<String>, Stop> {
+    fn local(&mut self, client: &mut Client) -> std::result::Result<Option<Login>, Stop> {
         loop {
             let (line, verb) = client.command()?;
             let words: Vec<&str> = line.split_whitespace().collect();
@@ -148,8 +148,8 @@ impl Dialect for Smtp {
                 )?,
                 "AUTH" => {
                     let mech = words.get(1).copied().unwrap_or_default();
-                    if let Some(name) = client.sasl_name(&SASL, mech, words.get(2).copied())? {
-                        return Ok(Some(name));
+                    if let Some(login) = client.sasl_login(&SASL, mech, words.get(2).copied())? {
+                        return Ok(Some(login));
                     }
                 }
                 _ => client.send("530 5.7.0 Authentication required\r\n")?,
