@@ -478,3 +478,24 @@ fn the_readme_scanner_example_checks_as_shown() {
     assert_eq!(prefix(got[1]), prefix(shown[1]));
     assert!(got[1].contains(".pem, SHA-256 "), "{}", got[1]);
 }
+
+#[test]
+fn hash_password_at_a_terminal_asks_twice_without_echo() {
+    let env = Env::new();
+    let args = crate::support::run::strings(&["proxy", "hash-password"]);
+    let mut pty = crate::support::pty::Pty::start(&env, &args, &[], (100, 30));
+    pty.answer("local password: ", "typed at the terminal");
+    pty.answer("again: ", "typed at the terminal");
+    let (status, screen, stdout) = pty.finish();
+    assert_eq!(status, 0, "{screen}");
+    assert!(!screen.contains("typed at"), "echoed: {screen}");
+    assert!(stdout.starts_with("$argon2id$v=19$"), "{stdout:?}");
+    // Two that differ print nothing.
+    let mut pty = crate::support::pty::Pty::start(&env, &args, &[], (100, 30));
+    pty.answer("local password: ", "one");
+    pty.answer("again: ", "two");
+    let (status, screen, stdout) = pty.finish();
+    assert_eq!(status, 2, "{screen}");
+    assert!(screen.contains("the two passwords differ"), "{screen}");
+    assert!(stdout.is_empty(), "{stdout:?}");
+}
