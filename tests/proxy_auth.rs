@@ -499,3 +499,31 @@ fn hash_password_at_a_terminal_asks_twice_without_echo() {
     assert!(screen.contains("the two passwords differ"), "{screen}");
     assert!(stdout.is_empty(), "{stdout:?}");
 }
+
+#[test]
+fn before_starttls_a_password_listener_offers_no_login_and_takes_none() {
+    let s = lan();
+    let script = format!(
+        "import base64, poplib, smtplib\n\
+         s = smtplib.SMTP('127.0.0.1', {smtp}, timeout=20)\n\
+         s.ehlo()\n\
+         assert s.has_extn('starttls') and not s.has_extn('auth'), s.esmtp_features\n\
+         code, text = s.docmd('AUTH', 'PLAIN ' + base64.b64encode(b'\\0work\\0{PASSWORD}').decode())\n\
+         print(code, text.decode())\n\
+         p = poplib.POP3('127.0.0.1', {pop}, timeout=20)\n\
+         caps = p.capa()\n\
+         assert 'STLS' in caps and 'USER' not in caps and 'SASL' not in caps, caps\n\
+         p.user('work')\n\
+         try:\n    p.pass_('{CMD_PASSWORD}')\nexcept poplib.error_proto as e:\n    print(e.args[0].decode())\n",
+        smtp = s.ports.1,
+        pop = s.ports.2
+    );
+    let run = python(&s.env, &script);
+    assert_eq!(run.status, 0, "{run:#?}\n{}", s.proxy.log());
+    assert!(
+        run.stdout.contains("535 5.7.8 STARTTLS first")
+            && run.stdout.contains("-ERR [AUTH] STARTTLS first"),
+        "{run:#?}"
+    );
+    assert!(s.dc.logins().is_empty(), "no server login");
+}

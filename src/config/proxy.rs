@@ -18,8 +18,8 @@
 //! ```
 //!
 //! A listener with local passwords takes a login only with its account's
-//! password, from any user; one without takes only this user's
-//! connections. A `listen` off loopback needs both local TLS and a
+//! password, from any user (and with local STARTTLS only under TLS); one
+//! without takes only this user's connections. A `listen` off loopback needs both local TLS and a
 //! password for every account (anyone who reaches it could otherwise use
 //! the account, or read the password on the wire).
 

@@ -31,6 +31,9 @@ pub(crate) struct Imap {
     reply: Vec<String>,
     /// Local TLS the client may start with STARTTLS.
     starttls: Option<Arc<rustls::ServerConfig>>,
+    /// Whether logins wait for STARTTLS (a listener with local passwords:
+    /// they must not cross the network in the clear).
+    tls_first: bool,
 }
 
 impl Imap {
@@ -76,7 +79,11 @@ impl Imap {
         if self.starttls.is_some() && !tls {
             caps.push("STARTTLS");
         }
-        caps.extend(["SASL-IR", "AUTH=PLAIN", "AUTH=LOGIN"]);
+        if self.tls_first && !tls {
+            caps.push("LOGINDISABLED");
+        } else {
+            caps.extend(["SASL-IR", "AUTH=PLAIN", "AUTH=LOGIN"]);
+        }
         caps.join(" ")
     }
 
@@ -208,9 +215,10 @@ fn authenticate(words: &mut Words, tag: &str) -> Taken<Option<Login>> {
 
 impl Imap {
     /// The dialect, `starttls` the local TLS a client may start.
-    pub(super) fn new(starttls: Option<Arc<rustls::ServerConfig>>) -> Imap {
+    pub(super) fn new(starttls: Option<Arc<rustls::ServerConfig>>, tls_first: bool) -> Imap {
         Imap {
             starttls,
+            tls_first,
             ..Imap::default()
         }
     }

@@ -82,11 +82,18 @@ pub struct Configs {
 /// The dialect of `l`'s protocol; `starttls`: local TLS the client may
 /// start.
 fn dialect(l: &Listener, starttls: Option<Arc<rustls::ServerConfig>>) -> Box<dyn Dialect> {
+    let first = tls_first(l);
     match l.protocol {
-        MailProtocol::Imap => Box::new(super::imap::Imap::new(starttls)),
-        MailProtocol::Pop => Box::new(super::pop::Pop::new(starttls)),
-        MailProtocol::Smtp => Box::new(super::smtp::Smtp::new(starttls)),
+        MailProtocol::Imap => Box::new(super::imap::Imap::new(starttls, first)),
+        MailProtocol::Pop => Box::new(super::pop::Pop::new(starttls, first)),
+        MailProtocol::Smtp => Box::new(super::smtp::Smtp::new(starttls, first)),
     }
+}
+
+/// Whether a login must wait for the client's STARTTLS: local passwords
+/// over a listener that offers it never travel in the clear.
+fn tls_first(l: &Listener) -> bool {
+    l.has_passwords() && l.local_tls == LocalTls::Starttls
 }
 
 /// The log line's prefix: listener and client; the client's address.
@@ -258,7 +265,14 @@ fn logged_in(
             }
         };
         let name = &login.name;
-        match attempt(d, up, ctx, &login) {
+        let outcome = if tls_first(ctx.l) && !client.tls() {
+            Err(Refusal::Denied(
+                "STARTTLS first: a local password is taken only under TLS".into(),
+            ))
+        } else {
+            attempt(d, up, ctx, &login)
+        };
+        match outcome {
             Ok((account, how)) => {
                 who.log(&format!("login as {account}: ok ({how})"));
                 return Some(account);

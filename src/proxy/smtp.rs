@@ -21,6 +21,9 @@ pub(crate) struct Smtp {
     extensions: Vec<String>,
     /// Local TLS the client may start with STARTTLS.
     starttls: Option<Arc<rustls::ServerConfig>>,
+    /// Whether logins wait for STARTTLS (a listener with local passwords:
+    /// they must not cross the network in the clear).
+    tls_first: bool,
 }
 
 /// A reply: its code and its lines' texts.
@@ -72,7 +75,12 @@ impl Smtp {
     fn ehlo(&self, tls: bool) -> String {
         let mut text = String::from("250-localhost\r\n");
         let starttls = (self.starttls.is_some() && !tls).then(|| "STARTTLS".to_string());
-        let all: Vec<&String> = starttls.iter().chain(&self.extensions).collect();
+        let hide_auth = self.tls_first && !tls;
+        let all: Vec<&String> = starttls
+            .iter()
+            .chain(&self.extensions)
+            .filter(|e| !(hide_auth && e.to_ascii_uppercase().starts_with("AUTH ")))
+            .collect();
         let last = all.len().saturating_sub(1);
         for (i, e) in all.into_iter().enumerate() {
             let sep = if i == last { ' ' } else { '-' };
@@ -92,9 +100,10 @@ const SASL: SaslWords = SaslWords {
 
 impl Smtp {
     /// The dialect, `starttls` the local TLS a client may start.
-    pub(super) fn new(starttls: Option<Arc<rustls::ServerConfig>>) -> Smtp {
+    pub(super) fn new(starttls: Option<Arc<rustls::ServerConfig>>, tls_first: bool) -> Smtp {
         Smtp {
             starttls,
+            tls_first,
             ..Smtp::default()
         }
     }
