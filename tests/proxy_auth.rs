@@ -527,3 +527,38 @@ fn before_starttls_a_password_listener_offers_no_login_and_takes_none() {
     );
     assert!(s.dc.logins().is_empty(), "no server login");
 }
+
+#[test]
+fn imap_before_starttls_on_a_password_listener_says_logindisabled() {
+    use std::io::{BufRead, BufReader, Write};
+    let env = Env::new();
+    let hash = hash_password(&env, b"pw\n");
+    let port = free_port();
+    // The server is never reached: the login is refused before it.
+    let cfg = env.write_config(&format!(
+        "[accounts.work]\nclient_id = \"c\"\nuser = \"{USER}\"\nauthority = \"{}\"\n\
+         [proxy.imap]\nprotocol = \"imap\"\nlisten = \"127.0.0.1:{port}\"\nserver = \"127.0.0.1:1\"\n\
+         server_tls = \"implicit\"\naccounts = [\"work\"]\nlocal_tls = \"starttls\"\n\
+         local_password_hash = \"{}\"\n",
+        env.idp.authority(),
+        hash.stdout.trim()
+    ));
+    let proxy = Served::start(&env, Some(&cfg), 1);
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut r = BufReader::new(tcp.try_clone().unwrap());
+    let mut greeting = String::new();
+    r.read_line(&mut greeting).unwrap();
+    assert!(
+        greeting.contains("STARTTLS LOGINDISABLED") && !greeting.contains("AUTH="),
+        "{greeting}"
+    );
+    (&tcp).write_all(b"a1 LOGIN work pw\r\n").unwrap();
+    let mut answer = String::new();
+    r.read_line(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("a1 NO [AUTHENTICATIONFAILED] STARTTLS first"),
+        "{answer}\n{}",
+        proxy.log()
+    );
+}
