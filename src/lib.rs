@@ -27,6 +27,7 @@ pub mod error;
 pub mod flows;
 pub mod health;
 pub mod oauth;
+pub mod password;
 pub mod protocol;
 pub mod provider;
 pub mod proxy;

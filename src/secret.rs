@@ -160,6 +160,17 @@ impl SecretCommand {
         }
     }
 
+    /// Another command of the config file: `what` names it in messages,
+    /// `place` (`KEY at PATH:LINE`) in hints.
+    pub(crate) fn from_config_key(what: String, place: String, command: String) -> SecretCommand {
+        SecretCommand {
+            what,
+            place,
+            command,
+            code: Code::InvalidRequest,
+        }
+    }
+
     /// A `--client-secret-cmd` given on the command line.
     pub fn from_flag(command: &str) -> Result<SecretCommand> {
         let cmd = SecretCommand {

@@ -2,7 +2,8 @@
 //! system's roots (the verifier reqwest uses) plus the certificates of a CA
 //! file the user names, which may be a server's own self-signed one; and
 //! the proxy's own TLS to local clients, with the certificate and key the
-//! user gives.
+//! user gives or one generated once (self-signed, kept in the data dir
+//! and reused, so a client can pin its fingerprint).
 
 use crate::error::{Code, Error, Result};
 use rustls::pki_types::pem::PemObject;
@@ -164,6 +165,61 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
             ))
         })?;
     Ok(Arc::new(config))
+}
+
+/// The names the generated certificate holds: this machine as loopback
+/// and LAN clients may call it.
+fn generated_names() -> Vec<String> {
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
+    if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        let host = host.trim();
+        if !host.is_empty() && host != "localhost" {
+            names.push(host.to_string());
+        }
+    }
+    names
+}
+
+/// The self-signed certificate and key of local TLS at `cert` and `key`:
+/// made once (the key first, each 0600 and written atomically, so a crash
+/// leaves no certificate without its key), then reused as it is.
+pub fn generated(cert: &Path, key: &Path) -> Result<()> {
+    if cert.exists() && key.exists() {
+        return Ok(());
+    }
+    let made = rcgen::generate_simple_self_signed(generated_names()).map_err(|e| {
+        Error::new(
+            Code::StoreError,
+            format!("cannot generate the proxy's certificate: {e}"),
+        )
+    })?;
+    let key_pem = crate::secret::Secret::new(made.signing_key.serialize_pem());
+    write_private(key, key_pem.expose().as_bytes())?;
+    write_private(cert, made.cert.pem().as_bytes())
+}
+
+/// Writes `body` to `path`, mode 0600, replacing it atomically.
+fn write_private(path: &Path, body: &[u8]) -> Result<()> {
+    let fail = |f: crate::replace::Failure| {
+        Error::new(
+            Code::StoreError,
+            format!("cannot write {}: {}", f.path.display(), f.error),
+        )
+        .hint("check the data directory's permissions and free space")
+    };
+    crate::replace::TempFile::create(path, 0o600)
+        .and_then(|t| t.commit(body))
+        .map_err(fail)
+}
+
+/// The SHA-256 fingerprint of the first certificate of the PEM file
+/// `cert`, as clients show it (`AB:CD:...`).
+pub fn fingerprint(cert: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let chain = read_certificates(cert, "local_cert")?;
+    let digest = Sha256::digest(chain[0].as_ref());
+    let hex: Vec<String> = digest.iter().map(|b| format!("{b:02X}")).collect();
+    Ok(hex.join(":"))
 }
 
 #[cfg(test)]

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 /// or after.
 const LAYERS: &[&[&str]] = &[
     &["error"],
-    &["time", "settings", "sasl", "signals", "replace", "tls"],
+    &["time", "settings", "sasl", "signals", "replace"],
     &["secret"],
-    &["provider"],
+    &["provider", "password", "tls"],
     &["account", "protocol"],
     &["request"],
     &["config", "store", "oauth"],

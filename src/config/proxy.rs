@@ -5,27 +5,36 @@
 //! ```toml
 //! [proxy.mail]
 //! protocol = "imap"                      # imap, pop or smtp
-//! listen = "127.0.0.1:1143"              # loopback only (for now)
+//! listen = "127.0.0.1:1143"              # elsewhere: with local TLS and passwords
 //! server = "outlook.office365.com:993"   # default: the account's provider's
 //! server_tls = "implicit"                # or starttls; default: by the port
 //! mechanism = "xoauth2"                  # or oauthbearer
 //! accounts = ["work"]                    # the login name picks one of these
 //! local_tls = "starttls"                 # or implicit; default none
 //! local_cert = "/path/cert.pem"          # with local_tls: PEM chain and key
-//! local_key = "/path/key.pem"
+//! local_key = "/path/key.pem"            # (none: one generated in the data dir)
+//! local_password_hash = "$argon2id$v=19$..."  # or { work = "..." } per account
+//! local_password_cmd = "pass show scanner"    # or { work = "..." }: prints it
 //! ```
+//!
+//! A listener with local passwords takes a login only with its account's
+//! password, from any user (and with local STARTTLS only under TLS); one
+//! without takes only this user's connections. A `listen` off loopback needs both local TLS and a
+//! password for every account (anyone who reaches it could otherwise use
+//! the account, or read the password on the wire).
 
 use super::Named;
 use super::parse::{Entry, Place, closest, sorted};
 use crate::error::{Error, Result, shown};
 use crate::protocol::keys::RequestKey;
 use crate::provider::{MailProtocol, Provider};
+use crate::secret::SecretCommand;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use toml::de::DeValue;
 
 /// The keys of a `[proxy.NAME]` table.
-const KEYS: [&str; 10] = [
+const KEYS: [&str; 12] = [
     "protocol",
     "listen",
     "server",
@@ -36,6 +45,8 @@ const KEYS: [&str; 10] = [
     "mechanism",
     "accounts",
     "ca_file",
+    "local_password_hash",
+    "local_password_cmd",
 ];
 
 /// How TLS to the mail server starts.
@@ -87,6 +98,16 @@ impl Mechanism {
     }
 }
 
+/// Where a served account's local password is known from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalPassword {
+    /// An argon2 hash in PHC form (`ooauth2 proxy hash-password` prints one).
+    Hash(String),
+    /// A command printing the password, run once when the proxy starts
+    /// (and hashed then: the password is not kept).
+    Command(SecretCommand),
+}
+
 /// One account a listener serves: its name and mailbox, either of which a
 /// client may log in with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +116,9 @@ pub struct Served {
     pub name: String,
     /// Its `user`, when the file gives one.
     pub user: Option<String>,
+    /// The password a login as this account must give, on a listener
+    /// with local passwords.
+    pub password: Option<LocalPassword>,
 }
 
 impl Served {
@@ -124,7 +148,8 @@ pub struct Listener {
     pub server_tls: ServerTls,
     /// TLS to the local client.
     pub local_tls: LocalTls,
-    /// The certificate chain (PEM) and private key (PEM) of local TLS.
+    /// The certificate chain (PEM) and private key (PEM) of local TLS;
+    /// `None` with local TLS: the one generated in the data dir.
     pub local_cert: Option<(PathBuf, PathBuf)>,
     /// The mechanism of the upstream login.
     pub mechanism: Mechanism,
@@ -142,6 +167,12 @@ impl Listener {
         } else {
             format!("{}:{}", self.server_host, self.server_port)
         }
+    }
+
+    /// Whether logins must give their account's local password (and may
+    /// then come from any user).
+    pub fn has_passwords(&self) -> bool {
+        self.accounts.iter().any(|a| a.password.is_some())
     }
 
     /// The protocol's name in messages.
@@ -167,6 +198,19 @@ struct Given {
     mechanism: Option<(usize, String)>,
     accounts: Option<(usize, Vec<String>)>,
     ca_file: Option<(usize, String)>,
+    passwords: Vec<GivenPassword>,
+}
+
+/// A `local_password_hash` or `local_password_cmd` as written.
+struct GivenPassword {
+    /// `local_password_cmd` (else `local_password_hash`).
+    cmd: bool,
+    /// Where it is written.
+    at: usize,
+    /// The account it is for; `None`: every account of the listener.
+    account: Option<String>,
+    /// The hash or the command.
+    text: String,
 }
 
 /// Every `[proxy.NAME]` table under the `proxy` key, in file order.
@@ -244,6 +288,9 @@ fn given_value(place: &Place, name: &str, (key, value): Entry, given: &mut Given
         given.accounts = Some((at, list));
         return Ok(());
     }
+    if k == "local_password_hash" || k == "local_password_cmd" {
+        return given_passwords(place, name, (key, value), given);
+    }
     let slot = match k {
         "protocol" => &mut given.protocol,
         "listen" => &mut given.listen,
@@ -271,6 +318,51 @@ fn given_value(place: &Place, name: &str, (key, value): Entry, given: &mut Given
         )));
     };
     *slot = Some((at, text.to_string()));
+    Ok(())
+}
+
+/// A `local_password_hash` or `local_password_cmd`: a string for every
+/// account, or a table of one per account.
+fn given_passwords(
+    place: &Place,
+    name: &str,
+    (key, value): Entry,
+    given: &mut Given,
+) -> Result<()> {
+    let k = key.get_ref().as_ref();
+    let cmd = k == "local_password_cmd";
+    let at = key.span().start;
+    if let Some(text) = value.get_ref().as_str() {
+        given.passwords.push(GivenPassword {
+            cmd,
+            at,
+            account: None,
+            text: text.to_string(),
+        });
+        return Ok(());
+    }
+    let bad = || {
+        place
+            .at(
+                at,
+                format!("[proxy.{name}] {k}: must be a string, or a table of one per account"),
+            )
+            .hint(format!("e.g. {k} = \"...\" or {k} = {{ work = \"...\" }}"))
+    };
+    let Some(table) = value.get_ref().as_table() else {
+        return Err(bad());
+    };
+    for (account, v) in sorted(table) {
+        let Some(text) = v.get_ref().as_str() else {
+            return Err(bad());
+        };
+        given.passwords.push(GivenPassword {
+            cmd,
+            at: account.span().start,
+            account: Some(account.get_ref().to_string()),
+            text: text.to_string(),
+        });
+    }
     Ok(())
 }
 
@@ -326,9 +418,11 @@ impl Checker<'_, '_> {
             protocol,
             &[("imap", Imap), ("pop", Pop), ("smtp", Smtp)],
         )?;
-        let served = self.served(given.accounts.as_ref(), accounts)?;
+        let mut served = self.served(given.accounts.as_ref(), accounts)?;
+        self.passwords(&given.passwords, &mut served)?;
         let listen = self.listen(given.listen.as_ref(), protocol)?;
         let (local_tls, local_cert) = self.local(&given)?;
+        self.reachable(given.listen.as_ref(), listen, local_tls, &served)?;
         let (server_host, server_port) =
             self.server(given.server.as_ref(), protocol, &served, accounts)?;
         let (server_tls, mechanism) = self.how(&given, server_port)?;
@@ -369,13 +463,15 @@ impl Checker<'_, '_> {
             (_, Some((_, cert)), Some((_, key))) => {
                 Ok((tls, Some((PathBuf::from(cert), PathBuf::from(key)))))
             }
+            // The certificate generated once in the data dir.
+            (_, None, None) => Ok((tls, None)),
             _ => Err(self
                 .place
                 .at(
                     given.local_tls.as_ref().map_or(self.name_at, |(at, _)| *at),
-                    format!("[proxy.{}] local_tls needs local_cert and local_key", self.name),
+                    format!("[proxy.{}] local_cert and local_key go together", self.name),
                 )
-                .hint("give the PEM files of a certificate and its key, e.g. local_cert = \"/path/cert.pem\"")),
+                .hint("give the PEM files of a certificate and its key, or neither for one generated in the data dir")),
         }
     }
 
@@ -428,6 +524,7 @@ impl Checker<'_, '_> {
                 Some(a) => Ok(Served {
                     name: a.name.clone(),
                     user: a.value(RequestKey::User).map(str::to_string),
+                    password: None,
                 }),
                 None => {
                     let known = accounts.iter().map(|a| a.name.as_str());
@@ -443,8 +540,8 @@ impl Checker<'_, '_> {
             .collect()
     }
 
-    /// The address to listen on: loopback only, as nobody else may use it
-    /// without local TLS and a password, which are not there yet.
+    /// The address to listen on (by default loopback, at the protocol's
+    /// usual proxy port).
     fn listen(
         &self,
         given: Option<&(usize, String)>,
@@ -469,19 +566,119 @@ impl Checker<'_, '_> {
                 .hint("e.g. listen = \"127.0.0.1:1143\"")
             })?,
         };
-        if !addr.ip().is_loopback() {
-            return Err(self
-                .bad(
-                    *at,
-                    "listen",
-                    &format!(
-                        "{addr} is not a loopback address: anyone who reaches it could \
-                         use the account, and local passwords are not supported yet"
-                    ),
-                )
-                .hint("listen on 127.0.0.1 or [::1]"));
-        }
         Ok(addr)
+    }
+
+    /// A listener off loopback only with local TLS and every account's
+    /// password: anyone who reaches it could otherwise use the account,
+    /// or read the password on the wire.
+    fn reachable(
+        &self,
+        given: Option<&(usize, String)>,
+        listen: SocketAddr,
+        tls: LocalTls,
+        served: &[Served],
+    ) -> Result<()> {
+        if listen.ip().is_loopback() {
+            return Ok(());
+        }
+        let mut missing = Vec::new();
+        if tls == LocalTls::None {
+            missing.push("local_tls = \"starttls\" (or \"implicit\")");
+        }
+        if served.iter().any(|a| a.password.is_none()) {
+            missing.push("local_password_hash (ooauth2 proxy hash-password prints one) or local_password_cmd");
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let at = given.map_or(self.name_at, |(at, _)| *at);
+        Err(self
+            .bad(
+                at,
+                "listen",
+                &format!(
+                    "{listen} is not a loopback address: anyone who reaches it could use \
+                     the account, so it needs local TLS and a password for every account"
+                ),
+            )
+            .hint(format!(
+                "add {}, or listen on 127.0.0.1",
+                missing.join(" and ")
+            )))
+    }
+
+    /// Gives each served account its local password; a listener has one
+    /// for every account or for none.
+    fn passwords(&self, given: &[GivenPassword], served: &mut [Served]) -> Result<()> {
+        for g in given {
+            let key = if g.cmd {
+                "local_password_cmd"
+            } else {
+                "local_password_hash"
+            };
+            let password = self.password(key, g)?;
+            let mut found = false;
+            for a in served.iter_mut() {
+                if g.account.as_ref().is_some_and(|n| n != &a.name) {
+                    continue;
+                }
+                found = true;
+                if a.password.is_some() {
+                    return Err(self
+                        .bad(
+                            g.at,
+                            key,
+                            &format!("account '{}' has a local password already", a.name),
+                        )
+                        .hint("give each account one local_password_hash or local_password_cmd"));
+                }
+                a.password = Some(password.clone());
+            }
+            if !found {
+                let n = g.account.as_deref().unwrap_or_default();
+                return Err(self.bad(
+                    g.at,
+                    key,
+                    &format!("'{}' is not one of this listener's accounts", shown(n)),
+                ));
+            }
+        }
+        match served.iter().find(|a| a.password.is_none()) {
+            Some(a) if !given.is_empty() => Err(self
+                .bad(
+                    given[0].at,
+                    "local passwords",
+                    &format!("account '{}' has none", a.name),
+                )
+                .hint("give every account of the listener one (a string applies to all)")),
+            _ => Ok(()),
+        }
+    }
+
+    /// One password as given: a valid hash, or a command.
+    fn password(&self, key: &str, g: &GivenPassword) -> Result<LocalPassword> {
+        if g.cmd {
+            let cmd = SecretCommand::from_config_key(
+                format!("local_password_cmd of [proxy.{}]", self.name),
+                format!(
+                    "local_password_cmd at {}:{}",
+                    self.place.path.display(),
+                    super::parse::line_of(self.place.text, g.at)
+                ),
+                g.text.clone(),
+            );
+            if cmd.is_unusable() {
+                return Err(self.bad(g.at, key, "must be a non-empty shell command"));
+            }
+            return Ok(LocalPassword::Command(cmd));
+        }
+        match crate::password::bad_hash(&g.text) {
+            None => Ok(LocalPassword::Hash(g.text.clone())),
+            Some(why) => Err(self
+                .bad(g.at, key, &format!("the value {why}"))
+                .hint("run ooauth2 proxy hash-password and paste what it prints")),
+        }
     }
 
     /// The server as given, or the served account's provider's own.
@@ -584,6 +781,57 @@ mod tests {
     }
 
     #[test]
+    fn local_passwords_are_per_account_and_off_loopback_needs_them_and_tls() {
+        let hash = crate::password::hash(&crate::secret::Secret::new("pw")).unwrap();
+        let two = "[accounts.home]\nclient_id = \"c\"\n";
+        let l = listeners(&format!(
+            "{two}[proxy.m]\nprotocol = \"imap\"\nlisten = \"0.0.0.0:2143\"\nlocal_tls = \"implicit\"\n\
+             accounts = [\"work\", \"home\"]\nlocal_password_hash = {{ work = \"{hash}\" }}\n\
+             local_password_cmd = {{ home = \"echo pw\" }}\n"
+        ))
+        .unwrap();
+        assert!(l[0].has_passwords());
+        assert_eq!(l[0].local_cert, None, "generated later");
+        assert_eq!(
+            l[0].accounts[0].password,
+            Some(super::LocalPassword::Hash(hash.clone()))
+        );
+        assert!(matches!(
+            l[0].accounts[1].password,
+            Some(super::LocalPassword::Command(_))
+        ));
+        fails(
+            &format!(
+                "[proxy.m]\nprotocol = \"imap\"\naccounts = [\"work\"]\nlocal_password_hash = \"{hash}\"\n\
+                 local_password_cmd = \"echo pw\"\n"
+            ),
+            &[":8:", "account 'work' has a local password already"],
+        );
+        fails(
+            &format!(
+                "[proxy.m]\nprotocol = \"imap\"\naccounts = [\"work\"]\nlocal_password_hash = {{ wrok = \"{hash}\" }}\n"
+            ),
+            &[":7:", "'wrok' is not one of this listener's accounts"],
+        );
+        fails(
+            "[proxy.m]\nprotocol = \"imap\"\naccounts = [\"work\"]\nlocal_password_hash = 3\n",
+            &[":7:", "must be a string, or a table of one per account"],
+        );
+        fails(
+            "[proxy.m]\nprotocol = \"imap\"\naccounts = [\"work\"]\nlocal_password_cmd = \" \"\n",
+            &[":7:", "must be a non-empty shell command"],
+        );
+        fails(
+            "[proxy.m]\nprotocol = \"imap\"\nlisten = \"[2001:db8::1]:143\"\nlocal_tls = \"starttls\"\naccounts = [\"work\"]\n",
+            &[
+                ":6:",
+                "is not a loopback address",
+                "add local_password_hash",
+            ],
+        );
+    }
+
+    #[test]
     fn bad_listeners_are_named_with_their_line() {
         fails(
             "[proxy.m]\naccounts = [\"work\"]\n",
@@ -606,8 +854,8 @@ mod tests {
             &[":6:", "not a loopback address"],
         );
         fails(
-            "[proxy.m]\nprotocol = \"imap\"\nlocal_tls = \"implicit\"\naccounts = [\"work\"]\n",
-            &[":6:", "local_tls needs local_cert and local_key"],
+            "[proxy.m]\nprotocol = \"imap\"\nlocal_tls = \"implicit\"\nlocal_key = \"k\"\naccounts = [\"work\"]\n",
+            &[":6:", "local_cert and local_key go together"],
         );
         fails(
             "[proxy.m]\nprotocol = \"imap\"\nlocal_cert = \"c.pem\"\naccounts = [\"work\"]\n",

@@ -2,7 +2,9 @@
 //! limits (a client that sends an endless line is cut off, not buffered),
 //! answers written whole.
 
+use super::session::Login;
 use super::wire::Wire;
+use crate::secret::Secret;
 use std::io;
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -164,41 +166,47 @@ impl Client {
     }
 
     /// A SASL PLAIN (RFC 4616) or LOGIN exchange, `initial` the response
-    /// sent with the command: the login name, or `None` when the client
+    /// sent with the command: the login, or `None` when the client
     /// cancelled or sent what cannot be used (answered).
-    pub(super) fn sasl_name(
+    pub(super) fn sasl_login(
         &mut self,
         w: &SaslWords,
         mech: &str,
         initial: Option<&str>,
-    ) -> Result<Option<String>, Stop> {
+    ) -> Result<Option<Login>, Stop> {
         let initial = initial.map(|i| i.as_bytes().to_vec());
         let first = |c: &mut Client, prompt: &str| match initial.clone() {
             Some(i) => Ok(Some(i)),
             None => c.answer(w, prompt),
         };
-        let name = match mech.to_ascii_uppercase().as_str() {
+        let login = match mech.to_ascii_uppercase().as_str() {
             "PLAIN" => match first(self, "")? {
-                Some(resp) => super::session::plain_name(&resp),
+                Some(resp) => super::session::plain_login(&resp),
                 None => return Ok(None),
             },
             "LOGIN" => {
                 let Some(user) = first(self, "VXNlcm5hbWU6")? else {
                     return Ok(None);
                 };
-                if self.answer(w, "UGFzc3dvcmQ6")?.is_none() {
+                let Some(pass) = self.answer(w, "UGFzc3dvcmQ6")? else {
                     return Ok(None);
-                }
-                super::session::decoded(&user).filter(|u| !u.is_empty())
+                };
+                let pass = Secret::new(super::session::decoded(&pass).unwrap_or_default());
+                super::session::decoded(&user)
+                    .filter(|u| !u.is_empty())
+                    .map(|name| Login {
+                        name,
+                        password: pass,
+                    })
             }
             _ => {
                 self.send(w.unknown)?;
                 return Ok(None);
             }
         };
-        if name.is_none() {
+        if login.is_none() {
             self.send(w.undecodable)?;
         }
-        Ok(name)
+        Ok(login)
     }
 }

@@ -7,7 +7,7 @@
 //! OAUTHBEARER); its tagged OK goes to the client under the client's tag.
 
 use super::client::{Client, MAX_LINE, SaslWords, Stop};
-use super::session::{Auth, Dialect, Refusal};
+use super::session::{Auth, Dialect, Login, Refusal};
 use super::smtp::one_line;
 use super::upstream::{Upstream, quoted};
 use crate::config::{Listener, Mechanism, ServerTls};
@@ -31,6 +31,9 @@ pub(crate) struct Imap {
     reply: Vec<String>,
     /// Local TLS the client may start with STARTTLS.
     starttls: Option<Arc<rustls::ServerConfig>>,
+    /// Whether logins wait for STARTTLS (a listener with local passwords:
+    /// they must not cross the network in the clear).
+    tls_first: bool,
 }
 
 impl Imap {
@@ -76,7 +79,11 @@ impl Imap {
         if self.starttls.is_some() && !tls {
             caps.push("STARTTLS");
         }
-        caps.extend(["SASL-IR", "AUTH=PLAIN", "AUTH=LOGIN"]);
+        if self.tls_first && !tls {
+            caps.push("LOGINDISABLED");
+        } else {
+            caps.extend(["SASL-IR", "AUTH=PLAIN", "AUTH=LOGIN"]);
+        }
         caps.join(" ")
     }
 
@@ -176,14 +183,15 @@ impl Words<'_> {
     }
 }
 
-/// The rest of a `LOGIN` command: the user name, or `None` (answered).
-fn login(words: &mut Words, tag: &str) -> Taken<Option<String>> {
+/// The rest of a `LOGIN` command: the login, or `None` (answered).
+fn login(words: &mut Words, tag: &str) -> Taken<Option<Login>> {
     let user = words.astring()?;
     let pass = words.astring()?;
     match (user, pass) {
-        (Some(user), Some(_)) if !user.is_empty() => {
-            Ok(Some(String::from_utf8_lossy(&user).into_owned()))
-        }
+        (Some(user), Some(pass)) if !user.is_empty() => Ok(Some(Login {
+            name: String::from_utf8_lossy(&user).into_owned(),
+            password: Secret::new(String::from_utf8_lossy(&pass).into_owned()),
+        })),
         _ => {
             let bad = format!("{tag} BAD LOGIN needs a user name and a password\r\n");
             words.client.send(&bad)?;
@@ -192,11 +200,25 @@ fn login(words: &mut Words, tag: &str) -> Taken<Option<String>> {
     }
 }
 
+/// The rest of an `AUTHENTICATE` command: the login, or `None` (answered).
+fn authenticate(words: &mut Words, tag: &str) -> Taken<Option<Login>> {
+    let mech = words.atom().unwrap_or_default();
+    let initial = words.atom();
+    let sasl = SaslWords {
+        challenge: "+ ",
+        cancelled: &format!("{tag} BAD AUTHENTICATE cancelled\r\n"),
+        unknown: &format!("{tag} NO Only AUTHENTICATE PLAIN and LOGIN are offered\r\n"),
+        undecodable: &format!("{tag} BAD Cannot decode the response\r\n"),
+    };
+    words.client.sasl_login(&sasl, &mech, initial.as_deref())
+}
+
 impl Imap {
     /// The dialect, `starttls` the local TLS a client may start.
-    pub(super) fn new(starttls: Option<Arc<rustls::ServerConfig>>) -> Imap {
+    pub(super) fn new(starttls: Option<Arc<rustls::ServerConfig>>, tls_first: bool) -> Imap {
         Imap {
             starttls,
+            tls_first,
             ..Imap::default()
         }
     }
@@ -231,7 +253,7 @@ impl Dialect for Imap {
         client.send(&format!("* BYE ooauth2 proxy: {why}\r\n"))
     }
 
-    fn local(&mut self, client: &mut Client) -> Taken<Option<String>> {
+    fn local(&mut self, client: &mut Client) -> Taken<Option<Login>> {
         loop {
             let line = client.line()?;
             let mut words = Words {
@@ -267,23 +289,13 @@ impl Dialect for Imap {
                     &format!("{tag} BAD STARTTLS is not available here\r\n"),
                 )?,
                 "LOGIN" => {
-                    if let Some(name) = login(&mut words, &tag)? {
-                        return Ok(Some(name));
+                    if let Some(login) = login(&mut words, &tag)? {
+                        return Ok(Some(login));
                     }
                 }
                 "AUTHENTICATE" => {
-                    let mech = words.atom().unwrap_or_default();
-                    let initial = words.atom();
-                    let sasl = SaslWords {
-                        challenge: "+ ",
-                        cancelled: &format!("{tag} BAD AUTHENTICATE cancelled\r\n"),
-                        unknown: &format!(
-                            "{tag} NO Only AUTHENTICATE PLAIN and LOGIN are offered\r\n"
-                        ),
-                        undecodable: &format!("{tag} BAD Cannot decode the response\r\n"),
-                    };
-                    if let Some(name) = words.client.sasl_name(&sasl, &mech, initial.as_deref())? {
-                        return Ok(Some(name));
+                    if let Some(login) = authenticate(&mut words, &tag)? {
+                        return Ok(Some(login));
                     }
                 }
                 _ => words.client.send(&format!("{tag} BAD Log in first\r\n"))?,

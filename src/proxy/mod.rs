@@ -11,7 +11,8 @@
 //! server is logged in to); `client.rs` and `upstream.rs` are the two
 //! sockets with bounded line reading; `pump.rs` is the byte pump after
 //! login; `peer.rs` says which user is on the other end of a loopback
-//! connection.
+//! connection; `guard.rs` checks local passwords (listeners for other
+//! users or a LAN) and slows down who keeps getting them wrong.
 //!
 //! Concurrency: one thread per connection, blocking sockets, and after the
 //! login one poll(2) over both sockets in that same thread. Why not tokio:
@@ -32,6 +33,7 @@
 //! it is meant for.
 
 mod client;
+mod guard;
 mod imap;
 mod peer;
 mod pop;
@@ -40,6 +42,8 @@ pub mod session;
 mod smtp;
 mod upstream;
 mod wire;
+
+pub use guard::resolve_passwords;
 
 use crate::config::Listener;
 use crate::error::{Code, Error, Result};

@@ -5,7 +5,7 @@
 //! sent after the `+`, and its `+OK` goes to the client.
 
 use super::client::{Client, MAX_LINE, SaslWords, Stop};
-use super::session::{Auth, Dialect, Refusal};
+use super::session::{Auth, Dialect, Login, Refusal};
 use super::smtp::one_line;
 use super::upstream::{Upstream, quoted};
 use crate::config::{Listener, Mechanism, ServerTls};
@@ -25,6 +25,9 @@ pub(crate) struct Pop {
     reply: String,
     /// Local TLS the client may start with STLS.
     starttls: Option<Arc<rustls::ServerConfig>>,
+    /// Whether logins wait for STARTTLS (a listener with local passwords:
+    /// they must not cross the network in the clear).
+    tls_first: bool,
 }
 
 /// POP3's words in a SASL exchange (RFC 5034).
@@ -37,11 +40,31 @@ const SASL: SaslWords = SaslWords {
 
 impl Pop {
     /// The dialect, `starttls` the local TLS a client may start.
-    pub(super) fn new(starttls: Option<Arc<rustls::ServerConfig>>) -> Pop {
+    pub(super) fn new(starttls: Option<Arc<rustls::ServerConfig>>, tls_first: bool) -> Pop {
         Pop {
             starttls,
+            tls_first,
             ..Pop::default()
         }
+    }
+}
+
+impl Pop {
+    /// The answer to CAPA; before STLS on a listener that wants it first,
+    /// without the logins.
+    fn capa_list(&self, tls: bool) -> String {
+        let mut text = String::from("+OK Capability list follows\r\n");
+        let hide_login = self.tls_first && !tls;
+        for c in &self.capa {
+            if !(hide_login && (c == "USER" || c.starts_with("SASL"))) {
+                text.push_str(&format!("{c}\r\n"));
+            }
+        }
+        if self.starttls.is_some() && !tls {
+            text.push_str("STLS\r\n");
+        }
+        text.push_str(".\r\n");
+        text
     }
 }
 
@@ -90,37 +113,37 @@ impl Dialect for Pop {
         client.send(&format!("-ERR ooauth2 proxy: {why}\r\n"))
     }
 
-    fn local(&mut self, client: &mut Client) -> Taken<Option<String>> {
+    fn local(&mut self, client: &mut Client) -> Taken<Option<Login>> {
         let mut user: Option<String> = None;
         loop {
             let (line, verb) = client.command()?;
             let words: Vec<&str> = line.split_whitespace().collect();
             match verb.as_str() {
-                "CAPA" => {
-                    let mut text = String::from("+OK Capability list follows\r\n");
-                    for c in &self.capa {
-                        text.push_str(&format!("{c}\r\n"));
-                    }
-                    if self.starttls.is_some() && !client.tls() {
-                        text.push_str("STLS\r\n");
-                    }
-                    text.push_str(".\r\n");
-                    client.send(&text)?;
-                }
+                "CAPA" => client.send(&self.capa_list(client.tls()))?,
                 "USER" if words.len() > 1 => {
                     // The name is the rest of the line: it may hold spaces.
                     user = Some(line[4..].trim().to_string());
                     client.send("+OK\r\n")?;
                 }
                 "PASS" => match user.take() {
-                    Some(name) => return Ok(Some(name)),
+                    // The password is the rest of the line (RFC 1939: it
+                    // may hold spaces).
+                    Some(name) => {
+                        let pass = line.get(5..).unwrap_or_default();
+                        return Ok(Some(Login {
+                            name,
+                            password: Secret::new(pass),
+                        }));
+                    }
                     None => client.send("-ERR USER first\r\n")?,
                 },
                 // RFC 5034: AUTH alone lists the mechanisms.
                 "AUTH" if words.len() == 1 => client.send("+OK\r\nPLAIN\r\n.\r\n")?,
                 "AUTH" => {
-                    if let Some(name) = client.sasl_name(&SASL, words[1], words.get(2).copied())? {
-                        return Ok(Some(name));
+                    if let Some(login) =
+                        client.sasl_login(&SASL, words[1], words.get(2).copied())?
+                    {
+                        return Ok(Some(login));
                     }
                 }
                 "NOOP" => client.send("+OK\r\n")?,

@@ -1,7 +1,8 @@
-//! One client connection, start to end: who connected (only this user, on
-//! loopback), the server connected to and its capabilities learnt, the
-//! client's login taken by the dialect, the account its login name picks,
-//! the server logged in to with the account's token (refreshed once if the
+//! One client connection, start to end: who connected (only this user,
+//! unless the listener has local passwords), the server connected to and
+//! its capabilities learnt, the client's login taken by the dialect, the
+//! account its login name picks (and its local password checked), the
+//! server logged in to with the account's token (refreshed once if the
 //! server refuses it), then the pump. One log line per connection and per
 //! login on stderr: who, which account, what the server said, bytes,
 //! duration; never a token, a SASL string or a password.
@@ -32,6 +33,14 @@ pub(super) enum Auth {
     Refused(String),
 }
 
+/// A client's login: the name that picks the account, and the password.
+pub(super) struct Login {
+    /// The login name.
+    pub(super) name: String,
+    /// The password, checked only on a listener with local passwords.
+    pub(super) password: Secret,
+}
+
 /// Why a login failed, as the client is told.
 pub(super) enum Refusal {
     /// The login was refused (no such account, the token refused).
@@ -49,9 +58,9 @@ pub(super) trait Dialect {
     fn greet(&mut self, client: &mut Client) -> io::Result<()>;
     /// The answer to a client that may not connect, before closing.
     fn turn_away(&mut self, client: &mut Client, why: &str) -> io::Result<()>;
-    /// The client's commands until it logs in: the login name, or `None`
-    /// when it quit.
-    fn local(&mut self, client: &mut Client) -> std::result::Result<Option<String>, Stop>;
+    /// The client's commands until it logs in: the login, or `None` when
+    /// it quit.
+    fn local(&mut self, client: &mut Client) -> std::result::Result<Option<Login>, Stop>;
     /// Logs in to the server with the SASL string `sasl`.
     fn auth(&mut self, up: &mut Upstream, mech: Mechanism, sasl: &Secret) -> Result<Auth>;
     /// Tells the client it is logged in.
@@ -73,16 +82,24 @@ pub struct Configs {
 /// The dialect of `l`'s protocol; `starttls`: local TLS the client may
 /// start.
 fn dialect(l: &Listener, starttls: Option<Arc<rustls::ServerConfig>>) -> Box<dyn Dialect> {
+    let first = tls_first(l);
     match l.protocol {
-        MailProtocol::Imap => Box::new(super::imap::Imap::new(starttls)),
-        MailProtocol::Pop => Box::new(super::pop::Pop::new(starttls)),
-        MailProtocol::Smtp => Box::new(super::smtp::Smtp::new(starttls)),
+        MailProtocol::Imap => Box::new(super::imap::Imap::new(starttls, first)),
+        MailProtocol::Pop => Box::new(super::pop::Pop::new(starttls, first)),
+        MailProtocol::Smtp => Box::new(super::smtp::Smtp::new(starttls, first)),
     }
 }
 
-/// The log line's prefix: listener and client.
+/// Whether a login must wait for the client's STARTTLS: local passwords
+/// over a listener that offers it never travel in the clear.
+fn tls_first(l: &Listener) -> bool {
+    l.has_passwords() && l.local_tls == LocalTls::Starttls
+}
+
+/// The log line's prefix: listener and client; the client's address.
 struct Who {
     prefix: String,
+    ip: Option<std::net::IpAddr>,
 }
 
 impl Who {
@@ -99,6 +116,7 @@ pub fn run(tcp: TcpStream, l: &Listener, tls: &Configs, tokens: &dyn Tokens, lim
         .map_or_else(|_| "?".into(), |a| a.to_string());
     let who = Who {
         prefix: format!("proxy {}: {peer}", l.name),
+        ip: tcp.peer_addr().ok().map(|a| a.ip()),
     };
     let starttls = tls
         .local
@@ -164,7 +182,13 @@ fn admitted(
     limits: Limits,
     who: &Who,
 ) -> bool {
-    if let Err(why) = allowed(&client.wire.tcp) {
+    // With local passwords, the password says who may log in, not the uid.
+    let checked = if l.has_passwords() {
+        Ok(())
+    } else {
+        allowed(&client.wire.tcp)
+    };
+    if let Err(why) = checked {
         who.log(&format!("refused: {why}"));
         let _ = d.turn_away(client, &why);
         return false;
@@ -229,10 +253,10 @@ fn logged_in(
     up: &mut Result<Upstream>,
     ctx: &Ctx,
 ) -> Option<String> {
-    let (l, tokens, who) = (ctx.l, ctx.tokens, &ctx.who);
+    let who = &ctx.who;
     loop {
-        let name = match d.local(client) {
-            Ok(Some(name)) => name,
+        let login = match d.local(client) {
+            Ok(Some(login)) => login,
             Ok(None) | Err(Stop::Gone) => return None,
             Err(Stop::TooLong) => {
                 who.log("cut off: a line or literal over the limit before login");
@@ -240,24 +264,16 @@ fn logged_in(
                 return None;
             }
         };
-        if up.is_err() && pick(l, &name).is_some() {
-            *up = connect(d, ctx);
-        }
-        let outcome = match (pick(l, &name), up.as_mut()) {
-            (None, _) => Err(Refusal::Denied(format!(
-                "no account '{}' here; log in as one of: {}",
-                shown(&name),
-                served_names(l)
-            ))),
-            (Some(_), Err(e)) => Err(Refusal::Unavailable(format!(
-                "cannot reach the server: {}",
-                e.message
-            ))),
-            (Some(account), Ok(up)) => login(d, up, l, account, tokens),
+        let name = &login.name;
+        let outcome = if tls_first(ctx.l) && !client.tls() {
+            Err(Refusal::Denied(
+                "STARTTLS first: a local password is taken only under TLS".into(),
+            ))
+        } else {
+            attempt(d, up, ctx, &login)
         };
         match outcome {
-            Ok(how) => {
-                let account = pick(l, &name).map(|a| a.name.clone()).unwrap_or_default();
+            Ok((account, how)) => {
                 who.log(&format!("login as {account}: ok ({how})"));
                 return Some(account);
             }
@@ -265,12 +281,48 @@ fn logged_in(
                 let text = match &why {
                     Refusal::Denied(t) | Refusal::Unavailable(t) => t,
                 };
-                who.log(&format!("login as '{}' failed: {text}", shown(&name)));
+                who.log(&format!("login as '{}' failed: {text}", shown(name)));
                 if d.refused(client, &why).is_err() {
                     return None;
                 }
             }
         }
+    }
+}
+
+/// One login: the account it picks, its local password (on a listener
+/// with them) checked before any token is asked for, then the server
+/// logged in to. The account's name and how it went, for the log.
+fn attempt(
+    d: &mut dyn Dialect,
+    up: &mut Result<Upstream>,
+    ctx: &Ctx,
+    login: &Login,
+) -> std::result::Result<(String, String), Refusal> {
+    let (l, name) = (ctx.l, &login.name);
+    let account = pick(l, name);
+    if l.has_passwords() {
+        // The same answer for a wrong name as for a wrong password: who
+        // does not know a password learns no account names either.
+        super::guard::check(l, account, &login.password, ctx.who.ip)
+            .map_err(|why| Refusal::Denied(format!("wrong user name or password ({why})")))?;
+    }
+    let Some(account) = account else {
+        return Err(Refusal::Denied(format!(
+            "no account '{}' here; log in as one of: {}",
+            shown(name),
+            served_names(l)
+        )));
+    };
+    if up.is_err() {
+        *up = connect(d, ctx);
+    }
+    match up.as_mut() {
+        Err(e) => Err(Refusal::Unavailable(format!(
+            "cannot reach the server: {}",
+            e.message
+        ))),
+        Ok(up) => self::login(d, up, l, account, ctx.tokens).map(|how| (account.name.clone(), how)),
     }
 }
 
@@ -351,27 +403,38 @@ pub(super) fn decoded(b64: &[u8]) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-/// The login name of a SASL PLAIN response (RFC 4616:
-/// `authzid NUL authcid NUL password`): the authcid; `None` if malformed.
-pub(super) fn plain_name(b64: &[u8]) -> Option<String> {
-    let text = decoded(b64)?;
-    let mut parts = text.split('\0');
-    let (_authzid, authcid, _password) = (parts.next()?, parts.next()?, parts.next()?);
-    (!authcid.is_empty() && parts.next().is_none()).then(|| authcid.to_string())
+/// The login of a SASL PLAIN response (RFC 4616: `authzid NUL authcid
+/// NUL password`): the authcid and the password; `None` if malformed.
+pub(super) fn plain_login(b64: &[u8]) -> Option<Login> {
+    let text = Secret::new(decoded(b64)?);
+    let mut parts = text.expose().split('\0');
+    let (_authzid, authcid, password) = (parts.next()?, parts.next()?, parts.next()?);
+    (!authcid.is_empty() && parts.next().is_none()).then(|| Login {
+        name: authcid.to_string(),
+        password: Secret::new(password),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn name(b64: &[u8]) -> Option<String> {
+        plain_login(b64).map(|l| l.name)
+    }
+
     #[test]
     fn plain_gives_the_authcid() {
         let b64 = STANDARD.encode("\0me@x.com\0secret");
-        assert_eq!(plain_name(b64.as_bytes()).as_deref(), Some("me@x.com"));
+        let login = plain_login(b64.as_bytes()).unwrap();
+        assert_eq!(
+            (login.name.as_str(), login.password.expose()),
+            ("me@x.com", "secret")
+        );
         let b64 = STANDARD.encode("admin\0me\0pw");
-        assert_eq!(plain_name(b64.as_bytes()).as_deref(), Some("me"));
-        assert_eq!(plain_name(STANDARD.encode("me\0pw").as_bytes()), None);
-        assert_eq!(plain_name(b"!!"), None);
+        assert_eq!(name(b64.as_bytes()).as_deref(), Some("me"));
+        assert_eq!(name(STANDARD.encode("me\0pw").as_bytes()), None);
+        assert_eq!(name(b"!!"), None);
         assert_eq!(decoded(b"=").as_deref(), Some(""));
     }
 }

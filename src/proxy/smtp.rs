@@ -6,7 +6,7 @@
 //! 1026 bytes, and a Microsoft token is longer).
 
 use super::client::{Client, MAX_LINE, SaslWords, Stop};
-use super::session::{Auth, Dialect, Refusal};
+use super::session::{Auth, Dialect, Login, Refusal};
 use super::upstream::{Upstream, quoted};
 use crate::config::{Listener, Mechanism, ServerTls};
 use crate::error::Result;
@@ -21,6 +21,9 @@ pub(crate) struct Smtp {
     extensions: Vec<String>,
     /// Local TLS the client may start with STARTTLS.
     starttls: Option<Arc<rustls::ServerConfig>>,
+    /// Whether logins wait for STARTTLS (a listener with local passwords:
+    /// they must not cross the network in the clear).
+    tls_first: bool,
 }
 
 /// A reply: its code and its lines' texts.
@@ -72,7 +75,12 @@ impl Smtp {
     fn ehlo(&self, tls: bool) -> String {
         let mut text = String::from("250-localhost\r\n");
         let starttls = (self.starttls.is_some() && !tls).then(|| "STARTTLS".to_string());
-        let all: Vec<&String> = starttls.iter().chain(&self.extensions).collect();
+        let hide_auth = self.tls_first && !tls;
+        let all: Vec<&String> = starttls
+            .iter()
+            .chain(&self.extensions)
+            .filter(|e| !(hide_auth && e.to_ascii_uppercase().starts_with("AUTH ")))
+            .collect();
         let last = all.len().saturating_sub(1);
         for (i, e) in all.into_iter().enumerate() {
             let sep = if i == last { ' ' } else { '-' };
@@ -92,9 +100,10 @@ const SASL: SaslWords = SaslWords {
 
 impl Smtp {
     /// The dialect, `starttls` the local TLS a client may start.
-    pub(super) fn new(starttls: Option<Arc<rustls::ServerConfig>>) -> Smtp {
+    pub(super) fn new(starttls: Option<Arc<rustls::ServerConfig>>, tls_first: bool) -> Smtp {
         Smtp {
             starttls,
+            tls_first,
             ..Smtp::default()
         }
     }
@@ -129,7 +138,7 @@ impl Dialect for Smtp {
         client.send(&format!("554 5.7.1 ooauth2 proxy: {why}\r\n"))
     }
 
-    fn local(&mut self, client: &mut Client) -> std::result::Result<Option<String>, Stop> {
+    fn local(&mut self, client: &mut Client) -> std::result::Result<Option<Login>, Stop> {
         loop {
             let (line, verb) = client.command()?;
             let words: Vec<&str> = line.split_whitespace().collect();
@@ -148,8 +157,8 @@ impl Dialect for Smtp {
                 )?,
                 "AUTH" => {
                     let mech = words.get(1).copied().unwrap_or_default();
-                    if let Some(name) = client.sasl_name(&SASL, mech, words.get(2).copied())? {
-                        return Ok(Some(name));
+                    if let Some(login) = client.sasl_login(&SASL, mech, words.get(2).copied())? {
+                        return Ok(Some(login));
                     }
                 }
                 _ => client.send("530 5.7.0 Authentication required\r\n")?,

@@ -60,6 +60,13 @@ impl Store {
         &self.dir
     }
 
+    /// The path of a file kept beside the records (the proxy's generated
+    /// TLS certificate and key), the directory made first as for a record.
+    pub fn side_file(&self, name: &str) -> Result<PathBuf> {
+        self.ensure_dir()?;
+        Ok(self.dir.join(name))
+    }
+
     /// The stable file id of an account (user and tenant compared case-insensitively).
     /// Microsoft accounts keep the id they had before there were other
     /// providers; the others add their provider, so the same user at two

@@ -340,8 +340,12 @@ one log line per connection and per login on stderr. A mail program logs in
 with any password (LOGIN, AUTH PLAIN or LOGIN, USER/PASS) and a login name
 that is one of the listener's accounts (its name or its user); the proxy
 logs in to the real server with that account's token, exactly the one
-`ooauth2 token NAME` prints, and then passes the connection through. Only
-loopback addresses, and only connections of the same user, are accepted.
+`ooauth2 token NAME` prints, and then passes the connection through. A
+listener without local passwords takes only connections of the same user;
+with them (other users, a scanner on the LAN), a login must give its
+account's password, and a listen address off loopback needs them and local
+TLS. `ooauth2 proxy hash-password` reads a password (no echo) and prints
+the hash to paste.
 
   [proxy.imap]
   protocol = \"imap\"                     # imap, pop or smtp
@@ -352,11 +356,14 @@ loopback addresses, and only connections of the same user, are accepted.
   accounts = [\"work\"]
   # local_tls = \"starttls\"              # or implicit; none by default
   # local_cert = \"/path/cert.pem\"       # with local_tls: PEM chain and key
-  # local_key = \"/path/key.pem\"
+  # local_key = \"/path/key.pem\"         # neither: one generated in the data dir
+  # local_password_hash = \"$argon2id$...\" # or { work = \"...\" } per account
+  # local_password_cmd = \"pass show scanner\"  # or a command printing it
   # ca_file = \"/path/private-ca.pem\"    # a server with a private CA
 
 Examples:
   ooauth2 proxy --check
+  ooauth2 proxy hash-password
   ooauth2 proxy";
 
 /// `proxy` flags.
@@ -365,6 +372,25 @@ pub struct ProxyArgs {
     /// Check the configuration and print what would listen where, then exit.
     #[arg(long)]
     pub check: bool,
+    /// Something else than serving.
+    #[command(subcommand)]
+    pub command: Option<ProxyCommand>,
+}
+
+/// `proxy` subcommands.
+#[derive(Subcommand, Debug, PartialEq, Eq)]
+pub enum ProxyCommand {
+    /// Read a local password (from the terminal without echo, or stdin) and print its hash.
+    #[command(after_help = "\
+Prints the argon2id hash (a PHC string, $argon2id$v=19$...) on stdout, for
+local_password_hash in a [proxy.NAME] table; the password itself is never
+stored. On a terminal it is asked for twice without echo; otherwise the first
+line of stdin is the password.
+
+Examples:
+  ooauth2 proxy hash-password
+  pass show mail/scanner | ooauth2 proxy hash-password")]
+    HashPassword,
 }
 
 /// `test` flags.

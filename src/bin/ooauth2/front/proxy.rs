@@ -2,27 +2,44 @@
 //! checked and printed, or served (`ooauth2::proxy`) with tokens from the
 //! engine exactly as `ooauth2 token NAME` gets them (never interactively:
 //! nobody is at a terminal to sign in, so a missing sign-in is a refused
-//! login whose log line names the command to run).
+//! login whose log line names the command to run). Local TLS without a
+//! certificate of the user's gets the one generated once in the data dir
+//! (`--check` makes it too, and prints its fingerprint to pin).
+//! `ooauth2 proxy hash-password`: a local password's hash for the config.
 
-use crate::args::ProxyArgs;
+use crate::args::{ProxyArgs, ProxyCommand};
 use crate::context::Context;
 use crate::output::print_stdout;
 use ooauth2::config::{self, Listener, LocalTls, Served, ServerTls};
 use ooauth2::error::{Error, Result};
 use ooauth2::proxy::{self, Limits, Token, Tokens};
 use ooauth2::request::{Action, Raw};
+use ooauth2::secret::Secret;
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::sync::Arc;
+
+/// The generated certificate's and key's names in the data dir.
+const GENERATED: (&str, &str) = ("proxy-cert.pem", "proxy-key.pem");
 
 /// Checks the listeners and prints them (`--check`), or serves them.
 pub fn run(ctx: &Context, args: &ProxyArgs) -> Result<()> {
-    let listeners = listeners(ctx)?;
+    if args.command == Some(ProxyCommand::HashPassword) {
+        return hash_password();
+    }
+    let mut listeners = listeners(ctx)?;
+    certificates(ctx, &mut listeners)?;
     if args.check {
-        let text: String = listeners
-            .iter()
-            .map(|l| format!("{}\n", describe(l)))
-            .collect();
+        let mut text = String::new();
+        for l in &listeners {
+            text.push_str(&format!("{}\n", describe(l)));
+            if let Some((cert, _)) = &l.local_cert {
+                let fp = ooauth2::tls::fingerprint(cert)?;
+                text.push_str(&format!("  certificate {}, SHA-256 {fp}\n", cert.display()));
+            }
+        }
         return print_stdout(&text);
     }
+    proxy::resolve_passwords(&mut listeners, ctx.settings.secret_cmd_timeout()?)?;
     let tokens = Arc::new(EngineTokens {
         ctx: Context {
             settings: ctx.settings.clone(),
@@ -49,6 +66,72 @@ fn listeners(ctx: &Context) -> Result<Vec<Listener>> {
     }
 }
 
+/// Gives each listener with local TLS and no certificate of the user's
+/// the generated one, made now if it is not there yet.
+fn certificates(ctx: &Context, listeners: &mut [Listener]) -> Result<()> {
+    for l in listeners
+        .iter_mut()
+        .filter(|l| l.local_tls != LocalTls::None && l.local_cert.is_none())
+    {
+        let store = ooauth2::store::Store::open(&ctx.settings)?;
+        let cert = store.side_file(GENERATED.0)?;
+        let key = store.side_file(GENERATED.1)?;
+        ooauth2::tls::generated(&cert, &key)?;
+        l.local_cert = Some((cert, key));
+    }
+    Ok(())
+}
+
+/// Reads a password (twice without echo on a terminal, else stdin's first
+/// line) and prints its hash: the password never touches argv or a
+/// shell's history.
+fn hash_password() -> Result<()> {
+    let password = if std::io::stdin().is_terminal() {
+        let first = ask("local password: ")?;
+        let again = ask("again: ")?;
+        if first.expose() != again.expose() {
+            return Err(Error::invalid("the two passwords differ; nothing printed")
+                .hint("run ooauth2 proxy hash-password again"));
+        }
+        first
+    } else {
+        read_line()?
+    };
+    if password.expose().is_empty() {
+        return Err(
+            Error::invalid("the password is empty; nothing printed").hint(
+                "type a password, or pipe one line: pass show NAME | ooauth2 proxy hash-password",
+            ),
+        );
+    }
+    let phc = ooauth2::password::hash(&password)?;
+    print_stdout(&format!("{phc}\n"))
+}
+
+/// One password from the terminal, `prompt` on stderr, echo off.
+fn ask(prompt: &str) -> Result<Secret> {
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let echo = crate::terminal::echo::EchoOff::start();
+    let line = read_line();
+    drop(echo);
+    eprintln!();
+    line
+}
+
+/// Stdin's first line, without its line end.
+fn read_line() -> Result<Secret> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .take(ooauth2::password::MAX_LEN as u64 + 2)
+        .read_line(&mut line)
+        .map_err(|e| Error::invalid(format!("cannot read the password from stdin: {e}")))?;
+    let line = Secret::from(line);
+    let text = line.expose().trim_end_matches(['\r', '\n']);
+    Ok(Secret::from(text))
+}
+
 /// One line of `--check`: what listens where, for whom.
 fn describe(l: &Listener) -> String {
     let tls = match l.server_tls {
@@ -62,8 +145,13 @@ fn describe(l: &Listener) -> String {
         LocalTls::Implicit => ", local TLS",
     };
     let accounts: Vec<String> = l.accounts.iter().map(Served::shown).collect();
+    let passwords = if l.has_passwords() {
+        ", local passwords"
+    } else {
+        ""
+    };
     format!(
-        "{}: {} on {}{local} -> {} ({tls}, {mech}) for {}",
+        "{}: {} on {}{local}{passwords} -> {} ({tls}, {mech}) for {}",
         l.name,
         l.protocol_name(),
         l.listen,

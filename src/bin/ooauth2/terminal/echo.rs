@@ -1,13 +1,14 @@
-//! The terminal's echo, off while the device countdown runs: what the
-//! person types (ENTER to check at once, or a stray key) would otherwise
-//! land on the countdown line and each ENTER push a stale copy of it up.
+//! The terminal's echo, off while the device countdown runs (what the
+//! person types, ENTER to check at once or a stray key, would otherwise
+//! land on the countdown line and each ENTER push a stale copy of it up)
+//! and while `ooauth2 proxy hash-password` reads a password.
 
 use std::io::IsTerminal;
 
 /// While this lives, what is typed on stdin's terminal is not echoed; the
 /// terminal's settings come back when it is dropped (also on a panic, and
 /// before a signal ends the sign-in).
-pub(super) struct EchoOff {
+pub(crate) struct EchoOff {
     /// The settings before, restored on drop.
     before: rustix::termios::Termios,
 }
@@ -15,7 +16,7 @@ pub(super) struct EchoOff {
 impl EchoOff {
     /// Turns the echo of stdin's terminal off; `None` when stdin is no
     /// terminal or its echo is off already.
-    pub(super) fn start() -> Option<EchoOff> {
+    pub(crate) fn start() -> Option<EchoOff> {
         let stdin = std::io::stdin();
         if !stdin.is_terminal() {
             return None;

@@ -15,7 +15,7 @@
 //! (notifiers, the browser) launch.rs.
 
 mod countdown;
-mod echo;
+pub(crate) mod echo;
 mod instructions;
 mod launch;
 mod qr;
