@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::secret::Secret;
 use std::io;
 use std::sync::Arc;
+use zeroize::Zeroizing;
 
 type Taken<T> = std::result::Result<T, Stop>;
 
@@ -306,11 +307,13 @@ impl Dialect for Imap {
     fn auth(&mut self, up: &mut Upstream, mech: Mechanism, sasl: &Secret) -> Result<Auth> {
         let tag = self.tag();
         if self.has("SASL-IR") {
-            up.send(&format!(
+            // With the token in it: a copy wiped when dropped.
+            let line = Zeroizing::new(format!(
                 "{tag} AUTHENTICATE {} {}",
                 mech.name(),
                 sasl.expose()
-            ))?;
+            ));
+            up.send(&line)?;
         } else {
             up.send(&format!("{tag} AUTHENTICATE {}", mech.name()))?;
             let line = up.line()?;

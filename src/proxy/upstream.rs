@@ -10,6 +10,7 @@ use rustls::pki_types::ServerName;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
+use zeroize::Zeroizing;
 
 /// A server line longer than this is not a mail protocol line.
 const MAX_LINE: usize = 64 * 1024;
@@ -125,9 +126,12 @@ impl Upstream {
         }
     }
 
-    /// Sends one line (the CRLF is added).
+    /// Sends one line (the CRLF is added). The line may carry a token
+    /// (an AUTHENTICATE's answer): its copy is overwritten when dropped.
     pub(super) fn send(&mut self, line: &str) -> Result<()> {
-        let data = format!("{line}\r\n");
+        let mut data = Zeroizing::new(String::with_capacity(line.len() + 2));
+        data.push_str(line);
+        data.push_str("\r\n");
         self.wire
             .write_all(data.as_bytes())
             .map_err(|e| Error::new(Code::NetworkError, format!("writing to {}: {e}", self.at)))
