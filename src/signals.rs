@@ -96,7 +96,8 @@ impl Drop for Held {
 
 /// For a long-running server (`ooauth2 proxy`): from now on SIGTERM,
 /// SIGINT and SIGHUP never end the process by themselves, not even after a
-/// grant's window closes; the server polls [`pending`] and drains. `false`
+/// grant's window closes; the server polls [`take_hangup`] (and reloads)
+/// and [`pending`] (and drains). `false`
 /// if the handlers could not be installed (the signals keep their default
 /// action).
 pub fn drain() -> bool {
@@ -106,6 +107,18 @@ pub fn drain() -> bool {
     d.draining.store(true, Ordering::SeqCst);
     d.free.store(false, Ordering::SeqCst);
     true
+}
+
+/// For a server that reloads on SIGHUP: whether one arrived, and if so it
+/// is taken (no longer [`pending`]); any other signal stays pending.
+pub fn take_hangup() -> bool {
+    let Some(d) = deferral() else {
+        return false;
+    };
+    let hup = SIGHUP as usize;
+    d.arrived
+        .compare_exchange(hup, 0, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok()
 }
 
 /// The held signal that arrived, if one did: it acts when the last guard

@@ -31,6 +31,7 @@ mod output_safety;
 mod protocol;
 mod providers;
 mod proxy;
+mod proxy_ops;
 mod readme;
 mod real_clients;
 mod secret_stores;

@@ -5,7 +5,8 @@
 //! ```toml
 //! [proxy.mail]
 //! protocol = "imap"                      # imap, pop or smtp
-//! listen = "127.0.0.1:1143"              # loopback only (for now)
+//! listen = "127.0.0.1:1143"              # loopback only (for now), or
+//!                                        # "unix:/path" (a Unix socket, 0600)
 //! server = "outlook.office365.com:993"   # default: the account's provider's
 //! server_tls = "implicit"                # or starttls; default: by the port
 //! mechanism = "xoauth2"                  # or oauthbearer
@@ -87,6 +88,24 @@ impl Mechanism {
     }
 }
 
+/// Where a listener listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// A loopback TCP address.
+    Tcp(SocketAddr),
+    /// A Unix stream socket at this absolute path (`listen = "unix:/path"`).
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Listen::Tcp(addr) => write!(f, "{addr}"),
+            Listen::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
 /// One account a listener serves: its name and mailbox, either of which a
 /// client may log in with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,14 +127,14 @@ impl Served {
 }
 
 /// One `[proxy.NAME]` table, checked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
     /// The table's name.
     pub name: String,
     /// The mail protocol spoken on both sides.
     pub protocol: MailProtocol,
     /// Where it listens.
-    pub listen: SocketAddr,
+    pub listen: Listen,
     /// The mail server's host name (its certificate must hold it).
     pub server_host: String,
     /// The mail server's port.
@@ -444,20 +463,21 @@ impl Checker<'_, '_> {
     }
 
     /// The address to listen on: loopback only, as nobody else may use it
-    /// without local TLS and a password, which are not there yet.
-    fn listen(
-        &self,
-        given: Option<&(usize, String)>,
-        protocol: MailProtocol,
-    ) -> Result<SocketAddr> {
+    /// without local TLS and a password, which are not there yet; or a
+    /// Unix socket's absolute path.
+    fn listen(&self, given: Option<&(usize, String)>, protocol: MailProtocol) -> Result<Listen> {
         let Some((at, text)) = given else {
             let port = match protocol {
                 MailProtocol::Imap => 1143,
                 MailProtocol::Pop => 1110,
                 MailProtocol::Smtp => 1587,
             };
-            return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+            let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+            return Ok(Listen::Tcp(addr));
         };
+        if let Some(path) = text.strip_prefix("unix:") {
+            return self.unix(*at, path).map(Listen::Unix);
+        }
         let addr = match text.parse::<u16>() {
             Ok(port) => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
             Err(_) => text.parse::<SocketAddr>().map_err(|_| {
@@ -481,7 +501,26 @@ impl Checker<'_, '_> {
                 )
                 .hint("listen on 127.0.0.1 or [::1]"));
         }
-        Ok(addr)
+        Ok(Listen::Tcp(addr))
+    }
+
+    /// The path of a `unix:` listener: absolute (the proxy's working
+    /// directory is nobody's business), a file name at its end.
+    fn unix(&self, at: usize, path: &str) -> Result<PathBuf> {
+        let path = PathBuf::from(path);
+        if !path.is_absolute() || path.file_name().is_none() {
+            return Err(self
+                .bad(
+                    at,
+                    "listen",
+                    &format!(
+                        "'unix:{}' is not an absolute socket path",
+                        shown(&path.display().to_string())
+                    ),
+                )
+                .hint("e.g. listen = \"unix:/run/user/1000/ooauth2/imap.sock\""));
+        }
+        Ok(path)
     }
 
     /// The server as given, or the served account's provider's own.
@@ -581,6 +620,12 @@ mod tests {
         .unwrap();
         assert_eq!(l[0].listen.to_string(), "[::1]:2143");
         assert_eq!(l[0].mechanism, super::Mechanism::Oauthbearer);
+        let l = listeners(
+            "[proxy.m]\nprotocol = \"imap\"\nlisten = \"unix:/run/x/imap.sock\"\naccounts = [\"work\"]\n",
+        )
+        .unwrap();
+        assert_eq!(l[0].listen, super::Listen::Unix("/run/x/imap.sock".into()));
+        assert_eq!(l[0].listen.to_string(), "unix:/run/x/imap.sock");
     }
 
     #[test]
@@ -604,6 +649,10 @@ mod tests {
         fails(
             "[proxy.m]\nprotocol = \"imap\"\nlisten = \"0.0.0.0:1143\"\naccounts = [\"work\"]\n",
             &[":6:", "not a loopback address"],
+        );
+        fails(
+            "[proxy.m]\nprotocol = \"imap\"\nlisten = \"unix:imap.sock\"\naccounts = [\"work\"]\n",
+            &[":6:", "'unix:imap.sock' is not an absolute socket path"],
         );
         fails(
             "[proxy.m]\nprotocol = \"imap\"\nlocal_tls = \"implicit\"\naccounts = [\"work\"]\n",

@@ -2,9 +2,8 @@
 //! limits (a client that sends an endless line is cut off, not buffered),
 //! answers written whole.
 
-use super::wire::Wire;
+use super::wire::{Sock, Wire};
 use std::io;
-use std::net::TcpStream;
 use std::sync::Arc;
 
 /// The longest command line taken before login: a LOGIN with two long
@@ -37,9 +36,9 @@ pub(super) struct Client {
 
 impl Client {
     /// Wraps an accepted socket.
-    pub(super) fn new(tcp: TcpStream) -> Client {
+    pub(super) fn new(sock: Sock) -> Client {
         Client {
-            wire: Wire::new(tcp),
+            wire: Wire::new(sock),
             buf: Vec::new(),
         }
     }

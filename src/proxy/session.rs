@@ -8,6 +8,7 @@
 
 use super::client::{Client, Stop};
 use super::upstream::Upstream;
+pub use super::wire::Sock;
 use super::{Limits, Tokens, peer, pump};
 use crate::config::{Listener, LocalTls, Mechanism, Served};
 use crate::error::{Error, Result, shown};
@@ -16,7 +17,6 @@ use crate::secret::Secret;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use std::io;
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -92,20 +92,17 @@ impl Who {
 }
 
 /// Runs one connection to its end.
-pub fn run(tcp: TcpStream, l: &Listener, tls: &Configs, tokens: &dyn Tokens, limits: Limits) {
+pub fn run(sock: Sock, l: &Listener, tls: &Configs, tokens: &dyn Tokens, limits: Limits) {
     let start = Instant::now();
-    let peer = tcp
-        .peer_addr()
-        .map_or_else(|_| "?".into(), |a| a.to_string());
     let who = Who {
-        prefix: format!("proxy {}: {peer}", l.name),
+        prefix: format!("proxy {}: {}", l.name, sock.peer_name()),
     };
     let starttls = tls
         .local
         .clone()
         .filter(|_| l.local_tls == LocalTls::Starttls);
     let mut d = dialect(l, starttls);
-    let mut client = Client::new(tcp);
+    let mut client = Client::new(sock);
     if !admitted(&mut client, d.as_mut(), l, tls, limits, &who) {
         return;
     }
@@ -132,8 +129,8 @@ pub fn run(tcp: TcpStream, l: &Listener, tls: &Configs, tokens: &dyn Tokens, lim
         return;
     }
     let limit = Some(WRITE_LIMIT);
-    let _ = client.wire.tcp.set_write_timeout(limit);
-    let _ = up.wire.tcp.set_write_timeout(limit);
+    let _ = client.wire.sock.set_write_timeout(limit);
+    let _ = up.wire.sock.set_write_timeout(limit);
     let (end, counts) = pump::run(&mut client, &mut up, limits.idle);
     ctx.who.log(&format!(
         "closed (account {account}, {}, {} bytes up, {} bytes down, {:.1} s)",
@@ -164,15 +161,15 @@ fn admitted(
     limits: Limits,
     who: &Who,
 ) -> bool {
-    if let Err(why) = allowed(&client.wire.tcp) {
+    if let Err(why) = peer::same_user(&client.wire.sock) {
         who.log(&format!("refused: {why}"));
         let _ = d.turn_away(client, &why);
         return false;
     }
     // Mail protocols are request and answer: no Nagle delay on small lines.
-    let _ = client.wire.tcp.set_nodelay(true);
-    let _ = client.wire.tcp.set_read_timeout(Some(limits.handshake));
-    let _ = client.wire.tcp.set_write_timeout(Some(limits.handshake));
+    client.wire.sock.set_nodelay();
+    let _ = client.wire.sock.set_read_timeout(Some(limits.handshake));
+    let _ = client.wire.sock.set_write_timeout(Some(limits.handshake));
     if let (LocalTls::Implicit, Some(local)) = (l.local_tls, &tls.local)
         && client.start_tls(local).is_err()
     {
@@ -180,20 +177,6 @@ fn admitted(
         return false;
     }
     true
-}
-
-/// Whether the client may connect: only this process's user, looked up in
-/// the kernel's table of the loopback connection.
-fn allowed(tcp: &TcpStream) -> std::result::Result<(), String> {
-    let (Ok(peer), Ok(local)) = (tcp.peer_addr(), tcp.local_addr()) else {
-        return Err("the connection has no address".into());
-    };
-    let own = peer::own_uid().map_err(|e| format!("cannot read /proc/self: {e}"))?;
-    match peer::uid_of(peer, local) {
-        Some(uid) if uid == own => Ok(()),
-        Some(uid) => Err(format!("uid {uid} is not this proxy's user (uid {own})")),
-        None => Err("cannot tell which user connected (no row in /proc/net/tcp)".into()),
-    }
 }
 
 /// What the steps of one connection share.
