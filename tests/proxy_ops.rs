@@ -288,6 +288,39 @@ fn a_broken_config_on_sighup_is_refused_and_the_old_listeners_serve_on() {
     assert!(proxy.log().contains("proxy: stopped"), "{}", proxy.log());
 }
 
+#[test]
+fn an_account_renamed_in_the_file_logs_in_by_its_new_name_after_sighup_only() {
+    let mut s = Setup::new();
+    let a = free_port();
+    s.write(&s.imap_table("a", &a.to_string(), "\"work\""));
+    s.start(1);
+    s.accounts = s.accounts.replace("[accounts.work]\n", "[accounts.job]\n");
+    s.write(&s.imap_table("a", &a.to_string(), "\"job\""));
+    // Not before the reload: the proxy serves the file it loaded.
+    let mut c = Lines::tcp(a);
+    let no = c.command("a1", "LOGIN job pw");
+    assert!(
+        no.contains("a1 NO") && no.contains("no account 'job' here"),
+        "{no}"
+    );
+    let line = s.proxy().reload(1);
+    assert_eq!(line, "proxy: reloaded: changed a", "{}", s.proxy().log());
+    // A new connection logs in by the new name only, with the same token.
+    let mut c = Lines::tcp(a);
+    let no = c.command("b1", "LOGIN work pw");
+    assert!(
+        no.contains("b1 NO") && no.contains("log in as one of: job"),
+        "{no}"
+    );
+    let ok = c.command("b2", "LOGIN job pw");
+    assert!(ok.contains("b2 OK"), "{ok}\n{}", s.proxy().log());
+    assert!(
+        s.proxy().log().contains("login as job: ok"),
+        "{}",
+        s.proxy().log()
+    );
+}
+
 /// Python's imaplib over the Unix socket at `path`: LOGIN, SELECT, LOGOUT.
 fn imaplib_over(path: &Path) -> String {
     format!(
