@@ -22,8 +22,11 @@ const HELD: [i32; 3] = [SIGTERM, SIGINT, SIGHUP];
 struct Deferral {
     /// Whether a signal may act at once (no window is open).
     free: Arc<AtomicBool>,
-    /// The last held signal that arrived, 0 for none.
+    /// The last SIGTERM or SIGINT that arrived, 0 for none.
     arrived: Arc<AtomicUsize>,
+    /// Whether a SIGHUP arrived: apart, so that a reload request (the
+    /// proxy's) never hides a SIGTERM that came just before it.
+    hangup: Arc<AtomicBool>,
     /// How many windows are open (grants may nest: a refresh inside a check).
     open: Mutex<usize>,
     /// Whether a long-running server handles the signals itself ([`drain`]).
@@ -35,12 +38,14 @@ fn deferral() -> &'static Option<Deferral> {
     D.get_or_init(|| {
         let free = Arc::new(AtomicBool::new(true));
         let arrived = Arc::new(AtomicUsize::new(0));
+        let hangup = Arc::new(AtomicBool::new(false));
         for sig in HELD {
             // The default action first (it ends the process when no window
             // is open), then the note for a window that is open.
             let installed = signal_hook::flag::register_conditional_default(sig, free.clone())
-                .and_then(|_| {
-                    signal_hook::flag::register_usize(sig, arrived.clone(), sig as usize)
+                .and_then(|_| match sig {
+                    SIGHUP => signal_hook::flag::register(sig, hangup.clone()),
+                    _ => signal_hook::flag::register_usize(sig, arrived.clone(), sig as usize),
                 });
             if installed.is_err() {
                 // Without handlers the signals keep their default action:
@@ -51,6 +56,7 @@ fn deferral() -> &'static Option<Deferral> {
         Some(Deferral {
             free,
             arrived,
+            hangup,
             open: Mutex::new(0),
             draining: AtomicBool::new(false),
         })
@@ -85,7 +91,10 @@ impl Drop for Held {
         }
         d.free.store(true, Ordering::SeqCst);
         drop(open);
-        let sig = d.arrived.swap(0, Ordering::SeqCst);
+        let mut sig = d.arrived.swap(0, Ordering::SeqCst);
+        if sig == 0 && d.hangup.swap(false, Ordering::SeqCst) {
+            sig = SIGHUP as usize;
+        }
         if sig != 0 {
             // Ends the process as the signal would have; it never returns
             // for these signals.
@@ -110,15 +119,12 @@ pub fn drain() -> bool {
 }
 
 /// For a server that reloads on SIGHUP: whether one arrived, and if so it
-/// is taken (no longer [`pending`]); any other signal stays pending.
+/// is taken (no longer [`pending`]); a SIGTERM or SIGINT stays pending.
 pub fn take_hangup() -> bool {
     let Some(d) = deferral() else {
         return false;
     };
-    let hup = SIGHUP as usize;
-    d.arrived
-        .compare_exchange(hup, 0, Ordering::SeqCst, Ordering::SeqCst)
-        .is_ok()
+    d.hangup.swap(false, Ordering::SeqCst)
 }
 
 /// The held signal that arrived, if one did: it acts when the last guard
@@ -126,7 +132,7 @@ pub fn take_hangup() -> bool {
 pub fn pending() -> Option<i32> {
     let d = deferral().as_ref()?;
     match d.arrived.load(Ordering::SeqCst) {
-        0 => None,
+        0 => d.hangup.load(Ordering::SeqCst).then_some(SIGHUP),
         sig => i32::try_from(sig).ok(),
     }
 }
