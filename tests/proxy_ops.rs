@@ -369,6 +369,10 @@ fn imaplib_logs_in_over_a_unix_socket_that_replaces_a_stale_one_and_goes_on_exit
     drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
     let t = s.imap_table("local", &format!("unix:{}", path.display()), "\"work\"");
     s.write(&t);
+    let check = s.env.run_with_config(&s.config, &["proxy", "--check"], b"");
+    check.expect(0);
+    let shown = format!("local: imap on unix:{} -> 127.0.0.1:", path.display());
+    assert!(check.stdout.starts_with(&shown), "{check:#?}");
     s.start(1);
     let meta = std::fs::metadata(&path).unwrap();
     assert!(meta.file_type().is_socket());

@@ -16,6 +16,7 @@ use super::listen::Socket;
 use super::{Loaded, Serving, Shared, Slot, session};
 use crate::config::{Listen, Listener};
 use crate::error::Result;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -32,11 +33,22 @@ pub(super) struct Prepared {
 /// sockets bound so far are closed again).
 pub(super) fn prepare(listeners: &[Listener], running: &[Listen]) -> Result<Vec<Prepared>> {
     let mut prepared = Vec::new();
+    // One per ca_file: reading the system's roots is the slow part.
+    let mut upstream: Vec<(Option<&Path>, Arc<rustls::ClientConfig>)> = Vec::new();
     for l in listeners {
+        let ca = l.ca_file.as_deref();
+        let config = match upstream.iter().find(|(c, _)| *c == ca) {
+            Some((_, config)) => Arc::clone(config),
+            None => {
+                let config = crate::tls::client_config(ca)?;
+                upstream.push((ca, Arc::clone(&config)));
+                config
+            }
+        };
         // Made once: the system's roots are read and parsed here, not per
         // connection, and a bad ca_file is an error before anything serves.
         let tls = session::Configs {
-            upstream: crate::tls::client_config(l.ca_file.as_deref())?,
+            upstream: config,
             local: match &l.local_cert {
                 Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
                 None => None,
@@ -124,11 +136,12 @@ impl Listeners {
             .iter()
             .map(|p| p.serving.listener.listen.clone())
             .collect();
-        for gone in self.take_gone(&kept) {
-            let name = gone.slot.now().listener.name.clone();
-            said.removed.push(format!("{name} ({})", gone.listen));
-            stop(gone);
+        let gone = self.take_gone(&kept);
+        for g in &gone {
+            let name = g.slot.now().listener.name.clone();
+            said.removed.push(format!("{name} ({})", g.listen));
         }
+        stop(gone);
         for p in prepared {
             let l = Arc::clone(&p.serving.listener);
             match p.socket {
@@ -162,16 +175,19 @@ impl Listeners {
 
     /// Stops every listener (the proxy ends).
     pub(super) fn stop_all(&mut self) {
-        for live in std::mem::take(&mut self.live) {
-            stop(live);
-        }
+        stop(std::mem::take(&mut self.live));
     }
 }
 
-/// Stops a listener's accept loop and waits for its socket to close.
-fn stop(live: Live) {
-    live.slot.stop.store(true, Ordering::SeqCst);
-    let _ = live.thread.join();
+/// Stops listeners' accept loops, all at once, and waits for their sockets
+/// to close.
+fn stop(live: Vec<Live>) {
+    for l in &live {
+        l.slot.stop.store(true, Ordering::SeqCst);
+    }
+    for l in live {
+        let _ = l.thread.join();
+    }
 }
 
 /// What a reload changed, for its log line.
