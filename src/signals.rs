@@ -105,8 +105,8 @@ impl Drop for Held {
 
 /// For a long-running server (`ooauth2 proxy`): from now on SIGTERM,
 /// SIGINT and SIGHUP never end the process by themselves, not even after a
-/// grant's window closes; the server polls [`take_hangup`] (and reloads)
-/// and [`pending`] (and drains). `false`
+/// grant's window closes; the server polls [`pending`]: it drains on
+/// SIGTERM or SIGINT, and reloads on SIGHUP ([`take_hangup`]). `false`
 /// if the handlers could not be installed (the signals keep their default
 /// action).
 pub fn drain() -> bool {
@@ -118,17 +118,17 @@ pub fn drain() -> bool {
     true
 }
 
-/// For a server that reloads on SIGHUP: whether one arrived, and if so it
-/// is taken (no longer [`pending`]); a SIGTERM or SIGINT stays pending.
-pub fn take_hangup() -> bool {
-    let Some(d) = deferral() else {
-        return false;
-    };
-    d.hangup.swap(false, Ordering::SeqCst)
+/// For a server that reloads on SIGHUP: takes the one that arrived (it is
+/// no longer [`pending`]); a SIGTERM or SIGINT stays pending.
+pub fn take_hangup() {
+    if let Some(d) = deferral() {
+        d.hangup.store(false, Ordering::SeqCst);
+    }
 }
 
-/// The held signal that arrived, if one did: it acts when the last guard
-/// is dropped (a wait that holds them may first say what it stops).
+/// The held signal that arrived, if one did (SIGTERM or SIGINT before
+/// SIGHUP): it acts when the last guard is dropped (a wait that holds them
+/// may first say what it stops).
 pub fn pending() -> Option<i32> {
     let d = deferral().as_ref()?;
     match d.arrived.load(Ordering::SeqCst) {

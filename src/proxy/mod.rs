@@ -48,6 +48,7 @@ use crate::config::Listener;
 use crate::error::Result;
 use crate::secret::Secret;
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use signal_hook::consts::SIGHUP;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -150,15 +151,17 @@ pub fn serve(
             std::thread::park();
         }
     }
+    // A SIGTERM or SIGINT comes first: pending() names it even with a
+    // SIGHUP beside it.
     let sig = loop {
-        if crate::signals::take_hangup() {
-            live.reload(load(), &shared);
-            continue;
+        match crate::signals::pending() {
+            Some(SIGHUP) => {
+                crate::signals::take_hangup();
+                live.reload(load(), &shared);
+            }
+            Some(sig) => break sig,
+            None => std::thread::sleep(Duration::from_millis(100)),
         }
-        if let Some(sig) = crate::signals::pending() {
-            break sig;
-        }
-        std::thread::sleep(Duration::from_millis(100));
     };
     shared.running.stopping.store(true, Ordering::SeqCst);
     drain(&shared.running, sig, limits.drain);
