@@ -22,8 +22,11 @@ const HELD: [i32; 3] = [SIGTERM, SIGINT, SIGHUP];
 struct Deferral {
     /// Whether a signal may act at once (no window is open).
     free: Arc<AtomicBool>,
-    /// The last held signal that arrived, 0 for none.
+    /// The last SIGTERM or SIGINT that arrived, 0 for none.
     arrived: Arc<AtomicUsize>,
+    /// Whether a SIGHUP arrived: apart, so that a reload request (the
+    /// proxy's) never hides a SIGTERM that came just before it.
+    hangup: Arc<AtomicBool>,
     /// How many windows are open (grants may nest: a refresh inside a check).
     open: Mutex<usize>,
     /// Whether a long-running server handles the signals itself ([`drain`]).
@@ -35,12 +38,14 @@ fn deferral() -> &'static Option<Deferral> {
     D.get_or_init(|| {
         let free = Arc::new(AtomicBool::new(true));
         let arrived = Arc::new(AtomicUsize::new(0));
+        let hangup = Arc::new(AtomicBool::new(false));
         for sig in HELD {
             // The default action first (it ends the process when no window
             // is open), then the note for a window that is open.
             let installed = signal_hook::flag::register_conditional_default(sig, free.clone())
-                .and_then(|_| {
-                    signal_hook::flag::register_usize(sig, arrived.clone(), sig as usize)
+                .and_then(|_| match sig {
+                    SIGHUP => signal_hook::flag::register(sig, hangup.clone()),
+                    _ => signal_hook::flag::register_usize(sig, arrived.clone(), sig as usize),
                 });
             if installed.is_err() {
                 // Without handlers the signals keep their default action:
@@ -51,6 +56,7 @@ fn deferral() -> &'static Option<Deferral> {
         Some(Deferral {
             free,
             arrived,
+            hangup,
             open: Mutex::new(0),
             draining: AtomicBool::new(false),
         })
@@ -85,7 +91,10 @@ impl Drop for Held {
         }
         d.free.store(true, Ordering::SeqCst);
         drop(open);
-        let sig = d.arrived.swap(0, Ordering::SeqCst);
+        let mut sig = d.arrived.swap(0, Ordering::SeqCst);
+        if sig == 0 && d.hangup.swap(false, Ordering::SeqCst) {
+            sig = SIGHUP as usize;
+        }
         if sig != 0 {
             // Ends the process as the signal would have; it never returns
             // for these signals.
@@ -96,7 +105,8 @@ impl Drop for Held {
 
 /// For a long-running server (`ooauth2 proxy`): from now on SIGTERM,
 /// SIGINT and SIGHUP never end the process by themselves, not even after a
-/// grant's window closes; the server polls [`pending`] and drains. `false`
+/// grant's window closes; the server polls [`pending`]: it drains on
+/// SIGTERM or SIGINT, and reloads on SIGHUP ([`take_hangup`]). `false`
 /// if the handlers could not be installed (the signals keep their default
 /// action).
 pub fn drain() -> bool {
@@ -108,12 +118,21 @@ pub fn drain() -> bool {
     true
 }
 
-/// The held signal that arrived, if one did: it acts when the last guard
-/// is dropped (a wait that holds them may first say what it stops).
+/// For a server that reloads on SIGHUP: takes the one that arrived (it is
+/// no longer [`pending`]); a SIGTERM or SIGINT stays pending.
+pub fn take_hangup() {
+    if let Some(d) = deferral() {
+        d.hangup.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The held signal that arrived, if one did (SIGTERM or SIGINT before
+/// SIGHUP): it acts when the last guard is dropped (a wait that holds them
+/// may first say what it stops).
 pub fn pending() -> Option<i32> {
     let d = deferral().as_ref()?;
     match d.arrived.load(Ordering::SeqCst) {
-        0 => None,
+        0 => d.hangup.load(Ordering::SeqCst).then_some(SIGHUP),
         sig => i32::try_from(sig).ok(),
     }
 }

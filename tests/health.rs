@@ -476,8 +476,9 @@ fn min_ttl_in_the_config_file_applies_to_its_account_only() {
 }
 
 /// Runs `systemd-analyze verify` on `units`, in a user manager whose home
-/// holds the binary where the service expects it.
-fn verify(env: &Env, units: &[&Path]) -> std::process::Output {
+/// holds the binary where the service expects it (also for the proxy's
+/// unit, tests/proxy_ops.rs).
+pub(crate) fn verify(env: &Env, units: &[&Path]) -> std::process::Output {
     let home = env.root.join("unit-home");
     let bin = home.join(".cargo/bin");
     std::fs::create_dir_all(&bin).unwrap();

@@ -32,6 +32,7 @@ mod protocol;
 mod providers;
 mod proxy;
 mod proxy_auth;
+mod proxy_ops;
 mod readme;
 mod real_clients;
 mod secret_stores;

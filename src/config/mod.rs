@@ -21,7 +21,7 @@ mod switch;
 mod write;
 
 pub use parse::{bad_name, parse, valid_name};
-pub use proxy::{Listener, LocalPassword, LocalTls, Mechanism, Served, ServerTls};
+pub use proxy::{Listen, Listener, LocalPassword, LocalTls, Mechanism, Served, ServerTls};
 pub use switch::{GivenCommands, with_secret_store};
 pub use write::{Edit, check_name, plan_account};
 

@@ -5,7 +5,8 @@
 //! ```toml
 //! [proxy.mail]
 //! protocol = "imap"                      # imap, pop or smtp
-//! listen = "127.0.0.1:1143"              # elsewhere: with local TLS and passwords
+//! listen = "127.0.0.1:1143"              # elsewhere: with local TLS and passwords;
+//!                                        # or "unix:/path" (a Unix socket, 0600)
 //! server = "outlook.office365.com:993"   # default: the account's provider's
 //! server_tls = "implicit"                # or starttls; default: by the port
 //! mechanism = "xoauth2"                  # or oauthbearer
@@ -108,6 +109,24 @@ pub enum LocalPassword {
     Command(SecretCommand),
 }
 
+/// Where a listener listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// A TCP address (off loopback only with local TLS and passwords).
+    Tcp(SocketAddr),
+    /// A Unix stream socket at this absolute path (`listen = "unix:/path"`).
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Listen::Tcp(addr) => write!(f, "{addr}"),
+            Listen::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
 /// One account a listener serves: its name and mailbox, either of which a
 /// client may log in with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,14 +151,14 @@ impl Served {
 }
 
 /// One `[proxy.NAME]` table, checked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
     /// The table's name.
     pub name: String,
     /// The mail protocol spoken on both sides.
     pub protocol: MailProtocol,
     /// Where it listens.
-    pub listen: SocketAddr,
+    pub listen: Listen,
     /// The mail server's host name (its certificate must hold it).
     pub server_host: String,
     /// The mail server's port.
@@ -422,7 +441,7 @@ impl Checker<'_, '_> {
         self.passwords(&given.passwords, &mut served)?;
         let listen = self.listen(given.listen.as_ref(), protocol)?;
         let (local_tls, local_cert) = self.local(&given)?;
-        self.reachable(given.listen.as_ref(), listen, local_tls, &served)?;
+        self.reachable(given.listen.as_ref(), &listen, local_tls, &served)?;
         let (server_host, server_port) =
             self.server(given.server.as_ref(), protocol, &served, accounts)?;
         let (server_tls, mechanism) = self.how(&given, server_port)?;
@@ -541,20 +560,20 @@ impl Checker<'_, '_> {
     }
 
     /// The address to listen on (by default loopback, at the protocol's
-    /// usual proxy port).
-    fn listen(
-        &self,
-        given: Option<&(usize, String)>,
-        protocol: MailProtocol,
-    ) -> Result<SocketAddr> {
+    /// usual proxy port), or a Unix socket's absolute path.
+    fn listen(&self, given: Option<&(usize, String)>, protocol: MailProtocol) -> Result<Listen> {
         let Some((at, text)) = given else {
             let port = match protocol {
                 MailProtocol::Imap => 1143,
                 MailProtocol::Pop => 1110,
                 MailProtocol::Smtp => 1587,
             };
-            return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+            let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+            return Ok(Listen::Tcp(addr));
         };
+        if let Some(path) = text.strip_prefix("unix:") {
+            return self.unix(*at, path).map(Listen::Unix);
+        }
         let addr = match text.parse::<u16>() {
             Ok(port) => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
             Err(_) => text.parse::<SocketAddr>().map_err(|_| {
@@ -566,7 +585,26 @@ impl Checker<'_, '_> {
                 .hint("e.g. listen = \"127.0.0.1:1143\"")
             })?,
         };
-        Ok(addr)
+        Ok(Listen::Tcp(addr))
+    }
+
+    /// The path of a `unix:` listener: absolute (the proxy's working
+    /// directory is nobody's business), a file name at its end.
+    fn unix(&self, at: usize, path: &str) -> Result<PathBuf> {
+        let path = PathBuf::from(path);
+        if !path.is_absolute() || path.file_name().is_none() {
+            return Err(self
+                .bad(
+                    at,
+                    "listen",
+                    &format!(
+                        "'unix:{}' is not an absolute socket path",
+                        shown(&path.display().to_string())
+                    ),
+                )
+                .hint("e.g. listen = \"unix:/run/user/1000/ooauth2/imap.sock\""));
+        }
+        Ok(path)
     }
 
     /// A listener off loopback only with local TLS and every account's
@@ -575,10 +613,14 @@ impl Checker<'_, '_> {
     fn reachable(
         &self,
         given: Option<&(usize, String)>,
-        listen: SocketAddr,
+        listen: &Listen,
         tls: LocalTls,
         served: &[Served],
     ) -> Result<()> {
+        // A Unix socket is reached through its 0600 file, by this user only.
+        let Listen::Tcp(listen) = listen else {
+            return Ok(());
+        };
         if listen.ip().is_loopback() {
             return Ok(());
         }
@@ -778,6 +820,12 @@ mod tests {
         .unwrap();
         assert_eq!(l[0].listen.to_string(), "[::1]:2143");
         assert_eq!(l[0].mechanism, super::Mechanism::Oauthbearer);
+        let l = listeners(
+            "[proxy.m]\nprotocol = \"imap\"\nlisten = \"unix:/run/x/imap.sock\"\naccounts = [\"work\"]\n",
+        )
+        .unwrap();
+        assert_eq!(l[0].listen, super::Listen::Unix("/run/x/imap.sock".into()));
+        assert_eq!(l[0].listen.to_string(), "unix:/run/x/imap.sock");
     }
 
     #[test]
@@ -856,6 +904,10 @@ mod tests {
         fails(
             "[proxy.m]\nprotocol = \"imap\"\nlocal_tls = \"implicit\"\nlocal_key = \"k\"\naccounts = [\"work\"]\n",
             &[":6:", "local_cert and local_key go together"],
+        );
+        fails(
+            "[proxy.m]\nprotocol = \"imap\"\nlisten = \"unix:imap.sock\"\naccounts = [\"work\"]\n",
+            &[":6:", "'unix:imap.sock' is not an absolute socket path"],
         );
         fails(
             "[proxy.m]\nprotocol = \"imap\"\nlocal_cert = \"c.pem\"\naccounts = [\"work\"]\n",

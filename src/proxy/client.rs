@@ -3,10 +3,9 @@
 //! answers written whole.
 
 use super::session::Login;
-use super::wire::Wire;
+use super::wire::{Sock, Wire};
 use crate::secret::Secret;
 use std::io;
-use std::net::TcpStream;
 use std::sync::Arc;
 
 /// The longest command line taken before login: a LOGIN with two long
@@ -39,9 +38,9 @@ pub(super) struct Client {
 
 impl Client {
     /// Wraps an accepted socket.
-    pub(super) fn new(tcp: TcpStream) -> Client {
+    pub(super) fn new(sock: Sock) -> Client {
         Client {
-            wire: Wire::new(tcp),
+            wire: Wire::new(sock),
             buf: Vec::new(),
         }
     }

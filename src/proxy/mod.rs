@@ -11,8 +11,10 @@
 //! server is logged in to); `client.rs` and `upstream.rs` are the two
 //! sockets with bounded line reading; `pump.rs` is the byte pump after
 //! login; `peer.rs` says which user is on the other end of a loopback
-//! connection; `guard.rs` checks local passwords (listeners for other
-//! users or a LAN) and slows down who keeps getting them wrong.
+//! or Unix socket connection; `listen.rs` binds the listening sockets
+//! (TCP, or a Unix socket file); `reload.rs` applies a SIGHUP's config;
+//! `guard.rs` checks local passwords (listeners for other users or a LAN)
+//! and slows down who keeps getting them wrong.
 //!
 //! Concurrency: one thread per connection, blocking sockets, and after the
 //! login one poll(2) over both sockets in that same thread. Why not tokio:
@@ -35,9 +37,11 @@
 mod client;
 mod guard;
 mod imap;
+mod listen;
 mod peer;
 mod pop;
 mod pump;
+mod reload;
 pub mod session;
 mod smtp;
 mod upstream;
@@ -46,11 +50,12 @@ mod wire;
 pub use guard::resolve_passwords;
 
 use crate::config::Listener;
-use crate::error::{Code, Error, Result};
+use crate::error::Result;
 use crate::secret::Secret;
-use std::net::TcpListener;
-use std::sync::Arc;
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use signal_hook::consts::SIGHUP;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// An account's token, as the engine answered it.
@@ -78,7 +83,7 @@ pub struct Limits {
     pub idle: Duration,
     /// How long connecting to the server may take.
     pub connect: Duration,
-    /// How long open connections may go on after SIGTERM.
+    /// How long open connections may go on after SIGTERM or SIGINT.
     pub drain: Duration,
 }
 
@@ -113,65 +118,60 @@ impl Drop for Open {
     }
 }
 
+/// The configuration read again for a reload (SIGHUP).
+pub struct Loaded {
+    /// The listeners.
+    pub listeners: Vec<Listener>,
+    /// Makes the rest of what was read (the accounts' values) the one new
+    /// logins use; called only once the listeners are applied, so that a
+    /// refused reload changes nothing.
+    pub apply: Box<dyn FnOnce()>,
+}
+
+/// Reads the configuration again, for a reload.
+pub type Load<'a> = &'a dyn Fn() -> Result<Loaded>;
+
 /// Binds every listener, says so on stderr, and serves them until SIGTERM
-/// (or SIGINT, SIGHUP): then no new connection is taken, and the open ones
-/// may finish within the drain limit. A listener that cannot bind is an
-/// error before any serves.
-pub fn serve(listeners: &[Listener], tokens: Arc<dyn Tokens>, limits: Limits) -> Result<()> {
-    let mut bound = Vec::new();
-    for l in listeners {
-        let socket = TcpListener::bind(l.listen).map_err(|e| {
-            Error::new(
-                Code::NetworkError,
-                format!("[proxy.{}] cannot listen on {}: {e}", l.name, l.listen),
-            )
-            .hint("pick another listen port in the config file, or stop what listens there")
-        })?;
-        // Made once: the system's roots are read and parsed here, not per
-        // connection, and a bad ca_file is an error before anything serves.
-        let tls = session::Configs {
-            upstream: crate::tls::client_config(l.ca_file.as_deref())?,
-            local: match &l.local_cert {
-                Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
-                None => None,
-            },
-        };
-        bound.push((socket, Arc::new(l.clone()), Arc::new(tls)));
-    }
+/// or SIGINT: then no new connection is taken, and the open ones may
+/// finish within the drain limit. SIGHUP reloads: `load` is asked for the
+/// listeners again (`reload.rs`). A listener that cannot bind is an error
+/// before any serves.
+pub fn serve(
+    listeners: &[Listener],
+    load: Load,
+    tokens: Arc<dyn Tokens>,
+    limits: Limits,
+) -> Result<()> {
+    let prepared = reload::prepare(listeners, &[])?;
+    let shared = Shared {
+        tokens,
+        limits,
+        running: Arc::new(Running::default()),
+    };
     let draining = crate::signals::drain();
-    let running = Arc::new(Running::default());
-    for (socket, l, tls) in bound {
-        eprintln!(
-            "proxy {}: listening on {} ({} to {})",
-            l.name,
-            l.listen,
-            l.protocol_name(),
-            l.server()
-        );
-        let (tokens, running) = (Arc::clone(&tokens), Arc::clone(&running));
-        let server = Server {
-            listener: l,
-            tls,
-            tokens,
-            limits,
-            running,
-        };
-        std::thread::spawn(move || accept(&socket, &server));
-    }
+    let mut live = reload::Listeners::start(prepared, &shared);
     if !draining {
         // Without handlers a signal ends the process at once, as by default.
         loop {
             std::thread::park();
         }
     }
+    // A SIGTERM or SIGINT comes first: pending() names it even with a
+    // SIGHUP beside it.
     let sig = loop {
-        if let Some(sig) = crate::signals::pending() {
-            break sig;
+        match crate::signals::pending() {
+            Some(SIGHUP) => {
+                crate::signals::take_hangup();
+                live.reload(load(), &shared);
+            }
+            Some(sig) => break sig,
+            None => std::thread::sleep(Duration::from_millis(100)),
         }
-        std::thread::sleep(Duration::from_millis(100));
     };
-    running.stopping.store(true, Ordering::SeqCst);
-    drain(&running, sig, limits.drain);
+    shared.running.stopping.store(true, Ordering::SeqCst);
+    drain(&shared.running, sig, limits.drain);
+    // Their sockets closed, and socket files removed.
+    live.stop_all();
     Ok(())
 }
 
@@ -192,49 +192,86 @@ fn drain(running: &Running, sig: i32, limit: Duration) {
     }
 }
 
-/// What one listener's connections share.
-struct Server {
-    listener: Arc<Listener>,
-    tls: Arc<session::Configs>,
+/// What every listener's connections share.
+#[derive(Clone)]
+struct Shared {
     tokens: Arc<dyn Tokens>,
     limits: Limits,
     running: Arc<Running>,
 }
 
-/// Accepts connections on `socket`, each on its own thread, until the
-/// proxy stops.
-fn accept(socket: &TcpListener, server: &Server) {
-    let name = &server.listener.name;
-    for conn in socket.incoming() {
-        let stream = match conn {
+/// What a listener serves now: a reload swaps it, each accepted
+/// connection takes the one of its moment to its end.
+struct Serving {
+    listener: Arc<Listener>,
+    tls: Arc<session::Configs>,
+}
+
+/// A running listener's state, shared with its accept thread.
+struct Slot {
+    serving: Mutex<Arc<Serving>>,
+    /// Set when a reload removed it: the socket closes, open connections
+    /// go on.
+    stop: AtomicBool,
+}
+
+/// How often an accept loop looks up to see whether it was stopped.
+const STOP_CHECK: Duration = Duration::from_millis(100);
+
+/// Accepts connections on `socket`, each on its own thread, until its
+/// listener is stopped (the socket is then closed); while the proxy
+/// drains, a new connection is closed at once.
+fn accept(socket: &listen::Socket, slot: &Slot, shared: &Shared) {
+    let wait = Timespec {
+        tv_sec: 0,
+        tv_nsec: STOP_CHECK.as_nanos().try_into().unwrap_or(100_000_000),
+    };
+    while !slot.stop.load(Ordering::SeqCst) {
+        let mut fds = [PollFd::new(socket, PollFlags::IN)];
+        if !matches!(poll(&mut fds, Some(&wait)), Ok(n) if n > 0) {
+            // Nothing yet, or a signal interrupted the wait.
+            continue;
+        }
+        let stream = match socket.accept() {
             Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(e) => {
                 // EMFILE and friends: say so, breathe, go on.
+                let name = &slot.now().listener.name;
                 eprintln!("proxy {name}: accept failed: {e}");
-                std::thread::sleep(Duration::from_millis(100));
+                std::thread::sleep(STOP_CHECK);
                 continue;
             }
         };
-        if server.running.stopping.load(Ordering::SeqCst) {
+        if shared.running.stopping.load(Ordering::SeqCst) {
             // Closed at once: the client sees the proxy going away.
             continue;
         }
-        server.running.open.fetch_add(1, Ordering::SeqCst);
-        let open = Open(Arc::clone(&server.running));
-        let (l, tls, tokens) = (
-            Arc::clone(&server.listener),
-            Arc::clone(&server.tls),
-            Arc::clone(&server.tokens),
-        );
-        let limits = server.limits;
-        let spawned = std::thread::Builder::new()
-            .stack_size(STACK)
-            .spawn(move || {
-                let _open = open;
-                session::run(stream, &l, &tls, tokens.as_ref(), limits);
-            });
-        if let Err(e) = spawned {
-            eprintln!("proxy {name}: cannot start a thread: {e}");
-        }
+        connection(stream, slot.now(), shared);
+    }
+}
+
+impl Slot {
+    /// What the listener serves at this moment.
+    fn now(&self) -> Arc<Serving> {
+        Arc::clone(&self.serving.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Runs one accepted connection on its own thread.
+fn connection(stream: wire::Sock, serving: Arc<Serving>, shared: &Shared) {
+    shared.running.open.fetch_add(1, Ordering::SeqCst);
+    let open = Open(Arc::clone(&shared.running));
+    let (tokens, limits) = (Arc::clone(&shared.tokens), shared.limits);
+    let name = serving.listener.name.clone();
+    let spawned = std::thread::Builder::new()
+        .stack_size(STACK)
+        .spawn(move || {
+            let _open = open;
+            let s = &serving;
+            session::run(stream, &s.listener, &s.tls, tokens.as_ref(), limits);
+        });
+    if let Err(e) = spawned {
+        eprintln!("proxy {name}: cannot start a thread: {e}");
     }
 }

@@ -1,12 +1,38 @@
-//! Who is on the other end of a loopback TCP connection (Linux): the
-//! connection's row in `/proc/net/tcp` or `tcp6`, seen from the client's
-//! side (its local address is the client's, its remote one ours), carries
-//! the uid of the socket's owner (the 8th column). Only the proxy's own
-//! user may use a loopback listener: another user of the machine would
-//! otherwise read this user's mail.
+//! Who is on the other end of a local connection (Linux), and the rule
+//! [`same_user`]: only the proxy's own user may use a loopback or Unix
+//! socket listener; another user of the machine would otherwise read this
+//! user's mail. For loopback TCP, the connection's row in `/proc/net/tcp`
+//! or `tcp6`, seen from the client's side (its local address is the
+//! client's, its remote one ours), carries the uid of the socket's owner
+//! (the 8th column); for a Unix socket the kernel says it (SO_PEERCRED).
 
+use super::wire::Sock;
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::MetadataExt;
+
+/// Whether the client on `sock` is this process's user; if not, why, as
+/// the log line and the client's refusal say it.
+pub(super) fn same_user(sock: &Sock) -> Result<(), String> {
+    let own = own_uid().map_err(|e| format!("cannot read /proc/self: {e}"))?;
+    let uid = match sock {
+        Sock::Tcp(tcp) => {
+            let (Ok(peer), Ok(local)) = (tcp.peer_addr(), tcp.local_addr()) else {
+                return Err("the connection has no address".into());
+            };
+            uid_of(peer, local)
+                .ok_or("cannot tell which user connected (no row in /proc/net/tcp)")?
+        }
+        Sock::Unix(unix) => rustix::net::sockopt::socket_peercred(unix)
+            .map_err(|e| format!("cannot tell which user connected (SO_PEERCRED: {e})"))?
+            .uid
+            .as_raw(),
+    };
+    if uid == own {
+        Ok(())
+    } else {
+        Err(format!("uid {uid} is not this proxy's user (uid {own})"))
+    }
+}
 
 /// The uid of this process (the owner of `/proc/self`).
 pub(super) fn own_uid() -> std::io::Result<u32> {
@@ -76,5 +102,12 @@ mod tests {
             uid_of(peer, s.local_addr().unwrap()),
             Some(own_uid().unwrap())
         );
+        assert_eq!(same_user(&Sock::Tcp(s)), Ok(()));
+    }
+
+    #[test]
+    fn a_unix_socket_peer_is_our_own() {
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert_eq!(same_user(&Sock::Unix(a)), Ok(()));
     }
 }

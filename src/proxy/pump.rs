@@ -71,8 +71,8 @@ fn pump(client: &mut Client, up: &mut Upstream, idle: Duration, c: &mut Counts) 
     loop {
         let (from_client, from_server) = {
             let mut fds = [
-                PollFd::new(&client.wire.tcp, PollFlags::IN),
-                PollFd::new(&up.wire.tcp, PollFlags::IN),
+                PollFd::new(&client.wire.sock, PollFlags::IN),
+                PollFd::new(&up.wire.sock, PollFlags::IN),
             ];
             if poll(&mut fds, Some(&timeout))? == 0 {
                 return Ok(End::Idle);

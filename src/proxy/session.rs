@@ -9,6 +9,7 @@
 
 use super::client::{Client, Stop};
 use super::upstream::Upstream;
+pub use super::wire::Sock;
 use super::{Limits, Tokens, peer, pump};
 use crate::config::{Listener, LocalTls, Mechanism, Served};
 use crate::error::{Error, Result, shown};
@@ -17,7 +18,6 @@ use crate::secret::Secret;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use std::io;
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -109,21 +109,18 @@ impl Who {
 }
 
 /// Runs one connection to its end.
-pub fn run(tcp: TcpStream, l: &Listener, tls: &Configs, tokens: &dyn Tokens, limits: Limits) {
+pub fn run(sock: Sock, l: &Listener, tls: &Configs, tokens: &dyn Tokens, limits: Limits) {
     let start = Instant::now();
-    let peer = tcp
-        .peer_addr()
-        .map_or_else(|_| "?".into(), |a| a.to_string());
     let who = Who {
-        prefix: format!("proxy {}: {peer}", l.name),
-        ip: tcp.peer_addr().ok().map(|a| a.ip()),
+        prefix: format!("proxy {}: {}", l.name, sock.peer_name()),
+        ip: sock.peer_ip(),
     };
     let starttls = tls
         .local
         .clone()
         .filter(|_| l.local_tls == LocalTls::Starttls);
     let mut d = dialect(l, starttls);
-    let mut client = Client::new(tcp);
+    let mut client = Client::new(sock);
     if !admitted(&mut client, d.as_mut(), l, tls, limits, &who) {
         return;
     }
@@ -150,8 +147,8 @@ pub fn run(tcp: TcpStream, l: &Listener, tls: &Configs, tokens: &dyn Tokens, lim
         return;
     }
     let limit = Some(WRITE_LIMIT);
-    let _ = client.wire.tcp.set_write_timeout(limit);
-    let _ = up.wire.tcp.set_write_timeout(limit);
+    let _ = client.wire.sock.set_write_timeout(limit);
+    let _ = up.wire.sock.set_write_timeout(limit);
     let (end, counts) = pump::run(&mut client, &mut up, limits.idle);
     ctx.who.log(&format!(
         "closed (account {account}, {}, {} bytes up, {} bytes down, {:.1} s)",
@@ -186,7 +183,7 @@ fn admitted(
     let checked = if l.has_passwords() {
         Ok(())
     } else {
-        allowed(&client.wire.tcp)
+        peer::same_user(&client.wire.sock)
     };
     if let Err(why) = checked {
         who.log(&format!("refused: {why}"));
@@ -194,9 +191,9 @@ fn admitted(
         return false;
     }
     // Mail protocols are request and answer: no Nagle delay on small lines.
-    let _ = client.wire.tcp.set_nodelay(true);
-    let _ = client.wire.tcp.set_read_timeout(Some(limits.handshake));
-    let _ = client.wire.tcp.set_write_timeout(Some(limits.handshake));
+    client.wire.sock.set_nodelay();
+    let _ = client.wire.sock.set_read_timeout(Some(limits.handshake));
+    let _ = client.wire.sock.set_write_timeout(Some(limits.handshake));
     if let (LocalTls::Implicit, Some(local)) = (l.local_tls, &tls.local)
         && client.start_tls(local).is_err()
     {
@@ -204,20 +201,6 @@ fn admitted(
         return false;
     }
     true
-}
-
-/// Whether the client may connect: only this process's user, looked up in
-/// the kernel's table of the loopback connection.
-fn allowed(tcp: &TcpStream) -> std::result::Result<(), String> {
-    let (Ok(peer), Ok(local)) = (tcp.peer_addr(), tcp.local_addr()) else {
-        return Err("the connection has no address".into());
-    };
-    let own = peer::own_uid().map_err(|e| format!("cannot read /proc/self: {e}"))?;
-    match peer::uid_of(peer, local) {
-        Some(uid) if uid == own => Ok(()),
-        Some(uid) => Err(format!("uid {uid} is not this proxy's user (uid {own})")),
-        None => Err("cannot tell which user connected (no row in /proc/net/tcp)".into()),
-    }
 }
 
 /// What the steps of one connection share.

@@ -3,7 +3,7 @@
 //! verifier of [`crate::tls`]), and bounded line reading before login. The
 //! TLS state and the socket stay apart so that the pump can poll the socket.
 
-use super::wire::Wire;
+use super::wire::{Sock, Wire};
 use crate::config::{Listener, ServerTls};
 use crate::error::{Code, Error, Result, shorten};
 use rustls::pki_types::ServerName;
@@ -48,7 +48,7 @@ impl Upstream {
                         .map_err(|e| Error::new(Code::NetworkError, format!("socket: {e}")))?;
                     let _ = tcp.set_nodelay(true);
                     let mut up = Upstream {
-                        wire: Wire::new(tcp),
+                        wire: Wire::new(Sock::Tcp(tcp)),
                         buf: Vec::new(),
                         at,
                         host: l.server_host.clone(),

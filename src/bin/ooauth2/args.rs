@@ -350,6 +350,7 @@ the hash to paste.
   [proxy.imap]
   protocol = \"imap\"                     # imap, pop or smtp
   listen = \"127.0.0.1:1143\"             # default 1143, 1110, 1587
+  # listen = \"unix:/run/user/1000/ooauth2/imap.sock\"  # a Unix socket, 0600
   server = \"outlook.office365.com:993\"  # default: the account's provider's
   server_tls = \"implicit\"               # or starttls (default: by the port)
   mechanism = \"xoauth2\"                 # or oauthbearer
@@ -360,6 +361,9 @@ the hash to paste.
   # local_password_hash = \"$argon2id$...\" # or { work = \"...\" } per account
   # local_password_cmd = \"pass show scanner\"  # or a command printing it
   # ca_file = \"/path/private-ca.pem\"    # a server with a private CA
+
+SIGHUP reads the config file again (a file with errors is refused and the
+running listeners go on); SIGTERM stops, open connections get 10 s.
 
 Examples:
   ooauth2 proxy --check

@@ -1,22 +1,24 @@
 //! `ooauth2 proxy [--check]`: the config file's `[proxy.NAME]` listeners,
-//! checked and printed, or served (`ooauth2::proxy`) with tokens from the
-//! engine exactly as `ooauth2 token NAME` gets them (never interactively:
-//! nobody is at a terminal to sign in, so a missing sign-in is a refused
-//! login whose log line names the command to run). Local TLS without a
-//! certificate of the user's gets the one generated once in the data dir
-//! (`--check` makes it too, and prints its fingerprint to pin).
+//! checked and printed, or served (`ooauth2::proxy`, reloaded on SIGHUP)
+//! with tokens from the engine exactly as `ooauth2 token NAME` gets them
+//! (never interactively: nobody is at a terminal to sign in, so a missing
+//! sign-in is a refused login whose log line names the command to run).
+//! The accounts' values are those of the file as last (re)loaded: an edit
+//! applies at the next SIGHUP, and a broken edit at none. Local TLS
+//! without a certificate of the user's gets the one generated once in the
+//! data dir (`--check` makes it too, and prints its fingerprint to pin).
 //! `ooauth2 proxy hash-password`: a local password's hash for the config.
 
 use crate::args::{ProxyArgs, ProxyCommand};
 use crate::context::Context;
 use crate::output::print_stdout;
-use ooauth2::config::{self, Listener, LocalTls, Served, ServerTls};
+use ooauth2::config::{self, Config, Listener, LocalTls, Named, Served, ServerTls};
 use ooauth2::error::{Error, Result};
-use ooauth2::proxy::{self, Limits, Token, Tokens};
+use ooauth2::proxy::{self, Limits, Loaded, Token, Tokens};
 use ooauth2::request::{Action, Raw};
 use ooauth2::secret::Secret;
 use std::io::{BufRead, IsTerminal, Read, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The generated certificate's and key's names in the data dir.
 const GENERATED: (&str, &str) = ("proxy-cert.pem", "proxy-key.pem");
@@ -26,7 +28,8 @@ pub fn run(ctx: &Context, args: &ProxyArgs) -> Result<()> {
     if args.command == Some(ProxyCommand::HashPassword) {
         return hash_password();
     }
-    let mut listeners = listeners(ctx)?;
+    let config = with_listeners(ctx)?;
+    let mut listeners = config.listeners;
     certificates(ctx, &mut listeners)?;
     if args.check {
         let mut text = String::new();
@@ -40,21 +43,38 @@ pub fn run(ctx: &Context, args: &ProxyArgs) -> Result<()> {
         return print_stdout(&text);
     }
     proxy::resolve_passwords(&mut listeners, ctx.settings.secret_cmd_timeout()?)?;
+    let accounts = Arc::new(Mutex::new(config.accounts));
     let tokens = Arc::new(EngineTokens {
         ctx: Context {
             settings: ctx.settings.clone(),
             verbose: ctx.verbose,
         },
+        accounts: Arc::clone(&accounts),
     });
-    proxy::serve(&listeners, tokens, Limits::default())
+    // SIGHUP reads the file again, with the same checks, the generated
+    // certificate and the password commands.
+    let load = || {
+        let config = with_listeners(ctx)?;
+        let mut listeners = config.listeners;
+        certificates(ctx, &mut listeners)?;
+        proxy::resolve_passwords(&mut listeners, ctx.settings.secret_cmd_timeout()?)?;
+        let accounts = Arc::clone(&accounts);
+        Ok(Loaded {
+            listeners,
+            apply: Box::new(move || {
+                *accounts.lock().unwrap_or_else(|p| p.into_inner()) = config.accounts;
+            }),
+        })
+    };
+    proxy::serve(&listeners, &load, tokens, Limits::default())
 }
 
-/// The config file's listeners; none is an error saying how to add one.
-fn listeners(ctx: &Context) -> Result<Vec<Listener>> {
+/// The config file, with listeners; none is an error saying how to add one.
+fn with_listeners(ctx: &Context) -> Result<Config> {
     let path = ctx.settings.config_path()?;
     let config = config::load(&ctx.settings)?;
     match config {
-        Some(c) if !c.listeners.is_empty() => Ok(c.listeners),
+        Some(c) if !c.listeners.is_empty() => Ok(c),
         _ => Err(Error::invalid(format!(
             "no [proxy.NAME] table in {}: nothing to listen for",
             path.display()
@@ -160,9 +180,11 @@ fn describe(l: &Listener) -> String {
     )
 }
 
-/// Tokens from the engine, one fresh engine per login, as `token` runs it.
+/// Tokens from the engine, one fresh engine per login, as `token` runs it,
+/// for the accounts of the file as last loaded.
 struct EngineTokens {
     ctx: Context,
+    accounts: Arc<Mutex<Vec<Named>>>,
 }
 
 impl Tokens for EngineTokens {
@@ -174,7 +196,16 @@ impl Tokens for EngineTokens {
             interactive: Some("never".into()),
             ..Raw::default()
         };
-        let req = self.ctx.request(raw)?;
+        let named = {
+            let accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+            accounts.iter().find(|a| a.name == account).cloned()
+        };
+        // A listener serves only accounts of the file it was loaded with.
+        let named = named.ok_or_else(|| {
+            Error::invalid(format!("no account '{account}' in the config file"))
+                .hint("add it, then reload the proxy (SIGHUP)")
+        })?;
+        let req = named.request(raw)?;
         let answer = self.ctx.token(&req, false)?;
         Ok(Token {
             user: answer.user,
