@@ -19,12 +19,13 @@
 use crate::support::mail::{
     Dovecot, Input, client_command, install_config, program, run_timeout, tagged_ok,
 };
+use crate::support::proxy::Running;
 use crate::support::run::{Env, Run, USER, free_port};
 use mock_idp::Grant;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const CLIENT_LIMIT: Duration = Duration::from_secs(30);
@@ -39,45 +40,24 @@ struct Setup {
     config: PathBuf,
 }
 
-/// The running `ooauth2 proxy`, stopped by its PID when dropped.
+/// The running `ooauth2 proxy` and its three listeners' ports.
 struct Proxy {
-    child: Child,
-    log: PathBuf,
+    run: Running,
     imap: u16,
     pop: u16,
     smtp: u16,
 }
 
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Proxy {
+    type Target = Running;
+    fn deref(&self) -> &Running {
+        &self.run
     }
 }
 
-impl Proxy {
-    /// What the proxy wrote on stderr.
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// A `kB` field of the proxy's /proc status (VmHWM: its peak memory).
-    fn status_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with(field)).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    }
-
-    /// Waits until the log holds `needle` (5 s at most).
-    fn wait_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let log = self.log();
-            if log.contains(needle) || Instant::now() > deadline {
-                return log;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+impl std::ops::DerefMut for Proxy {
+    fn deref_mut(&mut self) -> &mut Running {
+        &mut self.run
     }
 }
 
@@ -128,28 +108,12 @@ fn setup_local(mechanism: &str, imap_server: Option<u16>, local: Option<&str>) -
         // bench/proxy.sh measures the release binary (sh execs it: same PID).
         cmd = env.command_via::<&str>(&["sh", "-c", "exec \"$0\" proxy", &release], &[]);
     }
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
     let proxy = Proxy {
-        child,
-        log,
+        run: Running::start(cmd, log, 3),
         imap: ports.0,
         pop: ports.1,
         smtp: ports.2,
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while proxy.log().matches("listening on").count() < 3 {
-        assert!(
-            Instant::now() < deadline,
-            "proxy not listening:\n{}",
-            proxy.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
     Setup {
         proxy,
         dc,
@@ -574,12 +538,7 @@ fn sigterm_stops_new_connections_and_lets_open_ones_finish_within_a_bound() {
     let mut c = s.raw_imap();
     c.send(b"a1 LOGIN work pw\r\n");
     assert!(c.until("a1").contains("a1 OK"), "{}", s.proxy.log());
-    let pid = s.proxy.child.id().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    s.proxy.signal("TERM");
     s.proxy.wait_log("no new connections");
     // The open connection goes on; a new one is closed at once.
     c.send(b"a2 NOOP\r\n");
@@ -590,14 +549,7 @@ fn sigterm_stops_new_connections_and_lets_open_ones_finish_within_a_bound() {
     let _ = late.read_to_end(&mut got);
     assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
     // A connection held open past the drain limit does not keep it running.
-    let started = Instant::now();
-    let status = loop {
-        if let Some(st) = s.proxy.child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "still running");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = s.proxy.exited();
     assert!(status.success(), "{status:?}\n{}", s.proxy.log());
     assert!(
         s.proxy
@@ -619,8 +571,7 @@ fn bench_proxy_against_direct() {
     let token = s.env.token(USER, &[]);
     token.expect(0);
     let rss = |when: &str| {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", s.proxy.child.id())).unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", s.proxy.pid())).unwrap();
         for l in status
             .lines()
             .filter(|l| l.starts_with("Vm") || l.starts_with("Threads"))

@@ -9,12 +9,12 @@
 //! Needs Debian's packages like tests/real_clients.rs.
 
 use crate::support::mail::{Dovecot, Input, client_command, install_config, program, run_timeout};
+use crate::support::proxy::Running;
 use crate::support::run::{Env, Run, USER, free_port, running_as_root};
 use mock_idp::Grant;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CLIENT_LIMIT: Duration = Duration::from_secs(30);
 
@@ -27,62 +27,15 @@ const GUESS: &str = "Tr0ub4dor-guess";
 /// The password `local_password_cmd` prints for the POP3 listener.
 const CMD_PASSWORD: &str = "from-a-command";
 
-/// A running `ooauth2 proxy`, stopped by its PID when dropped.
-struct Served {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Starts `ooauth2 proxy` in `env` (on `config` when given) and waits
+/// until its `listeners` listen.
+fn serve(env: &Env, config: Option<&Path>, listeners: usize) -> Running {
+    let log = env.root.join(format!("proxy-{}.log", free_port()));
+    let mut cmd = env.command(&["proxy"]);
+    if let Some(c) = config {
+        cmd.env("OOAUTH2_CONFIG", c);
     }
-}
-
-impl Served {
-    /// Starts `ooauth2 proxy` in `env` and waits until its `listeners`
-    /// listen.
-    fn start(env: &Env, config: Option<&Path>, listeners: usize) -> Served {
-        let log = env.root.join(format!("proxy-{}.log", free_port()));
-        let mut cmd = env.command(&["proxy"]);
-        if let Some(c) = config {
-            cmd.env("OOAUTH2_CONFIG", c);
-        }
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let served = Served { child, log };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while served.log().matches("listening on").count() < listeners {
-            assert!(
-                Instant::now() < deadline,
-                "not listening:\n{}",
-                served.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        served
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The log once it holds `needle` `n` times (10 s at most).
-    fn wait_log(&self, needle: &str, n: usize) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let log = self.log();
-            if log.matches(needle).count() >= n || Instant::now() > deadline {
-                return log;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
+    Running::start(cmd, log, listeners)
 }
 
 /// `ooauth2 proxy hash-password` with `stdin`.
@@ -128,7 +81,7 @@ fn served_fingerprint(env: &Env, port: u16) -> String {
 /// only local passwords over local TLS: IMAP with implicit TLS and the
 /// hash, SMTP with STARTTLS and the hash, POP3 with STLS and a command.
 struct Lan {
-    proxy: Served,
+    proxy: Running,
     dc: Dovecot,
     env: Env,
     ports: (u16, u16, u16),
@@ -158,7 +111,7 @@ fn lan() -> Lan {
         ports.0, dc.imaps_port, ports.1, dc.submission_port, ports.2, dc.pop3_port
     ));
     std::fs::write(&config, text).unwrap();
-    let proxy = Served::start(&env, None, 3);
+    let proxy = serve(&env, None, 3);
     Lan {
         proxy,
         dc,
@@ -270,7 +223,7 @@ fn python_clients_log_in_over_tls_with_the_local_password_and_a_wrong_one_never_
         "-ERR [AUTH]",
     );
     // smtplib tries PLAIN, then LOGIN: four refusals in all.
-    let log = s.proxy.wait_log("wrong user name or password", 4);
+    let log = s.proxy.wait_count("wrong user name or password", 4);
     assert_eq!(
         log.matches("wrong user name or password").count(),
         4,
@@ -307,7 +260,7 @@ fn python_clients_log_in_over_tls_with_the_local_password_and_a_wrong_one_never_
     s.dc.expect_logins("XOAUTH2", "imap-login", 1, "imaplib");
     s.dc.expect_logins("XOAUTH2", "submission-login", 1, "smtplib");
     s.dc.expect_logins("XOAUTH2", "pop3-login", 1, "poplib");
-    let log = s.proxy.wait_log("login as work: ok", 3);
+    let log = s.proxy.wait_count("login as work: ok", 3);
     assert!(
         !log.contains(PASSWORD) && !log.contains(CMD_PASSWORD),
         "{log}"
@@ -442,7 +395,7 @@ fn the_generated_certificate_is_private_and_the_same_across_starts() {
     }
     let mut seen = Vec::new();
     for _ in 0..2 {
-        let proxy = Served::start(&env, Some(&cfg), 1);
+        let proxy = serve(&env, Some(&cfg), 1);
         seen.push(served_fingerprint(&env, port));
         drop(proxy);
     }
@@ -543,7 +496,7 @@ fn imap_before_starttls_on_a_password_listener_says_logindisabled() {
         env.idp.authority(),
         hash.stdout.trim()
     ));
-    let proxy = Served::start(&env, Some(&cfg), 1);
+    let proxy = serve(&env, Some(&cfg), 1);
     let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut r = BufReader::new(tcp.try_clone().unwrap());

@@ -7,14 +7,15 @@
 //! Against the private Dovecot of tests/support/mail.rs, like tests/proxy.rs.
 
 use crate::support::mail::{Dovecot, Input, client_command, install_config, program, run_timeout};
+use crate::support::proxy::Running as Proxy;
 use crate::support::run::{Env, Run, USER, free_port, running_as_root};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const CLIENT_LIMIT: Duration = Duration::from_secs(30);
 
@@ -29,69 +30,16 @@ struct Setup {
     accounts: String,
 }
 
-/// The running `ooauth2 proxy`, stopped by its PID when dropped.
-struct Proxy {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Proxy {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits until `needle` is in the log `n` times (10 s at most).
-    fn wait_count(&self, needle: &str, n: usize) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let log = self.log();
-            if log.matches(needle).count() >= n || Instant::now() > deadline {
-                return log;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Sends `signal` (`HUP`, `TERM`) by PID.
-    fn signal(&self, signal: &str) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args([&format!("-{signal}"), &pid])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-    }
-
-    /// Waits for the proxy to exit (30 s at most): its exit status.
-    fn exited(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "still running:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Sends SIGHUP and waits for the reload's log line (the `n`th reload).
-    fn reload(&self, n: usize) -> String {
-        self.signal("HUP");
-        let log = self.wait_count("proxy: reload", n);
-        assert_eq!(log.matches("proxy: reload").count(), n, "{log}");
-        log.lines()
-            .filter(|l| l.starts_with("proxy: reload"))
-            .nth(n - 1)
-            .unwrap_or_default()
-            .to_string()
-    }
+/// Sends SIGHUP and waits for the reload's log line (the `n`th reload).
+fn reload(proxy: &Proxy, n: usize) -> String {
+    proxy.signal("HUP");
+    let log = proxy.wait_count("proxy: reload", n);
+    assert_eq!(log.matches("proxy: reload").count(), n, "{log}");
+    log.lines()
+        .filter(|l| l.starts_with("proxy: reload"))
+        .nth(n - 1)
+        .unwrap_or_default()
+        .to_string()
 }
 
 impl Setup {
@@ -130,18 +78,8 @@ impl Setup {
     /// Starts the proxy on the config file, and waits for its `n` listeners.
     fn start(&mut self, n: usize) -> &Proxy {
         let log = self.env.root.join("proxy.log");
-        let child = self
-            .env
-            .command(&["proxy"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let proxy = self.proxy.insert(Proxy { child, log });
-        let text = proxy.wait_count("listening on", n);
-        assert_eq!(text.matches("listening on").count(), n, "{text}");
-        proxy
+        self.proxy
+            .insert(Proxy::start(self.env.command(&["proxy"]), log, n))
     }
 
     fn proxy(&self) -> &Proxy {
@@ -229,7 +167,7 @@ fn sighup_adds_and_removes_listeners_and_an_open_session_lives_on() {
     let tb = s.imap_table("b", &b.to_string(), "\"work\"");
     let tc2 = s.imap_table("c2", &c.to_string(), "\"work\"");
     s.write(&format!("{tb}{tc2}"));
-    let line = s.proxy().reload(1);
+    let line = reload(s.proxy(), 1);
     assert_eq!(
         line,
         format!("proxy: reloaded: added b (127.0.0.1:{b}); removed a (127.0.0.1:{a}); changed c2"),
@@ -252,7 +190,7 @@ fn sighup_adds_and_removes_listeners_and_an_open_session_lives_on() {
     );
     assert!(open.command("a4", "LOGOUT").contains("a4 OK"));
     // The same file again: nothing changed.
-    let line = s.proxy().reload(2);
+    let line = reload(s.proxy(), 2);
     assert_eq!(line, "proxy: reloaded: unchanged b, c2");
     s.dc.expect_logins("XOAUTH2", "imap-login", 3, "a, then b and c2");
 }
@@ -267,7 +205,7 @@ fn a_broken_config_on_sighup_is_refused_and_the_old_listeners_serve_on() {
     // A misspelt account, and a new listener beside it: nothing applies.
     let tb = s.imap_table("b", &b.to_string(), "\"wrok\"");
     s.write(&format!("{ta}{tb}"));
-    let line = s.proxy().reload(1);
+    let line = reload(s.proxy(), 1);
     assert!(
         line.starts_with("proxy: reload refused, the running listeners go on: "),
         "{line}"
@@ -285,7 +223,7 @@ fn a_broken_config_on_sighup_is_refused_and_the_old_listeners_serve_on() {
     let port = busy.local_addr().unwrap().port();
     let tb = s.imap_table("b", &port.to_string(), "\"work\"");
     s.write(&format!("{ta}{tb}"));
-    let line = s.proxy().reload(2);
+    let line = reload(s.proxy(), 2);
     assert!(
         line.contains(&format!("cannot listen on 127.0.0.1:{port}")),
         "{line}"
@@ -294,7 +232,7 @@ fn a_broken_config_on_sighup_is_refused_and_the_old_listeners_serve_on() {
     // The proxy still runs, and SIGTERM still drains it, even with a
     // SIGHUP right behind (a reload never hides a stop).
     drop(c);
-    let pid = s.proxy().child.id();
+    let pid = s.proxy().pid();
     let sent = Command::new("sh")
         .args(["-c", &format!("kill -TERM {pid}; kill -HUP {pid}")])
         .status()
@@ -321,7 +259,7 @@ fn an_account_renamed_in_the_file_logs_in_by_its_new_name_after_sighup_only() {
         no.contains("a1 NO") && no.contains("no account 'job' here"),
         "{no}"
     );
-    let line = s.proxy().reload(1);
+    let line = reload(s.proxy(), 1);
     assert_eq!(line, "proxy: reloaded: changed a", "{}", s.proxy().log());
     // A new connection logs in by the new name only, with the same token.
     let mut c = Lines::tcp(a);

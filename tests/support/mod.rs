@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod keyring;
 pub mod mail;
+pub mod proxy;
 pub mod pty;
 pub mod run;
 pub mod sealer;
