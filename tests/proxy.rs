@@ -621,10 +621,21 @@ def append_mbs(m):
     t = time.perf_counter()
     m.append('INBOX', None, None, msg)
     return len(msg) / (time.perf_counter() - t) / 1e6
+# Rounds alternate which side goes first, and each round's pair is taken
+# within a second or two, so that a load that comes and goes on the machine
+# falls on both sides alike: the ratio is of each round's pair.
 d, p = direct(), proxied()
+med = lambda xs: sorted(xs)[len(xs) // 2]
 for name, f in [('noop_ms', noop_ms), ('fetch_MBps', fetch_mbs), ('append_MBps', append_mbs)]:
-    dv = sorted(f(d) for _ in range(3))[1]; pv = sorted(f(p) for _ in range(3))[1]
-    print(f'{{name}} direct={{dv:.3f}} proxy={{pv:.3f}}')
+    pairs = []
+    for r in range(7):
+        order = [(0, d), (1, p)] if r % 2 == 0 else [(1, p), (0, d)]
+        got = dict((i, f(m)) for i, m in order)
+        pairs.append((got[0], got[1]))
+    ratio = [b / a for a, b in pairs]
+    print(f'{{name}} direct={{med([a for a, _ in pairs]):.3f}} proxy={{med([b for _, b in pairs]):.3f}} '
+          f'ratio={{med(ratio):.3f}} (rounds {{min(ratio):.2f}}..{{max(ratio):.2f}}) '
+          f'added={{med([b - a for a, b in pairs]):.3f}}')
 print(f'login_ms direct={{login_ms(direct):.2f}} proxy={{login_ms(proxied):.2f}}')
 # Dovecot allows 10 logins per user and address: 5 logged in, 95 greeted
 # (each of those holds its TLS connection to the server too).

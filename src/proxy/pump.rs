@@ -1,12 +1,13 @@
 //! After login, the proxy only copies bytes: each side's plain text to the
-//! other, in 16 KiB pieces (a 20 MB FETCH or APPEND is streamed, never held
-//! whole), one poll(2) over both sockets in the connection's own thread. A
+//! other, in pieces of up to 64 KiB (a 20 MB FETCH or APPEND is streamed,
+//! never held whole), one poll(2) over both sockets in the connection's own
+//! thread, each readable side drained in turn without waiting. A
 //! slow reader slows the other side down (writes block): flow control, not
 //! a buffer that grows.
 
 use super::client::Client;
 use super::upstream::Upstream;
-use super::wire::Wire;
+use super::wire::{Room, Wire};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use std::io;
 use std::time::Duration;
@@ -41,9 +42,15 @@ pub(super) fn run(client: &mut Client, up: &mut Upstream, idle: Duration) -> (En
     (end, counts)
 }
 
-/// Moves what `from` has to `to`, counting; `false` once `from` closed.
-fn pass(from: &mut Wire, to: &mut Wire, from_socket: bool, count: &mut u64) -> io::Result<bool> {
-    from.pull(from_socket, &mut |bytes| {
+/// Moves what `from` has to `to` through `room`, counting; `false` once
+/// `from` closed.
+fn pass(
+    (from, to): (&mut Wire, &mut Wire),
+    from_socket: bool,
+    room: &mut Room,
+    count: &mut u64,
+) -> io::Result<bool> {
+    from.pull(from_socket, room, &mut |bytes| {
         *count += bytes.len() as u64;
         to.write_all(bytes)
     })
@@ -58,10 +65,11 @@ fn pump(client: &mut Client, up: &mut Upstream, idle: Duration, c: &mut Counts) 
     let early = std::mem::take(&mut up.buf);
     client.wire.write_all(&early)?;
     c.down += early.len() as u64;
-    if !pass(&mut up.wire, &mut client.wire, false, &mut c.down)? {
+    let room = &mut Room::new();
+    if !pass((&mut up.wire, &mut client.wire), false, room, &mut c.down)? {
         return Ok(End::Server);
     }
-    if !pass(&mut client.wire, &mut up.wire, false, &mut c.up)? {
+    if !pass((&mut client.wire, &mut up.wire), false, room, &mut c.up)? {
         return Ok(End::Client);
     }
     let timeout = Timespec {
@@ -80,10 +88,10 @@ fn pump(client: &mut Client, up: &mut Upstream, idle: Duration, c: &mut Counts) 
             let ready = |f: &PollFd| !f.revents().is_empty();
             (ready(&fds[0]), ready(&fds[1]))
         };
-        if from_server && !pass(&mut up.wire, &mut client.wire, true, &mut c.down)? {
+        if from_server && !pass((&mut up.wire, &mut client.wire), true, room, &mut c.down)? {
             return Ok(End::Server);
         }
-        if from_client && !pass(&mut client.wire, &mut up.wire, true, &mut c.up)? {
+        if from_client && !pass((&mut client.wire, &mut up.wire), true, room, &mut c.up)? {
             return Ok(End::Client);
         }
     }
