@@ -12,11 +12,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// The rustls configuration: the system's roots (the same verifier reqwest
-/// uses) plus the CA certificates of `ca_file`.
-pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>> {
+/// uses) plus the CA certificates of `ca_file`, which messages call `named`
+/// as the user gave it (`--ca-file`, or `[proxy.imap] ca_file`).
+pub fn client_config(ca_file: Option<&Path>, named: &str) -> Result<Arc<rustls::ClientConfig>> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let extra = match ca_file {
-        Some(path) => read_ca_file(path)?,
+        Some(path) => read_certificates(path, named).map_err(|e| {
+            e.hint(format!(
+                "{named} names a PEM file of the server's CA certificate, or of its own self-signed one"
+            ))
+        })?,
         None => Vec::new(),
     };
     let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(
@@ -28,7 +33,9 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>
             Code::NetworkError,
             format!("cannot load the CA certificates: {e}"),
         )
-        .hint("install the system's CA certificates (ca-certificates) or pass --ca-file")
+        .hint(format!(
+            "install the system's CA certificates (ca-certificates), or name the server's with {named}"
+        ))
     })?;
     let verifier = Pinned {
         inner: verifier,
@@ -45,7 +52,7 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>
     Ok(Arc::new(config))
 }
 
-/// The platform verifier, plus the certificates of `--ca-file` taken as
+/// The platform verifier, plus the certificates of the CA file taken as
 /// they are: a server whose own certificate is one of them is trusted for
 /// the names the certificate holds. This is what a self-signed server
 /// certificate needs (`openssl req -x509` and Debian's snakeoil ones are
@@ -110,11 +117,6 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.inner.supported_verify_schemes()
     }
-}
-
-/// The certificates of a PEM file; a file without one is an error.
-fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    read_certificates(path, "--ca-file")
 }
 
 /// The certificates of a PEM file, `what` naming it in messages; a file
@@ -232,11 +234,15 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("empty.pem");
         std::fs::write(&f, "nothing here\n").unwrap();
-        let e = read_ca_file(&f).unwrap_err();
+        let e = read_certificates(&f, "--ca-file").unwrap_err();
         assert_eq!(e.code, Code::InvalidRequest);
         assert!(e.message.contains("no PEM certificate"), "{}", e.message);
-        let e = read_ca_file(&dir.join("missing.pem")).unwrap_err();
-        assert!(e.message.contains("cannot read --ca-file"), "{}", e.message);
+        let e = client_config(Some(&dir.join("missing.pem")), "[proxy.imap] ca_file").unwrap_err();
+        assert!(
+            e.message.contains("cannot read [proxy.imap] ca_file"),
+            "{}",
+            e.message
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -19,10 +19,10 @@
 use crate::support::mail::{
     Dovecot, Input, client_command, install_config, program, run_timeout, tagged_ok,
 };
-use crate::support::proxy::Running;
+use crate::support::proxy::{LineClient, Running};
 use crate::support::run::{Env, Run, USER, free_port};
 use mock_idp::Grant;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -146,8 +146,8 @@ impl Setup {
     }
 
     /// A raw connection to the IMAP listener, greeting read.
-    fn raw_imap(&self) -> Raw {
-        Raw::connect(self.proxy.imap)
+    fn raw_imap(&self) -> LineClient {
+        LineClient::tcp(self.proxy.imap)
     }
 
     /// Puts a message with Subject `marker` in the INBOX, directly.
@@ -155,47 +155,6 @@ impl Setup {
         let xo = self.env.token(USER, &["--format", "xoauth2"]);
         xo.expect(0);
         self.dc.seed_inbox(xo.stdout.trim(), USER, marker);
-    }
-}
-
-/// A line-oriented raw client.
-struct Raw {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
-}
-
-impl Raw {
-    fn connect(port: u16) -> Raw {
-        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut raw = Raw {
-            r: BufReader::new(s.try_clone().unwrap()),
-            w: s,
-        };
-        raw.line();
-        raw
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.w.write_all(bytes).unwrap();
-    }
-
-    fn line(&mut self) -> String {
-        let mut l = String::new();
-        self.r.read_line(&mut l).unwrap();
-        l
-    }
-
-    /// Lines up to and including the one starting with `tag `.
-    fn until(&mut self, tag: &str) -> String {
-        let mut all = String::new();
-        loop {
-            let l = self.line();
-            all.push_str(&l);
-            if l.is_empty() || l.starts_with(&format!("{tag} ")) {
-                return all;
-            }
-        }
     }
 }
 
@@ -385,11 +344,11 @@ fn the_server_down_and_an_endless_line_get_the_protocols_refusals() {
     );
     // POP3 and SMTP still work (their server is up); a line over the limit
     // before login is cut off with the protocol's error.
-    let mut p = Raw::connect(s.proxy.pop);
+    let mut p = LineClient::tcp(s.proxy.pop);
     p.send(&vec![b'x'; 100_000]);
     let line = p.line();
     assert!(line.starts_with("-ERR Line too long"), "{line}");
-    let mut m = Raw::connect(s.proxy.smtp);
+    let mut m = LineClient::tcp(s.proxy.smtp);
     m.send(b"EHLO me\r\n");
     let mut ehlo = String::new();
     while !ehlo.contains("250 ") {
@@ -409,7 +368,7 @@ fn the_server_down_and_an_endless_line_get_the_protocols_refusals() {
     let mut c = s.raw_imap();
     c.send(&vec![b'a'; 20_000]);
     let mut rest = String::new();
-    let _ = c.r.read_to_string(&mut rest);
+    let _ = c.read_to_string(&mut rest);
     assert!(rest.starts_with("* BYE Line or literal too long"), "{rest}");
 }
 
@@ -422,7 +381,7 @@ fn fifty_clients_at_once() {
     let threads: Vec<_> = (0..50)
         .map(|i| {
             std::thread::spawn(move || {
-                let mut c = Raw::connect(port);
+                let mut c = LineClient::tcp(port);
                 c.send(format!("t{i} LOGIN work pw\r\nn{i} NOOP\r\nl{i} LOGOUT\r\n").as_bytes());
                 let out = c.until(&format!("l{i}"));
                 (
@@ -468,6 +427,13 @@ fn check_prints_the_listeners_and_bad_tables_are_refused_by_line() {
         (
             "[proxy.m]\nprotocol = \"imap\"\nservre = \"x:1\"\naccounts = [\"work\"]\n",
             &[":7:", "unknown key 'servre'", "did you mean server?"][..],
+        ),
+        (
+            "[proxy.m]\nprotocol = \"imap\"\naccounts = [\"work\"]\nca_file = \"/nonexistent/ca.pem\"\n",
+            &[
+                "cannot read [proxy.m] ca_file /nonexistent/ca.pem",
+                "names a PEM file of the server's CA certificate",
+            ][..],
         ),
     ] {
         let cfg = env.write_config(&format!("{base}{table}"));
@@ -719,7 +685,7 @@ fn auth_login_and_pop_auth_plain_log_in_and_a_missing_sign_in_is_refused_with_it
     let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t);
     let s = setup();
     // SMTP AUTH LOGIN: user and password each after a 334.
-    let mut m = Raw::connect(s.proxy.smtp);
+    let mut m = LineClient::tcp(s.proxy.smtp);
     m.send(b"EHLO me\r\nAUTH LOGIN\r\n");
     while !m.line().starts_with("250 ") {}
     assert!(m.line().starts_with("334 VXNlcm5hbWU6"));
@@ -737,7 +703,7 @@ fn auth_login_and_pop_auth_plain_log_in_and_a_missing_sign_in_is_refused_with_it
     c.send(format!("{}\r\n", b64("pw")).as_bytes());
     assert!(tagged_ok(&c.until("a1")));
     // POP3 AUTH PLAIN with the initial response.
-    let mut p = Raw::connect(s.proxy.pop);
+    let mut p = LineClient::tcp(s.proxy.pop);
     p.send(format!("AUTH PLAIN {}\r\n", b64(&format!("\0{USER}\0pw"))).as_bytes());
     let line = p.line();
     assert!(line.starts_with("+OK"), "{line}\n{}", s.proxy.log());
@@ -971,7 +937,7 @@ fn alpine_with_a_password_reads_inbox_through_the_proxy_on_a_terminal() {
 // Long sessions: IDLE, a large message, a token that expires meanwhile
 // ---------------------------------------------------------------------------
 
-impl Raw {
+impl LineClient {
     /// Logs in as `work` and selects INBOX (tags `l` and `s`).
     fn login_and_select(&mut self, s: &Setup) -> String {
         self.send(b"l LOGIN work pw\r\n");
@@ -1066,7 +1032,7 @@ fn a_20_mb_message_appended_through_the_proxy_is_fetched_back_byte_identical() {
         .unwrap_or_else(|| panic!("{head}"));
     assert_eq!(size, msg.len());
     let mut back = vec![0; size];
-    c.r.read_exact(&mut back).unwrap();
+    c.read_exact(&mut back).unwrap();
     assert!(back == msg, "the message came back changed");
     assert_eq!(c.line(), ")\r\n");
     assert!(tagged_ok(&c.until("f")));
@@ -1097,7 +1063,7 @@ fn a_token_that_expires_during_a_session_keeps_it_and_new_logins_refresh_once() 
     let logins: Vec<_> = (0..5)
         .map(|i| {
             std::thread::spawn(move || {
-                let mut c = Raw::connect(port);
+                let mut c = LineClient::tcp(port);
                 c.send(format!("t{i} LOGIN work pw\r\nl{i} LOGOUT\r\n").as_bytes());
                 let out = c.until(&format!("l{i}"));
                 (out.contains(&format!("t{i} OK")), out)

@@ -128,6 +128,13 @@ pub struct Loaded {
     pub apply: Box<dyn FnOnce()>,
 }
 
+/// What `ooauth2 proxy --check` checks beyond the config file: each
+/// listener's TLS files (ca_file, local_cert and local_key) are read and
+/// made into the configurations serving would use.
+pub fn check(listeners: &[Listener]) -> Result<()> {
+    reload::tls_configs(listeners).map(drop)
+}
+
 /// Reads the configuration again, for a reload.
 pub type Load<'a> = &'a dyn Fn() -> Result<Loaded>;
 

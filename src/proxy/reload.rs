@@ -33,27 +33,7 @@ pub(super) struct Prepared {
 /// sockets bound so far are closed again).
 pub(super) fn prepare(listeners: &[Listener], running: &[Listen]) -> Result<Vec<Prepared>> {
     let mut prepared = Vec::new();
-    // One per ca_file: reading the system's roots is the slow part.
-    let mut upstream: Vec<(Option<&Path>, Arc<rustls::ClientConfig>)> = Vec::new();
-    for l in listeners {
-        let ca = l.ca_file.as_deref();
-        let config = match upstream.iter().find(|(c, _)| *c == ca) {
-            Some((_, config)) => Arc::clone(config),
-            None => {
-                let config = crate::tls::client_config(ca)?;
-                upstream.push((ca, Arc::clone(&config)));
-                config
-            }
-        };
-        // Made once: the system's roots are read and parsed here, not per
-        // connection, and a bad ca_file is an error before anything serves.
-        let tls = session::Configs {
-            upstream: config,
-            local: match &l.local_cert {
-                Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
-                None => None,
-            },
-        };
+    for (l, tls) in listeners.iter().zip(tls_configs(listeners)?) {
         let socket = match running.contains(&l.listen) {
             true => None,
             false => Some(Socket::bind(l)?),
@@ -65,6 +45,34 @@ pub(super) fn prepare(listeners: &[Listener], running: &[Listen]) -> Result<Vec<
         prepared.push(Prepared { serving, socket });
     }
     Ok(prepared)
+}
+
+/// Each listener's TLS configurations, in order. Made once: the system's
+/// roots are read and parsed here, not per connection, and a bad ca_file,
+/// local_cert or local_key is an error before anything serves.
+pub(super) fn tls_configs(listeners: &[Listener]) -> Result<Vec<session::Configs>> {
+    // One per ca_file: reading the system's roots is the slow part.
+    let mut upstream: Vec<(Option<&Path>, Arc<rustls::ClientConfig>)> = Vec::new();
+    let mut configs = Vec::new();
+    for l in listeners {
+        let ca = l.ca_file.as_deref();
+        let config = match upstream.iter().find(|(c, _)| *c == ca) {
+            Some((_, config)) => Arc::clone(config),
+            None => {
+                let config = crate::tls::client_config(ca, &format!("[proxy.{}] ca_file", l.name))?;
+                upstream.push((ca, Arc::clone(&config)));
+                config
+            }
+        };
+        configs.push(session::Configs {
+            upstream: config,
+            local: match &l.local_cert {
+                Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
+                None => None,
+            },
+        });
+    }
+    Ok(configs)
 }
 
 /// One running listener.

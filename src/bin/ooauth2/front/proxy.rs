@@ -32,6 +32,7 @@ pub fn run(ctx: &Context, args: &ProxyArgs) -> Result<()> {
     let mut listeners = config.listeners;
     certificates(ctx, &mut listeners)?;
     if args.check {
+        proxy::check(&listeners)?;
         let mut text = String::new();
         for l in &listeners {
             text.push_str(&format!("{}\n", describe(l)));

@@ -90,7 +90,7 @@ pub(super) fn run(
     login: &Login,
     report: &mut Report,
 ) -> Result<String> {
-    let config = ooauth2::tls::client_config(target.ca_file.as_deref())?;
+    let config = ooauth2::tls::client_config(target.ca_file.as_deref(), "--ca-file")?;
     let mut conn = Conn::open(target, report)?;
     if target.tls == Tls::Implicit {
         conn.start_tls(&config)?;
