@@ -672,6 +672,22 @@ fn cache_access_token_false_seals_the_access_token_and_opens_it_per_call() {
             "ooauth2: hint: with --secret-store file",
         ],
     );
+    // With the keyring too, whose hint says what rests where.
+    let mut args = env.args(
+        "token",
+        USER,
+        &["--cache-access-token", "false", "--secret-store", "keyring"],
+    );
+    args.push("--non-interactive".into());
+    let run = env.run(&args, b"");
+    run.expect_failure(
+        2,
+        &[
+            "which needs --secret-store command",
+            "ooauth2: hint: with --secret-store keyring the refresh token is in the keyring",
+        ],
+    );
+    assert!(!run.stderr.contains("--secret-store file"), "{run:#?}");
     let bad = env.write_config("[accounts.w]\ncache_access_token = false\n");
     env.run_with_config(&bad, &["token", "w"], b"")
         .expect_failure(2, &["--cache-access-token false", "--secret-store command"]);

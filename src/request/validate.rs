@@ -204,15 +204,28 @@ fn cache_access_token(raw: &Raw, store: Option<&SecretStore>) -> Result<bool> {
             sp.pair(RequestKey::CacheAccessToken, "false"),
             sp.pair(RequestKey::SecretStore, "command")
         ))
-        .hint(format!(
-            "with {} the record holds the refresh token in the clear anyway: seal both \
-             with {} and its encrypt and decrypt commands, or leave out {}",
-            sp.pair(RequestKey::SecretStore, "file"),
-            sp.pair(RequestKey::SecretStore, "command"),
-            sp.key(RequestKey::CacheAccessToken)
-        )));
+        .hint(refuse_uncached_hint(store, sp)));
     }
     Ok(cache)
+}
+
+/// What to do instead of `cache_access_token = false` with `store`.
+fn refuse_uncached_hint(store: Option<&SecretStore>, sp: Spelling) -> String {
+    let command = sp.pair(RequestKey::SecretStore, "command");
+    let leave_out = sp.key(RequestKey::CacheAccessToken);
+    match store {
+        Some(SecretStore::Keyring) => format!(
+            "with {} the refresh token is in the keyring and the record (mode 0600) holds only \
+             the access token, which dies within the hour: leave out {leave_out}, or seal both \
+             with {command} and its encrypt and decrypt commands",
+            sp.pair(RequestKey::SecretStore, "keyring"),
+        ),
+        _ => format!(
+            "with {} the record holds the refresh token in the clear anyway: seal both \
+             with {command} and its encrypt and decrypt commands, or leave out {leave_out}",
+            sp.pair(RequestKey::SecretStore, "file"),
+        ),
+    }
 }
 
 /// A `cache_access_token` value: `true` or `false`.
