@@ -88,6 +88,11 @@ struct Lan {
 }
 
 fn lan() -> Lan {
+    lan_on("127.0.0.1")
+}
+
+/// The three listeners on `host`, clients reaching each at 127.0.0.1.
+fn lan_on(host: &str) -> Lan {
     let env = Env::new();
     env.seed(USER);
     let hashed = hash_password(&env, format!("{PASSWORD}\n").as_bytes());
@@ -99,13 +104,13 @@ fn lan() -> Lan {
     let ca = dc.cert.display();
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(&format!(
-        "\n[proxy.imap]\nprotocol = \"imap\"\nlisten = \"127.0.0.1:{}\"\n\
+        "\n[proxy.imap]\nprotocol = \"imap\"\nlisten = \"{host}:{}\"\n\
          server = \"127.0.0.1:{}\"\nserver_tls = \"implicit\"\naccounts = [\"work\"]\nca_file = \"{ca}\"\n\
          local_tls = \"implicit\"\nlocal_password_hash = \"{hash}\"\n\
-         \n[proxy.smtp]\nprotocol = \"smtp\"\nlisten = \"127.0.0.1:{}\"\n\
+         \n[proxy.smtp]\nprotocol = \"smtp\"\nlisten = \"{host}:{}\"\n\
          server = \"127.0.0.1:{}\"\nserver_tls = \"starttls\"\naccounts = [\"work\"]\nca_file = \"{ca}\"\n\
          local_tls = \"starttls\"\nlocal_password_hash = {{ work = \"{hash}\" }}\n\
-         \n[proxy.pop]\nprotocol = \"pop\"\nlisten = \"127.0.0.1:{}\"\n\
+         \n[proxy.pop]\nprotocol = \"pop\"\nlisten = \"{host}:{}\"\n\
          server = \"127.0.0.1:{}\"\nserver_tls = \"starttls\"\naccounts = [\"work\"]\nca_file = \"{ca}\"\n\
          local_tls = \"starttls\"\nlocal_password_cmd = \"printf '%s\\\\n' '{CMD_PASSWORD}'\"\n",
         ports.0, dc.imaps_port, ports.1, dc.submission_port, ports.2, dc.pop3_port
@@ -265,6 +270,32 @@ fn python_clients_log_in_over_tls_with_the_local_password_and_a_wrong_one_never_
         !log.contains(PASSWORD) && !log.contains(CMD_PASSWORD),
         "{log}"
     );
+}
+
+/// A scanner's listener, bound on every address of the machine (0.0.0.0
+/// is not loopback, so it needs TLS and passwords): it serves, and the
+/// password is what lets a client in, whatever address it came from.
+#[test]
+fn a_listener_on_every_address_serves_with_tls_and_the_password() {
+    let s = lan_on("0.0.0.0");
+    let log = s.proxy.log();
+    assert!(
+        log.contains(&format!("imap: listening on 0.0.0.0:{}", s.ports.0)),
+        "{log}"
+    );
+    s.expect_refused(
+        "imaplib, wrong password",
+        &s.imap(GUESS),
+        "[AUTHENTICATIONFAILED]",
+    );
+    s.expect_ok("imaplib", &s.imap(PASSWORD));
+    s.expect_ok("smtplib", &s.smtp(PASSWORD, "scanned-on-every-address"));
+    assert!(
+        s.dc.sink.delivered("scanned-on-every-address"),
+        "not relayed"
+    );
+    s.expect_ok("poplib", &s.pop(CMD_PASSWORD));
+    s.dc.expect_logins("XOAUTH2", "imap-login", 1, "imaplib");
 }
 
 #[test]

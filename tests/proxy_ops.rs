@@ -7,9 +7,8 @@
 //! Against the private Dovecot of tests/support/mail.rs, like tests/proxy.rs.
 
 use crate::support::mail::{Dovecot, Input, client_command, install_config, program, run_timeout};
-use crate::support::proxy::Running as Proxy;
+use crate::support::proxy::{LineClient, Running as Proxy};
 use crate::support::run::{Env, Run, USER, free_port, running_as_root};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
@@ -100,51 +99,6 @@ impl Setup {
     }
 }
 
-/// A line client over a TCP or Unix socket, greeting read.
-struct Lines<S: Read + Write> {
-    r: BufReader<S>,
-}
-
-impl Lines<TcpStream> {
-    fn tcp(port: u16) -> Lines<TcpStream> {
-        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        Lines::greeted(s)
-    }
-}
-
-impl<S: Read + Write> Lines<S> {
-    fn greeted(s: S) -> Lines<S> {
-        let mut l = Lines {
-            r: BufReader::new(s),
-        };
-        let greeting = l.line();
-        assert!(greeting.starts_with("* OK"), "{greeting:?}");
-        l
-    }
-
-    fn line(&mut self) -> String {
-        let mut l = String::new();
-        self.r.read_line(&mut l).unwrap();
-        l
-    }
-
-    /// Sends `tag command` and reads up to the tagged answer.
-    fn command(&mut self, tag: &str, command: &str) -> String {
-        let w = self.r.get_mut();
-        w.write_all(format!("{tag} {command}\r\n").as_bytes())
-            .unwrap();
-        let mut all = String::new();
-        loop {
-            let l = self.line();
-            all.push_str(&l);
-            if l.is_empty() || l.starts_with(&format!("{tag} ")) {
-                return all;
-            }
-        }
-    }
-}
-
 /// Whether a TCP connection to `port` is refused (nothing listens).
 fn refused(port: u16) -> bool {
     TcpStream::connect(("127.0.0.1", port)).is_err()
@@ -160,7 +114,7 @@ fn sighup_adds_and_removes_listeners_and_an_open_session_lives_on() {
     );
     s.write(&format!("{ta}{tc}"));
     s.start(2);
-    let mut open = Lines::tcp(a);
+    let mut open = LineClient::imap(a);
     assert!(open.command("a1", "LOGIN work pw").contains("a1 OK"));
     assert!(refused(b));
     // a removed, b added, c kept with a new name for its account.
@@ -179,7 +133,7 @@ fn sighup_adds_and_removes_listeners_and_an_open_session_lives_on() {
     assert!(open.command("a2", "SELECT INBOX").contains("a2 OK"));
     assert!(open.command("a3", "NOOP").contains("a3 OK"));
     for port in [b, c] {
-        let mut new = Lines::tcp(port);
+        let mut new = LineClient::imap(port);
         let ok = new.command("b1", "LOGIN work pw");
         assert!(ok.contains("b1 OK"), "{port}: {ok}\n{}", s.proxy().log());
     }
@@ -215,7 +169,7 @@ fn a_broken_config_on_sighup_is_refused_and_the_old_listeners_serve_on() {
         "{line}"
     );
     assert!(refused(b));
-    let mut c = Lines::tcp(a);
+    let mut c = LineClient::imap(a);
     let ok = c.command("a1", "LOGIN work pw");
     assert!(ok.contains("a1 OK"), "{ok}\n{}", s.proxy().log());
     // A new listener whose port is taken: refused too, a kept as it was.
@@ -253,7 +207,7 @@ fn an_account_renamed_in_the_file_logs_in_by_its_new_name_after_sighup_only() {
     s.accounts = s.accounts.replace("[accounts.work]\n", "[accounts.job]\n");
     s.write(&s.imap_table("a", &a.to_string(), "\"job\""));
     // Not before the reload: the proxy serves the file it loaded.
-    let mut c = Lines::tcp(a);
+    let mut c = LineClient::imap(a);
     let no = c.command("a1", "LOGIN job pw");
     assert!(
         no.contains("a1 NO") && no.contains("no account 'job' here"),
@@ -262,7 +216,7 @@ fn an_account_renamed_in_the_file_logs_in_by_its_new_name_after_sighup_only() {
     let line = reload(s.proxy(), 1);
     assert_eq!(line, "proxy: reloaded: changed a", "{}", s.proxy().log());
     // A new connection logs in by the new name only, with the same token.
-    let mut c = Lines::tcp(a);
+    let mut c = LineClient::imap(a);
     let no = c.command("b1", "LOGIN work pw");
     assert!(
         no.contains("b1 NO") && no.contains("log in as one of: job"),
