@@ -2,7 +2,8 @@
 //! listeners (added, removed, changed, an open session kept, a broken file
 //! refused), a `unix:` listener used by Python's imaplib (its socket 0600,
 //! a stale one replaced, removed on exit, another uid refused by
-//! SO_PEERCRED), and the systemd user unit of contrib/systemd.
+//! SO_PEERCRED), sockets handed over by systemd (socket activation), and
+//! the systemd user units of contrib/systemd.
 //!
 //! Against the private Dovecot of tests/support/mail.rs, like tests/proxy.rs.
 
@@ -335,12 +336,107 @@ fn a_unix_socket_client_of_another_uid_is_refused() {
     assert_eq!(s.dc.logins().len(), 0, "no login was tried");
 }
 
+/// Python's imaplib on 127.0.0.1:`port`: LOGIN, SELECT, LOGOUT.
+fn imaplib_on(port: u16) -> String {
+    format!(
+        "import imaplib\n\
+         m = imaplib.IMAP4('127.0.0.1', {port}, timeout=20)\n\
+         m.login('work', 'any password')\n\
+         typ, data = m.select('INBOX')\n\
+         assert typ == 'OK', (typ, data)\n\
+         m.logout()\n\
+         print('ok')\n"
+    )
+}
+
+/// The proxy under systemd-socket-activate (systemd's own tool, which
+/// hands sockets over as a socket unit does), bound to `listens`; it starts
+/// the proxy at the first connection, which waits in the socket meanwhile.
+fn activated<'a>(s: &'a mut Setup, listens: &[String]) -> &'a Proxy {
+    let tool = program("systemd-socket-activate");
+    let mut wrapper = vec![tool.to_str().unwrap().to_string()];
+    for l in listens {
+        wrapper.extend(["-l".to_string(), l.clone()]);
+    }
+    // The tool passes on only the variables named with -E: the test's own.
+    let own = s.env.command::<&str>(&[]);
+    for (name, _) in own.get_envs() {
+        wrapper.extend(["-E".to_string(), name.to_string_lossy().into_owned()]);
+    }
+    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
+    let cmd = s.env.command_via(&wrapper, &["proxy"]);
+    let proxy = s
+        .proxy
+        .insert(Proxy::start(cmd, s.env.root.join("proxy.log"), 0));
+    // The tool says `Listening on ADDRESS as FD.` for each once bound.
+    let log = proxy.wait_count("Listening on ", listens.len());
+    assert_eq!(log.matches("Listening on ").count(), listens.len(), "{log}");
+    proxy
+}
+
+#[test]
+fn sockets_handed_over_by_systemd_are_served_and_one_no_listener_names_is_refused() {
+    let mut s = Setup::new();
+    let port = free_port();
+    let dir = s.env.root.join("sock");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("imap.sock");
+    let tcp = s.imap_table("tcp", &format!("127.0.0.1:{port}"), "\"work\"");
+    let unix = s.imap_table("local", &format!("unix:{}", path.display()), "\"work\"");
+    s.write(&format!("{tcp}{unix}"));
+    let listens = [format!("127.0.0.1:{port}"), path.display().to_string()];
+    activated(&mut s, &listens);
+    // The first client starts the proxy; it is served all the same.
+    let run = s.python(&imaplib_on(port), &[]);
+    assert_eq!(run.status, 0, "{run:#?}\n{}", s.proxy().log());
+    let log = s.proxy().wait_count("a socket from systemd", 2);
+    for line in [
+        format!("proxy tcp: listening on 127.0.0.1:{port}, a socket from systemd"),
+        format!(
+            "proxy local: listening on unix:{}, a socket from systemd",
+            path.display()
+        ),
+    ] {
+        assert!(log.contains(&line), "{line}\n{log}");
+    }
+    let run = s.python(&imaplib_over(&path), &[]);
+    assert_eq!(run.status, 0, "{run:#?}\n{}", s.proxy().log());
+    s.dc.expect_logins("XOAUTH2", "imap-login", 2, "imaplib on both sockets");
+    s.proxy().signal("TERM");
+    let mut proxy = s.proxy.take().unwrap();
+    assert!(proxy.exited().success(), "{}", proxy.log());
+    assert!(path.exists(), "systemd's socket file is left to systemd");
+
+    // A socket on an address no listener names would take connections
+    // nobody serves: refused at start.
+    let other = free_port();
+    s.write(&tcp);
+    activated(&mut s, &[format!("127.0.0.1:{other}")]);
+    let _first = TcpStream::connect(("127.0.0.1", other)).unwrap();
+    let mut proxy = s.proxy.take().unwrap();
+    assert_eq!(proxy.exited().code(), Some(2), "{}", proxy.log());
+    let log = proxy.log();
+    for needle in [
+        format!(
+            "systemd handed over a socket on 127.0.0.1:{other}, and no [proxy.NAME] table listens there"
+        ),
+        format!("give a listener listen = \"127.0.0.1:{other}\""),
+    ] {
+        assert!(log.contains(&needle), "{needle}\n{log}");
+    }
+    assert!(
+        !log.contains("listening on 127.0.0.1"),
+        "nothing served: {log}"
+    );
+}
+
 #[test]
 fn the_proxy_unit_verifies_and_reloads_with_sighup() {
     let env = Env::new();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/systemd");
     let service = dir.join("ooauth2-proxy.service");
-    let out = crate::health::verify(&env, &[&service]);
+    let socket = dir.join("ooauth2-proxy.socket");
+    let out = crate::health::verify(&env, &[&service, &socket]);
     assert!(out.status.success(), "{out:?}");
     assert!(
         out.stderr.is_empty(),
@@ -356,4 +452,13 @@ fn the_proxy_unit_verifies_and_reloads_with_sighup() {
     ] {
         assert!(text.contains(needed), "{needed}: {text}");
     }
+    // The socket unit binds the README example's listeners (smtp given,
+    // imap's default), written out as their listen values.
+    let text = std::fs::read_to_string(&socket).unwrap();
+    let streams: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("ListenStream="))
+        .collect();
+    assert_eq!(streams, ["127.0.0.1:1587", "127.0.0.1:1143"], "{text}");
+    assert!(text.contains("SocketMode=0600\n"), "{text}");
 }

@@ -8,6 +8,12 @@
 //! renamed into place: clients never see it with the umask's mode, and a
 //! stale file is replaced in one step. The peer's uid is checked on every
 //! connection all the same (`peer.rs`): the mode is a second fence.
+//!
+//! Under socket activation (`ooauth2-proxy.socket`), systemd binds the
+//! addresses and hands the sockets over (`LISTEN_FDS`, [`Given`]); a
+//! listener whose `listen` is where a handed-over socket listens takes that
+//! socket instead of binding. A handed-over Unix socket's file is systemd's
+//! and is left in place.
 
 use super::wire::Sock;
 use crate::config::{Listen, Listener};
@@ -25,30 +31,46 @@ pub(super) enum Socket {
     /// On a TCP address.
     Tcp(TcpListener),
     /// On a Unix socket file, which is ours while its device and inode are
-    /// the ones bound.
-    Unix(UnixListener, PathBuf, (u64, u64)),
+    /// the ones bound (`None`: systemd's, handed over).
+    Unix(UnixListener, Option<(PathBuf, (u64, u64))>),
 }
 
 impl Socket {
-    /// Binds `l`'s address; the error names the listener and what to do.
-    pub(super) fn bind(l: &Listener) -> Result<Socket> {
+    /// The socket of `l`'s address: the one handed over for it if there
+    /// is one in `given`, else one bound now; the error names the listener
+    /// and what to do.
+    pub(super) fn bind(l: &Listener, given: &mut Given) -> Result<Socket> {
         let cannot = |e: &dyn std::fmt::Display| {
             Error::new(
                 Code::NetworkError,
                 format!("[proxy.{}] cannot listen on {}: {e}", l.name, l.listen),
             )
         };
-        let socket = match &l.listen {
-            Listen::Tcp(addr) => TcpListener::bind(addr).map(Socket::Tcp).map_err(|e| {
+        let socket = match (given.take(&l.listen), &l.listen) {
+            (Some(socket), _) => socket,
+            (None, Listen::Tcp(addr)) => TcpListener::bind(addr).map(Socket::Tcp).map_err(|e| {
                 cannot(&e)
                     .hint("pick another listen port in the config file, or stop what listens there")
             })?,
-            Listen::Unix(path) => bind_unix(path).map_err(|(e, hint)| cannot(&e).hint(hint))?,
+            (None, Listen::Unix(path)) => {
+                bind_unix(path).map_err(|(e, hint)| cannot(&e).hint(hint))?
+            }
         };
         // Non-blocking, so that the accept loop can look up from poll(2)
         // to see whether its listener was stopped.
         socket.set_nonblocking().map_err(|e| cannot(&e))?;
         Ok(socket)
+    }
+
+    /// Where it listens, as a `listen` value says it.
+    fn listen(&self) -> Option<Listen> {
+        match self {
+            Socket::Tcp(s) => s.local_addr().ok().map(Listen::Tcp),
+            Socket::Unix(s, _) => s
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| Listen::Unix(p.to_path_buf()))),
+        }
     }
 
     fn set_nonblocking(&self) -> io::Result<()> {
@@ -83,13 +105,81 @@ impl AsFd for Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        if let Socket::Unix(_, path, bound) = self
+        if let Socket::Unix(_, Some((path, bound))) = self
             && identity(path).ok() == Some(*bound)
         {
             // Still the file we bound, not a successor's.
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// The listening sockets handed over at start (systemd's `LISTEN_FDS`)
+/// that no listener has taken yet.
+#[derive(Debug, Default)]
+pub struct Given(Vec<(Listen, Socket)>);
+
+impl Given {
+    /// Takes the sockets the environment hands to this process (none when
+    /// `LISTEN_PID` is another's), marks them close-on-exec, and clears the
+    /// variables so that no child takes them for its own. Call it before
+    /// any thread starts. Each must be a listening TCP or Unix stream
+    /// socket with an address.
+    pub fn from_env() -> Result<Given> {
+        let mut fds = listenfd::ListenFd::from_env();
+        let mut given = Vec::new();
+        for i in 0..fds.len() {
+            let socket = match fds.take_tcp_listener(i) {
+                Ok(Some(tcp)) => Socket::Tcp(tcp),
+                _ => match fds.take_unix_listener(i) {
+                    Ok(Some(unix)) => Socket::Unix(unix, None),
+                    _ => return Err(not_a_listener(i)),
+                },
+            };
+            let listening = rustix::net::sockopt::socket_acceptconn(&socket).unwrap_or(false);
+            let listen = socket
+                .listen()
+                .filter(|_| listening)
+                .ok_or_else(|| not_a_listener(i))?;
+            given.push((listen, socket));
+        }
+        Ok(Given(given))
+    }
+
+    /// Whether a socket was handed over for `listen` and not yet taken.
+    pub(super) fn has(&self, listen: &Listen) -> bool {
+        self.0.iter().any(|(l, _)| l == listen)
+    }
+
+    /// The socket handed over for `listen`, if any.
+    fn take(&mut self, listen: &Listen) -> Option<Socket> {
+        let at = self.0.iter().position(|(l, _)| l == listen)?;
+        Some(self.0.remove(at).1)
+    }
+
+    /// Nothing is left over: a socket handed over for an address no
+    /// listener has would take connections nobody answers.
+    pub(super) fn all_taken(&self) -> Result<()> {
+        let Some((listen, _)) = self.0.first() else {
+            return Ok(());
+        };
+        Err(Error::invalid(format!(
+            "systemd handed over a socket on {listen}, and no [proxy.NAME] table listens there"
+        ))
+        .hint(format!(
+            "give a listener listen = \"{listen}\", or make the socket unit's ListenStream= \
+             the address a listener's listen names (written out, as 127.0.0.1:1143)"
+        )))
+    }
+}
+
+/// The error of handed-over descriptor `i` that is no listening socket.
+fn not_a_listener(i: usize) -> Error {
+    Error::invalid(format!(
+        "descriptor {} handed over (LISTEN_FDS) is not a listening TCP or Unix stream socket",
+        i + 3
+    ))
+    .hint("the socket unit's ListenStream= lines are what ooauth2 proxy takes")
 }
 
 /// The device and inode of `path` itself (not a symlink's target).
@@ -136,7 +226,7 @@ fn bind_unix(path: &Path) -> std::result::Result<Socket, (io::Error, &'static st
         .and_then(|()| std::fs::rename(&temp, path))
         .and_then(|()| identity(path));
     match placed {
-        Ok(id) => Ok(Socket::Unix(bound, path.to_path_buf(), id)),
+        Ok(id) => Ok(Socket::Unix(bound, Some((path.to_path_buf(), id)))),
         Err(e) => {
             let _ = std::fs::remove_file(&temp);
             Err((e, hint))

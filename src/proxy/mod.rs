@@ -48,6 +48,7 @@ mod upstream;
 mod wire;
 
 pub use guard::resolve_passwords;
+pub use listen::Given;
 
 use crate::config::Listener;
 use crate::error::Result;
@@ -142,14 +143,16 @@ pub type Load<'a> = &'a dyn Fn() -> Result<Loaded>;
 /// or SIGINT: then no new connection is taken, and the open ones may
 /// finish within the drain limit. SIGHUP reloads: `load` is asked for the
 /// listeners again (`reload.rs`). A listener that cannot bind is an error
-/// before any serves.
+/// before any serves, as is a socket in `given` that no listener takes.
 pub fn serve(
     listeners: &[Listener],
     load: Load,
     tokens: Arc<dyn Tokens>,
     limits: Limits,
+    mut given: Given,
 ) -> Result<()> {
-    let prepared = reload::prepare(listeners, &[])?;
+    let prepared = reload::prepare(listeners, &[], &mut given)?;
+    given.all_taken()?;
     let shared = Shared {
         tokens,
         limits,
@@ -169,7 +172,7 @@ pub fn serve(
         match crate::signals::pending() {
             Some(SIGHUP) => {
                 crate::signals::take_hangup();
-                live.reload(load(), &shared);
+                live.reload(load(), &shared, &mut given);
             }
             Some(sig) => break sig,
             None => std::thread::sleep(Duration::from_millis(100)),

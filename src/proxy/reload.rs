@@ -12,7 +12,7 @@
 //! reload too ([`Loaded::apply`]): a change of them applies to new logins,
 //! and a file broken meanwhile breaks no login until it is reloaded.
 
-use super::listen::Socket;
+use super::listen::{Given, Socket};
 use super::{Loaded, Serving, Shared, Slot, session};
 use crate::config::{Listen, Listener};
 use crate::error::Result;
@@ -26,23 +26,35 @@ use std::thread::JoinHandle;
 pub(super) struct Prepared {
     serving: Serving,
     socket: Option<Socket>,
+    /// Whether the socket is one systemd handed over.
+    handed: bool,
 }
 
 /// The TLS configurations of every listener, and a socket for each whose
-/// address is not in `running`; the first failure is the error (and the
-/// sockets bound so far are closed again).
-pub(super) fn prepare(listeners: &[Listener], running: &[Listen]) -> Result<Vec<Prepared>> {
+/// address is not in `running` (one from `given` where it has one); the
+/// first failure is the error (and the sockets bound so far are closed
+/// again; handed-over ones too, which only a restart gives back).
+pub(super) fn prepare(
+    listeners: &[Listener],
+    running: &[Listen],
+    given: &mut Given,
+) -> Result<Vec<Prepared>> {
     let mut prepared = Vec::new();
     for (l, tls) in listeners.iter().zip(tls_configs(listeners)?) {
+        let handed = given.has(&l.listen);
         let socket = match running.contains(&l.listen) {
             true => None,
-            false => Some(Socket::bind(l)?),
+            false => Some(Socket::bind(l, given)?),
         };
         let serving = Serving {
             listener: Arc::new(l.clone()),
             tls: Arc::new(tls),
         };
-        prepared.push(Prepared { serving, socket });
+        prepared.push(Prepared {
+            serving,
+            socket,
+            handed,
+        });
     }
     Ok(prepared)
 }
@@ -95,9 +107,14 @@ impl Listeners {
             if let Some(socket) = p.socket {
                 let l = &p.serving.listener;
                 eprintln!(
-                    "proxy {}: listening on {} ({} to {})",
+                    "proxy {}: listening on {}{} ({} to {})",
                     l.name,
                     l.listen,
+                    if p.handed {
+                        ", a socket from systemd"
+                    } else {
+                        ""
+                    },
                     l.protocol_name(),
                     l.server()
                 );
@@ -125,9 +142,9 @@ impl Listeners {
 
     /// Applies the listeners `loaded` from the config file (see the
     /// module's comment), saying on one line what changed or why nothing did.
-    pub(super) fn reload(&mut self, loaded: Result<Loaded>, shared: &Shared) {
+    pub(super) fn reload(&mut self, loaded: Result<Loaded>, shared: &Shared, given: &mut Given) {
         let running: Vec<Listen> = self.live.iter().map(|l| l.listen.clone()).collect();
-        let ready = loaded.and_then(|l| Ok((prepare(&l.listeners, &running)?, l.apply)));
+        let ready = loaded.and_then(|l| Ok((prepare(&l.listeners, &running, given)?, l.apply)));
         let (prepared, apply) = match ready {
             Ok(p) => p,
             Err(e) => {

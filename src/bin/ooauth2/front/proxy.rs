@@ -43,6 +43,8 @@ pub fn run(ctx: &Context, args: &ProxyArgs) -> Result<()> {
         }
         return print_stdout(&text);
     }
+    // Taken before the password commands run, so that none inherits them.
+    let given = proxy::Given::from_env()?;
     proxy::resolve_passwords(&mut listeners, ctx.settings.secret_cmd_timeout()?)?;
     let accounts = Arc::new(Mutex::new(config.accounts));
     let tokens = Arc::new(EngineTokens {
@@ -67,7 +69,7 @@ pub fn run(ctx: &Context, args: &ProxyArgs) -> Result<()> {
             }),
         })
     };
-    proxy::serve(&listeners, &load, tokens, Limits::default())
+    proxy::serve(&listeners, &load, tokens, Limits::default(), given)
 }
 
 /// The config file, with listeners; none is an error saying how to add one.
