@@ -553,7 +553,7 @@ fn bench_proxy_against_direct() {
     rss("with no connection");
     let script = format!(
         r#"
-import imaplib, ssl, time
+import imaplib, os, ssl, time
 ctx = ssl.create_default_context(cafile='{ca}')
 def direct():
     m = imaplib.IMAP4_SSL('127.0.0.1', {imaps}, ssl_context=ctx)
@@ -592,16 +592,25 @@ def append_mbs(m):
 # falls on both sides alike: the ratio is of each round's pair.
 d, p = direct(), proxied()
 med = lambda xs: sorted(xs)[len(xs) // 2]
+def proxy_cpu_s():
+    # utime and stime, fields 14 and 15 of /proc/PID/stat (after the name).
+    f = open('/proc/{pid}/stat').read().rsplit(')', 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf('SC_CLK_TCK')
 for name, f in [('noop_ms', noop_ms), ('fetch_MBps', fetch_mbs), ('append_MBps', append_mbs)]:
-    pairs = []
+    pairs, cpu = [], 0.0
     for r in range(7):
         order = [(0, d), (1, p)] if r % 2 == 0 else [(1, p), (0, d)]
-        got = dict((i, f(m)) for i, m in order)
+        got = {{}}
+        for i, m in order:
+            before = proxy_cpu_s()
+            got[i] = f(m)
+            if i == 1:
+                cpu += proxy_cpu_s() - before
         pairs.append((got[0], got[1]))
     ratio = [b / a for a, b in pairs]
     print(f'{{name}} direct={{med([a for a, _ in pairs]):.3f}} proxy={{med([b for _, b in pairs]):.3f}} '
           f'ratio={{med(ratio):.3f}} (rounds {{min(ratio):.2f}}..{{max(ratio):.2f}}) '
-          f'added={{med([b - a for a, b in pairs]):.3f}}')
+          f'added={{med([b - a for a, b in pairs]):.3f}} proxy_cpu_ms_per_round={{cpu / 7 * 1000:.1f}}')
 print(f'login_ms direct={{login_ms(direct):.2f}} proxy={{login_ms(proxied):.2f}}')
 # Dovecot allows 10 logins per user and address: 5 logged in, 95 greeted
 # (each of those holds its TLS connection to the server too).
@@ -612,6 +621,7 @@ import sys; sys.stdin.read()
         ca = s.dc.cert.display(),
         imaps = s.dc.imaps_port,
         proxy = s.proxy.imap,
+        pid = s.proxy.pid(),
         token = token.stdout.trim(),
     );
     let mut child = client_command(&s.env, &program("python3"))

@@ -239,6 +239,11 @@ fn pull_plain(
             Ok(n) => {
                 taken += n;
                 out(&room[..n])?;
+                if n < room.len() {
+                    // A short read emptied the socket: no second read only
+                    // to hear EAGAIN (poll(2) tells of what comes next).
+                    break;
+                }
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -270,6 +275,8 @@ fn pull_tls(
         };
         taken += n;
         open = n > 0;
+        // A short read emptied the socket (see pull_plain).
+        let emptied = n < room.sealed.len();
         // An empty read tells the session the socket has closed.
         let mut sealed = &room.sealed[..n];
         loop {
@@ -280,6 +287,9 @@ fn pull_tls(
             if sealed.is_empty() {
                 break;
             }
+        }
+        if emptied {
+            break;
         }
     }
     if filled > 0 {
