@@ -496,19 +496,25 @@ pub(crate) fn verify(env: &Env, units: &[&Path]) -> std::process::Output {
         .expect("systemd-analyze (Debian package systemd, in .ci/packages.txt)")
 }
 
-#[test]
-fn the_systemd_units_verify() {
-    let env = Env::new();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/systemd");
-    let service = dir.join("ooauth2-keepalive.service");
-    let timer = dir.join("ooauth2-keepalive.timer");
-    let out = verify(&env, &[&service, &timer]);
+/// [`verify`] of `units`, which must pass without a word on stderr.
+#[track_caller]
+pub(crate) fn expect_verified(env: &Env, units: &[&Path]) {
+    let out = verify(env, units);
     assert!(out.status.success(), "{out:?}");
     assert!(
         out.stderr.is_empty(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn the_systemd_units_verify() {
+    let env = Env::new();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/systemd");
+    let service = dir.join("ooauth2-keepalive.service");
+    let timer = dir.join("ooauth2-keepalive.timer");
+    expect_verified(&env, &[&service, &timer]);
     let text = std::fs::read_to_string(&timer).unwrap();
     for needed in ["OnCalendar=daily", "Persistent=true", "RandomizedDelaySec="] {
         assert!(text.contains(needed), "{needed}: {text}");

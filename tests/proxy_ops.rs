@@ -436,13 +436,7 @@ fn the_proxy_unit_verifies_and_reloads_with_sighup() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/systemd");
     let service = dir.join("ooauth2-proxy.service");
     let socket = dir.join("ooauth2-proxy.socket");
-    let out = crate::health::verify(&env, &[&service, &socket]);
-    assert!(out.status.success(), "{out:?}");
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::health::expect_verified(&env, &[&service, &socket]);
     let text = std::fs::read_to_string(&service).unwrap();
     for needed in [
         "ExecStart=%h/.cargo/bin/ooauth2 proxy\n",
