@@ -36,25 +36,20 @@ pub(super) enum Socket {
 }
 
 impl Socket {
-    /// The socket of `l`'s address: the one handed over for it if there
-    /// is one in `given`, else one bound now; the error names the listener
-    /// and what to do.
-    pub(super) fn bind(l: &Listener, given: &mut Given) -> Result<Socket> {
+    /// Binds `l`'s address; the error names the listener and what to do.
+    pub(super) fn bind(l: &Listener) -> Result<Socket> {
         let cannot = |e: &dyn std::fmt::Display| {
             Error::new(
                 Code::NetworkError,
                 format!("[proxy.{}] cannot listen on {}: {e}", l.name, l.listen),
             )
         };
-        let socket = match (given.take(&l.listen), &l.listen) {
-            (Some(socket), _) => socket,
-            (None, Listen::Tcp(addr)) => TcpListener::bind(addr).map(Socket::Tcp).map_err(|e| {
+        let socket = match &l.listen {
+            Listen::Tcp(addr) => TcpListener::bind(addr).map(Socket::Tcp).map_err(|e| {
                 cannot(&e)
                     .hint("pick another listen port in the config file, or stop what listens there")
             })?,
-            (None, Listen::Unix(path)) => {
-                bind_unix(path).map_err(|(e, hint)| cannot(&e).hint(hint))?
-            }
+            Listen::Unix(path) => bind_unix(path).map_err(|(e, hint)| cannot(&e).hint(hint))?,
         };
         // Non-blocking, so that the accept loop can look up from poll(2)
         // to see whether its listener was stopped.
@@ -139,20 +134,16 @@ impl Given {
             let listening = rustix::net::sockopt::socket_acceptconn(&socket).unwrap_or(false);
             let listen = socket
                 .listen()
-                .filter(|_| listening)
+                .filter(|_| listening && socket.set_nonblocking().is_ok())
                 .ok_or_else(|| not_a_listener(i))?;
             given.push((listen, socket));
         }
         Ok(Given(given))
     }
 
-    /// Whether a socket was handed over for `listen` and not yet taken.
-    pub(super) fn has(&self, listen: &Listen) -> bool {
-        self.0.iter().any(|(l, _)| l == listen)
-    }
-
-    /// The socket handed over for `listen`, if any.
-    fn take(&mut self, listen: &Listen) -> Option<Socket> {
+    /// The socket handed over for `listen`, if any (non-blocking, as
+    /// [`Socket::bind`] makes its own).
+    pub(super) fn take(&mut self, listen: &Listen) -> Option<Socket> {
         let at = self.0.iter().position(|(l, _)| l == listen)?;
         Some(self.0.remove(at).1)
     }

@@ -172,7 +172,7 @@ pub fn serve(
         match crate::signals::pending() {
             Some(SIGHUP) => {
                 crate::signals::take_hangup();
-                live.reload(load(), &shared, &mut given);
+                live.reload(load(), &shared);
             }
             Some(sig) => break sig,
             None => std::thread::sleep(Duration::from_millis(100)),

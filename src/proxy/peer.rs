@@ -153,13 +153,14 @@ mod diag {
     /// The uid in an answer about the socket of port `client_port` (an
     /// `NLMSG_ERROR` answer, no such socket, is of another type).
     pub(super) fn uid_in(answer: &[u8], client_port: u16) -> Option<u32> {
-        let word = |at: usize| answer.get(at..at + 4).map(|b| [b[0], b[1], b[2], b[3]]);
         let kind = u16::from_ne_bytes(answer.get(4..6)?.try_into().ok()?);
         let sport = u16::from_be_bytes(answer.get(20..22)?.try_into().ok()?);
         if kind != BY_FAMILY || sport != client_port {
             return None;
         }
-        word(UID_AT).map(u32::from_ne_bytes)
+        Some(u32::from_ne_bytes(
+            answer.get(UID_AT..UID_AT + 4)?.try_into().ok()?,
+        ))
     }
 }
 

@@ -31,9 +31,10 @@ pub(super) struct Prepared {
 }
 
 /// The TLS configurations of every listener, and a socket for each whose
-/// address is not in `running` (one from `given` where it has one); the
-/// first failure is the error (and the sockets bound so far are closed
-/// again; handed-over ones too, which only a restart gives back).
+/// address is not in `running`: the one systemd handed over in `given`, or
+/// one bound now. The first failure is the error (the sockets bound so far
+/// are closed again). Only the start has sockets in `given`: it refuses to
+/// serve with one left over, so a reload has none.
 pub(super) fn prepare(
     listeners: &[Listener],
     running: &[Listen],
@@ -41,10 +42,12 @@ pub(super) fn prepare(
 ) -> Result<Vec<Prepared>> {
     let mut prepared = Vec::new();
     for (l, tls) in listeners.iter().zip(tls_configs(listeners)?) {
-        let handed = given.has(&l.listen);
-        let socket = match running.contains(&l.listen) {
-            true => None,
-            false => Some(Socket::bind(l, given)?),
+        let (socket, handed) = match running.contains(&l.listen) {
+            true => (None, false),
+            false => match given.take(&l.listen) {
+                Some(socket) => (Some(socket), true),
+                None => (Some(Socket::bind(l)?), false),
+            },
         };
         let serving = Serving {
             listener: Arc::new(l.clone()),
@@ -142,9 +145,10 @@ impl Listeners {
 
     /// Applies the listeners `loaded` from the config file (see the
     /// module's comment), saying on one line what changed or why nothing did.
-    pub(super) fn reload(&mut self, loaded: Result<Loaded>, shared: &Shared, given: &mut Given) {
+    pub(super) fn reload(&mut self, loaded: Result<Loaded>, shared: &Shared) {
         let running: Vec<Listen> = self.live.iter().map(|l| l.listen.clone()).collect();
-        let ready = loaded.and_then(|l| Ok((prepare(&l.listeners, &running, given)?, l.apply)));
+        let none = &mut Given::default();
+        let ready = loaded.and_then(|l| Ok((prepare(&l.listeners, &running, none)?, l.apply)));
         let (prepared, apply) = match ready {
             Ok(p) => p,
             Err(e) => {
